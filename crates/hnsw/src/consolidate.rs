@@ -1,0 +1,83 @@
+//! Repairing the graph around deleted nodes.
+//!
+//! A delete only sets a tombstone: the node keeps routing searches but is never returned.
+//! Once many nodes are deleted, [`Graph::consolidate`] re-links every live node that points at
+//! a deleted one (its live links plus the live links of its deleted neighbours, re-selected
+//! with the heuristic), moves the entry point to a live node, and frees the deleted slots for
+//! reuse.
+
+use rayon::prelude::*;
+
+use crate::graph::Graph;
+use crate::insert::select_neighbors;
+use crate::Scorer;
+
+impl Graph {
+    /// Re-links around every deleted node among the first `nodes` slots and returns the ids
+    /// that are now free (unlinked, tombstone cleared, ready for [`Graph::insert`]). Runs on
+    /// the current rayon pool.
+    pub fn consolidate<S: Scorer>(&mut self, scorer: &S, nodes: usize) -> Vec<u32> {
+        if self.is_read_only() || self.deleted_count() == 0 {
+            return Vec::new();
+        }
+        let nodes = nodes.min(self.capacity);
+        let graph = &*self;
+        (0..nodes as u32)
+            .into_par_iter()
+            .filter(|&id| !graph.is_deleted(id))
+            .for_each(|id| {
+                for level in 0..=graph.level(id) {
+                    graph.repair(scorer, id, level);
+                }
+            });
+
+        // New entry point: the live node with the highest level.
+        if let Some((ep, _)) = self.entry() {
+            if self.is_deleted(ep) {
+                let best = (0..nodes as u32)
+                    .filter(|&id| !self.is_deleted(id))
+                    .map(|id| (self.level(id), id))
+                    .max_by(|a, b| a.0.cmp(&b.0).then(b.1.cmp(&a.1)));
+                match best {
+                    Some((level, id)) => self.set_entry(id, level),
+                    None => self.clear_entry(),
+                }
+            }
+        }
+
+        let freed: Vec<u32> = (0..nodes as u32).filter(|&id| self.is_deleted(id)).collect();
+        for &id in &freed {
+            self.reset_slot(id);
+        }
+        freed
+    }
+
+    /// Replaces deleted links of live node `id` at `level`.
+    fn repair<S: Scorer>(&self, scorer: &S, id: u32, level: usize) {
+        let mut links = Vec::new();
+        self.links_into(id, level, &mut links);
+        if !links.iter().any(|&l| self.is_deleted(l)) {
+            return;
+        }
+        let mut cands: Vec<u32> = Vec::with_capacity(links.len() * 2);
+        let mut hop = Vec::new();
+        for &l in &links {
+            if self.is_deleted(l) {
+                self.links_into(l, level, &mut hop);
+                cands.extend(hop.iter().copied().filter(|&h| h != id && !self.is_deleted(h)));
+            } else {
+                cands.push(l);
+            }
+        }
+        cands.sort_unstable();
+        cands.dedup();
+        let mut scored: Vec<(f32, u32)> = cands
+            .into_iter()
+            .map(|c| (scorer.between(id, c), c))
+            .collect();
+        scored.sort_by(|a, b| a.0.total_cmp(&b.0).then(a.1.cmp(&b.1)));
+        let kept = select_neighbors(scorer, &scored, self.params.max_links(level));
+        let _guard = self.lock(id);
+        self.write_links(id, level, &kept);
+    }
+}

@@ -1,0 +1,210 @@
+//! Recall against brute force at fixed seeds, deletes, consolidation, reproducibility.
+
+use quiver_hnsw::{splitmix64, Graph, Params, QueryScorer, Scorer};
+use rayon::prelude::*;
+
+struct L2Data {
+    dim: usize,
+    data: Vec<f32>,
+}
+
+fn l2(a: &[f32], b: &[f32]) -> f32 {
+    a.iter().zip(b).map(|(x, y)| (x - y) * (x - y)).sum()
+}
+
+impl L2Data {
+    fn row(&self, id: u32) -> &[f32] {
+        &self.data[id as usize * self.dim..(id as usize + 1) * self.dim]
+    }
+}
+
+struct Q<'a> {
+    data: &'a L2Data,
+    q: &'a [f32],
+}
+
+impl QueryScorer for Q<'_> {
+    fn distance(&self, id: u32) -> f32 {
+        l2(self.q, self.data.row(id))
+    }
+    fn prefetch(&self, _id: u32) {}
+}
+
+impl Scorer for L2Data {
+    type Query<'a> = Q<'a>;
+    fn query<'a>(&'a self, q: &'a [f32]) -> Q<'a> {
+        Q { data: self, q }
+    }
+    fn node_query(&self, id: u32) -> Q<'_> {
+        Q { data: self, q: self.row(id) }
+    }
+    fn between(&self, a: u32, b: u32) -> f32 {
+        l2(self.row(a), self.row(b))
+    }
+}
+
+/// Clustered Gaussian-ish data from a seed.
+fn dataset(n: usize, dim: usize, seed: u64) -> L2Data {
+    let mut s = seed;
+    let mut next = || {
+        s = splitmix64(s);
+        (s >> 40) as f32 / (1u64 << 24) as f32 - 0.5
+    };
+    let centres: Vec<f32> = (0..20 * dim).map(|_| next() * 4.0).collect();
+    let mut data = Vec::with_capacity(n * dim);
+    for i in 0..n {
+        let c = i % 20;
+        for j in 0..dim {
+            data.push(centres[c * dim + j] + next());
+        }
+    }
+    L2Data { dim, data }
+}
+
+fn brute(data: &L2Data, q: &[f32], k: usize, skip: impl Fn(u32) -> bool) -> Vec<u32> {
+    let n = data.data.len() / data.dim;
+    let mut all: Vec<(f32, u32)> = (0..n as u32)
+        .filter(|&i| !skip(i))
+        .map(|i| (l2(q, data.row(i)), i))
+        .collect();
+    all.sort_by(|a, b| a.0.total_cmp(&b.0).then(a.1.cmp(&b.1)));
+    all.into_iter().take(k).map(|x| x.1).collect()
+}
+
+fn build(data: &L2Data, params: Params, threads: usize) -> Graph {
+    let n = data.data.len() / data.dim;
+    let g = Graph::new(params, n);
+    let pool = rayon::ThreadPoolBuilder::new().num_threads(threads).build().unwrap();
+    g.insert(data, 0);
+    pool.install(|| (1..n as u32).into_par_iter().for_each(|i| {
+        g.insert(data, i);
+    }));
+    g
+}
+
+fn recall(g: &Graph, data: &L2Data, queries: &L2Data, k: usize, ef: usize, live: usize) -> f64 {
+    let nq = queries.data.len() / queries.dim;
+    let mut hit = 0usize;
+    for qi in 0..nq as u32 {
+        let q = queries.row(qi);
+        let (found, _) = g.search(data, q, k, ef, live);
+        let truth = brute(data, q, k, |i| g.is_deleted(i));
+        hit += found.iter().filter(|(_, id)| truth.contains(id)).count();
+    }
+    hit as f64 / (nq * k) as f64
+}
+
+#[test]
+fn recall_at_10_is_high_against_brute_force() {
+    let data = dataset(5000, 32, 7);
+    let queries = dataset(100, 32, 99);
+    let g = build(&data, Params::new(16, 200, 42), 2);
+    let r = recall(&g, &data, &queries, 10, 64, 5000);
+    assert!(r >= 0.95, "recall@10 = {r}");
+}
+
+#[test]
+fn results_are_sorted_and_exactly_k() {
+    let data = dataset(2000, 16, 3);
+    let g = build(&data, Params::new(8, 100, 1), 2);
+    let (found, stats) = g.search(&data, data.row(5), 10, 32, 2000);
+    assert_eq!(found.len(), 10);
+    assert!(found.windows(2).all(|w| w[0].0 <= w[1].0));
+    assert_eq!(found[0].1, 5);
+    assert!(stats.distances > 0 && stats.distances < 2000);
+}
+
+#[test]
+fn single_thread_build_is_reproducible() {
+    let data = dataset(1500, 16, 5);
+    let a = build(&data, Params::new(8, 64, 9), 1);
+    let b = build(&data, Params::new(8, 64, 9), 1);
+    let mut la = Vec::new();
+    let mut lb = Vec::new();
+    for id in 0..1500u32 {
+        for level in 0..=a.level(id) {
+            a.links_into(id, level, &mut la);
+            b.links_into(id, level, &mut lb);
+            assert_eq!(la, lb, "node {id} level {level}");
+        }
+    }
+    assert_eq!(a.entry(), b.entry());
+}
+
+#[test]
+fn deletes_keep_recall_and_return_min_k_live() {
+    let data = dataset(4000, 24, 11);
+    let queries = dataset(60, 24, 12);
+    let mut g = build(&data, Params::new(16, 200, 42), 2);
+    // Delete 30 %.
+    let mut deleted = 0;
+    for id in 0..4000u32 {
+        if splitmix64(u64::from(id)) % 10 < 3 && g.mark_deleted(id) {
+            deleted += 1;
+        }
+    }
+    let live = 4000 - deleted;
+    let r = recall(&g, &data, &queries, 10, 64, live);
+    assert!(r >= 0.9, "recall with tombstones = {r}");
+    for qi in 0..10u32 {
+        let (found, _) = g.search(&data, queries.row(qi), 10, 64, live);
+        assert_eq!(found.len(), 10);
+        assert!(found.iter().all(|&(_, id)| !g.is_deleted(id)));
+    }
+    let freed = g.consolidate(&data, 4000);
+    assert_eq!(freed.len(), deleted);
+    // No live node links to a freed slot.
+    let mut links = Vec::new();
+    for id in 0..4000u32 {
+        if freed.binary_search(&id).is_ok() {
+            continue;
+        }
+        for level in 0..=g.level(id) {
+            g.links_into(id, level, &mut links);
+            assert!(links.iter().all(|l| freed.binary_search(l).is_err()));
+        }
+    }
+    // Recall over the remaining live nodes stays high.
+    let nq = queries.data.len() / queries.dim;
+    let mut hit = 0;
+    for qi in 0..nq as u32 {
+        let q = queries.row(qi);
+        let (found, _) = g.search(&data, q, 10, 64, live);
+        assert_eq!(found.len(), 10);
+        let truth = brute(&data, q, 10, |i| freed.binary_search(&i).is_ok());
+        hit += found.iter().filter(|(_, id)| truth.contains(id)).count();
+    }
+    let r = hit as f64 / (nq * 10) as f64;
+    assert!(r >= 0.95, "recall after consolidation = {r}");
+}
+
+#[test]
+fn deleting_almost_everything_still_returns_min_k_live() {
+    let data = dataset(1000, 8, 21);
+    let g = build(&data, Params::new(4, 32, 42), 1);
+    for id in 0..997u32 {
+        g.mark_deleted(id);
+    }
+    let (found, _) = g.search(&data, data.row(0), 10, 10, 3);
+    let ids: Vec<u32> = found.iter().map(|x| x.1).collect();
+    let mut sorted = ids.clone();
+    sorted.sort();
+    assert_eq!(sorted, vec![997, 998, 999]);
+}
+
+#[test]
+fn empty_graph_returns_nothing() {
+    let data = dataset(10, 4, 1);
+    let g = Graph::new(Params::new(16, 200, 42), 10);
+    let (found, _) = g.search(&data, data.row(0), 10, 64, 0);
+    assert!(found.is_empty());
+}
+
+#[test]
+fn levels_follow_the_geometric_distribution() {
+    let p = Params::new(16, 200, 42);
+    let n = 200_000u32;
+    let upper = (0..n).filter(|&i| p.level_of(i) > 0).count() as f64 / n as f64;
+    // P(level > 0) = 1/M.
+    assert!((upper - 1.0 / 16.0).abs() < 0.005, "fraction with upper levels = {upper}");
+}
