@@ -45,7 +45,9 @@ impl Graph {
             }
         }
 
-        let freed: Vec<u32> = (0..nodes as u32).filter(|&id| self.is_deleted(id)).collect();
+        let freed: Vec<u32> = (0..nodes as u32)
+            .filter(|&id| self.is_deleted(id))
+            .collect();
         for &id in &freed {
             self.reset_slot(id);
         }
@@ -64,7 +66,11 @@ impl Graph {
         for &l in &links {
             if self.is_deleted(l) {
                 self.links_into(l, level, &mut hop);
-                cands.extend(hop.iter().copied().filter(|&h| h != id && !self.is_deleted(h)));
+                cands.extend(
+                    hop.iter()
+                        .copied()
+                        .filter(|&h| h != id && !self.is_deleted(h)),
+                );
             } else {
                 cands.push(l);
             }

@@ -333,7 +333,10 @@ impl Graph {
             entry,
         } = parts;
         if params.m < 2 || params.m0 < params.m {
-            return Err(format!("invalid graph parameters m={} m0={}", params.m, params.m0));
+            return Err(format!(
+                "invalid graph parameters m={} m0={}",
+                params.m, params.m0
+            ));
         }
         let stride = params.m0 + 1;
         let words = level0.words();

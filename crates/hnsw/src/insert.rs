@@ -53,7 +53,13 @@ impl Graph {
         let d0 = q.distance(ep);
         let (mut cur, mut cur_dist) = self.descend(&q, ep, d0, top, level, &mut links, &mut stats);
         for l in (0..=level.min(top)).rev() {
-            let found = self.search_layer(&q, (cur, cur_dist), self.params.ef_construction, l, &mut stats);
+            let found = self.search_layer(
+                &q,
+                (cur, cur_dist),
+                self.params.ef_construction,
+                l,
+                &mut stats,
+            );
             // The node itself can be reached when its slot is reused; never link to self.
             let found: Vec<(f32, u32)> = found.into_iter().filter(|&(_, n)| n != id).collect();
             let neighbors = select_neighbors(scorer, &found, self.params.m);

@@ -36,7 +36,10 @@ impl Scorer for L2Data {
         Q { data: self, q }
     }
     fn node_query(&self, id: u32) -> Q<'_> {
-        Q { data: self, q: self.row(id) }
+        Q {
+            data: self,
+            q: self.row(id),
+        }
     }
     fn between(&self, a: u32, b: u32) -> f32 {
         l2(self.row(a), self.row(b))
@@ -74,11 +77,16 @@ fn brute(data: &L2Data, q: &[f32], k: usize, skip: impl Fn(u32) -> bool) -> Vec<
 fn build(data: &L2Data, params: Params, threads: usize) -> Graph {
     let n = data.data.len() / data.dim;
     let g = Graph::new(params, n);
-    let pool = rayon::ThreadPoolBuilder::new().num_threads(threads).build().unwrap();
+    let pool = rayon::ThreadPoolBuilder::new()
+        .num_threads(threads)
+        .build()
+        .unwrap();
     g.insert(data, 0);
-    pool.install(|| (1..n as u32).into_par_iter().for_each(|i| {
-        g.insert(data, i);
-    }));
+    pool.install(|| {
+        (1..n as u32).into_par_iter().for_each(|i| {
+            g.insert(data, i);
+        })
+    });
     g
 }
 
@@ -206,5 +214,8 @@ fn levels_follow_the_geometric_distribution() {
     let n = 200_000u32;
     let upper = (0..n).filter(|&i| p.level_of(i) > 0).count() as f64 / n as f64;
     // P(level > 0) = 1/M.
-    assert!((upper - 1.0 / 16.0).abs() < 0.005, "fraction with upper levels = {upper}");
+    assert!(
+        (upper - 1.0 / 16.0).abs() < 0.005,
+        "fraction with upper levels = {upper}"
+    );
 }

@@ -1,0 +1,141 @@
+//! `VectorIndex` configuration, its defaults and limits.
+
+use quiver_distance::Metric;
+
+use crate::error::{err, Result};
+
+/// Largest supported dimension.
+pub const MAX_DIM: usize = 65_536;
+/// Largest `k` a search accepts.
+pub const MAX_K: usize = 10_000;
+/// Largest `ef` (search or construction) accepted.
+pub const MAX_EF: usize = 10_000;
+/// Largest `m` (links per node on upper levels).
+pub const MAX_M: usize = 128;
+/// Largest thread-pool size.
+pub const MAX_THREADS: usize = 256;
+/// Most vectors one index holds (slot ids are u32; one value is reserved).
+pub const MAX_VECTORS: usize = u32::MAX as usize - 1;
+
+/// Which structure answers searches.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum IndexKind {
+    /// Approximate: HNSW graph.
+    Hnsw,
+    /// Exact: SIMD scan of every vector.
+    Flat,
+}
+
+impl IndexKind {
+    /// `"hnsw"` or `"flat"`.
+    pub fn name(self) -> &'static str {
+        match self {
+            IndexKind::Hnsw => "hnsw",
+            IndexKind::Flat => "flat",
+        }
+    }
+
+    /// Parses `"hnsw"` / `"flat"`.
+    pub fn parse(s: &str) -> Option<Self> {
+        match s {
+            "hnsw" => Some(IndexKind::Hnsw),
+            "flat" => Some(IndexKind::Flat),
+            _ => None,
+        }
+    }
+}
+
+/// Everything that defines an index. Validated by [`Config::validate`].
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct Config {
+    /// Vector dimension, 1..=65536.
+    pub dim: usize,
+    /// Distance: l2 (squared), ip (1 − dot), cosine (1 − cos).
+    pub metric: Metric,
+    /// hnsw or flat.
+    pub kind: IndexKind,
+    /// HNSW M, 2..=128 (level 0 uses 2M).
+    pub m: usize,
+    /// HNSW efConstruction, 1..=10000.
+    pub ef_construction: usize,
+    /// Default search ef, 1..=10000 (raised to k per search).
+    pub ef_search: usize,
+    /// Seed for levels and insertion order.
+    pub seed: u64,
+    /// Threads for bulk insert and batch search, 1..=256.
+    pub threads: usize,
+}
+
+impl Config {
+    /// Defaults for a dimension: l2, hnsw, M 16, efConstruction 200, ef 64, seed 42, all cores.
+    pub fn new(dim: usize) -> Self {
+        Config {
+            dim,
+            metric: Metric::L2,
+            kind: IndexKind::Hnsw,
+            m: 16,
+            ef_construction: 200,
+            ef_search: 64,
+            seed: 42,
+            threads: std::thread::available_parallelism().map_or(1, |n| n.get()),
+        }
+    }
+
+    /// Checks every field against its range.
+    pub fn validate(&self) -> Result<()> {
+        if self.dim == 0 || self.dim > MAX_DIM {
+            return Err(err!(
+                InvalidArgument,
+                "dim must be an integer in 1..={MAX_DIM}, got {}",
+                self.dim
+            ));
+        }
+        if self.m < 2 || self.m > MAX_M {
+            return Err(err!(
+                InvalidArgument,
+                "m must be an integer in 2..={MAX_M}, got {}",
+                self.m
+            ));
+        }
+        if self.ef_construction == 0 || self.ef_construction > MAX_EF {
+            return Err(err!(
+                InvalidArgument,
+                "efConstruction must be an integer in 1..={MAX_EF}, got {}",
+                self.ef_construction
+            ));
+        }
+        if self.ef_search == 0 || self.ef_search > MAX_EF {
+            return Err(err!(
+                InvalidArgument,
+                "efSearch must be an integer in 1..={MAX_EF}, got {}",
+                self.ef_search
+            ));
+        }
+        if self.threads == 0 || self.threads > MAX_THREADS {
+            return Err(err!(
+                InvalidArgument,
+                "threads must be an integer in 1..={MAX_THREADS}, got {}",
+                self.threads
+            ));
+        }
+        Ok(())
+    }
+}
+
+/// Validates `k` and `ef` of one search and returns the ef to use (max(ef, k)).
+pub fn search_params(k: usize, ef: Option<usize>, default_ef: usize) -> Result<(usize, usize)> {
+    if k == 0 || k > MAX_K {
+        return Err(err!(
+            InvalidArgument,
+            "k must be an integer in 1..={MAX_K}, got {k}"
+        ));
+    }
+    let ef = ef.unwrap_or(default_ef);
+    if ef == 0 || ef > MAX_EF {
+        return Err(err!(
+            InvalidArgument,
+            "ef must be an integer in 1..={MAX_EF}, got {ef}"
+        ));
+    }
+    Ok((k, ef.max(k)))
+}

@@ -1,0 +1,23 @@
+//! The user-level objects of quiver-search, independent of Node: [`VectorIndex`] (keys,
+//! HNSW or flat search, batch search on a thread pool), [`SharedIndex`] (the concurrent
+//! wrapper the bindings hold), persistence and the [`Error`] type with stable codes.
+//!
+//! - `config.rs`: options, defaults, limits.
+//! - `vector_index.rs`: add / upsert / remove / get / search / search_batch.
+//! - `scorer.rs`: the f32 scorer the HNSW graph traverses with.
+//! - `shared.rs`: locking, chunked adds with cancel and progress.
+//! - `persist.rs`: the file format, atomic save, checked and memory-mapped load.
+
+pub mod config;
+pub mod error;
+pub mod persist;
+pub mod scorer;
+pub mod shared;
+pub mod store;
+pub mod vector_index;
+
+pub use config::{Config, IndexKind, MAX_DIM, MAX_EF, MAX_K, MAX_M, MAX_THREADS};
+pub use error::{Error, ErrorCode, Result};
+pub use quiver_distance::Metric;
+pub use shared::{AddOutcome, SharedIndex};
+pub use vector_index::{BatchHits, MemoryUsage, SearchHits, VectorIndex};

@@ -1,0 +1,97 @@
+//! The concurrent wrapper the bindings use: one writer at a time, searches in parallel, and
+//! long adds split into chunks so searches interleave with them.
+
+use std::path::Path;
+use std::sync::atomic::{AtomicBool, Ordering};
+
+use parking_lot::{Mutex, RwLock, RwLockReadGuard};
+
+use crate::error::Result;
+use crate::persist;
+use crate::vector_index::VectorIndex;
+
+/// Rows inserted per write-lock hold during an add.
+const ADD_CHUNK: usize = 2048;
+
+/// What an add did.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct AddOutcome {
+    /// Vectors written.
+    pub inserted: usize,
+    /// Whether the cancel flag stopped it early (the index holds exactly `inserted` of them).
+    pub aborted: bool,
+}
+
+/// A [`VectorIndex`] shared between threads.
+///
+/// Writers (`add`, `remove`) are serialised by a writer mutex, so a batch validated at the
+/// start of an add stays valid until its last chunk. The data itself sits behind a
+/// read-write lock that an add takes only per chunk: searches run between chunks.
+pub struct SharedIndex {
+    writer: Mutex<()>,
+    inner: RwLock<VectorIndex>,
+}
+
+impl SharedIndex {
+    /// Wraps an index.
+    pub fn new(index: VectorIndex) -> Self {
+        SharedIndex {
+            writer: Mutex::new(()),
+            inner: RwLock::new(index),
+        }
+    }
+
+    /// Read access for searches and accessors.
+    pub fn read(&self) -> RwLockReadGuard<'_, VectorIndex> {
+        self.inner.read()
+    }
+
+    /// Adds (or, with `upsert`, replaces) a batch. Nothing is inserted if the batch is
+    /// invalid. `cancel` is checked between chunks; `progress(done, total)` is called after
+    /// each chunk.
+    pub fn add(
+        &self,
+        keys: &[u32],
+        vectors: &[f32],
+        upsert: bool,
+        cancel: &AtomicBool,
+        progress: &mut dyn FnMut(usize, usize),
+    ) -> Result<AddOutcome> {
+        let _writer = self.writer.lock();
+        let order = {
+            let index = self.inner.read();
+            index.validate_add(keys, vectors, upsert)?;
+            index.insertion_order(keys.len())
+        };
+        self.inner.write().reserve(keys.len());
+        let total = keys.len();
+        let mut done = 0;
+        for chunk in order.chunks(ADD_CHUNK) {
+            if cancel.load(Ordering::Relaxed) {
+                return Ok(AddOutcome {
+                    inserted: done,
+                    aborted: true,
+                });
+            }
+            self.inner.write().insert_rows(keys, vectors, chunk)?;
+            done += chunk.len();
+            progress(done, total);
+        }
+        Ok(AddOutcome {
+            inserted: done,
+            aborted: false,
+        })
+    }
+
+    /// Removes keys; returns how many were present.
+    pub fn remove(&self, keys: &[u32]) -> Result<usize> {
+        let _writer = self.writer.lock();
+        self.inner.write().remove(keys)
+    }
+
+    /// Saves atomically (see [`persist::save`]). Searches continue meanwhile; writers wait.
+    pub fn save(&self, path: &Path) -> Result<()> {
+        let _writer = self.writer.lock();
+        persist::save(&self.inner.read(), path)
+    }
+}
