@@ -31,7 +31,7 @@ use xxhash_rust::xxh3::{xxh3_64, Xxh3};
 
 use crate::config::{Config, IndexKind};
 use crate::error::{err, Error, Result};
-use crate::store::{MappedSection, VectorStore};
+use crate::store::{AlignedF32, MappedSection, VectorStore};
 use crate::vector_index::{build_pool, VectorIndex};
 
 #[cfg(target_endian = "big")]
@@ -518,12 +518,12 @@ pub fn load(path: &Path, mmap: bool, threads: Option<usize>) -> Result<VectorInd
             MappedSection::new(map.clone(), vec_s.offset, vec_s.len)
                 .ok_or_else(|| corrupt("misaligned VECTORS"))?,
         ),
-        Source::Owned(_) => VectorStore::Owned(
+        Source::Owned(_) => VectorStore::Owned(AlignedF32::from_iter_exact(
+            vec_s.len / 4,
             slice(vec_s)
                 .chunks_exact(4)
-                .map(|c| f32::from_le_bytes([c[0], c[1], c[2], c[3]]))
-                .collect(),
-        ),
+                .map(|c| f32::from_le_bytes([c[0], c[1], c[2], c[3]])),
+        )),
     };
     Ok(VectorIndex {
         pool: build_pool(config.threads)?,

@@ -20,7 +20,7 @@ impl<'a> F32Scorer<'a> {
             dim,
             dist: kernels().distance_fn(metric),
             // Enough lines to cover the row; the hardware prefetcher follows long rows.
-            prefetch_lines: (dim * 4).div_ceil(64).min(16),
+            prefetch_lines: (dim * 4).div_ceil(64),
         }
     }
 

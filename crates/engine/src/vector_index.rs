@@ -15,7 +15,7 @@ use rayon::prelude::*;
 use crate::config::{search_params, Config, IndexKind, MAX_VECTORS};
 use crate::error::{err, Error, Result};
 use crate::scorer::F32Scorer;
-use crate::store::VectorStore;
+use crate::store::{AlignedF32, VectorStore};
 
 /// Consolidate once tombstones exceed this share of slots.
 const CONSOLIDATE_FRACTION: f64 = 0.15;
@@ -92,7 +92,7 @@ impl VectorIndex {
         Ok(VectorIndex {
             pool: build_pool(config.threads)?,
             config,
-            store: VectorStore::Owned(Vec::new()),
+            store: VectorStore::Owned(AlignedF32::default()),
             slot_keys: Vec::new(),
             slot_of: HashMap::new(),
             graph,
@@ -242,7 +242,7 @@ impl VectorIndex {
         if let VectorStore::Owned(data) = &mut self.store {
             let start = slot as usize * dim;
             if data.len() < start + dim {
-                data.resize(start + dim, 0.0);
+                data.resize(start + dim);
             }
             let row = &mut data[start..start + dim];
             row.copy_from_slice(vector);
@@ -340,7 +340,7 @@ impl VectorIndex {
                             self.slot_keys[slot as usize] = moved;
                             self.slot_of.insert(moved, slot);
                         }
-                        data.truncate(last * dim);
+                        data.resize(last * dim);
                     }
                     self.slot_keys.truncate(last);
                 }
@@ -361,7 +361,11 @@ impl VectorIndex {
             return;
         }
         let scorer = F32Scorer::new(self.store.as_slice(), self.config.dim, self.config.metric);
-        let freed = self.pool.install(|| graph.consolidate(&scorer, slots));
+        let mut free = self.free.clone();
+        free.sort_unstable();
+        let freed = self
+            .pool
+            .install(|| graph.consolidate(&scorer, slots, &free));
         self.free.extend(freed);
         // Hand out low slots first.
         self.free.sort_unstable_by(|a, b| b.cmp(a));
@@ -401,18 +405,28 @@ impl VectorIndex {
 
     fn search_prepared(&self, q: &[f32], k: usize, ef: usize) -> SearchHits {
         let scorer = F32Scorer::new(self.store.as_slice(), self.config.dim, self.config.metric);
-        let found: Vec<(f32, u32)> = match &self.graph {
-            Some(g) => g.search(&scorer, q, k, ef, self.len()).0,
-            None => {
-                let mut top = TopK::new(k);
-                for slot in 0..self.slot_keys.len() as u32 {
-                    let d = scorer.distance_to(q, slot);
-                    if d < top.worst() {
-                        top.push(d, slot);
-                    }
+        let exact = |slots: &mut dyn Iterator<Item = u32>| {
+            let mut top = TopK::new(k);
+            for slot in slots {
+                let d = scorer.distance_to(q, slot);
+                if d < top.worst() {
+                    top.push(d, slot);
                 }
-                top.into_sorted()
             }
+            top.into_sorted()
+        };
+        let found: Vec<(f32, u32)> = match &self.graph {
+            Some(g) => {
+                let (found, _) = g.search(&scorer, q, k, ef);
+                if found.len() < k.min(self.len()) {
+                    // Tombstones crowded the pool or a live node is unreachable: answer
+                    // exactly rather than short.
+                    exact(&mut self.slot_of.values().copied())
+                } else {
+                    found
+                }
+            }
+            None => exact(&mut (0..self.slot_keys.len() as u32)),
         };
         SearchHits {
             keys: found

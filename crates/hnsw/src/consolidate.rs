@@ -15,8 +15,9 @@ use crate::Scorer;
 impl Graph {
     /// Re-links around every deleted node among the first `nodes` slots and returns the ids
     /// that are now free (unlinked, tombstone cleared, ready for [`Graph::insert`]). Runs on
-    /// the current rayon pool.
-    pub fn consolidate<S: Scorer>(&mut self, scorer: &S, nodes: usize) -> Vec<u32> {
+    /// the current rayon pool. `free` lists (sorted ascending) slots below `nodes` that hold no
+    /// node (freed earlier and not reused); every other slot below `nodes` must be inserted.
+    pub fn consolidate<S: Scorer>(&mut self, scorer: &S, nodes: usize, free: &[u32]) -> Vec<u32> {
         if self.is_read_only() || self.deleted_count() == 0 {
             return Vec::new();
         }
@@ -24,7 +25,7 @@ impl Graph {
         let graph = &*self;
         (0..nodes as u32)
             .into_par_iter()
-            .filter(|&id| !graph.is_deleted(id))
+            .filter(|&id| !graph.is_deleted(id) && free.binary_search(&id).is_err())
             .for_each(|id| {
                 for level in 0..=graph.level(id) {
                     graph.repair(scorer, id, level);
@@ -35,7 +36,7 @@ impl Graph {
         if let Some((ep, _)) = self.entry() {
             if self.is_deleted(ep) {
                 let best = (0..nodes as u32)
-                    .filter(|&id| !self.is_deleted(id))
+                    .filter(|&id| !self.is_deleted(id) && free.binary_search(&id).is_err())
                     .map(|id| (self.level(id), id))
                     .max_by(|a, b| a.0.cmp(&b.0).then(b.1.cmp(&a.1)));
                 match best {
@@ -50,6 +51,27 @@ impl Graph {
             .collect();
         for &id in &freed {
             self.reset_slot(id);
+        }
+
+        // Live nodes whose every neighbour was deleted are now isolated: search for new
+        // neighbours from the (live) entry point, as an insert would.
+        if let Some(entry) = self.entry() {
+            let isolated: Vec<u32> = (0..nodes as u32)
+                .filter(|&id| {
+                    id != entry.0
+                        && !self.is_deleted(id)
+                        && freed.binary_search(&id).is_err()
+                        && free.binary_search(&id).is_err()
+                })
+                .filter(|&id| {
+                    self.block(id, 0)
+                        .first()
+                        .is_some_and(|c| c.load(std::sync::atomic::Ordering::Relaxed) == 0)
+                })
+                .collect();
+            for id in isolated {
+                self.connect(scorer, id, self.level(id), entry);
+            }
         }
         freed
     }

@@ -30,8 +30,6 @@ impl Graph {
         }
         let level = self.params.level_of(id);
         self.init_upper(id, level);
-        let q = scorer.node_query(id);
-        let mut stats = SearchStats::default();
 
         // An insert that may raise the top level holds the entry lock throughout, so two
         // such inserts cannot race on the entry point (rare: about 1 in M^level inserts).
@@ -49,9 +47,28 @@ impl Graph {
             return true;
         };
 
-        let mut links = Vec::with_capacity(self.params.m0);
+        self.connect(scorer, id, level, (ep, top));
+        if level > top {
+            self.set_entry(id, level);
+        }
+        drop(entry_guard);
+        true
+    }
+
+    /// Finds neighbours for `id` on levels `0..=min(level, top)` starting from `entry` and
+    /// links both ways.
+    pub(crate) fn connect<S: Scorer>(
+        &self,
+        scorer: &S,
+        id: u32,
+        level: usize,
+        entry: (u32, usize),
+    ) {
+        let (ep, top) = entry;
+        let q = scorer.node_query(id);
+        let mut stats = SearchStats::default();
         let d0 = q.distance(ep);
-        let (mut cur, mut cur_dist) = self.descend(&q, ep, d0, top, level, &mut links, &mut stats);
+        let (mut cur, mut cur_dist) = self.descend(&q, (ep, d0), top, level, &mut stats);
         for l in (0..=level.min(top)).rev() {
             let found = self.search_layer(
                 &q,
@@ -60,8 +77,12 @@ impl Graph {
                 l,
                 &mut stats,
             );
-            // The node itself can be reached when its slot is reused; never link to self.
-            let found: Vec<(f32, u32)> = found.into_iter().filter(|&(_, n)| n != id).collect();
+            // Never link to self (reachable when re-linking) or to a tombstone (its slot will
+            // be freed by consolidation).
+            let found: Vec<(f32, u32)> = found
+                .into_iter()
+                .filter(|&(_, n)| n != id && !self.is_deleted(n))
+                .collect();
             let neighbors = select_neighbors(scorer, &found, self.params.m);
             {
                 // Each thread holds at most one node lock at a time, so inserts cannot
@@ -78,11 +99,6 @@ impl Graph {
                 cur_dist = d;
             }
         }
-        if level > top {
-            self.set_entry(id, level);
-        }
-        drop(entry_guard);
-        true
     }
 
     /// Adds `new` to `node`'s links at `level`; when full, re-selects among the old links

@@ -140,22 +140,22 @@ impl Pool {
 }
 
 impl Graph {
-    /// Greedy descent from `(start, start_dist)` through levels `top..=bottom+1`, returning
+    /// Greedy descent from `start = (node, distance)` through levels `top..=bottom+1`, returning
     /// the closest node found and its distance.
     pub(crate) fn descend<Q: QueryScorer>(
         &self,
         q: &Q,
-        mut cur: u32,
-        mut cur_dist: f32,
+        start: (u32, f32),
         top: usize,
         bottom: usize,
-        links: &mut Vec<u32>,
         stats: &mut SearchStats,
     ) -> (u32, f32) {
+        let (mut cur, mut cur_dist) = start;
+        let mut links = Vec::with_capacity(self.params.m);
         for level in (bottom + 1..=top).rev() {
             loop {
                 let mut changed = false;
-                self.links_into(cur, level, links);
+                self.links_into(cur, level, &mut links);
                 stats.hops += 1;
                 for &n in links.iter() {
                     let d = q.distance(n);
@@ -211,72 +211,33 @@ impl Graph {
         })
     }
 
-    /// The `k` nearest live nodes to `query` (`ef` candidates explored, raised to `k`), closest
-    /// first. Returns fewer only when fewer than `k` live nodes exist; if the graph walk finds
-    /// too few live nodes (heavy deletion), falls back to an exact scan of the live nodes.
+    /// The `k` nearest live nodes to `query` (`ef` candidates explored, raised to `k`),
+    /// closest first. May return fewer than `k` when tombstones crowd the candidate pool or
+    /// live nodes are unreachable; the caller (which knows its live set) then falls back to an
+    /// exact scan, so users always get min(k, live) results.
     pub fn search<S: Scorer>(
         &self,
         scorer: &S,
         query: &[f32],
         k: usize,
         ef: usize,
-        live_nodes: usize,
     ) -> (Vec<(f32, u32)>, SearchStats) {
         let mut stats = SearchStats::default();
-        let want = k.min(live_nodes);
         let Some((ep, top)) = self.entry() else {
             return (Vec::new(), stats);
         };
-        if want == 0 {
+        if k == 0 {
             return (Vec::new(), stats);
         }
         let q = scorer.query(query);
-        let mut links = Vec::with_capacity(self.params.m0);
         let d0 = q.distance(ep);
         stats.distances += 1;
-        let (cur, cur_dist) = self.descend(&q, ep, d0, top, 0, &mut links, &mut stats);
-        let ef = ef.max(k);
-        let mut found = self.search_layer(&q, (cur, cur_dist), ef, 0, &mut stats);
+        let (cur, cur_dist) = self.descend(&q, (ep, d0), top, 0, &mut stats);
+        let mut found = self.search_layer(&q, (cur, cur_dist), ef.max(k), 0, &mut stats);
         if self.deleted_count() > 0 {
             found.retain(|&(_, id)| !self.is_deleted(id));
         }
-        if found.len() < want {
-            found = self.exhaustive(&q, want, live_nodes, &mut stats);
-        }
-        found.truncate(want);
+        found.truncate(k);
         (found, stats)
-    }
-
-    /// Exact scan of every live node in `0..capacity` that has been linked into the graph.
-    fn exhaustive<Q: QueryScorer>(
-        &self,
-        q: &Q,
-        k: usize,
-        live_nodes: usize,
-        stats: &mut SearchStats,
-    ) -> Vec<(f32, u32)> {
-        let mut pool = Pool::new(k);
-        let mut seen = 0usize;
-        for id in 0..self.capacity as u32 {
-            if seen >= live_nodes {
-                break;
-            }
-            if self.is_deleted(id) || !self.is_linked(id) {
-                continue;
-            }
-            seen += 1;
-            pool.insert(q.distance(id), id);
-            stats.distances += 1;
-        }
-        pool.into_sorted()
-    }
-
-    /// Whether `id` is part of the graph: it has links, or it is the entry point.
-    fn is_linked(&self, id: u32) -> bool {
-        self.entry().map(|(e, _)| e) == Some(id)
-            || self
-                .block(id, 0)
-                .first()
-                .is_some_and(|c| c.load(std::sync::atomic::Ordering::Relaxed) > 0)
     }
 }

@@ -90,12 +90,12 @@ fn build(data: &L2Data, params: Params, threads: usize) -> Graph {
     g
 }
 
-fn recall(g: &Graph, data: &L2Data, queries: &L2Data, k: usize, ef: usize, live: usize) -> f64 {
+fn recall(g: &Graph, data: &L2Data, queries: &L2Data, k: usize, ef: usize) -> f64 {
     let nq = queries.data.len() / queries.dim;
     let mut hit = 0usize;
     for qi in 0..nq as u32 {
         let q = queries.row(qi);
-        let (found, _) = g.search(data, q, k, ef, live);
+        let (found, _) = g.search(data, q, k, ef);
         let truth = brute(data, q, k, |i| g.is_deleted(i));
         hit += found.iter().filter(|(_, id)| truth.contains(id)).count();
     }
@@ -107,7 +107,7 @@ fn recall_at_10_is_high_against_brute_force() {
     let data = dataset(5000, 32, 7);
     let queries = dataset(100, 32, 99);
     let g = build(&data, Params::new(16, 200, 42), 2);
-    let r = recall(&g, &data, &queries, 10, 64, 5000);
+    let r = recall(&g, &data, &queries, 10, 64);
     assert!(r >= 0.95, "recall@10 = {r}");
 }
 
@@ -115,7 +115,7 @@ fn recall_at_10_is_high_against_brute_force() {
 fn results_are_sorted_and_exactly_k() {
     let data = dataset(2000, 16, 3);
     let g = build(&data, Params::new(8, 100, 1), 2);
-    let (found, stats) = g.search(&data, data.row(5), 10, 32, 2000);
+    let (found, stats) = g.search(&data, data.row(5), 10, 32);
     assert_eq!(found.len(), 10);
     assert!(found.windows(2).all(|w| w[0].0 <= w[1].0));
     assert_eq!(found[0].1, 5);
@@ -152,14 +152,14 @@ fn deletes_keep_recall_and_return_min_k_live() {
         }
     }
     let live = 4000 - deleted;
-    let r = recall(&g, &data, &queries, 10, 64, live);
+    let r = recall(&g, &data, &queries, 10, 64);
     assert!(r >= 0.9, "recall with tombstones = {r}");
     for qi in 0..10u32 {
-        let (found, _) = g.search(&data, queries.row(qi), 10, 64, live);
-        assert_eq!(found.len(), 10);
+        let (found, _) = g.search(&data, queries.row(qi), 10, 64);
+        assert_eq!(found.len(), 10.min(live));
         assert!(found.iter().all(|&(_, id)| !g.is_deleted(id)));
     }
-    let freed = g.consolidate(&data, 4000);
+    let freed = g.consolidate(&data, 4000, &[]);
     assert_eq!(freed.len(), deleted);
     // No live node links to a freed slot.
     let mut links = Vec::new();
@@ -177,7 +177,7 @@ fn deletes_keep_recall_and_return_min_k_live() {
     let mut hit = 0;
     for qi in 0..nq as u32 {
         let q = queries.row(qi);
-        let (found, _) = g.search(&data, q, 10, 64, live);
+        let (found, _) = g.search(&data, q, 10, 64);
         assert_eq!(found.len(), 10);
         let truth = brute(&data, q, 10, |i| freed.binary_search(&i).is_ok());
         hit += found.iter().filter(|(_, id)| truth.contains(id)).count();
@@ -187,24 +187,25 @@ fn deletes_keep_recall_and_return_min_k_live() {
 }
 
 #[test]
-fn deleting_almost_everything_still_returns_min_k_live() {
+fn consolidation_relinks_isolated_survivors() {
     let data = dataset(1000, 8, 21);
-    let g = build(&data, Params::new(4, 32, 42), 1);
+    let mut g = build(&data, Params::new(4, 32, 42), 1);
     for id in 0..997u32 {
         g.mark_deleted(id);
     }
-    let (found, _) = g.search(&data, data.row(0), 10, 10, 3);
-    let ids: Vec<u32> = found.iter().map(|x| x.1).collect();
-    let mut sorted = ids.clone();
-    sorted.sort();
-    assert_eq!(sorted, vec![997, 998, 999]);
+    let freed = g.consolidate(&data, 1000, &[]);
+    assert_eq!(freed.len(), 997);
+    let (found, _) = g.search(&data, data.row(0), 10, 10);
+    let mut ids: Vec<u32> = found.iter().map(|x| x.1).collect();
+    ids.sort();
+    assert_eq!(ids, vec![997, 998, 999]);
 }
 
 #[test]
 fn empty_graph_returns_nothing() {
     let data = dataset(10, 4, 1);
     let g = Graph::new(Params::new(16, 200, 42), 10);
-    let (found, _) = g.search(&data, data.row(0), 10, 64, 0);
+    let (found, _) = g.search(&data, data.row(0), 10, 64);
     assert!(found.is_empty());
 }
 
