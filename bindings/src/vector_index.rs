@@ -6,7 +6,7 @@ use std::path::PathBuf;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 
-use napi::bindgen_prelude::{AsyncTask, Float32Array, Uint32Array, Unknown};
+use napi::bindgen_prelude::{AsyncTask, Float32Array, FnArgs, Uint32Array, Unknown};
 use napi::threadsafe_function::{ThreadsafeFunction, ThreadsafeFunctionCallMode};
 use napi::{Env, Task};
 use napi_derive::napi;
@@ -151,7 +151,7 @@ fn count(x: u32) -> usize {
 }
 
 /// Progress callback: `(err, done, total)`, called without blocking the worker.
-type Progress = ThreadsafeFunction<(u32, u32), Unknown<'static>, (u32, u32)>;
+type Progress = ThreadsafeFunction<FnArgs<(u32, u32)>, Unknown<'static>, FnArgs<(u32, u32)>>;
 
 /// A vector index. See the TypeScript `VectorIndex` for the documented API.
 #[napi]
@@ -399,7 +399,7 @@ impl Task for AddTask {
         let mut report = |done: usize, total: usize| {
             if let Some(p) = progress {
                 p.call(
-                    Ok((done as u32, total as u32)),
+                    Ok((done as u32, total as u32).into()),
                     ThreadsafeFunctionCallMode::NonBlocking,
                 );
             }

@@ -338,6 +338,25 @@ fn read_sections(bytes: &[u8]) -> Result<Vec<Section>> {
         }
         out.push(Section { kind, offset, len });
     }
+    // Sections may not overlap, and every byte between them (alignment padding) must be
+    // zero, so that no byte of the file escapes a check.
+    let mut by_offset: Vec<&Section> = out.iter().collect();
+    by_offset.sort_by_key(|s| s.offset);
+    let mut pos = HEADER_LEN + count * ENTRY_LEN;
+    for s in by_offset {
+        if s.offset < pos {
+            return Err(corrupt("sections overlap"));
+        }
+        if bytes[pos..s.offset].iter().any(|&b| b != 0) {
+            return Err(corrupt(
+                "non-zero padding between sections (the file is damaged)",
+            ));
+        }
+        pos = s.offset + s.len;
+    }
+    if pos != bytes.len() {
+        return Err(corrupt("bytes after the last section"));
+    }
     Ok(out)
 }
 

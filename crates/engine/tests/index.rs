@@ -334,6 +334,20 @@ fn damaged_files_are_rejected_with_codes() {
         b[at] ^= 0x10;
         check("flip.qvr", &b, ErrorCode::CorruptFile);
     }
+    // Every single-bit flip anywhere in the file is caught (header, table, data and padding).
+    for at in (0..good.len()).step_by(good.len() / 400) {
+        let mut b = good.clone();
+        b[at] ^= 0x01;
+        let p = tmp("everywhere.qvr");
+        std::fs::write(&p, &b).unwrap();
+        let e = persist::load(&p, false, None)
+            .err()
+            .unwrap_or_else(|| panic!("flip at {at} loaded"));
+        assert!(
+            matches!(e.code, ErrorCode::CorruptFile | ErrorCode::VersionMismatch),
+            "flip at {at}: {e}"
+        );
+    }
     let mut newer = good.clone();
     newer[8..12].copy_from_slice(&2u32.to_le_bytes());
     check("newer.qvr", &newer, ErrorCode::VersionMismatch);

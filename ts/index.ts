@@ -1,0 +1,97 @@
+/**
+ * quiver-search: native vector search for Node.js.
+ *
+ * @example
+ * ```ts
+ * import { VectorIndex } from 'quiver-search'
+ * const index = new VectorIndex({ dim: 384, metric: 'cosine' })
+ * await index.add(keys, vectors)
+ * const { keys: nearest, distances } = await index.search(query, { k: 10 })
+ * ```
+ *
+ * @packageDocumentation
+ */
+
+import { getNative } from './native'
+import { toQuiverError } from './errors'
+
+export { QuiverError, ERROR_CODES } from './errors'
+export type { QuiverErrorCode, QuiverErrorExtra } from './errors'
+export { VectorIndex, EMPTY_KEY } from './vector-index'
+export type {
+  Metric,
+  IndexType,
+  VectorIndexOptions,
+  ResolvedVectorIndexOptions,
+  Keys,
+  Vector,
+  Vectors,
+  AddOptions,
+  SearchOptions,
+  SearchResult,
+  BatchSearchResult,
+  LoadOptions,
+} from './vector-index'
+export { MAX_K, MAX_EF, MAX_DIM } from './validate'
+
+/** What the native engine found about the machine and itself. */
+export interface Capabilities {
+  /** SIMD instruction set used by the distance kernels: `'scalar'`, `'avx2'`, `'avx512'` or `'neon'`. */
+  isa: string
+  /** Every instruction set usable on this CPU, best first; contains `isa`. */
+  availableIsas: string[]
+  /**
+   * The instruction set forced through the `QUIVER_FORCE_ISA` environment variable (`scalar`,
+   * `avx2`, `avx512`, `neon`; read once, when the addon first computes a distance), or `null`
+   * when the variable is unset or names an ISA this CPU cannot run (then the best one is used).
+   */
+  forcedIsa: string | null
+  /** Logical CPU threads seen by the engine. */
+  cpuThreads: number
+  /** Version of the native engine. */
+  version: string
+  /** Operating system the addon was built for, in `process.platform` terms (`'linux'`, `'darwin'`, `'win32'`, ...). */
+  platform: string
+  /** CPU architecture the addon was built for, in `process.arch` terms (`'x64'`, `'arm64'`, ...). */
+  arch: string
+}
+
+/** Rust `std::env::consts` names → Node.js names (values already in Node.js terms pass through). */
+const PLATFORM_NAMES: Readonly<Record<string, string>> = { macos: 'darwin', windows: 'win32' }
+const ARCH_NAMES: Readonly<Record<string, string>> = {
+  x86_64: 'x64',
+  x86: 'ia32',
+  aarch64: 'arm64',
+  arm: 'arm',
+  powerpc64: 'ppc64',
+  s390x: 's390x',
+  riscv64: 'riscv64',
+  loongarch64: 'loong64',
+}
+
+function nodeName(table: Readonly<Record<string, string>>, name: string): string {
+  return Object.prototype.hasOwnProperty.call(table, name) ? table[name] : name
+}
+
+/**
+ * Reports the SIMD instruction set in use and other facts about the native engine.
+ * @throws {@link QuiverError} `ERR_INTERNAL` if the native addon cannot be loaded.
+ */
+export function capabilities(): Capabilities {
+  const native = getNative()
+  let c
+  try {
+    c = native.capabilities()
+  } catch (err) {
+    throw toQuiverError(err)
+  }
+  return {
+    isa: c.isa,
+    availableIsas: [...c.availableIsas],
+    forcedIsa: c.forcedIsa ?? null,
+    cpuThreads: c.cpuThreads,
+    version: c.version,
+    platform: nodeName(PLATFORM_NAMES, c.platform),
+    arch: nodeName(ARCH_NAMES, c.arch),
+  }
+}

@@ -1,0 +1,267 @@
+/**
+ * Argument validation and input conversion.
+ *
+ * Only O(1) checks, and checks that come for free while converting plain
+ * JavaScript arrays, are done here. Everything that needs a pass over a typed
+ * array (finiteness, duplicate keys) is done by the native engine off the
+ * JavaScript thread.
+ *
+ * @internal
+ * @packageDocumentation
+ */
+
+import * as os from 'os'
+import { QuiverError } from './errors'
+import type { NativeConfig } from './native'
+
+/** Largest `k` accepted by search functions. */
+export const MAX_K = 10000
+/** Largest `ef` / `efSearch` / `efConstruction` accepted. */
+export const MAX_EF = 10000
+/** Largest vector dimension accepted. */
+export const MAX_DIM = 65536
+
+/** @internal */
+export const MAX_M = 128
+/** @internal */
+export const MAX_THREADS = 256
+/** @internal */
+export const MAX_U32 = 0xffffffff
+
+const METRICS: readonly string[] = ['l2', 'ip', 'cosine']
+const INDEX_TYPES: readonly string[] = ['hnsw', 'flat']
+
+/** @internal */
+export function invalid(message: string): QuiverError {
+  return new QuiverError('ERR_INVALID_ARGUMENT', message)
+}
+
+function describe(value: unknown): string {
+  if (value === null) return 'null'
+  if (Array.isArray(value)) return 'an array'
+  if (ArrayBuffer.isView(value)) return `a ${value.constructor.name}`
+  if (typeof value === 'number') return String(value)
+  if (typeof value === 'string') return JSON.stringify(value)
+  return typeof value
+}
+
+/** Checks `value` is an integer in [lo, hi]. @internal */
+export function checkInt(value: unknown, name: string, lo: number, hi: number): number {
+  if (typeof value !== 'number' || !Number.isInteger(value) || value < lo || value > hi) {
+    throw invalid(`${name} must be an integer in [${lo}, ${hi}], got ${describe(value)}`)
+  }
+  return value
+}
+
+function optInt(value: unknown, name: string, lo: number, hi: number, dflt: number): number {
+  return value === undefined ? dflt : checkInt(value, name, lo, hi)
+}
+
+function optEnum(value: unknown, name: string, allowed: readonly string[], dflt: string): string {
+  if (value === undefined) return dflt
+  if (typeof value !== 'string' || !allowed.includes(value)) {
+    throw invalid(`${name} must be one of ${allowed.map((a) => `'${a}'`).join(', ')}, got ${describe(value)}`)
+  }
+  return value
+}
+
+/** Number of logical CPUs, feature-detecting `os.availableParallelism` (Node >= 18.14). @internal */
+export function defaultThreads(): number {
+  const ap = (os as { availableParallelism?: () => number }).availableParallelism
+  let n = typeof ap === 'function' ? ap() : os.cpus().length
+  if (!Number.isInteger(n) || n < 1) n = 1
+  return Math.min(n, MAX_THREADS)
+}
+
+/** Validates user options and fills in defaults. @internal */
+export function resolveConfig(options: unknown): NativeConfig {
+  if (options === null || typeof options !== 'object') {
+    throw invalid(`options must be an object with at least { dim }, got ${describe(options)}`)
+  }
+  const o = options as Record<string, unknown>
+  if (o.dim === undefined) throw invalid('options.dim is required')
+  return {
+    dim: checkInt(o.dim, 'dim', 1, MAX_DIM),
+    metric: optEnum(o.metric, 'metric', METRICS, 'l2'),
+    index: optEnum(o.index, 'index', INDEX_TYPES, 'hnsw'),
+    m: optInt(o.m, 'm', 2, MAX_M, 16),
+    efConstruction: optInt(o.efConstruction, 'efConstruction', 1, MAX_EF, 200),
+    efSearch: optInt(o.efSearch, 'efSearch', 1, MAX_EF, 64),
+    seed: optInt(o.seed, 'seed', 0, MAX_U32, 42),
+    threads: o.threads === undefined ? defaultThreads() : checkInt(o.threads, 'threads', 1, MAX_THREADS),
+  }
+}
+
+/** Validates a single key (integer in [0, 2^32)). @internal */
+export function checkKey(key: unknown): number {
+  if (typeof key !== 'number' || !Number.isInteger(key) || key < 0 || key > MAX_U32) {
+    throw invalid(`key must be an integer in [0, ${MAX_U32}], got ${describe(key)}`)
+  }
+  return key
+}
+
+/**
+ * Converts keys to a Uint32Array. A Uint32Array passes through untouched
+ * (zero-copy); a number[] is checked element by element.
+ * @internal
+ */
+export function toKeys(keys: unknown): Uint32Array {
+  if (keys instanceof Uint32Array) return keys
+  if (Array.isArray(keys)) {
+    const n = keys.length
+    const out = new Uint32Array(n)
+    for (let i = 0; i < n; i++) {
+      const k: unknown = keys[i]
+      if (typeof k !== 'number' || !Number.isInteger(k) || k < 0 || k > MAX_U32) {
+        throw invalid(`keys[${i}] must be an integer in [0, ${MAX_U32}], got ${describe(k)}`)
+      }
+      out[i] = k
+    }
+    return out
+  }
+  throw invalid(`keys must be a Uint32Array or an array of integers, got ${describe(keys)}`)
+}
+
+/** Copies number[] into `out` at `offset`, checking element types and finiteness. */
+function copyNumbers(src: readonly unknown[], out: Float32Array, offset: number, what: string): void {
+  const n = src.length
+  for (let i = 0; i < n; i++) {
+    const x = src[i]
+    if (typeof x !== 'number') {
+      throw invalid(`${what} must contain only numbers, found ${describe(x)}`)
+    }
+    const j = offset + i
+    out[j] = x
+    const f = out[j]
+    // NaN and ±Infinity (including finite doubles that overflow float32).
+    if (f - f !== 0) {
+      throw new QuiverError('ERR_NON_FINITE', `${what} contains a non-finite value (${x})`)
+    }
+  }
+}
+
+function dimMismatch(what: string, got: number, dim: number): QuiverError {
+  return new QuiverError('ERR_DIMENSION_MISMATCH', `${what} has ${got} components, expected dim = ${dim}`)
+}
+
+/**
+ * Converts one vector (Float32Array passes through zero-copy, number[] is
+ * converted) and checks its length.
+ * @internal
+ */
+export function toVector(v: unknown, dim: number, what: string): Float32Array {
+  if (v instanceof Float32Array) {
+    if (v.length !== dim) throw dimMismatch(what, v.length, dim)
+    return v
+  }
+  if (Array.isArray(v)) {
+    if (v.length !== dim) throw dimMismatch(what, v.length, dim)
+    const out = new Float32Array(dim)
+    copyNumbers(v, out, 0, what)
+    return out
+  }
+  throw invalid(`${what} must be a Float32Array or an array of numbers, got ${describe(v)}`)
+}
+
+/** A row-major matrix ready for the native engine. @internal */
+export interface Matrix {
+  data: Float32Array
+  rows: number
+  /** True when the input was a flat (row-major) array rather than an array of rows. */
+  flat: boolean
+}
+
+/**
+ * Converts a set of vectors into one row-major Float32Array.
+ *
+ * Accepted forms: a flat row-major `Float32Array` (passed through zero-copy)
+ * or flat `number[]`; or an array of rows, each a `Float32Array` or `number[]`
+ * of length `dim`.
+ * @internal
+ */
+export function toMatrix(vectors: unknown, dim: number, what: string): Matrix {
+  if (vectors instanceof Float32Array) {
+    if (vectors.length % dim !== 0) {
+      throw new QuiverError(
+        'ERR_DIMENSION_MISMATCH',
+        `${what} has length ${vectors.length}, which is not a multiple of dim = ${dim}`,
+      )
+    }
+    return { data: vectors, rows: vectors.length / dim, flat: true }
+  }
+  if (!Array.isArray(vectors)) {
+    throw invalid(
+      `${what} must be a Float32Array, an array of Float32Array, or an array of number arrays, got ${describe(vectors)}`,
+    )
+  }
+  const n = vectors.length
+  if (n === 0) return { data: new Float32Array(0), rows: 0, flat: false }
+  if (typeof vectors[0] === 'number') {
+    // Flat number[] in row-major order.
+    if (n % dim !== 0) {
+      throw new QuiverError('ERR_DIMENSION_MISMATCH', `${what} has length ${n}, which is not a multiple of dim = ${dim}`)
+    }
+    const data = new Float32Array(n)
+    copyNumbers(vectors, data, 0, what)
+    return { data, rows: n / dim, flat: true }
+  }
+  const data = new Float32Array(n * dim)
+  for (let i = 0; i < n; i++) {
+    const row: unknown = vectors[i]
+    if (row instanceof Float32Array) {
+      if (row.length !== dim) throw dimMismatch(`${what}[${i}]`, row.length, dim)
+      data.set(row, i * dim)
+    } else if (Array.isArray(row)) {
+      if (row.length !== dim) throw dimMismatch(`${what}[${i}]`, row.length, dim)
+      copyNumbers(row, data, i * dim, `${what}[${i}]`)
+    } else {
+      throw invalid(`${what}[${i}] must be a Float32Array or an array of numbers, got ${describe(row)}`)
+    }
+  }
+  return { data, rows: n, flat: false }
+}
+
+/** Something that quacks like an `AbortSignal`. @internal */
+export interface SignalLike {
+  readonly aborted: boolean
+  addEventListener(type: 'abort', listener: () => void, options?: { once?: boolean }): void
+  removeEventListener(type: 'abort', listener: () => void): void
+}
+
+/** Validates an optional AbortSignal. @internal */
+export function checkSignal(signal: unknown): SignalLike | undefined {
+  if (signal === undefined) return undefined
+  const s = signal as Partial<SignalLike> | null
+  if (
+    s === null ||
+    typeof s !== 'object' ||
+    typeof s.aborted !== 'boolean' ||
+    typeof s.addEventListener !== 'function' ||
+    typeof s.removeEventListener !== 'function'
+  ) {
+    throw invalid(`signal must be an AbortSignal, got ${describe(signal)}`)
+  }
+  return s as SignalLike
+}
+
+/** Checks that an options argument is undefined or an object. @internal */
+export function checkOptionsObject(opts: unknown, name: string): Record<string, unknown> {
+  if (opts === undefined) return {}
+  if (opts === null || typeof opts !== 'object') throw invalid(`${name} must be an object, got ${describe(opts)}`)
+  return opts as Record<string, unknown>
+}
+
+/** Resolved search parameters. @internal */
+export interface ResolvedSearch {
+  k: number
+  ef: number
+  signal: SignalLike | undefined
+}
+
+/** Validates `{ k, ef, signal }`; `ef` defaults to max(efSearch, k). @internal */
+export function resolveSearch(opts: unknown, efSearch: number): ResolvedSearch {
+  const o = checkOptionsObject(opts, 'search options')
+  const k = o.k === undefined ? 10 : checkInt(o.k, 'k', 1, MAX_K)
+  const ef = o.ef === undefined ? Math.max(efSearch, k) : checkInt(o.ef, 'ef', 1, MAX_EF)
+  return { k, ef, signal: checkSignal(o.signal) }
+}
