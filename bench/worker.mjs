@@ -65,7 +65,12 @@ async function runTask(task) {
     const idle = await withLoopProbe(() => new Promise((r) => setTimeout(r, task.minSeconds >= 1 ? 1000 : 300)));
     const s = await withLoopProbe(() => adapter.save(file));
     out.save = { ms: s.probe.elapsedMs, bytes: fs.statSync(file).size };
-    out.eventLoop = { idleBaseline: idle.probe, save: s.probe };
+    // the same probes while another process keeps one core busy: the VM's own jitter under load
+    const { spawn } = await import('node:child_process');
+    const burner = spawn(process.execPath, ['-e', 'const end = Date.now() + 1500; while (Date.now() < end);']);
+    const busy = await withLoopProbe(() => new Promise((r) => setTimeout(r, 1000)));
+    await new Promise((r) => burner.once('exit', r));
+    out.eventLoop = { idleBaseline: idle.probe, busyBaseline: busy.probe, save: s.probe };
     const q = await loadQuiver();
     const l = await withLoopProbe(() => q.VectorIndex.load(file, { mmap: false }));
     out.load = { ms: l.probe.elapsedMs, mmap: false };

@@ -80,8 +80,13 @@ export async function withLoopProbe(fn) {
   const t0 = nowMs();
   let result;
   let probe;
+  let callMs = null;
   try {
-    result = await fn();
+    // The synchronous part: how long the call itself holds the JS thread before it returns
+    // its promise (validation, argument conversion, queueing the native work).
+    const pending = fn();
+    callMs = nowMs() - t0;
+    result = await pending;
   } finally {
     const elapsedMs = nowMs() - t0;
     // one more tick so a block at the very end is observed by both probes
@@ -90,6 +95,7 @@ export async function withLoopProbe(fn) {
     clearInterval(timer);
     probe = {
       elapsedMs,
+      callMs,
       histMaxMs: hist.max / 1e6,
       histP99Ms: hist.percentile(99) / 1e6,
       histMeanMs: hist.mean / 1e6,

@@ -10,7 +10,9 @@ use quiver_engine::{persist, Config, IndexKind, Metric, VectorIndex};
 
 fn read_f32(path: &str) -> Vec<f32> {
     let b = std::fs::read(path).expect("read");
-    b.chunks_exact(4).map(|c| f32::from_le_bytes([c[0], c[1], c[2], c[3]])).collect()
+    b.chunks_exact(4)
+        .map(|c| f32::from_le_bytes([c[0], c[1], c[2], c[3]]))
+        .collect()
 }
 
 fn main() {
@@ -22,7 +24,11 @@ fn main() {
     let n = base.len() / dim;
     let nq = (queries.len() / dim).min(2000);
     let keys: Vec<u32> = (0..n as u32).collect();
-    let cfg = Config { metric: Metric::L2, threads: 2, ..Config::new(dim) };
+    let cfg = Config {
+        metric: Metric::L2,
+        threads: 2,
+        ..Config::new(dim)
+    };
     let hnsw = match cache.filter(|c| std::path::Path::new(c).exists()) {
         Some(c) => persist::load(std::path::Path::new(c), false, None).expect("load"),
         None => {
@@ -36,9 +42,17 @@ fn main() {
             idx
         }
     };
-    let mut flat = VectorIndex::new(Config { kind: IndexKind::Flat, ..cfg }).expect("cfg");
+    let mut flat = VectorIndex::new(Config {
+        kind: IndexKind::Flat,
+        ..cfg
+    })
+    .expect("cfg");
     flat.add(&keys, &base, false).expect("add");
-    let truth: Vec<Vec<u32>> = queries.chunks(dim).take(nq).map(|q| flat.search(q, 10, None).expect("s").keys).collect();
+    let truth: Vec<Vec<u32>> = queries
+        .chunks(dim)
+        .take(nq)
+        .map(|q| flat.search(q, 10, None).expect("s").keys)
+        .collect();
     for ef in [10, 16, 32, 64, 128] {
         let t = Instant::now();
         let mut hit = 0;
@@ -47,6 +61,10 @@ fn main() {
             hit += r.keys.iter().filter(|k| tr.contains(k)).count();
         }
         let s = t.elapsed().as_secs_f64();
-        println!("ef {ef:4}  qps {:8.0}  recall {:.4}", nq as f64 / s, hit as f64 / (nq * 10) as f64);
+        println!(
+            "ef {ef:4}  qps {:8.0}  recall {:.4}",
+            nq as f64 / s,
+            hit as f64 / (nq * 10) as f64
+        );
     }
 }

@@ -57,6 +57,11 @@ impl Graph {
 
     /// Finds neighbours for `id` on levels `0..=min(level, top)` starting from `entry` and
     /// links both ways.
+    ///
+    /// All of `id`'s own lists are written before any neighbour links back to it: until then
+    /// no other thread can reach `id`, so a concurrent insert never lands on `id` while one of
+    /// its lists is still empty (which would strand that insert with `id` as its only
+    /// neighbour, and lose the edge when `id`'s list is written).
     pub(crate) fn connect<S: Scorer>(
         &self,
         scorer: &S,
@@ -69,6 +74,7 @@ impl Graph {
         let mut stats = SearchStats::default();
         let d0 = q.distance(ep);
         let (mut cur, mut cur_dist) = self.descend(&q, (ep, d0), top, level, &mut stats);
+        let mut chosen: Vec<(usize, Vec<u32>)> = Vec::with_capacity(level.min(top) + 1);
         for l in (0..=level.min(top)).rev() {
             let found = self.search_layer(
                 &q,
@@ -85,18 +91,19 @@ impl Graph {
                 .collect();
             let neighbors = select_neighbors(scorer, &found, self.params.m);
             {
-                // Each thread holds at most one node lock at a time, so inserts cannot
-                // deadlock. Nobody else writes `id`'s level-l links before this: `id` becomes
-                // reachable at level l only through the link_back calls below.
+                // Each thread holds at most one node lock at a time: inserts cannot deadlock.
                 let _node = self.lock(id);
                 self.write_links(id, l, &neighbors);
             }
-            for &n in &neighbors {
-                self.link_back(scorer, n, id, l);
-            }
+            chosen.push((l, neighbors));
             if let Some(&(d, n)) = found.first() {
                 cur = n;
                 cur_dist = d;
+            }
+        }
+        for (l, neighbors) in chosen {
+            for n in neighbors {
+                self.link_back(scorer, n, id, l);
             }
         }
     }

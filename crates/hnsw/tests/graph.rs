@@ -220,3 +220,32 @@ fn levels_follow_the_geometric_distribution() {
         "fraction with upper levels = {upper}"
     );
 }
+
+#[test]
+fn parallel_build_leaves_every_node_reachable() {
+    // Each base vector searched for itself must be found. Unclustered data: on well-separated
+    // clusters HNSW can miss a whole cluster whatever the thread count (which node wins the
+    // top level decides it), which is not what this test is about.
+    let (n, dim) = (8000, 16);
+    let mut s = 77u64;
+    let data = L2Data {
+        dim,
+        data: (0..n * dim)
+            .map(|_| {
+                s = splitmix64(s);
+                (s >> 40) as f32 / (1u64 << 24) as f32
+            })
+            .collect(),
+    };
+    let g = build(&data, Params::new(8, 64, 5), 2);
+    let missed = (0..n as u32)
+        .filter(|&i| {
+            let (found, _) = g.search(&data, data.row(i), 1, 128);
+            found.first().map(|f| f.0) != Some(0.0)
+        })
+        .count();
+    assert!(
+        missed <= n / 1000,
+        "{missed} of {n} nodes not found by searching their own vector"
+    );
+}
