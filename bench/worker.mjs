@@ -210,6 +210,30 @@ async function oursAsyncParts(task, data, adapter, out, ef, mkOpts, keys) {
   };
   log(task, `async overhead: sync ${ms.toFixed(1)} us, async ${ma.toFixed(1)} us, diff ${(ma - ms).toFixed(1)} us`);
 
+  // The floor on this machine: the same pair of calls on an EMPTY index, where the search
+  // itself costs nothing, so the difference is the pure libuv worker round trip (queue the
+  // work, wake a worker thread, wake the event loop, settle the promise).
+  {
+    const q = await loadQuiver();
+    const empty = new q.VectorIndex({ dim: data.dim, metric: data.metric });
+    const query = data.queries.subarray(0, data.dim);
+    const es = [];
+    const ea = [];
+    for (let i = 0; i < 200; i++) { empty.searchSync(query, { k }); await empty.search(query, { k }); }
+    for (let i = 0; i < nq; i++) {
+      let t0 = nowNs();
+      empty.searchSync(query, { k });
+      es.push(Number(nowNs() - t0) / 1e3);
+      t0 = nowNs();
+      await empty.search(query, { k });
+      ea.push(Number(nowNs() - t0) / 1e3);
+    }
+    out.asyncOverhead.floorSyncMedianUs = median(es);
+    out.asyncOverhead.floorAsyncMedianUs = median(ea);
+    out.asyncOverhead.floorDiffUs = median(ea) - median(es);
+    log(task, `async floor (empty index): sync ${median(es).toFixed(1)} us, async ${median(ea).toFixed(1)} us`);
+  }
+
   // stream of async searches, N in flight
   const { total, inflight } = task.stream;
   const stream = await withLoopProbe(async () => {

@@ -1,7 +1,7 @@
 //! Engine-level search timing without JS in the way (for tuning the HNSW loop).
 //!
 //! `cargo run --release -p quiver-engine --example search_speed -- BASE.f32 QUERIES.f32 DIM [INDEX_CACHE]`
-//! Files are raw little-endian f32 rows. Builds (2 threads) or loads the cached index, then
+//! Files are raw little-endian f32 rows. Builds (THREADS, default 2) or loads the cached index, then
 //! prints single-thread QPS and recall@10 against the flat index for several ef values.
 
 use std::time::Instant;
@@ -26,7 +26,7 @@ fn main() {
     let keys: Vec<u32> = (0..n as u32).collect();
     let cfg = Config {
         metric: Metric::L2,
-        threads: 2,
+        threads: std::env::var("THREADS").ok().and_then(|t| t.parse().ok()).unwrap_or(2),
         ..Config::new(dim)
     };
     let hnsw = match cache.filter(|c| std::path::Path::new(c).exists()) {
