@@ -26,6 +26,16 @@ function idxImages(file: string, limit: number): Float32Array {
   return out
 }
 
+/** recall@10 of batch result `got` against batch result `truth` (both n × 10, row-major). */
+function recallAt10(got: Uint32Array, truth: Uint32Array, n: number): number {
+  let hit = 0
+  for (let q = 0; q < n; q++) {
+    const exact = new Set(truth.subarray(q * 10, q * 10 + 10))
+    for (let j = 0; j < 10; j++) if (exact.has(got[q * 10 + j])) hit++
+  }
+  return hit / (n * 10)
+}
+
 const fmnistTest = hasFmnist ? test : test.skip
 fmnistTest('Fashion-MNIST: flat matches the exact ground truth; HNSW recall@10 ≥ 0.95', async (t) => {
   const dim = 784
@@ -53,12 +63,7 @@ fmnistTest('Fashion-MNIST: flat matches the exact ground truth; HNSW recall@10 �
   await flat20.add(keys.subarray(0, 20000), base.subarray(0, 20000 * dim))
   const a = await hnsw.searchBatch(queries, { k: 10 })
   const b = await flat20.searchBatch(queries, { k: 10 })
-  let hit = 0
-  for (let q = 0; q < nq; q++) {
-    const truth = new Set(b.keys.subarray(q * 10, q * 10 + 10))
-    for (let j = 0; j < 10; j++) if (truth.has(a.keys[q * 10 + j])) hit++
-  }
-  const recall = hit / (nq * 10)
+  const recall = recallAt10(a.keys, b.keys, nq)
   t.log(`HNSW recall@10 on 20k Fashion-MNIST at ef 64: ${recall.toFixed(4)}`)
   t.true(recall >= 0.95, `recall ${recall}`)
 })
@@ -76,12 +81,7 @@ fioriTest('real MiniLM embeddings: HNSW cosine recall@10 against flat ≥ 0.98',
   await flat.add(keys, vectors)
   const a = await hnsw.searchBatch(vectors, { k: 10 })
   const b = await flat.searchBatch(vectors, { k: 10 })
-  let hit = 0
-  for (let q = 0; q < n; q++) {
-    const truth = new Set(b.keys.subarray(q * 10, q * 10 + 10))
-    for (let j = 0; j < 10; j++) if (truth.has(a.keys[q * 10 + j])) hit++
-  }
-  const recall = hit / (n * 10)
+  const recall = recallAt10(a.keys, b.keys, n)
   t.log(`recall@10 = ${recall.toFixed(4)}`)
   t.true(recall >= 0.98, `recall ${recall}`)
 })
