@@ -115,6 +115,37 @@ let binding: NativeBinding | undefined
  * Throws a {@link QuiverError} (`ERR_INTERNAL`) if the addon cannot be loaded.
  * @internal
  */
+/** The platform package this process needs, e.g. `quiver-search-linux-x64-gnu`. @internal */
+export function platformPackageName(): string {
+  const { platform, arch } = process
+  let abi = ''
+  if (platform === 'linux') abi = isMusl() ? '-musl' : '-gnu'
+  else if (platform === 'win32') abi = '-msvc'
+  return `quiver-search-${platform}-${arch}${abi}`
+}
+
+function isMusl(): boolean {
+  // glibc reports its version in the diagnostic report header; musl does not.
+  const report = process.report?.getReport() as { header?: { glibcVersionRuntime?: string } } | undefined
+  return report?.header?.glibcVersionRuntime === undefined
+}
+
+/** The error for a process that finds no native binary: which one it needs, and what to do. */
+function missingBinding(err: unknown): QuiverError {
+  const pkg = platformPackageName()
+  const libc = process.platform === 'linux' ? (isMusl() ? ', libc musl' : ', libc glibc') : ''
+  const detail = err instanceof Error ? err.message.split('\n')[0] : String(err)
+  return new QuiverError(
+    'ERR_UNSUPPORTED_PLATFORM',
+    `quiver-search has no native binary for this platform (${process.platform}, ${process.arch}${libc}, Node ${process.versions.node}). ` +
+      `It looks for the optional dependency "${pkg}". If your platform is one of those listed in the README, ` +
+      `reinstall without --no-optional / --omit=optional (npm sometimes skips optional dependencies when a lockfile ` +
+      `was made on another platform: remove node_modules and the lockfile, then npm install). Otherwise build from ` +
+      `source with a Rust toolchain: npm run build. Cause: ${detail}`,
+    { cause: err },
+  )
+}
+
 export function getNative(): NativeBinding {
   if (binding !== undefined) return binding
   let mod: unknown
@@ -123,14 +154,7 @@ export function getNative(): NativeBinding {
     // eslint-disable-next-line @typescript-eslint/no-require-imports
     mod = require('../native/index.js')
   } catch (err) {
-    const detail = err instanceof Error ? err.message : String(err)
-    throw new QuiverError(
-      'ERR_INTERNAL',
-      `quiver-search: failed to load the native addon (native/index.js). ` +
-        `Build it with \`npm run build:native\` or install a prebuilt binary for ${process.platform}-${process.arch}. ` +
-        `Cause: ${detail}`,
-      { cause: err },
-    )
+    throw missingBinding(err)
   }
   const m = mod as Partial<NativeBinding> | null
   if (
