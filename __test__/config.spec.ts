@@ -25,6 +25,7 @@ test('constants have the documented values', (t) => {
       'ERR_NON_FINITE',
       'ERR_NOT_TRAINED',
       'ERR_READ_ONLY',
+      'ERR_UNSUPPORTED_PLATFORM',
       'ERR_VERSION_MISMATCH',
     ],
   )
