@@ -43,8 +43,8 @@ for need in package/dist/index.js package/dist/index.mjs package/dist/index.d.ts
 done
 [ "$(tar -tzf "$plat_tgz" | grep -v "^package/README.md$" | sort | tr "\n" " ")" = "package/package.json package/quiver-search.${plat}.node " ] ||
   fail "platform tarball holds more than package.json and the binary: $(tar -tzf "$plat_tgz" | tr '\n' ' ')"
-main_size=$(stat -c %s "$main_tgz")
-bin_size=$(stat -c %s "$binary")
+main_size=$(wc -c < "$main_tgz" | tr -d " ")
+bin_size=$(wc -c < "$binary" | tr -d " ")
 [ "$main_size" -le "$MAIN_TGZ_BUDGET" ] || fail "main tarball is $main_size bytes (budget $MAIN_TGZ_BUDGET)"
 [ "$bin_size" -le "$BINARY_BUDGET" ] || fail "binary is $bin_size bytes (budget $BINARY_BUDGET)"
 echo "smoke-pack: main tarball $main_size bytes (budget $MAIN_TGZ_BUDGET), $plat binary $bin_size bytes (budget $BINARY_BUDGET)"

@@ -26,7 +26,10 @@ fn main() {
     let keys: Vec<u32> = (0..n as u32).collect();
     let cfg = Config {
         metric: Metric::L2,
-        threads: std::env::var("THREADS").ok().and_then(|t| t.parse().ok()).unwrap_or(2),
+        threads: std::env::var("THREADS")
+            .ok()
+            .and_then(|t| t.parse().ok())
+            .unwrap_or(2),
         ..Config::new(dim)
     };
     let hnsw = match cache.filter(|c| std::path::Path::new(c).exists()) {

@@ -327,7 +327,7 @@ fn read_sections(bytes: &[u8]) -> Result<Vec<Section>> {
         let end = offset
             .checked_add(len)
             .ok_or_else(|| corrupt("section overflows"))?;
-        if end > bytes.len() as u64 || offset % ALIGN as u64 != 0 {
+        if end > bytes.len() as u64 || !offset.is_multiple_of(ALIGN as u64) {
             return Err(corrupt(format!("section {kind} lies outside the file")));
         }
         let (offset, len) = (offset as usize, len as usize);

@@ -19,7 +19,10 @@ impl MappedSection {
     /// aligned in memory.
     pub fn new(map: Arc<Mmap>, offset: usize, len: usize) -> Option<Self> {
         let end = offset.checked_add(len)?;
-        if end > map.len() || (map.as_ptr() as usize + offset) % 4 != 0 || len % 4 != 0 {
+        if end > map.len()
+            || !(map.as_ptr() as usize + offset).is_multiple_of(4)
+            || !len.is_multiple_of(4)
+        {
             return None;
         }
         Some(MappedSection { map, offset, len })

@@ -448,7 +448,7 @@ impl VectorIndex {
     ) -> Result<BatchHits> {
         let (k, ef) = search_params(k, ef, self.config.ef_search)?;
         let dim = self.config.dim;
-        if queries.len() % dim != 0 {
+        if !queries.len().is_multiple_of(dim) {
             return Err(err!(
                 DimensionMismatch,
                 "the queries hold {} values, not a multiple of dim {dim}",
