@@ -131,6 +131,14 @@ test('a big add does not block the event loop (validation is O(1), data is zero-
   const t0 = process.hrtime.bigint()
   const p = index.add(keys, vectors, { signal: controller.signal })
   const syncMs = Number(process.hrtime.bigint() - t0) / 1e6
+  // The call must hand the work off: when it returns, the add is still running.
+  let settled = false
+  p.then(
+    () => (settled = true),
+    () => (settled = true),
+  )
+  await Promise.resolve()
+  t.false(settled, 'add() finished on the calling thread')
   // Let it run for a while, then stop it (a full 100k x 384 build is too slow for the suite).
   const ticks: number[] = []
   const started = Date.now()
@@ -157,8 +165,10 @@ test('a big add does not block the event loop (validation is O(1), data is zero-
   let maxGap = 0
   for (let i = 1; i < ticks.length; i++) maxGap = Math.max(maxGap, ticks[i] - ticks[i - 1])
   t.log(`add() returned after ${syncMs.toFixed(2)} ms; max event-loop delay ${maxLagMs.toFixed(1)} ms; max timer gap ${maxGap} ms; inserted ${inserted}`)
-  t.true(syncMs < 5, `add() blocked the caller for ${syncMs} ms`)
-  // Generous: the machine may be shared with other test workers; a blocking add stalls for seconds.
-  t.true(maxGap < 250, `event loop stalled for ${maxGap} ms`)
+  // Timings are the benchmark's job (bench/RESULTS.md); here only structure: the 5 ms timer
+  // kept firing while the add ran (a blocking add would give one tick after it), and the add
+  // was still unfinished when stopped (the build takes seconds, the timer window 300 ms).
+  t.true(ticks.length >= 10, `only ${ticks.length} timer ticks while the add ran`)
+  t.true(inserted < n, 'the add finished before the timer window closed')
   t.is(index.size, inserted)
 })
