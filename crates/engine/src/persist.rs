@@ -89,28 +89,8 @@ impl Payload<'_> {
     ) -> std::io::Result<()> {
         match self {
             Payload::Bytes(b) => sink(b),
-            Payload::F32(v) => {
-                let mut buf = Vec::with_capacity(1 << 16);
-                for chunk in v.chunks(1 << 14) {
-                    buf.clear();
-                    for x in chunk {
-                        buf.extend_from_slice(&x.to_le_bytes());
-                    }
-                    sink(&buf)?;
-                }
-                Ok(())
-            }
-            Payload::Words(w) => {
-                let mut buf = Vec::with_capacity(1 << 16);
-                for chunk in w.chunks(1 << 14) {
-                    buf.clear();
-                    for x in chunk {
-                        buf.extend_from_slice(&x.load(Ordering::Relaxed).to_le_bytes());
-                    }
-                    sink(&buf)?;
-                }
-                Ok(())
-            }
+            Payload::F32(v) => le_pieces(v, |x| x.to_le_bytes(), sink),
+            Payload::Words(w) => le_pieces(w, |x| x.load(Ordering::Relaxed).to_le_bytes(), sink),
         }
     }
 
@@ -122,6 +102,23 @@ impl Payload<'_> {
         });
         h.digest()
     }
+}
+
+/// Streams 4-byte values as little-endian bytes to `sink` in 64 KiB pieces.
+fn le_pieces<T>(
+    items: &[T],
+    bytes: impl Fn(&T) -> [u8; 4],
+    mut sink: impl FnMut(&[u8]) -> std::io::Result<()>,
+) -> std::io::Result<()> {
+    let mut buf = Vec::with_capacity(1 << 16);
+    for chunk in items.chunks(1 << 14) {
+        buf.clear();
+        for x in chunk {
+            buf.extend_from_slice(&bytes(x));
+        }
+        sink(&buf)?;
+    }
+    Ok(())
 }
 
 fn u32s(v: impl IntoIterator<Item = u32>) -> Vec<u8> {
