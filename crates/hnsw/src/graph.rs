@@ -414,17 +414,4 @@ impl Graph {
         }
         Ok(g)
     }
-
-    /// Converts a borrowed (memory-mapped) level-0 arena into owned memory so the graph can
-    /// be modified.
-    pub fn into_owned(&mut self) {
-        if let WordArena::Borrowed(src) = &self.level0 {
-            let owned = src
-                .words()
-                .iter()
-                .map(|w| AtomicU32::new(w.load(Ordering::Relaxed)))
-                .collect();
-            self.level0 = WordArena::Owned(owned);
-        }
-    }
 }

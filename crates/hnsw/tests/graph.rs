@@ -143,7 +143,9 @@ fn single_thread_build_is_reproducible() {
 fn deletes_keep_recall_and_return_min_k_live() {
     let data = dataset(4000, 24, 11);
     let queries = dataset(60, 24, 12);
-    let mut g = build(&data, Params::new(16, 200, 42), 2);
+    // One thread: a reproducible graph, so the recall bars below cannot flake (2-thread
+    // builds of this clustered set vary by about ±0.01 in recall).
+    let mut g = build(&data, Params::new(16, 200, 42), 1);
     // Delete 30 %.
     let mut deleted = 0;
     for id in 0..4000u32 {
