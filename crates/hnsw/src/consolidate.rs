@@ -2,8 +2,8 @@
 //!
 //! A delete only sets a tombstone: the node keeps routing searches but is never returned.
 //! Once many nodes are deleted, [`Graph::consolidate`] re-links every live node that points at
-//! a deleted one (its live links plus the live links of its deleted neighbours, re-selected
-//! with the heuristic), moves the entry point to a live node, and frees the deleted slots for
+//! a deleted one (its live links plus live nodes reached through up to three deleted hops,
+//! re-selected with the heuristic), moves the entry point to a live node, and frees the deleted slots for
 //! reuse.
 
 use rayon::prelude::*;
