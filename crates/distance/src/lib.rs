@@ -76,6 +76,7 @@ use std::collections::BinaryHeap;
 use std::sync::OnceLock;
 
 pub mod scalar;
+pub mod sq8;
 
 #[cfg(target_arch = "x86_64")]
 mod x86;

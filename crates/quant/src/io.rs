@@ -1,0 +1,69 @@
+//! Little-endian parameter (de)serialisation shared by the quantizers.
+
+use crate::QuantError;
+
+/// Append a u32.
+pub fn put_u32(out: &mut Vec<u8>, v: u32) {
+    out.extend_from_slice(&v.to_le_bytes());
+}
+
+/// Append an f32 slice.
+pub fn put_f32s(out: &mut Vec<u8>, v: &[f32]) {
+    out.reserve(v.len() * 4);
+    for x in v {
+        out.extend_from_slice(&x.to_le_bytes());
+    }
+}
+
+/// A bounds-checked reader over parameter bytes.
+pub struct Reader<'a> {
+    bytes: &'a [u8],
+    pos: usize,
+}
+
+impl<'a> Reader<'a> {
+    /// Read from the start of `bytes`.
+    pub fn new(bytes: &'a [u8]) -> Self {
+        Reader { bytes, pos: 0 }
+    }
+
+    /// Take `n` raw bytes.
+    pub fn bytes(&mut self, n: usize) -> Result<&'a [u8], QuantError> {
+        let end = self
+            .pos
+            .checked_add(n)
+            .filter(|&e| e <= self.bytes.len())
+            .ok_or_else(|| QuantError::Corrupt("parameters are truncated".into()))?;
+        let s = &self.bytes[self.pos..end];
+        self.pos = end;
+        Ok(s)
+    }
+
+    /// Read a u32.
+    pub fn u32(&mut self) -> Result<u32, QuantError> {
+        let b = self.bytes(4)?;
+        Ok(u32::from_le_bytes([b[0], b[1], b[2], b[3]]))
+    }
+
+    /// Read `n` f32 values.
+    pub fn f32s(&mut self, n: usize) -> Result<Vec<f32>, QuantError> {
+        let len = n
+            .checked_mul(4)
+            .ok_or_else(|| QuantError::Corrupt("length overflows".into()))?;
+        let b = self.bytes(len)?;
+        Ok(b.chunks_exact(4)
+            .map(|c| f32::from_le_bytes([c[0], c[1], c[2], c[3]]))
+            .collect())
+    }
+
+    /// Fail unless every byte was consumed.
+    pub fn finish(self) -> Result<(), QuantError> {
+        if self.pos == self.bytes.len() {
+            Ok(())
+        } else {
+            Err(QuantError::Corrupt(
+                "trailing bytes after parameters".into(),
+            ))
+        }
+    }
+}
