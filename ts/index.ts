@@ -95,3 +95,23 @@ export function capabilities(): Capabilities {
     arch: nodeName(ARCH_NAMES, c.arch),
   }
 }
+
+export { fuse } from './fusion'
+export type {
+  FusionKeys,
+  FusionInputKeys,
+  FusionList,
+  FusionMethod,
+  RrfFusion,
+  ConvexFusion,
+  ConvexNormalization,
+  ScoreBounds,
+  DbsfFusion,
+  FuseOptions,
+  FusionPerList,
+  FusionResult,
+} from './fusion'
+export { evaluate } from './evaluate'
+export type { EvalMetric, EvalRun, EvalQrels, EvaluateOptions, EvaluationResult } from './evaluate'
+export { loadBeir } from './beir'
+export type { BeirDocument, BeirQuery, BeirDataset, LoadBeirOptions } from './beir'
