@@ -10,6 +10,7 @@ use napi::bindgen_prelude::{AsyncTask, Float32Array, FnArgs, Uint32Array, Unknow
 use napi::threadsafe_function::{ThreadsafeFunction, ThreadsafeFunctionCallMode};
 use napi::{Env, Task};
 use napi_derive::napi;
+use quiver_engine::quantized::{Originals, QuantConfig, QuantKind};
 use quiver_engine::{
     persist, AddOutcome, BatchHits, Config, Error as EngineError, IndexKind, Metric, SearchHits,
     SharedIndex, VectorIndex,
@@ -28,6 +29,34 @@ pub struct NativeConfig {
     pub ef_search: u32,
     pub seed: u32,
     pub threads: u32,
+    /// none | sq8 | binary | rabitq | pq
+    pub quantization: String,
+    /// PQ sub-spaces.
+    pub pq_m: u32,
+    /// PQ bits per sub-code (4 or 8).
+    pub nbits: u32,
+    /// PQ: learn an OPQ rotation.
+    pub opq: bool,
+    /// Binary: query bits (1 or 4).
+    pub query_bits: u32,
+    /// Rescore final candidates with f32.
+    pub rerank: bool,
+    /// Candidates = max(ef, k × oversample).
+    pub oversample: f64,
+    /// Vectors used for automatic training.
+    pub training_size: u32,
+    /// memory | mmap | none
+    pub originals: String,
+}
+
+/// Heap bytes by part.
+#[napi(object)]
+pub struct NativeMemoryUsage {
+    pub total: f64,
+    pub originals: f64,
+    pub codes: f64,
+    pub graph: f64,
+    pub keys: f64,
 }
 
 /// One search's hits, nearest first.
@@ -95,6 +124,33 @@ fn to_config(c: NativeConfig) -> Result<Config, EngineError> {
     })?;
     let kind = IndexKind::parse(&c.index)
         .ok_or_else(|| invalid(format!("index must be 'hnsw' or 'flat', got '{}'", c.index)))?;
+    let small = |x: u32, what: &str| {
+        u8::try_from(x).map_err(|_| invalid(format!("quantization.{what} is out of range: {x}")))
+    };
+    let quant_kind = match c.quantization.as_str() {
+        "none" => QuantKind::None,
+        "sq8" => QuantKind::Sq8,
+        "binary" => QuantKind::Binary {
+            query_bits: small(c.query_bits, "queryBits")?,
+        },
+        "rabitq" => QuantKind::Rabitq,
+        "pq" => QuantKind::Pq {
+            m: c.pq_m,
+            nbits: small(c.nbits, "nbits")?,
+            opq: c.opq,
+        },
+        other => {
+            return Err(invalid(format!(
+                "quantization.type must be 'none', 'sq8', 'binary', 'rabitq' or 'pq', got '{other}'"
+            )))
+        }
+    };
+    let originals = Originals::parse(&c.originals).ok_or_else(|| {
+        invalid(format!(
+            "originals must be 'memory', 'mmap' or 'none', got '{}'",
+            c.originals
+        ))
+    })?;
     let config = Config {
         dim: c.dim as usize,
         metric,
@@ -104,13 +160,34 @@ fn to_config(c: NativeConfig) -> Result<Config, EngineError> {
         ef_search: c.ef_search as usize,
         seed: u64::from(c.seed),
         threads: c.threads as usize,
+        quant: QuantConfig {
+            kind: quant_kind,
+            rerank: c.rerank,
+            oversample: c.oversample as f32,
+            training_size: c.training_size as usize,
+        },
+        originals,
     };
     config.validate()?;
     Ok(config)
 }
 
 fn from_config(c: &Config) -> NativeConfig {
+    let (pq_m, nbits, opq, query_bits) = match c.quant.kind {
+        QuantKind::Pq { m, nbits, opq } => (m, u32::from(nbits), opq, 4),
+        QuantKind::Binary { query_bits } => (0, 8, false, u32::from(query_bits)),
+        _ => (0, 8, false, 4),
+    };
     NativeConfig {
+        quantization: c.quant.kind.name().into(),
+        pq_m,
+        nbits,
+        opq,
+        query_bits,
+        rerank: c.quant.rerank,
+        oversample: f64::from(c.quant.oversample),
+        training_size: c.quant.training_size as u32,
+        originals: c.originals.name().into(),
         dim: c.dim as u32,
         metric: c.metric.name().into(),
         index: c.kind.name().into(),
@@ -358,10 +435,38 @@ impl NativeVectorIndex {
         from_config(self.inner.read().config())
     }
 
-    /// Heap bytes held by vectors, graph and key maps.
+    /// Heap bytes held, by part.
     #[napi]
-    pub fn memory_usage(&self) -> f64 {
-        self.inner.read().memory_usage().total() as f64
+    pub fn memory_usage(&self) -> NativeMemoryUsage {
+        let m = self.inner.read().memory_usage();
+        NativeMemoryUsage {
+            total: m.total() as f64,
+            originals: m.vectors as f64,
+            codes: m.codes as f64,
+            graph: m.graph as f64,
+            keys: m.keys as f64,
+        }
+    }
+
+    /// Whether the quantizer is trained (true for an index without quantization).
+    #[napi(getter)]
+    pub fn trained(&self) -> bool {
+        !self.inner.read().needs_training()
+    }
+
+    /// Trains the quantizer on a worker thread (`sample` empty: on the stored vectors).
+    #[napi(ts_return_type = "Promise<void>")]
+    pub fn train(&self, sample: Float32Array) -> AsyncTask<TrainTask> {
+        AsyncTask::new(TrainTask {
+            inner: self.inner.clone(),
+            sample,
+        })
+    }
+
+    /// Trains the quantizer on the JS thread.
+    #[napi]
+    pub fn train_sync(&self, env: Env, sample: Float32Array) -> napi::Result<()> {
+        guard(|| self.inner.train(sample_of(&sample))).map_err(|e| to_js(&env, e))
     }
 
     /// Saves atomically on a worker thread.
@@ -497,6 +602,29 @@ impl Task for RemoveTask {
 
     fn resolve(&mut self, env: Env, output: Self::Output) -> napi::Result<u32> {
         output.map(|n| n as u32).map_err(|e| to_js(&env, e))
+    }
+}
+
+fn sample_of(s: &Float32Array) -> Option<&[f32]> {
+    (!s.is_empty()).then_some(&s[..])
+}
+
+/// Async train.
+pub struct TrainTask {
+    inner: Arc<SharedIndex>,
+    sample: Float32Array,
+}
+
+impl Task for TrainTask {
+    type Output = Result<(), EngineError>;
+    type JsValue = ();
+
+    fn compute(&mut self) -> napi::Result<Self::Output> {
+        Ok(guard(|| self.inner.train(sample_of(&self.sample))))
+    }
+
+    fn resolve(&mut self, env: Env, output: Self::Output) -> napi::Result<()> {
+        output.map_err(|e| to_js(&env, e))
     }
 }
 

@@ -3,6 +3,7 @@
 use quiver_distance::Metric;
 
 use crate::error::{err, Result};
+use crate::quantized::{Originals, QuantConfig, QuantKind};
 
 /// Largest supported dimension.
 pub const MAX_DIM: usize = 65_536;
@@ -64,6 +65,10 @@ pub struct Config {
     pub seed: u64,
     /// Threads for bulk insert and batch search, 1..=256.
     pub threads: usize,
+    /// Quantization (codes for traversal, optional f32 rerank).
+    pub quant: QuantConfig,
+    /// Where the f32 vectors live.
+    pub originals: Originals,
 }
 
 impl Config {
@@ -78,6 +83,8 @@ impl Config {
             ef_search: 64,
             seed: 42,
             threads: std::thread::available_parallelism().map_or(1, |n| n.get()),
+            quant: QuantConfig::default(),
+            originals: Originals::Memory,
         }
     }
 
@@ -118,9 +125,48 @@ impl Config {
                 self.threads
             ));
         }
-        Ok(())
+        self.validate_quant()
+    }
+
+    fn validate_quant(&self) -> Result<()> {
+        let q = &self.quant;
+        if q.kind == QuantKind::None {
+            if self.originals == Originals::None {
+                return Err(err!(
+                    InvalidArgument,
+                    "originals: 'none' needs a quantization: without codes there would be nothing to search"
+                ));
+            }
+            return Ok(());
+        }
+        if q.rerank && self.originals == Originals::None {
+            return Err(err!(
+                InvalidArgument,
+                "rerank: 'exact' needs the f32 originals; use originals 'memory' or 'mmap', or rerank: 'none'"
+            ));
+        }
+        if !q.oversample.is_finite() || !(1.0..=100.0).contains(&q.oversample) {
+            return Err(err!(
+                InvalidArgument,
+                "quantization.oversample must be a number in [1, 100], got {}",
+                q.oversample
+            ));
+        }
+        let min = q.kind.min_training().max(1);
+        if q.training_size < min || q.training_size > MAX_TRAINING {
+            return Err(err!(
+                InvalidArgument,
+                "quantization.trainingSize must be an integer in {min}..={MAX_TRAINING} for {}, got {}",
+                q.kind.name(),
+                q.training_size
+            ));
+        }
+        q.kind.validate(self.dim)
     }
 }
+
+/// Largest `trainingSize`.
+pub const MAX_TRAINING: usize = 10_000_000;
 
 /// Validates `k` and `ef` of one search and returns the ef to use (max(ef, k)).
 pub fn search_params(k: usize, ef: Option<usize>, default_ef: usize) -> Result<(usize, usize)> {

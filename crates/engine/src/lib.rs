@@ -11,6 +11,7 @@
 pub mod config;
 pub mod error;
 pub mod persist;
+pub mod quantized;
 pub mod scorer;
 pub mod shared;
 pub mod store;

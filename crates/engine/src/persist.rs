@@ -31,6 +31,7 @@ use xxhash_rust::xxh3::{xxh3_64, Xxh3};
 
 use crate::config::{Config, IndexKind};
 use crate::error::{err, Error, Result};
+use crate::quantized::{AnyQuantizer, Originals, QuantConfig};
 use crate::store::{AlignedF32, MappedSection, VectorStore};
 use crate::vector_index::{build_pool, VectorIndex};
 
@@ -40,7 +41,7 @@ compile_error!("the index file format is little-endian; big-endian targets are n
 /// File magic.
 pub const MAGIC: &[u8; 8] = b"QVRINDEX";
 /// The format version this build writes and the newest it reads.
-pub const FORMAT_VERSION: u32 = 1;
+pub const FORMAT_VERSION: u32 = 2;
 const HEADER_LEN: usize = 32;
 const ENTRY_LEN: usize = 32;
 const ALIGN: usize = 64;
@@ -53,6 +54,12 @@ const LEVEL0: u32 = 4;
 const UPPER: u32 = 5;
 const DELETED: u32 = 6;
 const FREE: u32 = 7;
+/// Quantization options (version 2; absent in version-1 files: no quantization).
+const QCONFIG: u32 = 8;
+/// Trained quantizer parameters (kind code, then the quantizer's own bytes).
+const QPARAMS: u32 = 9;
+/// One code per slot.
+const CODES: u32 = 10;
 
 /// Size of the META section.
 const META_LEN: usize = 64;
@@ -69,6 +76,7 @@ fn corrupt(msg: impl std::fmt::Display) -> Error {
 /// copied).
 enum Payload<'a> {
     Bytes(Vec<u8>),
+    Borrowed(&'a [u8]),
     F32(&'a [f32]),
     Words(&'a [AtomicU32]),
 }
@@ -77,6 +85,7 @@ impl Payload<'_> {
     fn len(&self) -> usize {
         match self {
             Payload::Bytes(b) => b.len(),
+            Payload::Borrowed(b) => b.len(),
             Payload::F32(v) => v.len() * 4,
             Payload::Words(w) => w.len() * 4,
         }
@@ -89,6 +98,7 @@ impl Payload<'_> {
     ) -> std::io::Result<()> {
         match self {
             Payload::Bytes(b) => sink(b),
+            Payload::Borrowed(b) => sink(b),
             Payload::F32(v) => le_pieces(v, |x| x.to_le_bytes(), sink),
             Payload::Words(w) => le_pieces(w, |x| x.load(Ordering::Relaxed).to_le_bytes(), sink),
         }
@@ -171,10 +181,22 @@ pub fn save(index: &VectorIndex, path: &Path) -> Result<()> {
         (META, Payload::Bytes(encode_meta(index))),
         (KEYS, Payload::Bytes(u32s(index.slot_keys.iter().copied()))),
         (
-            VECTORS,
-            Payload::F32(&vectors[..(slots * dim).min(vectors.len())]),
+            QCONFIG,
+            Payload::Bytes(index.config.quant.to_bytes(index.config.originals)),
         ),
     ];
+    if index.has_f32() {
+        sections.push((VECTORS, Payload::F32(&vectors[..slots * dim])));
+    }
+    if let Some(q) = &index.quant {
+        let mut p = Vec::new();
+        q.write_params(&mut p);
+        sections.push((QPARAMS, Payload::Bytes(p)));
+        sections.push((
+            CODES,
+            Payload::Borrowed(&index.codes[..slots * q.code_bytes()]),
+        ));
+    }
     if let Some(g) = &index.graph {
         let upper = g.upper_levels(slots);
         let mut offsets = Vec::with_capacity(slots + 1);
@@ -373,35 +395,30 @@ fn read_u32s(b: &[u8]) -> Vec<u32> {
     b.chunks_exact(4).map(|c| le_u32(c, 0)).collect()
 }
 
-/// Where the file's bytes come from.
-enum Source {
-    Owned(Vec<u8>),
-    Mapped(Arc<Mmap>),
-}
-
-impl Source {
-    fn bytes(&self) -> &[u8] {
-        match self {
-            Source::Owned(v) => v,
-            Source::Mapped(m) => m,
-        }
-    }
-}
-
 /// Loads an index file. With `mmap`, vectors and level-0 links are served read-only from
-/// the file (writes then fail with `ERR_READ_ONLY`); otherwise everything is read into memory.
+/// the file (writes then fail with `ERR_READ_ONLY`). An index configured with
+/// `originals: mmap` serves its f32 vectors from the file but stays writable (the vectors are
+/// copied into memory on the first write). Otherwise everything is read into memory.
 pub fn load(path: &Path, mmap: bool, threads: Option<usize>) -> Result<VectorIndex> {
     let file = File::open(path).map_err(|e| io_err("cannot open", path, e))?;
-    let source = if mmap {
-        // SAFETY: the map is read-only. If another process truncates or rewrites the file
-        // while it is mapped, reads may fault or change; our own saves never do that (they
-        // write a new file and rename it over the old one, which leaves this mapping intact).
-        let map = unsafe { Mmap::map(&file) }.map_err(|e| io_err("cannot map", path, e))?;
-        Source::Mapped(Arc::new(map))
-    } else {
-        Source::Owned(fs::read(path).map_err(|e| io_err("cannot read", path, e))?)
-    };
-    let bytes = source.bytes();
+    let len = file
+        .metadata()
+        .map_err(|e| io_err("cannot stat", path, e))?
+        .len();
+    if len < HEADER_LEN as u64 {
+        return Err(corrupt(
+            "missing the QVRINDEX magic (another format, or an empty/truncated file)",
+        ));
+    }
+    // The file is always mapped for reading: a plain load copies what it needs out of the
+    // map (one copy, no intermediate buffer); `mmap` (or `originals: mmap`) keeps parts of it
+    // mapped instead.
+    // SAFETY: the map is read-only. If another process truncates or rewrites the file
+    // while it is mapped, reads may fault or change; our own saves never do that (they
+    // write a new file and rename it over the old one, which leaves this mapping intact).
+    let map = unsafe { Mmap::map(&file) }.map_err(|e| io_err("cannot map", path, e))?;
+    let map = Arc::new(map);
+    let bytes: &[u8] = &map;
     let sections = read_sections(bytes)?;
     let find = |kind: u32| -> Result<&Section> {
         sections
@@ -436,7 +453,16 @@ pub fn load(path: &Path, mmap: bool, threads: Option<usize>) -> Result<VectorInd
         ef_search: le_u32(meta, 16) as usize,
         threads: threads.unwrap_or(le_u32(meta, 20) as usize),
         seed: le_u64(meta, 24),
+        quant: QuantConfig::default(),
+        originals: Originals::Memory,
     };
+    let mut config = config;
+    if let Some(qs) = sections.iter().find(|s| s.kind == QCONFIG) {
+        let (q, o) = QuantConfig::from_bytes(slice(qs))
+            .ok_or_else(|| corrupt("bad quantization options"))?;
+        config.quant = q;
+        config.originals = o;
+    }
     config.validate().map_err(|e| corrupt(e.message))?;
     let slots = le_u64(meta, 32);
     let live = le_u64(meta, 40);
@@ -448,9 +474,34 @@ pub fn load(path: &Path, mmap: bool, threads: Option<usize>) -> Result<VectorInd
         return Err(corrupt("KEYS length disagrees with the slot count"));
     }
     let slots = slots as usize;
-    let vec_s = find(VECTORS)?;
-    if vec_s.len as u64 != (slots as u64).saturating_mul(dim as u64).saturating_mul(4) {
-        return Err(corrupt("VECTORS length disagrees with slots × dim"));
+    let vec_s = sections.iter().find(|s| s.kind == VECTORS);
+    if let Some(vec_s) = vec_s {
+        if vec_s.len as u64 != (slots as u64).saturating_mul(dim as u64).saturating_mul(4) {
+            return Err(corrupt("VECTORS length disagrees with slots × dim"));
+        }
+    }
+    let quant = match sections.iter().find(|s| s.kind == QPARAMS) {
+        Some(p) => {
+            let q = AnyQuantizer::read_params(slice(p))?;
+            if q.kind() != config.quant.kind {
+                return Err(corrupt("quantizer parameters disagree with the options"));
+            }
+            Some(q)
+        }
+        None => None,
+    };
+    let codes = match &quant {
+        Some(q) => {
+            let c = find(CODES)?;
+            if c.len as u64 != (slots as u64).saturating_mul(q.code_bytes() as u64) {
+                return Err(corrupt("CODES length disagrees with slots × code size"));
+            }
+            slice(c).to_vec()
+        }
+        None => Vec::new(),
+    };
+    if vec_s.is_none() && quant.is_none() {
+        return Err(corrupt("the file holds neither vectors nor codes"));
     }
     let slot_keys = read_u32s(slice(keys_s));
 
@@ -462,17 +513,18 @@ pub fn load(path: &Path, mmap: bool, threads: Option<usize>) -> Result<VectorInd
             if l0.len as u64 != (slots as u64) * (params.m0 as u64 + 1) * 4 {
                 return Err(corrupt("LEVEL0 length disagrees with slots × (2M+1)"));
             }
-            let level0 = match &source {
-                Source::Mapped(map) => WordArena::Borrowed(Arc::new(
+            let level0 = if mmap {
+                WordArena::Borrowed(Arc::new(
                     MappedSection::new(map.clone(), l0.offset, l0.len)
                         .ok_or_else(|| corrupt("misaligned LEVEL0"))?,
-                )),
-                Source::Owned(_) => WordArena::Owned(
+                ))
+            } else {
+                WordArena::Owned(
                     slice(l0)
                         .chunks_exact(4)
                         .map(|c| AtomicU32::new(le_u32(c, 0)))
                         .collect(),
-                ),
+                )
             };
             let up = slice(find(UPPER)?);
             if (up.len() as u64) < (slots as u64 + 1) * 4 || up.len() % 4 != 0 {
@@ -529,12 +581,13 @@ pub fn load(path: &Path, mmap: bool, threads: Option<usize>) -> Result<VectorInd
         return Err(corrupt("live count disagrees with the key table"));
     }
 
-    let store = match &source {
-        Source::Mapped(map) => VectorStore::Mapped(
+    let store = match vec_s {
+        None => VectorStore::Owned(AlignedF32::default()),
+        Some(vec_s) if mmap || config.originals == Originals::Mmap => VectorStore::Mapped(
             MappedSection::new(map.clone(), vec_s.offset, vec_s.len)
                 .ok_or_else(|| corrupt("misaligned VECTORS"))?,
         ),
-        Source::Owned(_) => VectorStore::Owned(AlignedF32::from_iter_exact(
+        Some(vec_s) => VectorStore::Owned(AlignedF32::from_iter_exact(
             vec_s.len / 4,
             slice(vec_s)
                 .chunks_exact(4)
@@ -550,5 +603,7 @@ pub fn load(path: &Path, mmap: bool, threads: Option<usize>) -> Result<VectorInd
         graph,
         free,
         read_only: mmap,
+        quant,
+        codes,
     })
 }

@@ -83,6 +83,12 @@ impl SharedIndex {
         })
     }
 
+    /// Trains the quantizer (see [`VectorIndex::train`]). Searches wait while it runs.
+    pub fn train(&self, sample: Option<&[f32]>) -> Result<()> {
+        let _writer = self.writer.lock();
+        self.inner.write().train(sample)
+    }
+
     /// Removes keys; returns how many were present.
     pub fn remove(&self, keys: &[u32]) -> Result<usize> {
         let _writer = self.writer.lock();

@@ -14,6 +14,7 @@ use rayon::prelude::*;
 
 use crate::config::{search_params, Config, IndexKind, MAX_VECTORS};
 use crate::error::{err, Error, Result};
+use crate::quantized::{AnyQuantizer, CodeScorer, Originals, QuantKind};
 use crate::scorer::F32Scorer;
 use crate::store::{AlignedF32, VectorStore};
 
@@ -44,8 +45,10 @@ pub struct BatchHits {
 /// Memory held by an index, by part.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub struct MemoryUsage {
-    /// Vectors (0 when memory-mapped).
+    /// f32 vectors, the "originals" (0 when memory-mapped or not kept).
     pub vectors: usize,
+    /// Quantized codes and quantizer parameters.
+    pub codes: usize,
     /// Graph links and node metadata (0 for the level-0 arena when memory-mapped).
     pub graph: usize,
     /// Key maps.
@@ -55,7 +58,7 @@ pub struct MemoryUsage {
 impl MemoryUsage {
     /// Sum of the parts.
     pub fn total(&self) -> usize {
-        self.vectors + self.graph + self.keys
+        self.vectors + self.codes + self.graph + self.keys
     }
 }
 
@@ -69,6 +72,10 @@ pub struct VectorIndex {
     pub(crate) free: Vec<u32>,
     pub(crate) pool: rayon::ThreadPool,
     pub(crate) read_only: bool,
+    /// The trained quantizer, once trained.
+    pub(crate) quant: Option<AnyQuantizer>,
+    /// One code per slot (`quant.code_bytes()` each), once trained.
+    pub(crate) codes: Vec<u8>,
 }
 
 pub(crate) fn build_pool(threads: usize) -> Result<rayon::ThreadPool> {
@@ -98,7 +105,135 @@ impl VectorIndex {
             graph,
             free: Vec::new(),
             read_only: false,
+            quant: None,
+            codes: Vec::new(),
         })
+    }
+
+    /// Whether f32 rows are written for new vectors: always, except once a quantizer is
+    /// trained for an index with `originals: none`.
+    fn keeps_f32(&self) -> bool {
+        self.config.originals != Originals::None || self.quant.is_none()
+    }
+
+    /// Whether the store holds an f32 row for every slot.
+    pub(crate) fn has_f32(&self) -> bool {
+        self.store.as_slice().len() >= self.slot_keys.len() * self.config.dim
+    }
+
+    /// The trained quantizer, if any.
+    pub fn quantizer(&self) -> Option<&AnyQuantizer> {
+        self.quant.as_ref()
+    }
+
+    /// Whether the index is configured with a quantizer but has not trained it yet.
+    pub fn needs_training(&self) -> bool {
+        self.config.quant.kind != QuantKind::None && self.quant.is_none()
+    }
+
+    /// Turns a memory-mapped store into an owned one before the first write.
+    fn own_store(&mut self) {
+        if let VectorStore::Mapped(m) = &self.store {
+            let v = m.as_f32();
+            self.store =
+                VectorStore::Owned(AlignedF32::from_iter_exact(v.len(), v.iter().copied()));
+        }
+    }
+
+    /// Writes the code of `v` (already normalised for cosine) into slot `slot`.
+    fn write_code(&mut self, slot: u32, v: &[f32]) {
+        let Some(q) = &self.quant else {
+            return;
+        };
+        let cb = q.code_bytes();
+        let start = slot as usize * cb;
+        if self.codes.len() < start + cb {
+            self.codes.resize(start + cb, 0);
+        }
+        q.encode(v, &mut self.codes[start..start + cb]);
+    }
+
+    /// Trains the quantizer on `sample` (row-major; `None`: the first `trainingSize` stored
+    /// vectors), then encodes every stored vector. With `originals: none` the f32 rows are
+    /// dropped afterwards.
+    pub fn train(&mut self, sample: Option<&[f32]>) -> Result<()> {
+        self.check_writable()?;
+        let cfg = self.config.quant;
+        if cfg.kind == QuantKind::None {
+            return Err(err!(
+                InvalidArgument,
+                "this index has no quantization to train (set quantization.type)"
+            ));
+        }
+        if !self.has_f32() {
+            return Err(err!(
+                InvalidArgument,
+                "the quantizer cannot be retrained: originals: 'none' dropped the f32 vectors"
+            ));
+        }
+        let dim = self.config.dim;
+        let owned;
+        let data: &[f32] = match sample {
+            Some(s) => {
+                if !s.len().is_multiple_of(dim) {
+                    return Err(err!(
+                        DimensionMismatch,
+                        "the training sample holds {} values, not a multiple of dim {dim}",
+                        s.len()
+                    ));
+                }
+                if self.config.metric == Metric::Cosine {
+                    let mut v = s.to_vec();
+                    v.chunks_mut(dim).for_each(|r| {
+                        normalize(r);
+                    });
+                    owned = v;
+                    &owned
+                } else {
+                    s
+                }
+            }
+            None => {
+                let mut live: Vec<u32> = self.slot_of.values().copied().collect();
+                live.sort_unstable();
+                live.truncate(cfg.training_size);
+                let store = self.store.as_slice();
+                owned = live
+                    .iter()
+                    .flat_map(|&s| &store[s as usize * dim..(s as usize + 1) * dim])
+                    .copied()
+                    .collect();
+                &owned
+            }
+        };
+        let (metric, seed) = (self.config.metric, self.config.seed);
+        let quant = self
+            .pool
+            .install(|| AnyQuantizer::train(&cfg, data, dim, metric, seed))?;
+        let cb = quant.code_bytes();
+        let slots = self.slot_keys.len();
+        let mut codes = vec![0u8; slots * cb];
+        let store = self.store.as_slice();
+        self.pool.install(|| {
+            codes
+                .par_chunks_mut(cb)
+                .zip(store.par_chunks(dim))
+                .for_each(|(c, v)| quant.encode(v, c));
+        });
+        self.codes = codes;
+        self.quant = Some(quant);
+        if self.config.originals == Originals::None {
+            self.store = VectorStore::Owned(AlignedF32::default());
+        }
+        Ok(())
+    }
+
+    /// Trains automatically once `trainingSize` vectors are present.
+    fn maybe_train(&mut self) -> Result<()> {
+        if self.needs_training() && self.len() >= self.config.quant.training_size {
+            self.train(None)?;
+        }
+        Ok(())
     }
 
     /// The configuration.
@@ -218,8 +353,14 @@ impl VectorIndex {
     pub fn reserve(&mut self, additional: usize) {
         let dim = self.config.dim;
         let extra = additional.saturating_sub(self.free.len());
+        let keeps_f32 = self.keeps_f32();
         if let VectorStore::Owned(v) = &mut self.store {
-            v.reserve_exact(extra * dim);
+            if keeps_f32 {
+                v.reserve_exact(extra * dim);
+            }
+        }
+        if let Some(q) = &self.quant {
+            self.codes.reserve_exact(extra * q.code_bytes());
         }
         self.slot_keys.reserve_exact(extra);
         self.slot_of.reserve(additional);
@@ -230,7 +371,6 @@ impl VectorIndex {
 
     /// Writes `vector` into a slot (a freed one if any) and returns it.
     fn place(&mut self, key: u32, vector: &[f32]) -> u32 {
-        let dim = self.config.dim;
         let slot = match self.free.pop() {
             Some(s) => s,
             None => {
@@ -239,19 +379,33 @@ impl VectorIndex {
             }
         };
         self.slot_keys[slot as usize] = key;
-        if let VectorStore::Owned(data) = &mut self.store {
-            let start = slot as usize * dim;
-            if data.len() < start + dim {
-                data.resize(start + dim);
-            }
-            let row = &mut data[start..start + dim];
-            row.copy_from_slice(vector);
-            if self.config.metric == Metric::Cosine {
-                normalize(row);
-            }
-        }
+        self.write_row(slot, vector);
         self.slot_of.insert(key, slot);
         slot
+    }
+
+    /// Writes a vector's f32 row (if kept) and code (if trained) into `slot`.
+    fn write_row(&mut self, slot: u32, vector: &[f32]) {
+        let dim = self.config.dim;
+        let mut tmp;
+        let v = if self.config.metric == Metric::Cosine {
+            tmp = vector.to_vec();
+            normalize(&mut tmp);
+            &tmp[..]
+        } else {
+            vector
+        };
+        if self.keeps_f32() {
+            self.own_store();
+            if let VectorStore::Owned(data) = &mut self.store {
+                let start = slot as usize * dim;
+                if data.len() < start + dim {
+                    data.resize(start + dim);
+                }
+                data[start..start + dim].copy_from_slice(v);
+            }
+        }
+        self.write_code(slot, v);
     }
 
     /// Inserts rows `rows` of a batch that [`VectorIndex::validate_add`] accepted.
@@ -272,39 +426,27 @@ impl VectorIndex {
                     }
                     None => {
                         // Flat: overwrite in place.
-                        if let VectorStore::Owned(data) = &mut self.store {
-                            let row = &mut data[old as usize * dim..(old as usize + 1) * dim];
-                            row.copy_from_slice(v);
-                            if self.config.metric == Metric::Cosine {
-                                normalize(row);
-                            }
-                        }
+                        self.write_row(old, v);
                         continue;
                     }
                 }
             }
             new_slots.push(self.place(key, v));
         }
-        let Some(graph) = &mut self.graph else {
-            return Ok(());
-        };
-        graph.reserve(self.slot_keys.len());
-        let scorer = F32Scorer::new(self.store.as_slice(), dim, self.config.metric);
-        let graph = &*graph;
-        let mut rest = &new_slots[..];
-        if graph.entry().is_none() {
-            if let Some((&first, tail)) = rest.split_first() {
-                graph.insert(&scorer, first);
-                rest = tail;
+        let has_f32 = self.has_f32();
+        if let Some(graph) = &mut self.graph {
+            graph.reserve(self.slot_keys.len());
+            let graph = &*graph;
+            if has_f32 {
+                let scorer = F32Scorer::new(self.store.as_slice(), dim, self.config.metric);
+                insert_all(graph, &self.pool, &scorer, &new_slots);
+            } else if let Some(q) = &self.quant {
+                let scorer = CodeScorer::new(q, &self.codes, dim);
+                insert_all(graph, &self.pool, &scorer, &new_slots);
             }
+            self.maybe_consolidate();
         }
-        self.pool.install(|| {
-            rest.par_iter().for_each(|&s| {
-                graph.insert(&scorer, s);
-            })
-        });
-        self.maybe_consolidate();
-        Ok(())
+        self.maybe_train()
     }
 
     /// Validates and inserts a whole batch. Returns the number of vectors written.
@@ -333,14 +475,29 @@ impl VectorIndex {
                 None => {
                     // Flat: move the last slot into the hole.
                     let last = self.slot_keys.len() - 1;
-                    if let VectorStore::Owned(data) = &mut self.store {
-                        if slot as usize != last {
-                            data.copy_within(last * dim..(last + 1) * dim, slot as usize * dim);
-                            let moved = self.slot_keys[last];
-                            self.slot_keys[slot as usize] = moved;
-                            self.slot_of.insert(moved, slot);
+                    self.own_store();
+                    if slot as usize != last {
+                        if let VectorStore::Owned(data) = &mut self.store {
+                            if data.len() >= (last + 1) * dim {
+                                data.copy_within(last * dim..(last + 1) * dim, slot as usize * dim);
+                            }
                         }
-                        data.resize(last * dim);
+                        if let Some(q) = &self.quant {
+                            let cb = q.code_bytes();
+                            self.codes
+                                .copy_within(last * cb..(last + 1) * cb, slot as usize * cb);
+                        }
+                        let moved = self.slot_keys[last];
+                        self.slot_keys[slot as usize] = moved;
+                        self.slot_of.insert(moved, slot);
+                    }
+                    if let VectorStore::Owned(data) = &mut self.store {
+                        if data.len() > last * dim {
+                            data.resize(last * dim);
+                        }
+                    }
+                    if let Some(q) = &self.quant {
+                        self.codes.truncate(last * q.code_bytes());
                     }
                     self.slot_keys.truncate(last);
                 }
@@ -360,12 +517,20 @@ impl VectorIndex {
         if deleted == 0 || (deleted as f64) < CONSOLIDATE_FRACTION * slots as f64 {
             return;
         }
-        let scorer = F32Scorer::new(self.store.as_slice(), self.config.dim, self.config.metric);
         let mut free = self.free.clone();
         free.sort_unstable();
-        let freed = self
-            .pool
-            .install(|| graph.consolidate(&scorer, slots, &free));
+        let dim = self.config.dim;
+        let freed = if self.store.as_slice().len() >= slots * dim {
+            let scorer = F32Scorer::new(self.store.as_slice(), dim, self.config.metric);
+            self.pool
+                .install(|| graph.consolidate(&scorer, slots, &free))
+        } else if let Some(q) = &self.quant {
+            let scorer = CodeScorer::new(q, &self.codes, dim);
+            self.pool
+                .install(|| graph.consolidate(&scorer, slots, &free))
+        } else {
+            return;
+        };
         self.free.extend(freed);
         // Hand out low slots first.
         self.free.sort_unstable_by(|a, b| b.cmp(a));
@@ -376,14 +541,19 @@ impl VectorIndex {
         self.slot_of.contains_key(&key)
     }
 
-    /// A copy of the stored vector (unit-normalised for cosine).
+    /// A copy of the stored vector (unit-normalised for cosine). With `originals: none`
+    /// this is the quantizer's reconstruction.
     pub fn get(&self, key: u32) -> Option<Vec<f32>> {
         let slot = *self.slot_of.get(&key)? as usize;
         let dim = self.config.dim;
-        self.store
-            .as_slice()
-            .get(slot * dim..(slot + 1) * dim)
-            .map(<[f32]>::to_vec)
+        if let Some(row) = self.store.as_slice().get(slot * dim..(slot + 1) * dim) {
+            return Some(row.to_vec());
+        }
+        let q = self.quant.as_ref()?;
+        let cb = q.code_bytes();
+        let mut out = vec![0f32; dim];
+        q.decode(self.codes.get(slot * cb..(slot + 1) * cb)?, &mut out);
+        Some(out)
     }
 
     /// Prepares a query: checks it and normalises it for cosine.
@@ -404,6 +574,9 @@ impl VectorIndex {
     }
 
     fn search_prepared(&self, q: &[f32], k: usize, ef: usize) -> SearchHits {
+        if let Some(quant) = &self.quant {
+            return self.search_quantized(quant, q, k, ef);
+        }
         let scorer = F32Scorer::new(self.store.as_slice(), self.config.dim, self.config.metric);
         let exact = |slots: &mut dyn Iterator<Item = u32>| {
             let mut top = TopK::new(k);
@@ -434,6 +607,75 @@ impl VectorIndex {
                 .map(|&(_, s)| self.slot_keys[s as usize])
                 .collect(),
             distances: found.iter().map(|&(d, _)| d).collect(),
+        }
+    }
+
+    /// Quantized search: traverse (or scan) codes for `max(ef, k·oversample)` candidates,
+    /// then rescore them with f32 (`rerank`) or return the estimates.
+    fn search_quantized(&self, quant: &AnyQuantizer, q: &[f32], k: usize, ef: usize) -> SearchHits {
+        let cfg = &self.config.quant;
+        let cand = ((k as f32 * cfg.oversample).ceil() as usize).max(ef).max(k);
+        let scorer = CodeScorer::new(quant, &self.codes, self.config.dim);
+        let query = quiver_hnsw::Scorer::query(&scorer, q);
+        let scan = |slots: &mut dyn Iterator<Item = u32>, n: usize| {
+            let mut top = TopK::new(n);
+            for slot in slots {
+                let d = quiver_hnsw::QueryScorer::distance(&query, slot);
+                if d < top.worst() {
+                    top.push(d, slot);
+                }
+            }
+            top.into_sorted()
+        };
+        let found: Vec<(f32, u32)> = match &self.graph {
+            Some(g) => {
+                let (found, _) = g.search(&scorer, q, cand, cand);
+                if found.len() < k.min(self.len()) {
+                    scan(&mut self.slot_of.values().copied(), cand)
+                } else {
+                    found
+                }
+            }
+            None => scan(&mut (0..self.slot_keys.len() as u32), cand),
+        };
+        let rerank = cfg.rerank && self.has_f32();
+        let top: Vec<(f32, u32)> = if rerank {
+            let f32s = F32Scorer::new(self.store.as_slice(), self.config.dim, self.config.metric);
+            let mut top = TopK::new(k);
+            if quant.has_bounds() {
+                // Visit candidates by lower bound; stop once no bound can beat the k-th.
+                let mut by_lower: Vec<(f32, u32)> = found
+                    .iter()
+                    .map(|&(_, s)| (query.estimate(s).lower, s))
+                    .collect();
+                by_lower.sort_by(|a, b| a.0.total_cmp(&b.0));
+                for (lower, s) in by_lower {
+                    if top.len() == k && lower >= top.worst() {
+                        break;
+                    }
+                    let d = f32s.distance_to(q, s);
+                    if d < top.worst() {
+                        top.push(d, s);
+                    }
+                }
+            } else {
+                for &(_, s) in &found {
+                    let d = f32s.distance_to(q, s);
+                    if d < top.worst() {
+                        top.push(d, s);
+                    }
+                }
+            }
+            top.into_sorted()
+        } else {
+            found.into_iter().take(k).collect()
+        };
+        SearchHits {
+            keys: top
+                .iter()
+                .map(|&(_, s)| self.slot_keys[s as usize])
+                .collect(),
+            distances: top.iter().map(|&(d, _)| d).collect(),
         }
     }
 
@@ -489,10 +731,33 @@ impl VectorIndex {
     pub fn memory_usage(&self) -> MemoryUsage {
         MemoryUsage {
             vectors: self.store.heap_bytes(),
+            codes: self.codes.capacity(),
             graph: self.graph.as_ref().map_or(0, Graph::memory_usage),
             keys: self.slot_keys.capacity() * 4
                 + self.slot_of.capacity() * (std::mem::size_of::<(u32, u32)>() + 1)
                 + self.free.capacity() * 4,
         }
     }
+}
+
+/// Inserts `slots` into `graph` with `scorer`: the first one alone if the graph is empty (it
+/// becomes the entry point), the rest in parallel on `pool`.
+fn insert_all<S: quiver_hnsw::Scorer + Sync>(
+    graph: &Graph,
+    pool: &rayon::ThreadPool,
+    scorer: &S,
+    slots: &[u32],
+) {
+    let mut rest = slots;
+    if graph.entry().is_none() {
+        if let Some((&first, tail)) = rest.split_first() {
+            graph.insert(scorer, first);
+            rest = tail;
+        }
+    }
+    pool.install(|| {
+        rest.par_iter().for_each(|&s| {
+            graph.insert(scorer, s);
+        })
+    });
 }

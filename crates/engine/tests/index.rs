@@ -349,7 +349,7 @@ fn damaged_files_are_rejected_with_codes() {
         );
     }
     let mut newer = good.clone();
-    newer[8..12].copy_from_slice(&2u32.to_le_bytes());
+    newer[8..12].copy_from_slice(&(persist::FORMAT_VERSION + 1).to_le_bytes());
     check("newer.qvr", &newer, ErrorCode::VersionMismatch);
     let mut huge = good.clone();
     // A section length claiming far more than the file: rejected before any allocation.
