@@ -189,9 +189,9 @@ test('cosine get() returns the unit-normalised vector', async (t) => {
 
 test('memoryUsage grows with the data', async (t) => {
   const index = new VectorIndex({ dim: DIM, threads: 2 })
-  const before = index.memoryUsage()
+  const before = index.memoryUsage().total
   await index.add(keys, data)
-  const after = index.memoryUsage()
+  const after = index.memoryUsage().total
   t.true(Number.isInteger(after))
   t.true(after > before)
   t.true(after >= N * DIM * 4, `${after} bytes cannot hold ${N}x${DIM} floats`)

@@ -4,7 +4,7 @@ import * as os from 'node:os'
 import * as path from 'node:path'
 import { pathToFileURL } from 'node:url'
 import { MAX_DIM, MAX_EF, MAX_K, QuiverError, VectorIndex, ERROR_CODES } from '../ts/index'
-import type { VectorIndexOptions } from '../ts/index'
+import type { ResolvedVectorIndexOptions, VectorIndexOptions } from '../ts/index'
 
 test('constants have the documented values', (t) => {
   t.is(MAX_K, 10000)
@@ -44,18 +44,29 @@ test('defaults are applied', (t) => {
     efSearch: 64,
     seed: 42,
     threads: Math.min(Math.max(1, expectedThreads), 256),
+    quantization: {
+      type: 'none',
+      m: 0,
+      nbits: 8,
+      opq: false,
+      queryBits: 4,
+      rerank: 'exact',
+      oversample: 3,
+      trainingSize: 10000,
+    },
+    originals: 'memory',
   })
   t.is(index.dim, 8)
   t.is(index.metric, 'l2')
   t.is(index.indexType, 'hnsw')
   t.is(index.size, 0)
   t.false(index.readOnly)
-  t.true(index.memoryUsage() >= 0)
+  t.true(index.memoryUsage().total >= 0)
 })
 
 test('explicit options are kept', (t) => {
-  const opts: Required<VectorIndexOptions> = {
-    dim: 3,
+  const opts: ResolvedVectorIndexOptions = {
+    dim: 8,
     metric: 'cosine',
     index: 'flat',
     m: 8,
@@ -63,6 +74,17 @@ test('explicit options are kept', (t) => {
     efSearch: 20,
     seed: 7,
     threads: 1,
+    quantization: {
+      type: 'pq',
+      m: 4,
+      nbits: 4,
+      opq: true,
+      queryBits: 4,
+      rerank: 'none',
+      oversample: 5,
+      trainingSize: 500,
+    },
+    originals: 'none',
   }
   const index = new VectorIndex(opts)
   t.deepEqual(index.config(), opts)

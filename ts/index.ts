@@ -31,6 +31,11 @@ export type {
   SearchResult,
   BatchSearchResult,
   LoadOptions,
+  QuantizationType,
+  QuantizationOptions,
+  ResolvedQuantizationOptions,
+  Originals,
+  MemoryUsage,
 } from './vector-index'
 export { MAX_K, MAX_EF, MAX_DIM } from './validate'
 

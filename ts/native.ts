@@ -20,6 +20,24 @@ export interface NativeConfig {
   efSearch: number
   seed: number
   threads: number
+  quantization: string
+  pqM: number
+  nbits: number
+  opq: boolean
+  queryBits: number
+  rerank: boolean
+  oversample: number
+  trainingSize: number
+  originals: string
+}
+
+/** Native memory breakdown. @internal */
+export interface NativeMemoryUsage {
+  total: number
+  originals: number
+  codes: number
+  graph: number
+  keys: number
 }
 
 /** Result of a native single-query search. @internal */
@@ -89,7 +107,10 @@ export interface NativeVectorIndex {
   readonly metric: string
   readonly readOnly: boolean
   config(): NativeConfig
-  memoryUsage(): number
+  memoryUsage(): NativeMemoryUsage
+  readonly trained: boolean
+  train(sample: Float32Array): Promise<void>
+  trainSync(sample: Float32Array): void
   save(path: string): Promise<void>
   saveSync(path: string): void
 }

@@ -80,8 +80,9 @@ export function resolveConfig(options: unknown): NativeConfig {
   }
   const o = options as Record<string, unknown>
   if (o.dim === undefined) throw invalid('options.dim is required')
+  const dim = checkInt(o.dim, 'dim', 1, MAX_DIM)
   return {
-    dim: checkInt(o.dim, 'dim', 1, MAX_DIM),
+    dim,
     metric: optEnum(o.metric, 'metric', METRICS, 'l2'),
     index: optEnum(o.index, 'index', INDEX_TYPES, 'hnsw'),
     m: optInt(o.m, 'm', 2, MAX_M, 16),
@@ -89,6 +90,63 @@ export function resolveConfig(options: unknown): NativeConfig {
     efSearch: optInt(o.efSearch, 'efSearch', 1, MAX_EF, 64),
     seed: optInt(o.seed, 'seed', 0, MAX_U32, 42),
     threads: o.threads === undefined ? defaultThreads() : checkInt(o.threads, 'threads', 1, MAX_THREADS),
+    ...resolveQuantization(o.quantization, o.originals, dim),
+  }
+}
+
+const QUANT_TYPES: readonly string[] = ['none', 'sq8', 'binary', 'rabitq', 'pq']
+const ORIGINALS: readonly string[] = ['memory', 'mmap', 'none']
+
+type QuantFields = Pick<
+  NativeConfig,
+  'quantization' | 'pqM' | 'nbits' | 'opq' | 'queryBits' | 'rerank' | 'oversample' | 'trainingSize' | 'originals'
+>
+
+/** Validates `quantization` / `originals` and fills in their defaults. @internal */
+export function resolveQuantization(quantization: unknown, originals: unknown, dim: number): QuantFields {
+  const q: Record<string, unknown> =
+    quantization === undefined ? { type: 'none' } : checkOptionsObject(quantization, 'options.quantization')
+  const type = optEnum(q.type, 'quantization.type', QUANT_TYPES, 'none')
+  if (q.type === undefined && quantization !== undefined) throw invalid("quantization.type is required ('none', 'sq8', 'binary', 'rabitq' or 'pq')")
+  const nbits = q.nbits === undefined ? 8 : q.nbits
+  if (nbits !== 4 && nbits !== 8) throw invalid(`quantization.nbits must be 4 or 8, got ${describe(q.nbits)}`)
+  let pqM = 0
+  if (type === 'pq') {
+    if (q.m === undefined) {
+      if (dim % 8 !== 0) {
+        throw invalid(`quantization.m is required when dim (${dim}) is not a multiple of 8; it must divide dim`)
+      }
+      pqM = dim / 8
+    } else {
+      pqM = checkInt(q.m, 'quantization.m', 1, dim)
+    }
+    if (dim % pqM !== 0) throw invalid(`quantization.m must divide dim ${dim}, got ${pqM}`)
+  }
+  const queryBits = q.queryBits === undefined ? 4 : q.queryBits
+  if (queryBits !== 1 && queryBits !== 4) throw invalid(`quantization.queryBits must be 1 or 4, got ${describe(q.queryBits)}`)
+  if (q.opq !== undefined && typeof q.opq !== 'boolean') throw invalid('quantization.opq must be a boolean')
+  const rerank = optEnum(q.rerank, 'quantization.rerank', ['exact', 'none'], 'exact')
+  const coarse = type === 'binary' || type === 'rabitq'
+  const oversample = q.oversample === undefined ? (coarse ? 10 : 3) : q.oversample
+  if (typeof oversample !== 'number' || !(oversample >= 1 && oversample <= 100)) {
+    throw invalid(`quantization.oversample must be a number in [1, 100], got ${describe(q.oversample)}`)
+  }
+  const defaultTraining = type === 'pq' ? (nbits === 8 ? 25600 : 4096) : 10000
+  const trainingSize = optInt(q.trainingSize, 'quantization.trainingSize', 1, 10_000_000, defaultTraining)
+  const orig = optEnum(originals, 'originals', ORIGINALS, 'memory')
+  if (rerank === 'exact' && orig === 'none' && type !== 'none') {
+    throw invalid("rerank: 'exact' needs the f32 originals: use originals 'memory' or 'mmap', or quantization.rerank: 'none'")
+  }
+  return {
+    quantization: type,
+    pqM,
+    nbits,
+    opq: q.opq === true,
+    queryBits,
+    rerank: rerank === 'exact',
+    oversample,
+    trainingSize,
+    originals: orig,
   }
 }
 

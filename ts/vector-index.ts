@@ -61,10 +61,90 @@ export interface VectorIndexOptions {
    * Default: the number of logical CPUs (`os.availableParallelism()` where available, else `os.cpus().length`).
    */
   threads?: number
+  /**
+   * Compressed codes for traversal and scans, with an exact f32 rerank of the final candidates.
+   * Default `{ type: 'none' }`. See {@link QuantizationOptions} and the README's "Choosing a
+   * quantization" table.
+   */
+  quantization?: QuantizationOptions
+  /**
+   * Where the f32 vectors ("originals", used for `rerank: 'exact'` and `get()`) live:
+   * - `'memory'` (default): in RAM;
+   * - `'mmap'`: in RAM while building; once saved and loaded they are served from the index file
+   *   (memory-mapped), so only codes and graph stay hot. The loaded index stays writable: the
+   *   first write copies the vectors back into RAM;
+   * - `'none'`: dropped once the quantizer is trained (needs a quantization and `rerank: 'none'`;
+   *   `get()` then returns the codes' reconstruction).
+   */
+  originals?: Originals
 }
 
+/** Quantizer kinds. See {@link QuantizationOptions}. */
+export type QuantizationType = 'none' | 'sq8' | 'binary' | 'rabitq' | 'pq'
+
+/** Where f32 vectors live; see {@link VectorIndexOptions.originals}. */
+export type Originals = 'memory' | 'mmap' | 'none'
+
+/**
+ * Quantization of a {@link VectorIndex}.
+ *
+ * - `'sq8'`: one byte per dimension (per-dimension min/max), 4× smaller than f32.
+ * - `'binary'`: one bit per dimension around the trained mean (32×); `queryBits: 4` (default)
+ *   scores a 4-bit query against the bits, `1` uses plain Hamming distance.
+ * - `'rabitq'`: RaBitQ (random rotation + sign bits + two factors per vector) with an unbiased
+ *   distance estimate and an error bound, used to skip reranks that cannot win.
+ * - `'pq'`: product quantization, `m` sub-spaces of 256 (`nbits: 8`) or 16 (`nbits: 4`)
+ *   centroids; `opq: true` learns a rotation first. Flat indexes with `nbits: 4` scan with
+ *   in-register lookups (fast-scan).
+ *
+ * Training: `await index.train(sample)` trains explicitly; otherwise the quantizer trains itself
+ * once `trainingSize` vectors have been added (on those vectors). Until then vectors are kept
+ * in f32 and searches are exact over them — nothing is lost. Binary and RaBitQ on fewer than 64
+ * dimensions work but recall suffers (few bits per vector): prefer sq8 there.
+ */
+export interface QuantizationOptions {
+  /** The quantizer. */
+  type: QuantizationType
+  /** PQ: number of sub-spaces; must divide `dim`. Default `dim / 8` (16× smaller than f32 at nbits 8). */
+  m?: number
+  /** PQ: bits per sub-code, 8 or 4. Default 8. */
+  nbits?: 4 | 8
+  /** PQ: learn an OPQ rotation before the codebooks. Default `false`. */
+  opq?: boolean
+  /** Binary: query precision, 1 or 4 bits. Default 4. */
+  queryBits?: 1 | 4
+  /** `'exact'` (default): rescore the final candidates with f32 originals; `'none'`: return estimates. */
+  rerank?: 'exact' | 'none'
+  /** Candidates before the rerank = max(ef, k × oversample); number in [1, 100]. Default 3 (10 for binary and rabitq). */
+  oversample?: number
+  /**
+   * Vectors used for automatic training; training happens once this many are stored.
+   * Default 10,000 (PQ: 25,600 at nbits 8, 4,096 at nbits 4).
+   */
+  trainingSize?: number
+}
+
+/** Fully resolved quantization options. */
+export type ResolvedQuantizationOptions = Required<QuantizationOptions>
+
 /** The fully resolved configuration of an index (every option filled in). */
-export type ResolvedVectorIndexOptions = Required<VectorIndexOptions>
+export type ResolvedVectorIndexOptions = Required<Omit<VectorIndexOptions, 'quantization'>> & {
+  quantization: ResolvedQuantizationOptions
+}
+
+/** Native memory held by an index, in bytes, by part. */
+export interface MemoryUsage {
+  /** Sum of the parts. */
+  total: number
+  /** f32 vectors in RAM (0 when memory-mapped or dropped). */
+  originals: number
+  /** Quantized codes. */
+  codes: number
+  /** Graph links and node metadata. */
+  graph: number
+  /** Key maps. */
+  keys: number
+}
 
 /**
  * Keys identifying vectors: unsigned 32-bit integers in [0, 2³²−1].
@@ -135,6 +215,11 @@ export interface BatchSearchResult {
 
 /** Options for `VectorIndex.load` / `VectorIndex.loadSync`. */
 export interface LoadOptions {
+  /**
+   * Expected quantization: when given, loading fails with `ERR_INVALID_ARGUMENT` if the file's
+   * quantizer differs (type or parameters), instead of silently using the file's.
+   */
+  quantization?: QuantizationOptions
   /**
    * Memory-map the file instead of reading it into memory. The resulting index is read-only:
    * `add`, `upsert` and `remove` fail with `ERR_READ_ONLY`. Loading is fast and memory is shared
@@ -243,10 +328,29 @@ function checkPath(path: unknown): string {
   return path
 }
 
-function checkLoadOptions(options: unknown): boolean {
+function checkLoadOptions(options: unknown): { mmap: boolean; quantization: unknown } {
   const o = checkOptionsObject(options, 'load options')
   if (o.mmap !== undefined && typeof o.mmap !== 'boolean') throw invalid('options.mmap must be a boolean')
-  return o.mmap === true
+  return { mmap: o.mmap === true, quantization: o.quantization }
+}
+
+/** Fails if a loaded index's quantization disagrees with the expected one. */
+function checkExpectedQuantization(index: VectorIndex, expected: unknown): VectorIndex {
+  if (expected === undefined) return index
+  const got = index.config()
+  const want = resolveConfig({ dim: got.dim, quantization: expected })
+  const g = got.quantization
+  const differs: string[] = []
+  if (want.quantization !== g.type) differs.push(`type ${g.type} (expected ${want.quantization})`)
+  else if (g.type === 'pq' && (want.pqM !== g.m || want.nbits !== g.nbits || want.opq !== g.opq)) {
+    differs.push(`pq m ${g.m} nbits ${g.nbits} opq ${g.opq} (expected m ${want.pqM} nbits ${want.nbits} opq ${want.opq})`)
+  } else if (g.type === 'binary' && want.queryBits !== g.queryBits) {
+    differs.push(`queryBits ${g.queryBits} (expected ${want.queryBits})`)
+  }
+  if (differs.length > 0) {
+    throw invalid(`the file's quantization disagrees with options.quantization: ${differs.join(', ')}`)
+  }
+  return index
 }
 
 /**
@@ -303,18 +407,18 @@ export class VectorIndex {
    */
   static async load(path: string, options?: LoadOptions): Promise<VectorIndex> {
     const p = checkPath(path)
-    const mmap = checkLoadOptions(options)
+    const { mmap, quantization } = checkLoadOptions(options)
     const Native = getNative().NativeVectorIndex
     const native = await withCancel(undefined, () => Native.load(p, mmap))
-    return VectorIndex.wrap(native)
+    return checkExpectedQuantization(VectorIndex.wrap(native), quantization)
   }
 
   /** Synchronous variant of {@link VectorIndex.load} (blocks the event loop while reading). */
   static loadSync(path: string, options?: LoadOptions): VectorIndex {
     const p = checkPath(path)
-    const mmap = checkLoadOptions(options)
+    const { mmap, quantization } = checkLoadOptions(options)
     const Native = getNative().NativeVectorIndex
-    return VectorIndex.wrap(syncCall(() => Native.loadSync(p, mmap)))
+    return checkExpectedQuantization(VectorIndex.wrap(syncCall(() => Native.loadSync(p, mmap))), quantization)
   }
 
   /** Number of components per vector. */
@@ -354,12 +458,56 @@ export class VectorIndex {
       efSearch: c.efSearch,
       seed: c.seed,
       threads: c.threads,
+      quantization: {
+        type: c.quantization as QuantizationType,
+        m: c.pqM,
+        nbits: c.nbits as 4 | 8,
+        opq: c.opq,
+        queryBits: c.queryBits as 1 | 4,
+        rerank: c.rerank ? 'exact' : 'none',
+        oversample: c.oversample,
+        trainingSize: c.trainingSize,
+      },
+      originals: c.originals as Originals,
     }
   }
 
-  /** Approximate native memory held by the index, in bytes (vectors + graph + bookkeeping). */
-  memoryUsage(): number {
+  /** Approximate native memory held by the index, in bytes, by part (originals, codes, graph, keys). */
+  memoryUsage(): MemoryUsage {
     return syncCall(() => this.native.memoryUsage())
+  }
+
+  /**
+   * True once the quantizer is trained (always true without quantization). Before that, added
+   * vectors are kept in f32 and searched exactly.
+   */
+  get trained(): boolean {
+    return this.native.trained
+  }
+
+  /**
+   * Trains the quantizer on a worker thread, then encodes every stored vector. Without
+   * `sample`, trains on the first `trainingSize` stored vectors. Retraining an index whose
+   * originals were dropped (`originals: 'none'`) is not possible.
+   * @param sample - training vectors (any number ≥ the quantizer's minimum: 1 for sq8, 2 for
+   *   binary/rabitq, 2^nbits for PQ — the error says how many are needed).
+   * @throws {@link QuiverError} `ERR_INVALID_ARGUMENT` (no quantization, too few vectors, originals
+   *   dropped), `ERR_DIMENSION_MISMATCH`, `ERR_NON_FINITE`, `ERR_READ_ONLY`, `ERR_ABORTED`.
+   */
+  async train(sample?: Vectors, options?: { signal?: AbortSignal }): Promise<void> {
+    const o = checkOptionsObject(options, 'train options')
+    const signal = checkSignal(o.signal)
+    const data = sample === undefined ? new Float32Array(0) : toMatrix(sample, this.cfg.dim, 'sample').data
+    if (sample !== undefined && data.length === 0) throw invalid('the training sample is empty')
+    if (signal !== undefined && signal.aborted) throw abortedError('train')
+    await withCancel(signal, () => this.native.train(data))
+  }
+
+  /** Synchronous variant of {@link VectorIndex.train} (blocks the event loop while training). */
+  trainSync(sample?: Vectors): void {
+    const data = sample === undefined ? new Float32Array(0) : toMatrix(sample, this.cfg.dim, 'sample').data
+    if (sample !== undefined && data.length === 0) throw invalid('the training sample is empty')
+    syncCall(() => this.native.trainSync(data))
   }
 
   private prepareAdd(keys: unknown, vectors: unknown): { k: Uint32Array; v: Float32Array } {

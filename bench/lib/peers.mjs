@@ -109,7 +109,7 @@ class OursAdapter {
     await this.index.save(file);
   }
   memoryUsage() {
-    return typeof this.index.memoryUsage === 'function' ? this.index.memoryUsage() : null;
+    return typeof this.index.memoryUsage === 'function' ? this.index.memoryUsage().total : null;
   }
   dispose() {
     this.index = null;

@@ -45,7 +45,7 @@ export async function runBench(data, { metric, k, efs, m, efConstruction, thread
   await flat.add(keys, base)
   const truth = await flat.searchBatch(queries, { k })
   const groundTruthMs = now() - t
-  const flatMemory = flat.memoryUsage()
+  const flatMemory = flat.memoryUsage().total
 
   const query = (i) => queries.subarray(i * dim, (i + 1) * dim)
   // one pass over all queries at the default ef touches the whole graph once
@@ -87,7 +87,7 @@ export async function runBench(data, { metric, k, efs, m, efConstruction, thread
     dataset: { name: data.name, path: data.path, format: data.format, dim, nBase, nQuery, metric },
     params: { k, m, efConstruction, seed: 42, threads: buildThreads, minSecondsPerPoint: minSeconds },
     build: { ms: buildMs, threads: buildThreads, vectorsPerSecond: (nBase * 1000) / buildMs },
-    memoryUsageBytes: index.memoryUsage(),
+    memoryUsageBytes: index.memoryUsage().total,
     flatMemoryUsageBytes: flatMemory,
     groundTruth: { method: 'index: "flat" (exact scan) searchBatch; a result tied with the k-th exact distance counts as a hit', ms: groundTruthMs },
     sweep,

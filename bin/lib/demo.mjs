@@ -35,7 +35,7 @@ export async function runDemo({ dataDir = DEFAULT_DATA_DIR, log = console.log } 
   await index.add(keys, vectors)
   const buildMs = performance.now() - t
   await exact.add(keys, vectors)
-  log(`built HNSW over ${index.size} vectors in ${buildMs.toFixed(0)} ms, ${(index.memoryUsage() / 1024).toFixed(0)} KiB\n`)
+  log(`built HNSW over ${index.size} vectors in ${buildMs.toFixed(0)} ms, ${(index.memoryUsage().total / 1024).toFixed(0)} KiB\n`)
 
   // Related documents for a few chunks: the query is the chunk's own embedding; skip itself.
   const row = (i) => vectors.subarray(i * dim, (i + 1) * dim)

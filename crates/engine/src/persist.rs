@@ -594,7 +594,7 @@ pub fn load(path: &Path, mmap: bool, threads: Option<usize>) -> Result<VectorInd
                 .map(|c| f32::from_le_bytes([c[0], c[1], c[2], c[3]])),
         )),
     };
-    Ok(VectorIndex {
+    let mut index = VectorIndex {
         pool: build_pool(config.threads)?,
         config,
         store,
@@ -605,5 +605,8 @@ pub fn load(path: &Path, mmap: bool, threads: Option<usize>) -> Result<VectorInd
         read_only: mmap,
         quant,
         codes,
-    })
+        fastscan: None,
+    };
+    index.refresh_fastscan();
+    Ok(index)
 }

@@ -8,6 +8,7 @@
 
 use quiver_distance::Metric;
 use quiver_hnsw::{QueryScorer, Scorer};
+use quiver_quant::fastscan::FastScanLut;
 use quiver_quant::binary::{Binary, BinaryParams, BinaryQuery};
 use quiver_quant::pq::{Pq, PqParams, PqQuery};
 use quiver_quant::rabitq::{Rabitq, RabitqParams, RabitqQuery};
@@ -332,6 +333,16 @@ impl PreparedQuery for AnyQuery<'_> {
     }
 }
 
+impl AnyQuery<'_> {
+    /// The u8 lookup table for a 4-bit PQ fast-scan, if this is a 4-bit PQ query.
+    pub fn fastscan_lut(&self) -> Option<FastScanLut> {
+        match self {
+            AnyQuery::Pq(q) if q.nbits() == 4 => FastScanLut::new(q).ok(),
+            _ => None,
+        }
+    }
+}
+
 macro_rules! each {
     ($self:expr, $q:ident => $e:expr) => {
         match $self {
@@ -503,6 +514,11 @@ pub struct CodeQuery<'a> {
 }
 
 impl CodeQuery<'_> {
+    /// The prepared query.
+    pub fn prepared(&self) -> &AnyQuery<'_> {
+        &self.prepared
+    }
+
     /// Estimate and lower bound for slot `id`.
     #[inline]
     pub fn estimate(&self, id: u32) -> Estimate {

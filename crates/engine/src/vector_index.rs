@@ -15,6 +15,7 @@ use rayon::prelude::*;
 use crate::config::{search_params, Config, IndexKind, MAX_VECTORS};
 use crate::error::{err, Error, Result};
 use crate::quantized::{AnyQuantizer, CodeScorer, Originals, QuantKind};
+use quiver_quant::fastscan::FastScanCodes;
 use crate::scorer::F32Scorer;
 use crate::store::{AlignedF32, VectorStore};
 
@@ -76,6 +77,8 @@ pub struct VectorIndex {
     pub(crate) quant: Option<AnyQuantizer>,
     /// One code per slot (`quant.code_bytes()` each), once trained.
     pub(crate) codes: Vec<u8>,
+    /// Flat index with 4-bit PQ: the codes again, in 32-vector fast-scan blocks.
+    pub(crate) fastscan: Option<FastScanCodes>,
 }
 
 pub(crate) fn build_pool(threads: usize) -> Result<rayon::ThreadPool> {
@@ -107,7 +110,18 @@ impl VectorIndex {
             read_only: false,
             quant: None,
             codes: Vec::new(),
+            fastscan: None,
         })
+    }
+
+    /// Rebuilds the fast-scan blocks of a flat 4-bit PQ index from the codes (after any write).
+    pub(crate) fn refresh_fastscan(&mut self) {
+        self.fastscan = match (&self.quant, self.config.kind) {
+            (Some(AnyQuantizer::Pq(p)), IndexKind::Flat) if p.nbits() == 4 => {
+                FastScanCodes::from_codes(&self.codes, self.slot_keys.len(), p.m()).ok()
+            }
+            _ => None,
+        };
     }
 
     /// Whether f32 rows are written for new vectors: always, except once a quantizer is
@@ -222,6 +236,7 @@ impl VectorIndex {
         });
         self.codes = codes;
         self.quant = Some(quant);
+        self.refresh_fastscan();
         if self.config.originals == Originals::None {
             self.store = VectorStore::Owned(AlignedF32::default());
         }
@@ -445,6 +460,8 @@ impl VectorIndex {
                 insert_all(graph, &self.pool, &scorer, &new_slots);
             }
             self.maybe_consolidate();
+        } else {
+            self.refresh_fastscan();
         }
         self.maybe_train()
     }
@@ -504,6 +521,9 @@ impl VectorIndex {
             }
         }
         self.maybe_consolidate();
+        if self.graph.is_none() {
+            self.refresh_fastscan();
+        }
         Ok(removed)
     }
 
@@ -636,7 +656,12 @@ impl VectorIndex {
                     found
                 }
             }
-            None => scan(&mut (0..self.slot_keys.len() as u32), cand),
+            None => match (&self.fastscan, query.prepared().fastscan_lut()) {
+                (Some(fs), Some(lut)) => fs
+                    .scan_topk(&lut, cand)
+                    .unwrap_or_else(|_| scan(&mut (0..self.slot_keys.len() as u32), cand)),
+                _ => scan(&mut (0..self.slot_keys.len() as u32), cand),
+            },
         };
         let rerank = cfg.rerank && self.has_f32();
         let top: Vec<(f32, u32)> = if rerank {
