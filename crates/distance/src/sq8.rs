@@ -27,23 +27,24 @@ pub fn dot_u8_scalar(a: &[f32], c: &[u8]) -> f32 {
     s
 }
 
+/// Signature of the f32 × u8 dot kernel.
+pub type DotU8 = fn(&[f32], &[u8]) -> f32;
+
 /// The f32 × u8 dot kernel for `isa`, or `None` if this CPU cannot run it.
-pub fn dot_u8_for(isa: Isa) -> Option<fn(&[f32], &[u8]) -> f32> {
+pub fn dot_u8_for(isa: Isa) -> Option<DotU8> {
     match isa {
         Isa::Scalar => Some(dot_u8_scalar),
         #[cfg(target_arch = "x86_64")]
-        Isa::Avx512 => {
-            crate::x86::has_avx512().then_some(x86::avx512_dot_u8 as fn(&[f32], &[u8]) -> f32)
-        }
+        Isa::Avx512 => crate::x86::has_avx512().then_some(x86::avx512_dot_u8 as DotU8),
         #[cfg(target_arch = "x86_64")]
-        Isa::Avx2 => crate::x86::has_avx2().then_some(x86::avx2_dot_u8 as fn(&[f32], &[u8]) -> f32),
+        Isa::Avx2 => crate::x86::has_avx2().then_some(x86::avx2_dot_u8 as DotU8),
         _ => None,
     }
 }
 
 /// The process-wide f32 × u8 dot kernel (same ISA as [`kernels`]).
 #[inline]
-pub fn dot_u8() -> fn(&[f32], &[u8]) -> f32 {
+pub fn dot_u8() -> DotU8 {
     dot_u8_for(kernels().isa).unwrap_or(dot_u8_scalar)
 }
 

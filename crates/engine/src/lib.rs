@@ -10,6 +10,7 @@
 
 pub mod config;
 pub mod error;
+pub mod multi_vector;
 pub mod persist;
 pub mod quantized;
 pub mod scorer;

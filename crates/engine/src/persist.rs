@@ -171,9 +171,19 @@ fn encode_meta(index: &VectorIndex) -> Vec<u8> {
     m
 }
 
+/// Section kinds at or above this value belong to the object that embeds a `VectorIndex`
+/// (e.g. a `MultiVectorIndex`); a plain load ignores them.
+pub const FIRST_EXTRA_SECTION: u32 = 100;
+
 /// Writes `index` to `path` atomically: a temporary file in the same directory, fsync,
 /// rename over `path`, fsync of the directory. On failure the previous file is untouched.
 pub fn save(index: &VectorIndex, path: &Path) -> Result<()> {
+    save_with(index, path, Vec::new())
+}
+
+/// [`save`] plus caller-defined sections (kinds ≥ [`FIRST_EXTRA_SECTION`]), checksummed and
+/// written atomically with the index.
+pub fn save_with(index: &VectorIndex, path: &Path, extras: Vec<(u32, Vec<u8>)>) -> Result<()> {
     let slots = index.slot_keys.len();
     let dim = index.config.dim;
     let vectors = index.store.as_slice();
@@ -196,6 +206,12 @@ pub fn save(index: &VectorIndex, path: &Path) -> Result<()> {
             CODES,
             Payload::Borrowed(&index.codes[..slots * q.code_bytes()]),
         ));
+    }
+    for (kind, bytes) in extras {
+        if kind < FIRST_EXTRA_SECTION {
+            return Err(err!(Internal, "extra section kind {kind} collides with the index's own"));
+        }
+        sections.push((kind, Payload::Bytes(bytes)));
     }
     if let Some(g) = &index.graph {
         let upper = g.upper_levels(slots);
@@ -400,6 +416,15 @@ fn read_u32s(b: &[u8]) -> Vec<u32> {
 /// `originals: mmap` serves its f32 vectors from the file but stays writable (the vectors are
 /// copied into memory on the first write). Otherwise everything is read into memory.
 pub fn load(path: &Path, mmap: bool, threads: Option<usize>) -> Result<VectorIndex> {
+    load_with(path, mmap, threads).map(|(index, _)| index)
+}
+
+/// [`load`], also returning the caller-defined sections (kind, bytes) in file order.
+pub fn load_with(
+    path: &Path,
+    mmap: bool,
+    threads: Option<usize>,
+) -> Result<(VectorIndex, Vec<(u32, Vec<u8>)>)> {
     let file = File::open(path).map_err(|e| io_err("cannot open", path, e))?;
     let len = file
         .metadata()
@@ -608,5 +633,10 @@ pub fn load(path: &Path, mmap: bool, threads: Option<usize>) -> Result<VectorInd
         fastscan: None,
     };
     index.refresh_fastscan();
-    Ok(index)
+    let extras = sections
+        .iter()
+        .filter(|s| s.kind >= FIRST_EXTRA_SECTION)
+        .map(|s| (s.kind, slice(s).to_vec()))
+        .collect();
+    Ok((index, extras))
 }

@@ -1,0 +1,470 @@
+//! x86_64 PQ kernels: AVX2+FMA and AVX-512F+BW.
+//!
+//! Same structure as `x86.rs`: `#[target_feature]` implementations with safe signatures, plain
+//! private wrappers that call them inside `unsafe`, and wrappers reachable only through
+//! [`avx2_pq_kernels`] / [`avx512_pq_kernels`], which return `Some` only after
+//! `is_x86_feature_detected!` confirmed every feature the implementations enable. That is the
+//! single invariant that makes the wrappers sound. Raw-pointer loads are bounds-reasoned at
+//! each site.
+
+use core::arch::x86_64::*;
+
+use super::{nearest_sizes, PqKernels, FS_BLOCK};
+use crate::Isa;
+
+fn has_avx2() -> bool {
+    is_x86_feature_detected!("avx2") && is_x86_feature_detected!("fma")
+}
+
+fn has_avx512bw() -> bool {
+    has_avx2() && is_x86_feature_detected!("avx512f") && is_x86_feature_detected!("avx512bw")
+}
+
+/// The AVX2+FMA PQ table, or `None` without AVX2/FMA.
+pub(super) fn avx2_pq_kernels() -> Option<PqKernels> {
+    if !has_avx2() {
+        return None;
+    }
+    Some(PqKernels {
+        isa: Isa::Avx2,
+        // Measured (pq_kernels example): the unrolled scalar sum beats `vgatherdps` here.
+        adc_u8: super::adc_u8_scalar,
+        adc_u4: super::adc_u4_scalar,
+        fastscan_block: avx2_fastscan,
+        nearest: avx2_nearest,
+    })
+}
+
+/// The AVX-512F+BW PQ table, or `None` without them (or without AVX2/FMA).
+pub(super) fn avx512_pq_kernels() -> Option<PqKernels> {
+    if !has_avx512bw() {
+        return None;
+    }
+    Some(PqKernels {
+        isa: Isa::Avx512,
+        adc_u8: super::adc_u8_scalar,
+        adc_u4: super::adc_u4_scalar,
+        fastscan_block: avx512_fastscan,
+        nearest: avx512_nearest,
+    })
+}
+
+/// The gather-based AVX-512 ADC kernels, exposed for measurement and tests only.
+pub(super) fn avx512_gather_adc() -> Option<(super::AdcU8Fn, super::AdcU4Fn)> {
+    if !has_avx512bw() {
+        return None;
+    }
+    Some((avx512_adc_u8, avx512_adc_u4))
+}
+
+// ---------------------------------------------------------------------------
+// Safe wrappers (only reachable after detection).
+// ---------------------------------------------------------------------------
+
+fn avx2_fastscan(lut: &[u8], block: &[u8], out: &mut [u16; FS_BLOCK]) {
+    debug_assert!(has_avx2());
+    // SAFETY: only reachable through `avx2_pq_kernels` (AVX2+FMA detected).
+    unsafe { fastscan_avx2_impl(lut, block, out) }
+}
+
+fn avx512_fastscan(lut: &[u8], block: &[u8], out: &mut [u16; FS_BLOCK]) {
+    debug_assert!(has_avx512bw());
+    // SAFETY: only reachable through `avx512_pq_kernels` (AVX-512F/BW, AVX2, FMA detected).
+    unsafe { fastscan_avx512_impl(lut, block, out) }
+}
+
+fn avx2_nearest(p: &[f32], dim: usize, ct: &[f32], cn: &[f32], oi: &mut [u32], od: &mut [f32]) {
+    debug_assert!(has_avx2());
+    // SAFETY: only reachable through `avx2_pq_kernels` (AVX2+FMA detected).
+    unsafe { nearest_avx2_impl(p, dim, ct, cn, oi, od) }
+}
+
+fn avx512_nearest(p: &[f32], dim: usize, ct: &[f32], cn: &[f32], oi: &mut [u32], od: &mut [f32]) {
+    debug_assert!(has_avx512bw());
+    // SAFETY: only reachable through `avx512_pq_kernels` (AVX-512F/BW, AVX2, FMA detected).
+    unsafe { nearest_avx512_impl(p, dim, ct, cn, oi, od) }
+}
+
+fn avx512_adc_u8(table: &[f32], code: &[u8]) -> f32 {
+    debug_assert!(has_avx512bw());
+    // SAFETY: only reachable through `avx512_gather_adc` (AVX-512F/BW detected).
+    unsafe { adc_u8_avx512_impl(table, code) }
+}
+
+fn avx512_adc_u4(table: &[f32], code: &[u8], m: usize) -> f32 {
+    debug_assert!(has_avx512bw());
+    // SAFETY: only reachable through `avx512_gather_adc` (AVX-512F/BW detected).
+    unsafe { adc_u4_avx512_impl(table, code, m) }
+}
+
+// ---------------------------------------------------------------------------
+// Fast-scan
+// ---------------------------------------------------------------------------
+
+/// Turns the two accumulators of the u16 trick into 32 sums in vector order and stores them.
+///
+/// `a0` holds `Σ (lo + 256·hi)` and `a1` holds `Σ hi` per 16-bit lane, where byte `2k` of the
+/// loaded codes is vector `2k` and byte `2k+1` is vector `2k+1`.
+#[inline]
+#[target_feature(enable = "avx2,fma")]
+fn fs_finish(a0: __m256i, a1: __m256i, out: &mut [u16; FS_BLOCK]) {
+    let even = _mm256_sub_epi16(a0, _mm256_slli_epi16::<8>(a1));
+    let lo = _mm256_unpacklo_epi16(even, a1);
+    let hi = _mm256_unpackhi_epi16(even, a1);
+    let v0 = _mm256_permute2x128_si256::<0x20>(lo, hi);
+    let v1 = _mm256_permute2x128_si256::<0x31>(lo, hi);
+    let p = out.as_mut_ptr().cast::<__m256i>();
+    // SAFETY: `out` is 32 u16 = 64 bytes, so both 32-byte unaligned stores are in bounds.
+    unsafe {
+        _mm256_storeu_si256(p, v0);
+        _mm256_storeu_si256(p.add(1), v1);
+    }
+}
+
+#[target_feature(enable = "avx2,fma")]
+fn fastscan_avx2_impl(lut: &[u8], block: &[u8], out: &mut [u16; FS_BLOCK]) {
+    let groups = (lut.len() / 128).min(block.len() / 64);
+    let mask = _mm256_set1_epi8(0x0f);
+    let (mut a0, mut a1) = (_mm256_setzero_si256(), _mm256_setzero_si256());
+    for p in 0..2 * groups {
+        let g = p / 2;
+        let h = p % 2;
+        // SAFETY: `p < 2·groups` so `32·p + 32 ≤ 64·groups ≤ block.len()`, and
+        // `128·g + 64 + 32·h + 32 ≤ 128·groups ≤ lut.len()`. Unaligned loads.
+        let (c, llo, lhi) = unsafe {
+            (
+                _mm256_loadu_si256(block.as_ptr().add(32 * p).cast()),
+                _mm256_loadu_si256(lut.as_ptr().add(128 * g + 32 * h).cast()),
+                _mm256_loadu_si256(lut.as_ptr().add(128 * g + 64 + 32 * h).cast()),
+            )
+        };
+        let lo = _mm256_and_si256(c, mask);
+        let hi = _mm256_and_si256(_mm256_srli_epi16::<4>(c), mask);
+        let r0 = _mm256_shuffle_epi8(llo, lo);
+        let r1 = _mm256_shuffle_epi8(lhi, hi);
+        a0 = _mm256_add_epi16(a0, r0);
+        a1 = _mm256_add_epi16(a1, _mm256_srli_epi16::<8>(r0));
+        a0 = _mm256_add_epi16(a0, r1);
+        a1 = _mm256_add_epi16(a1, _mm256_srli_epi16::<8>(r1));
+    }
+    fs_finish(a0, a1, out);
+}
+
+#[target_feature(enable = "avx512f,avx512bw,avx2,fma")]
+fn fastscan_avx512_impl(lut: &[u8], block: &[u8], out: &mut [u16; FS_BLOCK]) {
+    let groups = (lut.len() / 128).min(block.len() / 64);
+    let mask = _mm512_set1_epi8(0x0f);
+    let (mut a0, mut a1) = (_mm512_setzero_si512(), _mm512_setzero_si512());
+    for g in 0..groups {
+        // SAFETY: `g < groups` so `64·g + 64 ≤ block.len()` and `128·g + 128 ≤ lut.len()`.
+        // Unaligned loads.
+        let (c, llo, lhi) = unsafe {
+            (
+                _mm512_loadu_si512(block.as_ptr().add(64 * g).cast()),
+                _mm512_loadu_si512(lut.as_ptr().add(128 * g).cast()),
+                _mm512_loadu_si512(lut.as_ptr().add(128 * g + 64).cast()),
+            )
+        };
+        let lo = _mm512_and_si512(c, mask);
+        let hi = _mm512_and_si512(_mm512_srli_epi16::<4>(c), mask);
+        let r0 = _mm512_shuffle_epi8(llo, lo);
+        let r1 = _mm512_shuffle_epi8(lhi, hi);
+        a0 = _mm512_add_epi16(a0, r0);
+        a1 = _mm512_add_epi16(a1, _mm512_srli_epi16::<8>(r0));
+        a0 = _mm512_add_epi16(a0, r1);
+        a1 = _mm512_add_epi16(a1, _mm512_srli_epi16::<8>(r1));
+    }
+    // Both 256-bit halves hold sums for the same 32 vectors (different sub-quantizers).
+    let s0 = _mm256_add_epi16(
+        _mm512_castsi512_si256(a0),
+        _mm512_extracti64x4_epi64::<1>(a0),
+    );
+    let s1 = _mm256_add_epi16(
+        _mm512_castsi512_si256(a1),
+        _mm512_extracti64x4_epi64::<1>(a1),
+    );
+    fs_finish(s0, s1, out);
+}
+
+// ---------------------------------------------------------------------------
+// Nearest centroid
+// ---------------------------------------------------------------------------
+
+/// Finishes one point: merges the per-lane bests (`vals`, `idxs`; `u32::MAX` = none), scans the
+/// scalar centroid tail `kv..k`, adds `‖x‖²` and writes the result.
+#[allow(clippy::too_many_arguments)]
+#[inline]
+fn finish_point(
+    vals: &[f32],
+    idxs: &[u32],
+    x: &[f32],
+    ct: &[f32],
+    cnorm: &[f32],
+    kv: usize,
+    k: usize,
+    out: (&mut u32, &mut f32),
+) {
+    let mut bi = u32::MAX;
+    let mut bv = f32::INFINITY;
+    for (&v, &i) in vals.iter().zip(idxs) {
+        if i != u32::MAX && (bi == u32::MAX || v < bv || (v == bv && i < bi)) {
+            bv = v;
+            bi = i;
+        }
+    }
+    for c in kv..k {
+        let mut a = cnorm[c];
+        for (d, &xd) in x.iter().enumerate() {
+            a = (-2.0 * xd).mul_add(ct[d * k + c], a);
+        }
+        if bi == u32::MAX || a < bv {
+            bv = a;
+            bi = c as u32;
+        }
+    }
+    if k == 0 {
+        *out.0 = u32::MAX;
+        *out.1 = f32::INFINITY;
+        return;
+    }
+    if bi == u32::MAX {
+        bi = 0;
+    }
+    let xn: f32 = x.iter().map(|v| v * v).sum();
+    *out.0 = bi;
+    *out.1 = (xn + bv).max(0.0);
+}
+
+/// Fills `xm` (`dim × P`, `xm[d·P + p] = −2·x_p[d]`) for the points `i..i+P` (the last real row
+/// repeated for padding). Returns the number of real rows.
+#[inline]
+fn load_block<const P: usize>(
+    points: &[f32],
+    dim: usize,
+    n: usize,
+    i: usize,
+    xm: &mut [f32],
+) -> usize {
+    let cnt = (n - i).min(P);
+    for p in 0..P {
+        let r = i + p.min(cnt - 1);
+        for (d, &v) in points[r * dim..(r + 1) * dim].iter().enumerate() {
+            xm[d * P + p] = -2.0 * v;
+        }
+    }
+    cnt
+}
+
+#[target_feature(enable = "avx512f,avx512bw,avx2,fma")]
+fn nearest_avx512_impl(
+    points: &[f32],
+    dim: usize,
+    ct: &[f32],
+    cnorm: &[f32],
+    out_idx: &mut [u32],
+    out_dist: &mut [f32],
+) {
+    const P: usize = 8;
+    let (n, k) = nearest_sizes(points, dim, ct, cnorm, out_idx, out_dist);
+    let kv = k / 16 * 16;
+    let mut xm = vec![0.0f32; dim * P];
+    let mut vals = [0.0f32; 1];
+    let mut idxs = [0u32; 1];
+    let mut i = 0;
+    while i < n {
+        let cnt = load_block::<P>(points, dim, n, i, &mut xm);
+        let mut bv = [_mm512_set1_ps(f32::INFINITY); P];
+        let mut bi = [_mm512_set1_epi32(-1); P];
+        let mut cidx = _mm512_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15);
+        let step = _mm512_set1_epi32(16);
+        let mut c0 = 0;
+        while c0 < kv {
+            // SAFETY: `c0 + 16 ≤ kv ≤ k ≤ cnorm.len()`.
+            let init = unsafe { _mm512_loadu_ps(cnorm.as_ptr().add(c0)) };
+            let mut acc = [init; P];
+            for (d, xs) in xm.chunks_exact(P).enumerate() {
+                // SAFETY: `d < dim` and `c0 + 16 ≤ k`, so `d·k + c0 + 16 ≤ dim·k ≤ ct.len()`.
+                let col = unsafe { _mm512_loadu_ps(ct.as_ptr().add(d * k + c0)) };
+                for p in 0..P {
+                    acc[p] = _mm512_fmadd_ps(_mm512_set1_ps(xs[p]), col, acc[p]);
+                }
+            }
+            for p in 0..P {
+                let mk = _mm512_cmp_ps_mask::<_CMP_LT_OQ>(acc[p], bv[p]);
+                bv[p] = _mm512_mask_mov_ps(bv[p], mk, acc[p]);
+                bi[p] = _mm512_mask_mov_epi32(bi[p], mk, cidx);
+            }
+            cidx = _mm512_add_epi32(cidx, step);
+            c0 += 16;
+        }
+        for p in 0..cnt {
+            // Vector merge of the 16 lanes: the minimum value, then the smallest index among
+            // the lanes holding it (lanes never set hold index u32::MAX).
+            let minv = _mm512_reduce_min_ps(bv[p]);
+            let eq = _mm512_cmp_ps_mask::<_CMP_EQ_OQ>(bv[p], _mm512_set1_ps(minv));
+            let bidx = _mm512_mask_reduce_min_epu32(eq, bi[p]);
+            vals[0] = minv;
+            idxs[0] = bidx;
+            let r = i + p;
+            finish_point(
+                &vals[..1],
+                &idxs[..1],
+                &points[r * dim..(r + 1) * dim],
+                ct,
+                cnorm,
+                kv,
+                k,
+                (&mut out_idx[r], &mut out_dist[r]),
+            );
+        }
+        i += P;
+    }
+}
+
+#[target_feature(enable = "avx2,fma")]
+fn nearest_avx2_impl(
+    points: &[f32],
+    dim: usize,
+    ct: &[f32],
+    cnorm: &[f32],
+    out_idx: &mut [u32],
+    out_dist: &mut [f32],
+) {
+    const P: usize = 4;
+    let (n, k) = nearest_sizes(points, dim, ct, cnorm, out_idx, out_dist);
+    let kv = k / 8 * 8;
+    let mut xm = vec![0.0f32; dim * P];
+    let mut vals = [0.0f32; 8];
+    let mut idxs = [0u32; 8];
+    let mut i = 0;
+    while i < n {
+        let cnt = load_block::<P>(points, dim, n, i, &mut xm);
+        let mut bv = [_mm256_set1_ps(f32::INFINITY); P];
+        let mut bi = [_mm256_set1_epi32(-1); P];
+        let mut cidx = _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7);
+        let step = _mm256_set1_epi32(8);
+        let mut c0 = 0;
+        while c0 < kv {
+            // SAFETY: `c0 + 8 ≤ kv ≤ k ≤ cnorm.len()`.
+            let init = unsafe { _mm256_loadu_ps(cnorm.as_ptr().add(c0)) };
+            let mut acc = [init; P];
+            for (d, xs) in xm.chunks_exact(P).enumerate() {
+                // SAFETY: `d < dim` and `c0 + 8 ≤ k`, so `d·k + c0 + 8 ≤ dim·k ≤ ct.len()`.
+                let col = unsafe { _mm256_loadu_ps(ct.as_ptr().add(d * k + c0)) };
+                for p in 0..P {
+                    acc[p] = _mm256_fmadd_ps(_mm256_set1_ps(xs[p]), col, acc[p]);
+                }
+            }
+            for p in 0..P {
+                let lt = _mm256_cmp_ps::<_CMP_LT_OQ>(acc[p], bv[p]);
+                bv[p] = _mm256_blendv_ps(bv[p], acc[p], lt);
+                bi[p] = _mm256_blendv_epi8(bi[p], cidx, _mm256_castps_si256(lt));
+            }
+            cidx = _mm256_add_epi32(cidx, step);
+            c0 += 8;
+        }
+        for p in 0..cnt {
+            // SAFETY: `vals` and `idxs` are 8 elements = 32 bytes each.
+            unsafe {
+                _mm256_storeu_ps(vals.as_mut_ptr(), bv[p]);
+                _mm256_storeu_si256(idxs.as_mut_ptr().cast(), bi[p]);
+            }
+            let r = i + p;
+            finish_point(
+                &vals,
+                &idxs,
+                &points[r * dim..(r + 1) * dim],
+                ct,
+                cnorm,
+                kv,
+                k,
+                (&mut out_idx[r], &mut out_dist[r]),
+            );
+        }
+        i += P;
+    }
+}
+
+// ---------------------------------------------------------------------------
+// Gather-based ADC (kept for measurement; see `avx512_gather_adc`)
+// ---------------------------------------------------------------------------
+
+#[target_feature(enable = "avx512f,avx512bw,avx2,fma")]
+fn adc_u8_avx512_impl(table: &[f32], code: &[u8]) -> f32 {
+    let m = code.len().min(table.len() / 256);
+    if m >= (i32::MAX as usize) / 256 {
+        // Lane indices would not fit in i32.
+        return super::adc_u8_scalar(table, code);
+    }
+    let step = _mm512_set1_epi32(16 * 256);
+    let mut offs = _mm512_mullo_epi32(
+        _mm512_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15),
+        _mm512_set1_epi32(256),
+    );
+    let mut acc = _mm512_setzero_ps();
+    let mut j = 0;
+    while j + 16 <= m {
+        // SAFETY: `j + 16 ≤ m ≤ code.len()`: the 16-byte load is in bounds.
+        let c = unsafe { _mm_loadu_si128(code.as_ptr().add(j).cast()) };
+        let idx = _mm512_add_epi32(_mm512_cvtepu8_epi32(c), offs);
+        // SAFETY: lane `l` reads `table[256·(j+l) + code[j+l]]` with `j + l < m`, so the index
+        // is below `256·m ≤ table.len()`, and `256·m < 2³¹` (checked above) so it fits in i32.
+        let g = unsafe { _mm512_i32gather_ps::<4>(idx, table.as_ptr()) };
+        acc = _mm512_add_ps(acc, g);
+        offs = _mm512_add_epi32(offs, step);
+        j += 16;
+    }
+    if j < m {
+        let rem = m - j;
+        let mut buf = [0u8; 16];
+        buf[..rem].copy_from_slice(&code[j..m]);
+        // SAFETY: `buf` is 16 bytes.
+        let c = unsafe { _mm_loadu_si128(buf.as_ptr().cast()) };
+        let idx = _mm512_add_epi32(_mm512_cvtepu8_epi32(c), offs);
+        let mask: __mmask16 = ((1u32 << rem) - 1) as __mmask16;
+        // SAFETY: only lanes `l < rem` (mask bits) are read, each at
+        // `256·(j+l) + code[j+l] < 256·m ≤ table.len()`; masked lanes do not access memory.
+        let g = unsafe {
+            _mm512_mask_i32gather_ps::<4>(_mm512_setzero_ps(), mask, idx, table.as_ptr())
+        };
+        acc = _mm512_add_ps(acc, g);
+    }
+    _mm512_reduce_add_ps(acc)
+}
+
+#[target_feature(enable = "avx512f,avx512bw,avx2,fma")]
+fn adc_u4_avx512_impl(table: &[f32], code: &[u8], m: usize) -> f32 {
+    let m = m.min(2 * code.len()).min(table.len() / 16);
+    if m >= (i32::MAX as usize) / 16 {
+        // Lane indices would not fit in i32.
+        return super::adc_u4_scalar(table, code, m);
+    }
+    let step = _mm512_set1_epi32(16 * 16);
+    let mut offs = _mm512_mullo_epi32(
+        _mm512_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15),
+        _mm512_set1_epi32(16),
+    );
+    let nib = _mm_set1_epi8(0x0f);
+    let mut acc = _mm512_setzero_ps();
+    let mut j = 0;
+    while j < m {
+        let rem = (m - j).min(16);
+        let mut buf = [0u8; 8];
+        let bytes = rem.div_ceil(2);
+        buf[..bytes].copy_from_slice(&code[j / 2..j / 2 + bytes]);
+        let v = _mm_cvtsi64_si128(i64::from_le_bytes(buf));
+        let lo = _mm_and_si128(v, nib);
+        let hi = _mm_and_si128(_mm_srli_epi16::<4>(v), nib);
+        let inter = _mm_unpacklo_epi8(lo, hi);
+        let idx = _mm512_add_epi32(_mm512_cvtepu8_epi32(inter), offs);
+        let mask: __mmask16 = ((1u32 << rem) - 1) as __mmask16;
+        // SAFETY: only lanes `l < rem` are read, each at `16·(j+l) + nibble < 16·m ≤ table.len()`.
+        let g = unsafe {
+            _mm512_mask_i32gather_ps::<4>(_mm512_setzero_ps(), mask, idx, table.as_ptr())
+        };
+        acc = _mm512_add_ps(acc, g);
+        offs = _mm512_add_epi32(offs, step);
+        j += 16;
+    }
+    _mm512_reduce_add_ps(acc)
+}

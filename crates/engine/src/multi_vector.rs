@@ -1,0 +1,539 @@
+//! `MultiVectorIndex`: late-interaction (ColBERT-style) retrieval with MUVERA.
+//!
+//! Each document is a set of token vectors. Its Fixed Dimensional Encoding (FDE, see
+//! `quiver_muvera::fde`) goes into an ordinary [`VectorIndex`] with inner product (HNSW or flat,
+//! optionally quantized); the tokens go into a [`TokenStore`]. A search encodes the query's
+//! tokens as a query FDE, takes `candidates` documents from the FDE index and reranks them by
+//! exact MaxSim (Σ over query tokens of the best dot product with any document token) on the
+//! index's thread pool.
+//!
+//! Keys: user keys (u32) are the FDE index's keys; `slot_of` maps them to token-store slots.
+//! Removing (or replacing) a document drops its FDE at once and leaves its tokens as garbage
+//! that the next save compacts away.
+
+use std::collections::HashMap;
+use std::path::Path;
+use std::sync::atomic::{AtomicBool, Ordering};
+
+use quiver_distance::Metric;
+use quiver_muvera::fde::{FdeEncoder, FdeParams, ENCODER_VERSION};
+use quiver_muvera::store::{TokenStorage, TokenStore};
+use quiver_muvera::MuveraError;
+use rayon::prelude::*;
+
+use crate::config::{Config, MAX_K};
+use crate::error::{err, Error, Result};
+use crate::persist;
+use crate::vector_index::{MemoryUsage, VectorIndex};
+
+/// Documents per chunk of an add: cancel and progress are checked between chunks.
+pub const ADD_CHUNK: usize = 256;
+
+/// Section kinds of a multi-vector index file (beside the FDE index's own sections).
+const MV_META: u32 = persist::FIRST_EXTRA_SECTION;
+const MV_ENCODER: u32 = persist::FIRST_EXTRA_SECTION + 1;
+const MV_TOKENS: u32 = persist::FIRST_EXTRA_SECTION + 2;
+const MV_SLOT_KEYS: u32 = persist::FIRST_EXTRA_SECTION + 3;
+
+/// Maps a MUVERA error to a coded engine error.
+pub fn muvera_error(e: MuveraError) -> Error {
+    match e {
+        MuveraError::InvalidArgument(m) => err!(InvalidArgument, "{m}"),
+        MuveraError::EmptyTokens => err!(InvalidArgument, "a token set is empty"),
+        MuveraError::RaggedTokens { len, dim } => err!(
+            DimensionMismatch,
+            "a token array holds {len} values, not a multiple of dim {dim}"
+        ),
+        MuveraError::NonFinite { token, component } => err!(
+            NonFinite,
+            "token {token} holds NaN or ±Infinity at component {component}"
+        ),
+        MuveraError::VersionMismatch { found, expected } => err!(
+            VersionMismatch,
+            "encoder or token data version {found}, this build reads {expected}"
+        ),
+        other => err!(CorruptFile, "multi-vector data: {other}"),
+    }
+}
+
+/// Configuration of a [`MultiVectorIndex`].
+#[derive(Clone, Debug)]
+pub struct MultiConfig {
+    /// FDE encoder parameters (`fde.dim` is the token dimension).
+    pub fde: FdeParams,
+    /// How document tokens are stored for the rerank.
+    pub token_storage: TokenStorage,
+    /// The FDE index (its `dim` and `metric` are set from the encoder: output dim, inner product).
+    pub index: Config,
+}
+
+/// One search's hits, best first.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct MultiHits {
+    /// User keys.
+    pub keys: Vec<u32>,
+    /// MaxSim scores (or FDE inner products when not reranked); higher is better.
+    pub scores: Vec<f32>,
+}
+
+/// Time spent in each stage of one search, in nanoseconds.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct SearchTimings {
+    /// Query FDE encoding.
+    pub encode_ns: u64,
+    /// FDE index search.
+    pub search_ns: u64,
+    /// Exact MaxSim rerank.
+    pub rerank_ns: u64,
+}
+
+/// Memory held by a multi-vector index, by part.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct MultiMemory {
+    /// The FDE index (originals, codes, graph, keys).
+    pub fde: MemoryUsage,
+    /// Stored document tokens.
+    pub tokens: usize,
+    /// Encoder matrices.
+    pub encoder: usize,
+}
+
+impl MultiMemory {
+    /// Sum of the parts.
+    pub fn total(&self) -> usize {
+        self.fde.total() + self.tokens + self.encoder
+    }
+}
+
+/// A batch of documents: row-major tokens and `n + 1` token offsets.
+pub struct DocBatch<'a> {
+    /// All tokens, `offsets[n] × dim` floats.
+    pub data: &'a [f32],
+    /// Token offsets: document `i` is tokens `offsets[i]..offsets[i+1]`.
+    pub offsets: &'a [u32],
+}
+
+impl DocBatch<'_> {
+    /// Number of documents.
+    pub fn len(&self) -> usize {
+        self.offsets.len().saturating_sub(1)
+    }
+
+    /// Whether the batch is empty.
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
+    fn doc(&self, i: usize, dim: usize) -> &[f32] {
+        let a = self.offsets[i] as usize * dim;
+        let b = self.offsets[i + 1] as usize * dim;
+        &self.data[a..b]
+    }
+}
+
+/// A multi-vector index (single-owner API; the bindings wrap it in a lock).
+pub struct MultiVectorIndex {
+    config: MultiConfig,
+    encoder: FdeEncoder,
+    fde: VectorIndex,
+    tokens: TokenStore,
+    /// key → token slot.
+    slot_of: HashMap<u32, u32>,
+    /// token slot → key (u32::MAX for garbage).
+    slot_keys: Vec<u32>,
+}
+
+impl MultiVectorIndex {
+    /// An empty index.
+    pub fn new(mut config: MultiConfig) -> Result<Self> {
+        let encoder = FdeEncoder::new(config.fde.clone()).map_err(muvera_error)?;
+        config.index.dim = encoder.output_dim();
+        config.index.metric = Metric::Ip;
+        let fde = VectorIndex::new(config.index)?;
+        let tokens = TokenStore::new(config.token_storage, config.fde.dim).map_err(muvera_error)?;
+        Ok(MultiVectorIndex {
+            config,
+            encoder,
+            fde,
+            tokens,
+            slot_of: HashMap::new(),
+            slot_keys: Vec::new(),
+        })
+    }
+
+    /// The configuration (with the FDE index's dim and metric filled in).
+    pub fn config(&self) -> &MultiConfig {
+        &self.config
+    }
+
+    /// The encoder.
+    pub fn encoder(&self) -> &FdeEncoder {
+        &self.encoder
+    }
+
+    /// The FDE index.
+    pub fn fde_index(&self) -> &VectorIndex {
+        &self.fde
+    }
+
+    /// Token dimension.
+    pub fn dim(&self) -> usize {
+        self.config.fde.dim
+    }
+
+    /// Live documents.
+    pub fn len(&self) -> usize {
+        self.slot_of.len()
+    }
+
+    /// Whether no document is live.
+    pub fn is_empty(&self) -> bool {
+        self.slot_of.is_empty()
+    }
+
+    /// Whether `key` is present.
+    pub fn has(&self, key: u32) -> bool {
+        self.slot_of.contains_key(&key)
+    }
+
+    /// Checks a batch without changing anything: offsets, token shapes and values, keys.
+    pub fn validate_add(&self, keys: &[u32], docs: &DocBatch<'_>, upsert: bool) -> Result<()> {
+        let dim = self.dim();
+        let n = docs.len();
+        if docs.offsets.is_empty() {
+            return Err(err!(InvalidArgument, "offsets must hold n + 1 entries (start with 0)"));
+        }
+        if n != keys.len() {
+            return Err(err!(
+                InvalidArgument,
+                "{} keys but {n} documents (offsets hold n + 1 entries)",
+                keys.len()
+            ));
+        }
+        if docs.offsets[0] != 0 {
+            return Err(err!(InvalidArgument, "offsets[0] must be 0, got {}", docs.offsets[0]));
+        }
+        if !docs.data.len().is_multiple_of(dim) {
+            return Err(err!(
+                DimensionMismatch,
+                "the token data holds {} values, not a multiple of dim {dim}",
+                docs.data.len()
+            ));
+        }
+        let total = docs.data.len() / dim;
+        for i in 0..n {
+            let (a, b) = (docs.offsets[i], docs.offsets[i + 1]);
+            if b <= a {
+                return Err(err!(
+                    InvalidArgument,
+                    "document {i} (key {}) is empty or its offsets decrease ({a} → {b}): offsets must strictly increase",
+                    keys[i]
+                ));
+            }
+        }
+        if docs.offsets[n] as usize != total {
+            return Err(err!(
+                InvalidArgument,
+                "offsets end at token {} but the data holds {total} tokens",
+                docs.offsets[n]
+            ));
+        }
+        if let Some(pos) = docs.data.iter().position(|x| !x.is_finite()) {
+            let token = pos / dim;
+            let doc = docs.offsets.partition_point(|&o| o as usize <= token) - 1;
+            return Err(err!(
+                NonFinite,
+                "document {doc} (key {}) holds NaN or ±Infinity in token {}",
+                keys[doc],
+                token - docs.offsets[doc] as usize
+            ));
+        }
+        let mut sorted = keys.to_vec();
+        sorted.sort_unstable();
+        if let Some(w) = sorted.windows(2).find(|w| w[0] == w[1]) {
+            return Err(err!(DuplicateKey, "key {} appears more than once in this batch", w[0]));
+        }
+        if !upsert {
+            if let Some(k) = keys.iter().find(|k| self.slot_of.contains_key(k)) {
+                return Err(err!(
+                    DuplicateKey,
+                    "key {k} is already in the index (use upsert to replace it)"
+                ));
+            }
+        }
+        Ok(())
+    }
+
+    /// Encodes documents `range` of a validated batch as FDEs (row-major), in parallel.
+    pub fn encode_documents(&self, docs: &DocBatch<'_>, range: std::ops::Range<usize>) -> Result<Vec<f32>> {
+        let out_dim = self.encoder.output_dim();
+        let dim = self.dim();
+        let mut out = vec![0f32; range.len() * out_dim];
+        let enc = &self.encoder;
+        self.fde.pool.install(|| {
+            out.par_chunks_mut(out_dim)
+                .zip(range.into_par_iter())
+                .try_for_each(|(row, i)| enc.encode_document(docs.doc(i, dim), row))
+        })
+        .map_err(muvera_error)?;
+        Ok(out)
+    }
+
+    /// Inserts documents `range` of a validated batch whose FDEs are `fdes`.
+    pub fn insert_encoded(
+        &mut self,
+        keys: &[u32],
+        docs: &DocBatch<'_>,
+        range: std::ops::Range<usize>,
+        fdes: &[f32],
+    ) -> Result<()> {
+        let dim = self.dim();
+        self.fde.add(&keys[range.clone()], fdes, true)?;
+        for i in range {
+            let slot = self.tokens.push(docs.doc(i, dim)).map_err(muvera_error)?;
+            let key = keys[i];
+            if let Some(old) = self.slot_of.insert(key, slot) {
+                self.slot_keys[old as usize] = u32::MAX;
+            }
+            debug_assert_eq!(slot as usize, self.slot_keys.len());
+            self.slot_keys.push(key);
+        }
+        Ok(())
+    }
+
+    /// Validates and inserts a whole batch (all or nothing on bad input).
+    pub fn add(&mut self, keys: &[u32], docs: &DocBatch<'_>, upsert: bool) -> Result<usize> {
+        self.validate_add(keys, docs, upsert)?;
+        let fdes = self.encode_documents(docs, 0..docs.len())?;
+        self.insert_encoded(keys, docs, 0..docs.len(), &fdes)?;
+        Ok(keys.len())
+    }
+
+    /// Removes keys; unknown keys are ignored. Returns how many were removed.
+    pub fn remove(&mut self, keys: &[u32]) -> Result<usize> {
+        let present: Vec<u32> = keys.iter().copied().filter(|k| self.slot_of.contains_key(k)).collect();
+        self.fde.remove(&present)?;
+        for k in &present {
+            if let Some(slot) = self.slot_of.remove(k) {
+                self.slot_keys[slot as usize] = u32::MAX;
+            }
+        }
+        Ok(present.len())
+    }
+
+    fn check_query(&self, query: &[f32]) -> Result<()> {
+        let dim = self.dim();
+        if query.is_empty() {
+            return Err(err!(InvalidArgument, "the query has no tokens"));
+        }
+        if !query.len().is_multiple_of(dim) {
+            return Err(err!(
+                DimensionMismatch,
+                "the query holds {} values, not a multiple of dim {dim}",
+                query.len()
+            ));
+        }
+        if let Some(pos) = query.iter().position(|x| !x.is_finite()) {
+            return Err(err!(NonFinite, "query token {} holds NaN or ±Infinity", pos / dim));
+        }
+        Ok(())
+    }
+
+    /// MUVERA search: `candidates` documents by FDE inner product, then (with `rerank`) exact
+    /// MaxSim over their tokens. Returns the best `k`.
+    pub fn search(
+        &self,
+        query: &[f32],
+        k: usize,
+        candidates: Option<usize>,
+        ef: Option<usize>,
+        rerank: bool,
+    ) -> Result<(MultiHits, SearchTimings)> {
+        if k == 0 || k > MAX_K {
+            return Err(err!(InvalidArgument, "k must be an integer in 1..={MAX_K}, got {k}"));
+        }
+        self.check_query(query)?;
+        let cands = candidates.unwrap_or((4 * k).max(100)).max(k);
+        if cands > MAX_K {
+            return Err(err!(InvalidArgument, "candidates must be at most {MAX_K}, got {cands}"));
+        }
+        let mut t = SearchTimings::default();
+        let t0 = std::time::Instant::now();
+        let mut qfde = vec![0f32; self.encoder.output_dim()];
+        self.encoder.encode_query(query, &mut qfde).map_err(muvera_error)?;
+        t.encode_ns = t0.elapsed().as_nanos() as u64;
+        let t1 = std::time::Instant::now();
+        let ef = ef.unwrap_or(cands).max(cands);
+        let found = self.fde.search(&qfde, cands, Some(ef.min(crate::config::MAX_EF)))?;
+        t.search_ns = t1.elapsed().as_nanos() as u64;
+        if !rerank {
+            return Ok((
+                MultiHits {
+                    scores: found.distances.iter().take(k).map(|d| 1.0 - d).collect(),
+                    keys: found.keys.into_iter().take(k).collect(),
+                },
+                t,
+            ));
+        }
+        let t2 = std::time::Instant::now();
+        let slots: Vec<u32> = found.keys.iter().filter_map(|k| self.slot_of.get(k).copied()).collect();
+        let scored: Vec<(u32, f32)> = self.fde.pool.install(|| {
+            slots
+                .par_iter()
+                .with_min_len(8)
+                .map(|&s| self.tokens.maxsim(query, s).map(|v| (s, v)))
+                .collect::<std::result::Result<Vec<_>, _>>()
+        })
+        .map_err(muvera_error)?;
+        let hits = self.top_by_score(scored, k);
+        t.rerank_ns = t2.elapsed().as_nanos() as u64;
+        Ok((hits, t))
+    }
+
+    /// Best `k` of `(slot, score)`: score descending, ties by key ascending.
+    fn top_by_score(&self, mut scored: Vec<(u32, f32)>, k: usize) -> MultiHits {
+        let keys = &self.slot_keys;
+        scored.sort_by(|a, b| {
+            b.1.total_cmp(&a.1)
+                .then_with(|| keys[a.0 as usize].cmp(&keys[b.0 as usize]))
+        });
+        scored.truncate(k);
+        MultiHits {
+            keys: scored.iter().map(|&(s, _)| keys[s as usize]).collect(),
+            scores: scored.iter().map(|&(_, v)| v).collect(),
+        }
+    }
+
+    /// Exact MaxSim against every live document: the ground truth for MUVERA's recall.
+    pub fn search_exhaustive(&self, query: &[f32], k: usize, cancel: &AtomicBool) -> Result<MultiHits> {
+        if k == 0 || k > MAX_K {
+            return Err(err!(InvalidArgument, "k must be an integer in 1..={MAX_K}, got {k}"));
+        }
+        self.check_query(query)?;
+        let keys = &self.slot_keys;
+        let top = self.fde.pool.install(|| {
+            self.tokens
+                .exhaustive_top_k(query, k, |s| {
+                    keys[s as usize] != u32::MAX && !cancel.load(Ordering::Relaxed)
+                })
+        })
+        .map_err(muvera_error)?;
+        if cancel.load(Ordering::Relaxed) {
+            return Err(err!(Aborted, "exhaustive search aborted"));
+        }
+        Ok(self.top_by_score(top, k))
+    }
+
+    /// Memory by part.
+    pub fn memory_usage(&self) -> MultiMemory {
+        MultiMemory {
+            fde: self.fde.memory_usage(),
+            tokens: self.tokens.bytes(),
+            encoder: self.encoder.params_bytes().len(),
+        }
+    }
+
+    /// The tokens of `key` (decoded to f32), if present.
+    pub fn tokens_of(&self, key: u32) -> Option<Vec<f32>> {
+        let slot = *self.slot_of.get(&key)?;
+        let mut out = Vec::new();
+        self.tokens.tokens_into(slot, &mut out).ok()?;
+        Some(out)
+    }
+
+    /// Writes the index to one file, atomically (the FDE index's sections plus encoder, tokens
+    /// and slot keys). Garbage token slots are compacted away in the written copy.
+    pub fn save(&self, path: &Path) -> Result<()> {
+        let keep: Vec<bool> = self.slot_keys.iter().map(|&k| k != u32::MAX).collect();
+        let (compact, _) = self.tokens.compact(&keep).map_err(muvera_error)?;
+        let live_keys: Vec<u32> = self.slot_keys.iter().copied().filter(|&k| k != u32::MAX).collect();
+        let mut meta = Vec::with_capacity(16);
+        meta.extend_from_slice(&ENCODER_VERSION.to_le_bytes());
+        meta.extend_from_slice(&(self.dim() as u32).to_le_bytes());
+        let mut tokens = Vec::new();
+        compact.to_bytes(&mut tokens);
+        let mut slot_keys = Vec::with_capacity(live_keys.len() * 4);
+        for k in &live_keys {
+            slot_keys.extend_from_slice(&k.to_le_bytes());
+        }
+        persist::save_with(
+            &self.fde,
+            path,
+            vec![
+                (MV_META, meta),
+                (MV_ENCODER, self.encoder.params_bytes()),
+                (MV_TOKENS, tokens),
+                (MV_SLOT_KEYS, slot_keys),
+            ],
+        )
+    }
+
+    /// Loads a file written by [`MultiVectorIndex::save`]. With `expected`, the stored encoder
+    /// must have exactly these parameters (`ERR_VERSION_MISMATCH` otherwise).
+    pub fn load(path: &Path, mmap: bool, expected: Option<&FdeParams>) -> Result<Self> {
+        let (fde, extras) = persist::load_with(path, mmap, None)?;
+        let find = |kind: u32| {
+            extras
+                .iter()
+                .find(|(k, _)| *k == kind)
+                .map(|(_, b)| b.as_slice())
+                .ok_or_else(|| err!(CorruptFile, "not a multi-vector index file (section {kind} is missing)"))
+        };
+        let meta = find(MV_META)?;
+        if meta.len() != 8 {
+            return Err(err!(CorruptFile, "bad multi-vector META section"));
+        }
+        let version = u32::from_le_bytes([meta[0], meta[1], meta[2], meta[3]]);
+        if version != ENCODER_VERSION {
+            return Err(err!(
+                VersionMismatch,
+                "the file's FDE encoder is version {version}, this build implements version {ENCODER_VERSION}"
+            ));
+        }
+        let encoder = FdeEncoder::read_params(find(MV_ENCODER)?).map_err(muvera_error)?;
+        if let Some(want) = expected {
+            if want != encoder.params() {
+                return Err(err!(
+                    VersionMismatch,
+                    "the file's FDE encoder ({:?}) differs from the expected one ({:?}): its FDEs are not comparable",
+                    encoder.params(),
+                    want
+                ));
+            }
+        }
+        if encoder.output_dim() != fde.config().dim {
+            return Err(err!(CorruptFile, "the FDE index dimension disagrees with the encoder"));
+        }
+        let tokens = TokenStore::from_bytes(find(MV_TOKENS)?).map_err(muvera_error)?;
+        let sk = find(MV_SLOT_KEYS)?;
+        if sk.len() != tokens.len() * 4 || tokens.dim() != encoder.params().dim {
+            return Err(err!(CorruptFile, "token slots disagree with the key table"));
+        }
+        let slot_keys: Vec<u32> = sk
+            .chunks_exact(4)
+            .map(|c| u32::from_le_bytes([c[0], c[1], c[2], c[3]]))
+            .collect();
+        let mut slot_of = HashMap::with_capacity(slot_keys.len());
+        for (s, &k) in slot_keys.iter().enumerate() {
+            if !fde.has(k) || slot_of.insert(k, s as u32).is_some() {
+                return Err(err!(CorruptFile, "token slots disagree with the FDE index keys"));
+            }
+        }
+        if slot_of.len() != fde.len() {
+            return Err(err!(CorruptFile, "token slots disagree with the FDE index keys"));
+        }
+        let config = MultiConfig {
+            fde: encoder.params().clone(),
+            token_storage: tokens.kind(),
+            index: *fde.config(),
+        };
+        Ok(MultiVectorIndex {
+            config,
+            encoder,
+            fde,
+            tokens,
+            slot_of,
+            slot_keys,
+        })
+    }
+}
