@@ -4,10 +4,12 @@
 //! become JS errors with a `code` in `error.rs`; panics are caught there too.
 
 mod error;
+mod multi_vector;
 mod vector_index;
 
 use napi_derive::napi;
 
+pub use multi_vector::*;
 pub use vector_index::*;
 
 /// What this build and CPU run with.

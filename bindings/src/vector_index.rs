@@ -111,11 +111,11 @@ impl CancelToken {
     }
 }
 
-fn flag(token: Option<&CancelToken>) -> Arc<AtomicBool> {
+pub(crate) fn flag(token: Option<&CancelToken>) -> Arc<AtomicBool> {
     token.map_or_else(|| Arc::new(AtomicBool::new(false)), |t| t.flag.clone())
 }
 
-fn to_config(c: NativeConfig) -> Result<Config, EngineError> {
+pub(crate) fn to_config(c: NativeConfig) -> Result<Config, EngineError> {
     let metric = Metric::parse(&c.metric).ok_or_else(|| {
         invalid(format!(
             "metric must be 'l2', 'ip' or 'cosine', got '{}'",
@@ -172,7 +172,7 @@ fn to_config(c: NativeConfig) -> Result<Config, EngineError> {
     Ok(config)
 }
 
-fn from_config(c: &Config) -> NativeConfig {
+pub(crate) fn from_config(c: &Config) -> NativeConfig {
     let (pq_m, nbits, opq, query_bits) = match c.quant.kind {
         QuantKind::Pq { m, nbits, opq } => (m, u32::from(nbits), opq, 4),
         QuantKind::Binary { query_bits } => (0, 8, false, u32::from(query_bits)),
@@ -196,6 +196,16 @@ fn from_config(c: &Config) -> NativeConfig {
         ef_search: c.ef_search as u32,
         seed: c.seed as u32,
         threads: c.threads as u32,
+    }
+}
+
+pub(crate) fn memory_of(m: &quiver_engine::MemoryUsage) -> NativeMemoryUsage {
+    NativeMemoryUsage {
+        total: m.total() as f64,
+        originals: m.vectors as f64,
+        codes: m.codes as f64,
+        graph: m.graph as f64,
+        keys: m.keys as f64,
     }
 }
 
@@ -228,7 +238,8 @@ fn count(x: u32) -> usize {
 }
 
 /// Progress callback: `(err, done, total)`, called without blocking the worker.
-type Progress = ThreadsafeFunction<FnArgs<(u32, u32)>, Unknown<'static>, FnArgs<(u32, u32)>>;
+pub(crate) type Progress =
+    ThreadsafeFunction<FnArgs<(u32, u32)>, Unknown<'static>, FnArgs<(u32, u32)>>;
 
 /// A vector index. See the TypeScript `VectorIndex` for the documented API.
 #[napi]
@@ -438,14 +449,7 @@ impl NativeVectorIndex {
     /// Heap bytes held, by part.
     #[napi]
     pub fn memory_usage(&self) -> NativeMemoryUsage {
-        let m = self.inner.read().memory_usage();
-        NativeMemoryUsage {
-            total: m.total() as f64,
-            originals: m.vectors as f64,
-            codes: m.codes as f64,
-            graph: m.graph as f64,
-            keys: m.keys as f64,
-        }
+        memory_of(&self.inner.read().memory_usage())
     }
 
     /// Whether the quantizer is trained (true for an index without quantization).

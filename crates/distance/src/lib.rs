@@ -75,6 +75,9 @@ use std::cmp::Ordering;
 use std::collections::BinaryHeap;
 use std::sync::OnceLock;
 
+pub mod bits;
+pub mod maxsim;
+pub mod pq;
 pub mod scalar;
 pub mod sq8;
 

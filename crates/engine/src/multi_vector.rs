@@ -201,7 +201,10 @@ impl MultiVectorIndex {
         let dim = self.dim();
         let n = docs.len();
         if docs.offsets.is_empty() {
-            return Err(err!(InvalidArgument, "offsets must hold n + 1 entries (start with 0)"));
+            return Err(err!(
+                InvalidArgument,
+                "offsets must hold n + 1 entries (start with 0)"
+            ));
         }
         if n != keys.len() {
             return Err(err!(
@@ -211,7 +214,11 @@ impl MultiVectorIndex {
             ));
         }
         if docs.offsets[0] != 0 {
-            return Err(err!(InvalidArgument, "offsets[0] must be 0, got {}", docs.offsets[0]));
+            return Err(err!(
+                InvalidArgument,
+                "offsets[0] must be 0, got {}",
+                docs.offsets[0]
+            ));
         }
         if !docs.data.len().is_multiple_of(dim) {
             return Err(err!(
@@ -221,13 +228,12 @@ impl MultiVectorIndex {
             ));
         }
         let total = docs.data.len() / dim;
-        for i in 0..n {
-            let (a, b) = (docs.offsets[i], docs.offsets[i + 1]);
+        for (i, (w, key)) in docs.offsets.windows(2).zip(keys).enumerate() {
+            let (a, b) = (w[0], w[1]);
             if b <= a {
                 return Err(err!(
                     InvalidArgument,
-                    "document {i} (key {}) is empty or its offsets decrease ({a} → {b}): offsets must strictly increase",
-                    keys[i]
+                    "document {i} (key {key}) is empty or its offsets decrease ({a} → {b}): offsets must strictly increase"
                 ));
             }
         }
@@ -251,7 +257,11 @@ impl MultiVectorIndex {
         let mut sorted = keys.to_vec();
         sorted.sort_unstable();
         if let Some(w) = sorted.windows(2).find(|w| w[0] == w[1]) {
-            return Err(err!(DuplicateKey, "key {} appears more than once in this batch", w[0]));
+            return Err(err!(
+                DuplicateKey,
+                "key {} appears more than once in this batch",
+                w[0]
+            ));
         }
         if !upsert {
             if let Some(k) = keys.iter().find(|k| self.slot_of.contains_key(k)) {
@@ -265,17 +275,23 @@ impl MultiVectorIndex {
     }
 
     /// Encodes documents `range` of a validated batch as FDEs (row-major), in parallel.
-    pub fn encode_documents(&self, docs: &DocBatch<'_>, range: std::ops::Range<usize>) -> Result<Vec<f32>> {
+    pub fn encode_documents(
+        &self,
+        docs: &DocBatch<'_>,
+        range: std::ops::Range<usize>,
+    ) -> Result<Vec<f32>> {
         let out_dim = self.encoder.output_dim();
         let dim = self.dim();
         let mut out = vec![0f32; range.len() * out_dim];
         let enc = &self.encoder;
-        self.fde.pool.install(|| {
-            out.par_chunks_mut(out_dim)
-                .zip(range.into_par_iter())
-                .try_for_each(|(row, i)| enc.encode_document(docs.doc(i, dim), row))
-        })
-        .map_err(muvera_error)?;
+        self.fde
+            .pool
+            .install(|| {
+                out.par_chunks_mut(out_dim)
+                    .zip(range.into_par_iter())
+                    .try_for_each(|(row, i)| enc.encode_document(docs.doc(i, dim), row))
+            })
+            .map_err(muvera_error)?;
         Ok(out)
     }
 
@@ -311,7 +327,11 @@ impl MultiVectorIndex {
 
     /// Removes keys; unknown keys are ignored. Returns how many were removed.
     pub fn remove(&mut self, keys: &[u32]) -> Result<usize> {
-        let present: Vec<u32> = keys.iter().copied().filter(|k| self.slot_of.contains_key(k)).collect();
+        let present: Vec<u32> = keys
+            .iter()
+            .copied()
+            .filter(|k| self.slot_of.contains_key(k))
+            .collect();
         self.fde.remove(&present)?;
         for k in &present {
             if let Some(slot) = self.slot_of.remove(k) {
@@ -334,7 +354,11 @@ impl MultiVectorIndex {
             ));
         }
         if let Some(pos) = query.iter().position(|x| !x.is_finite()) {
-            return Err(err!(NonFinite, "query token {} holds NaN or ±Infinity", pos / dim));
+            return Err(err!(
+                NonFinite,
+                "query token {} holds NaN or ±Infinity",
+                pos / dim
+            ));
         }
         Ok(())
     }
@@ -350,21 +374,31 @@ impl MultiVectorIndex {
         rerank: bool,
     ) -> Result<(MultiHits, SearchTimings)> {
         if k == 0 || k > MAX_K {
-            return Err(err!(InvalidArgument, "k must be an integer in 1..={MAX_K}, got {k}"));
+            return Err(err!(
+                InvalidArgument,
+                "k must be an integer in 1..={MAX_K}, got {k}"
+            ));
         }
         self.check_query(query)?;
         let cands = candidates.unwrap_or((4 * k).max(100)).max(k);
         if cands > MAX_K {
-            return Err(err!(InvalidArgument, "candidates must be at most {MAX_K}, got {cands}"));
+            return Err(err!(
+                InvalidArgument,
+                "candidates must be at most {MAX_K}, got {cands}"
+            ));
         }
         let mut t = SearchTimings::default();
         let t0 = std::time::Instant::now();
         let mut qfde = vec![0f32; self.encoder.output_dim()];
-        self.encoder.encode_query(query, &mut qfde).map_err(muvera_error)?;
+        self.encoder
+            .encode_query(query, &mut qfde)
+            .map_err(muvera_error)?;
         t.encode_ns = t0.elapsed().as_nanos() as u64;
         let t1 = std::time::Instant::now();
         let ef = ef.unwrap_or(cands).max(cands);
-        let found = self.fde.search(&qfde, cands, Some(ef.min(crate::config::MAX_EF)))?;
+        let found = self
+            .fde
+            .search(&qfde, cands, Some(ef.min(crate::config::MAX_EF)))?;
         t.search_ns = t1.elapsed().as_nanos() as u64;
         if !rerank {
             return Ok((
@@ -376,15 +410,22 @@ impl MultiVectorIndex {
             ));
         }
         let t2 = std::time::Instant::now();
-        let slots: Vec<u32> = found.keys.iter().filter_map(|k| self.slot_of.get(k).copied()).collect();
-        let scored: Vec<(u32, f32)> = self.fde.pool.install(|| {
-            slots
-                .par_iter()
-                .with_min_len(8)
-                .map(|&s| self.tokens.maxsim(query, s).map(|v| (s, v)))
-                .collect::<std::result::Result<Vec<_>, _>>()
-        })
-        .map_err(muvera_error)?;
+        let slots: Vec<u32> = found
+            .keys
+            .iter()
+            .filter_map(|k| self.slot_of.get(k).copied())
+            .collect();
+        let scored: Vec<(u32, f32)> = self
+            .fde
+            .pool
+            .install(|| {
+                slots
+                    .par_iter()
+                    .with_min_len(8)
+                    .map(|&s| self.tokens.maxsim(query, s).map(|v| (s, v)))
+                    .collect::<std::result::Result<Vec<_>, _>>()
+            })
+            .map_err(muvera_error)?;
         let hits = self.top_by_score(scored, k);
         t.rerank_ns = t2.elapsed().as_nanos() as u64;
         Ok((hits, t))
@@ -405,19 +446,29 @@ impl MultiVectorIndex {
     }
 
     /// Exact MaxSim against every live document: the ground truth for MUVERA's recall.
-    pub fn search_exhaustive(&self, query: &[f32], k: usize, cancel: &AtomicBool) -> Result<MultiHits> {
+    pub fn search_exhaustive(
+        &self,
+        query: &[f32],
+        k: usize,
+        cancel: &AtomicBool,
+    ) -> Result<MultiHits> {
         if k == 0 || k > MAX_K {
-            return Err(err!(InvalidArgument, "k must be an integer in 1..={MAX_K}, got {k}"));
+            return Err(err!(
+                InvalidArgument,
+                "k must be an integer in 1..={MAX_K}, got {k}"
+            ));
         }
         self.check_query(query)?;
         let keys = &self.slot_keys;
-        let top = self.fde.pool.install(|| {
-            self.tokens
-                .exhaustive_top_k(query, k, |s| {
+        let top = self
+            .fde
+            .pool
+            .install(|| {
+                self.tokens.exhaustive_top_k(query, k, |s| {
                     keys[s as usize] != u32::MAX && !cancel.load(Ordering::Relaxed)
                 })
-        })
-        .map_err(muvera_error)?;
+            })
+            .map_err(muvera_error)?;
         if cancel.load(Ordering::Relaxed) {
             return Err(err!(Aborted, "exhaustive search aborted"));
         }
@@ -446,7 +497,12 @@ impl MultiVectorIndex {
     pub fn save(&self, path: &Path) -> Result<()> {
         let keep: Vec<bool> = self.slot_keys.iter().map(|&k| k != u32::MAX).collect();
         let (compact, _) = self.tokens.compact(&keep).map_err(muvera_error)?;
-        let live_keys: Vec<u32> = self.slot_keys.iter().copied().filter(|&k| k != u32::MAX).collect();
+        let live_keys: Vec<u32> = self
+            .slot_keys
+            .iter()
+            .copied()
+            .filter(|&k| k != u32::MAX)
+            .collect();
         let mut meta = Vec::with_capacity(16);
         meta.extend_from_slice(&ENCODER_VERSION.to_le_bytes());
         meta.extend_from_slice(&(self.dim() as u32).to_le_bytes());
@@ -477,7 +533,12 @@ impl MultiVectorIndex {
                 .iter()
                 .find(|(k, _)| *k == kind)
                 .map(|(_, b)| b.as_slice())
-                .ok_or_else(|| err!(CorruptFile, "not a multi-vector index file (section {kind} is missing)"))
+                .ok_or_else(|| {
+                    err!(
+                        CorruptFile,
+                        "not a multi-vector index file (section {kind} is missing)"
+                    )
+                })
         };
         let meta = find(MV_META)?;
         if meta.len() != 8 {
@@ -502,7 +563,10 @@ impl MultiVectorIndex {
             }
         }
         if encoder.output_dim() != fde.config().dim {
-            return Err(err!(CorruptFile, "the FDE index dimension disagrees with the encoder"));
+            return Err(err!(
+                CorruptFile,
+                "the FDE index dimension disagrees with the encoder"
+            ));
         }
         let tokens = TokenStore::from_bytes(find(MV_TOKENS)?).map_err(muvera_error)?;
         let sk = find(MV_SLOT_KEYS)?;
@@ -516,11 +580,17 @@ impl MultiVectorIndex {
         let mut slot_of = HashMap::with_capacity(slot_keys.len());
         for (s, &k) in slot_keys.iter().enumerate() {
             if !fde.has(k) || slot_of.insert(k, s as u32).is_some() {
-                return Err(err!(CorruptFile, "token slots disagree with the FDE index keys"));
+                return Err(err!(
+                    CorruptFile,
+                    "token slots disagree with the FDE index keys"
+                ));
             }
         }
         if slot_of.len() != fde.len() {
-            return Err(err!(CorruptFile, "token slots disagree with the FDE index keys"));
+            return Err(err!(
+                CorruptFile,
+                "token slots disagree with the FDE index keys"
+            ));
         }
         let config = MultiConfig {
             fde: encoder.params().clone(),
@@ -535,5 +605,75 @@ impl MultiVectorIndex {
             slot_of,
             slot_keys,
         })
+    }
+}
+
+/// A [`MultiVectorIndex`] shared between threads: one writer at a time, searches in parallel,
+/// and adds split into chunks whose FDEs are encoded without holding the write lock.
+pub struct SharedMultiIndex {
+    writer: parking_lot::Mutex<()>,
+    inner: parking_lot::RwLock<MultiVectorIndex>,
+}
+
+impl SharedMultiIndex {
+    /// Wraps an index.
+    pub fn new(index: MultiVectorIndex) -> Self {
+        SharedMultiIndex {
+            writer: parking_lot::Mutex::new(()),
+            inner: parking_lot::RwLock::new(index),
+        }
+    }
+
+    /// Read access for searches and accessors.
+    pub fn read(&self) -> parking_lot::RwLockReadGuard<'_, MultiVectorIndex> {
+        self.inner.read()
+    }
+
+    /// Adds (or upserts) a batch: validated as a whole first (bad input inserts nothing), then
+    /// inserted in chunks of [`ADD_CHUNK`] documents; `cancel` is checked and
+    /// `progress(done, total)` called between chunks.
+    pub fn add(
+        &self,
+        keys: &[u32],
+        docs: &DocBatch<'_>,
+        upsert: bool,
+        cancel: &AtomicBool,
+        progress: &mut dyn FnMut(usize, usize),
+    ) -> Result<crate::AddOutcome> {
+        let _writer = self.writer.lock();
+        self.inner.read().validate_add(keys, docs, upsert)?;
+        let total = keys.len();
+        let mut done = 0;
+        while done < total {
+            if cancel.load(Ordering::Relaxed) {
+                return Ok(crate::AddOutcome {
+                    inserted: done,
+                    aborted: true,
+                });
+            }
+            let range = done..(done + ADD_CHUNK).min(total);
+            let fdes = self.inner.read().encode_documents(docs, range.clone())?;
+            self.inner
+                .write()
+                .insert_encoded(keys, docs, range.clone(), &fdes)?;
+            done = range.end;
+            progress(done, total);
+        }
+        Ok(crate::AddOutcome {
+            inserted: done,
+            aborted: false,
+        })
+    }
+
+    /// Removes keys; returns how many were present.
+    pub fn remove(&self, keys: &[u32]) -> Result<usize> {
+        let _writer = self.writer.lock();
+        self.inner.write().remove(keys)
+    }
+
+    /// Saves atomically; searches continue meanwhile, writers wait.
+    pub fn save(&self, path: &Path) -> Result<()> {
+        let _writer = self.writer.lock();
+        self.inner.read().save(path)
     }
 }

@@ -171,6 +171,9 @@ fn encode_meta(index: &VectorIndex) -> Vec<u8> {
     m
 }
 
+/// Caller-defined sections: (kind, bytes) in file order.
+pub type ExtraSections = Vec<(u32, Vec<u8>)>;
+
 /// Section kinds at or above this value belong to the object that embeds a `VectorIndex`
 /// (e.g. a `MultiVectorIndex`); a plain load ignores them.
 pub const FIRST_EXTRA_SECTION: u32 = 100;
@@ -209,7 +212,10 @@ pub fn save_with(index: &VectorIndex, path: &Path, extras: Vec<(u32, Vec<u8>)>) 
     }
     for (kind, bytes) in extras {
         if kind < FIRST_EXTRA_SECTION {
-            return Err(err!(Internal, "extra section kind {kind} collides with the index's own"));
+            return Err(err!(
+                Internal,
+                "extra section kind {kind} collides with the index's own"
+            ));
         }
         sections.push((kind, Payload::Bytes(bytes)));
     }
@@ -424,7 +430,7 @@ pub fn load_with(
     path: &Path,
     mmap: bool,
     threads: Option<usize>,
-) -> Result<(VectorIndex, Vec<(u32, Vec<u8>)>)> {
+) -> Result<(VectorIndex, ExtraSections)> {
     let file = File::open(path).map_err(|e| io_err("cannot open", path, e))?;
     let len = file
         .metadata()

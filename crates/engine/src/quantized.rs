@@ -8,8 +8,8 @@
 
 use quiver_distance::Metric;
 use quiver_hnsw::{QueryScorer, Scorer};
-use quiver_quant::fastscan::FastScanLut;
 use quiver_quant::binary::{Binary, BinaryParams, BinaryQuery};
+use quiver_quant::fastscan::FastScanLut;
 use quiver_quant::pq::{Pq, PqParams, PqQuery};
 use quiver_quant::rabitq::{Rabitq, RabitqParams, RabitqQuery};
 use quiver_quant::sq8::{Sq8, Sq8Query};

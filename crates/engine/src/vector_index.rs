@@ -15,9 +15,9 @@ use rayon::prelude::*;
 use crate::config::{search_params, Config, IndexKind, MAX_VECTORS};
 use crate::error::{err, Error, Result};
 use crate::quantized::{AnyQuantizer, CodeScorer, Originals, QuantKind};
-use quiver_quant::fastscan::FastScanCodes;
 use crate::scorer::F32Scorer;
 use crate::store::{AlignedF32, VectorStore};
+use quiver_quant::fastscan::FastScanCodes;
 
 /// Consolidate once tombstones exceed this share of slots.
 const CONSOLIDATE_FRACTION: f64 = 0.15;

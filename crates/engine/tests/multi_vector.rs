@@ -75,7 +75,10 @@ fn queries(data: &[f32], offsets: &[u32], n: usize, seed: u64) -> Vec<Vec<f32>> 
             let mut q = Vec::new();
             for _ in 0..m {
                 let t = a + r.below(b - a);
-                let mut tok: Vec<f32> = data[t * DIM..(t + 1) * DIM].iter().map(|&x| x + 0.2 * r.f()).collect();
+                let mut tok: Vec<f32> = data[t * DIM..(t + 1) * DIM]
+                    .iter()
+                    .map(|&x| x + 0.2 * r.f())
+                    .collect();
                 unit(&mut tok);
                 q.extend(tok);
             }
@@ -91,7 +94,15 @@ fn muvera_recall_against_exhaustive_maxsim() {
     let keys: Vec<u32> = (0..n as u32).map(|i| i * 7 + 3).collect();
     for storage in [TokenStorage::F32, TokenStorage::F16, TokenStorage::Sq8] {
         let mut mv = MultiVectorIndex::new(config(storage, IndexKind::Hnsw)).unwrap();
-        mv.add(&keys, &DocBatch { data: &data, offsets: &offsets }, false).unwrap();
+        mv.add(
+            &keys,
+            &DocBatch {
+                data: &data,
+                offsets: &offsets,
+            },
+            false,
+        )
+        .unwrap();
         assert_eq!(mv.len(), n);
         let never = AtomicBool::new(false);
         let mut hits = 0;
@@ -115,22 +126,56 @@ fn upsert_remove_and_persistence() {
     let (data, offsets, _) = corpus(n, 3);
     let keys: Vec<u32> = (0..n as u32).collect();
     let mut mv = MultiVectorIndex::new(config(TokenStorage::F16, IndexKind::Hnsw)).unwrap();
-    mv.add(&keys, &DocBatch { data: &data, offsets: &offsets }, false).unwrap();
+    mv.add(
+        &keys,
+        &DocBatch {
+            data: &data,
+            offsets: &offsets,
+        },
+        false,
+    )
+    .unwrap();
     let never = AtomicBool::new(false);
     // Document 5's own tokens find it first.
     let doc5 = &data[offsets[5] as usize * DIM..offsets[6] as usize * DIM];
-    assert_eq!(mv.search(doc5, 1, None, None, true).unwrap().0.keys, vec![5]);
+    assert_eq!(
+        mv.search(doc5, 1, None, None, true).unwrap().0.keys,
+        vec![5]
+    );
     // Upsert key 9 with document 5's tokens: both score the same, ties by key.
     let off = [0u32, (doc5.len() / DIM) as u32];
     assert_eq!(
-        mv.add(&[9], &DocBatch { data: doc5, offsets: &off }, false).unwrap_err().code,
+        mv.add(
+            &[9],
+            &DocBatch {
+                data: doc5,
+                offsets: &off
+            },
+            false
+        )
+        .unwrap_err()
+        .code,
         ErrorCode::DuplicateKey
     );
-    mv.add(&[9], &DocBatch { data: doc5, offsets: &off }, true).unwrap();
+    mv.add(
+        &[9],
+        &DocBatch {
+            data: doc5,
+            offsets: &off,
+        },
+        true,
+    )
+    .unwrap();
     assert_eq!(mv.len(), n);
-    assert_eq!(mv.search_exhaustive(doc5, 2, &never).unwrap().keys, vec![5, 9]);
+    assert_eq!(
+        mv.search_exhaustive(doc5, 2, &never).unwrap().keys,
+        vec![5, 9]
+    );
     assert_eq!(mv.remove(&[5, 1_000_000]).unwrap(), 1);
-    assert_eq!(mv.search(doc5, 1, None, None, true).unwrap().0.keys, vec![9]);
+    assert_eq!(
+        mv.search(doc5, 1, None, None, true).unwrap().0.keys,
+        vec![9]
+    );
     assert!(!mv.has(5));
 
     let dir = std::env::temp_dir().join(format!("quiver-mv-{}", std::process::id()));
@@ -142,20 +187,38 @@ fn upsert_remove_and_persistence() {
         assert_eq!(back.len(), mv.len());
         assert_eq!(back.tokens_of(9), mv.tokens_of(9));
         for q in queries(&data, &offsets, 10, 4) {
-            assert_eq!(back.search(&q, 10, None, None, true).unwrap().0, mv.search(&q, 10, None, None, true).unwrap().0);
-            assert_eq!(back.search_exhaustive(&q, 10, &never).unwrap(), mv.search_exhaustive(&q, 10, &never).unwrap());
+            assert_eq!(
+                back.search(&q, 10, None, None, true).unwrap().0,
+                mv.search(&q, 10, None, None, true).unwrap().0
+            );
+            assert_eq!(
+                back.search_exhaustive(&q, 10, &never).unwrap(),
+                mv.search_exhaustive(&q, 10, &never).unwrap()
+            );
         }
     }
     // Another encoder (seed) on load: version mismatch.
     let mut other = FdeParams::preset("compact-2560", DIM).unwrap();
     other.seed ^= 1;
-    assert_eq!(MultiVectorIndex::load(&path, false, Some(&other)).err().unwrap().code, ErrorCode::VersionMismatch);
+    assert_eq!(
+        MultiVectorIndex::load(&path, false, Some(&other))
+            .err()
+            .unwrap()
+            .code,
+        ErrorCode::VersionMismatch
+    );
     let same = FdeParams::preset("compact-2560", DIM).unwrap();
     assert!(MultiVectorIndex::load(&path, false, Some(&same)).is_ok());
     // A plain VectorIndex file is not a multi-vector file.
     let plain = dir.join("plain.qvr");
     quiver_engine::persist::save(mv.fde_index(), &plain).unwrap();
-    assert_eq!(MultiVectorIndex::load(&plain, false, None).err().unwrap().code, ErrorCode::CorruptFile);
+    assert_eq!(
+        MultiVectorIndex::load(&plain, false, None)
+            .err()
+            .unwrap()
+            .code,
+        ErrorCode::CorruptFile
+    );
 }
 
 #[test]
@@ -164,7 +227,16 @@ fn bad_input_is_rejected_and_nothing_is_inserted() {
     let keys: Vec<u32> = (0..10).collect();
     let mut mv = MultiVectorIndex::new(config(TokenStorage::F32, IndexKind::Flat)).unwrap();
     let code = |mv: &mut MultiVectorIndex, k: &[u32], d: &[f32], o: &[u32]| {
-        mv.add(k, &DocBatch { data: d, offsets: o }, false).unwrap_err().code
+        mv.add(
+            k,
+            &DocBatch {
+                data: d,
+                offsets: o,
+            },
+            false,
+        )
+        .unwrap_err()
+        .code
     };
     // empty document (offsets do not increase)
     let mut o = offsets.clone();
@@ -175,29 +247,62 @@ fn bad_input_is_rejected_and_nothing_is_inserted() {
     *o.last_mut().unwrap() += 1;
     assert_eq!(code(&mut mv, &keys, &data, &o), ErrorCode::InvalidArgument);
     // ragged data
-    assert_eq!(code(&mut mv, &keys, &data[..data.len() - 1], &offsets), ErrorCode::DimensionMismatch);
+    assert_eq!(
+        code(&mut mv, &keys, &data[..data.len() - 1], &offsets),
+        ErrorCode::DimensionMismatch
+    );
     // NaN token
     let mut bad = data.clone();
     bad[DIM * 30 + 4] = f32::NAN;
     assert_eq!(code(&mut mv, &keys, &bad, &offsets), ErrorCode::NonFinite);
     // duplicate keys, key/doc count mismatch, first offset not 0
-    assert_eq!(code(&mut mv, &[1, 1, 2, 3, 4, 5, 6, 7, 8, 9], &data, &offsets), ErrorCode::DuplicateKey);
-    assert_eq!(code(&mut mv, &keys[..9], &data, &offsets), ErrorCode::InvalidArgument);
+    assert_eq!(
+        code(&mut mv, &[1, 1, 2, 3, 4, 5, 6, 7, 8, 9], &data, &offsets),
+        ErrorCode::DuplicateKey
+    );
+    assert_eq!(
+        code(&mut mv, &keys[..9], &data, &offsets),
+        ErrorCode::InvalidArgument
+    );
     let mut o = offsets.clone();
     o[0] = 1;
     assert_eq!(code(&mut mv, &keys, &data, &o), ErrorCode::InvalidArgument);
     assert_eq!(mv.len(), 0, "nothing was inserted");
     // Queries.
     let never = AtomicBool::new(false);
-    assert_eq!(mv.search(&[], 10, None, None, true).unwrap_err().code, ErrorCode::InvalidArgument);
-    assert_eq!(mv.search(&data[..DIM + 3], 10, None, None, true).unwrap_err().code, ErrorCode::DimensionMismatch);
-    assert_eq!(mv.search(&data[..DIM], 0, None, None, true).unwrap_err().code, ErrorCode::InvalidArgument);
-    assert_eq!(mv.search_exhaustive(&[f32::NAN; DIM], 10, &never).unwrap_err().code, ErrorCode::NonFinite);
+    assert_eq!(
+        mv.search(&[], 10, None, None, true).unwrap_err().code,
+        ErrorCode::InvalidArgument
+    );
+    assert_eq!(
+        mv.search(&data[..DIM + 3], 10, None, None, true)
+            .unwrap_err()
+            .code,
+        ErrorCode::DimensionMismatch
+    );
+    assert_eq!(
+        mv.search(&data[..DIM], 0, None, None, true)
+            .unwrap_err()
+            .code,
+        ErrorCode::InvalidArgument
+    );
+    assert_eq!(
+        mv.search_exhaustive(&[f32::NAN; DIM], 10, &never)
+            .unwrap_err()
+            .code,
+        ErrorCode::NonFinite
+    );
     // Encoder parameters.
     let mut c = config(TokenStorage::F32, IndexKind::Flat);
     c.fde.k_sim = 11;
-    assert_eq!(MultiVectorIndex::new(c).err().unwrap().code, ErrorCode::InvalidArgument);
+    assert_eq!(
+        MultiVectorIndex::new(c).err().unwrap().code,
+        ErrorCode::InvalidArgument
+    );
     let mut c = config(TokenStorage::F32, IndexKind::Flat);
     c.fde.d_proj = Some(DIM + 1);
-    assert_eq!(MultiVectorIndex::new(c).err().unwrap().code, ErrorCode::InvalidArgument);
+    assert_eq!(
+        MultiVectorIndex::new(c).err().unwrap().code,
+        ErrorCode::InvalidArgument
+    );
 }

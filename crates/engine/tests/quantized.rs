@@ -9,7 +9,7 @@ use quiver_hnsw::splitmix64;
 /// centre plus a random combination of 8 directions, plus a little noise.
 fn data(n: usize, dim: usize, seed: u64) -> Vec<f32> {
     let mut s = 0x1234_5678_u64; // the clusters are shared between base and query sets
-    let mut uniform = |s: &mut u64| {
+    let uniform = |s: &mut u64| {
         *s = splitmix64(*s);
         (*s >> 40) as f32 / (1u64 << 24) as f32 - 0.5
     };

@@ -19,8 +19,11 @@
 //! bound), [`pq`] (product quantization, 8-bit ADC and 4-bit fast-scan), [`kmeans`].
 
 pub mod binary;
+pub mod fastscan;
+pub mod hadamard;
 pub mod io;
 pub mod kmeans;
+pub mod opq;
 pub mod pq;
 pub mod rabitq;
 pub mod sq8;
@@ -106,7 +109,7 @@ pub trait Quantizer: Send + Sync + Sized {
 
 /// Check that training data is a whole number of rows, has at least `needed` rows and is finite.
 pub fn check_training(data: &[f32], dim: usize, needed: usize) -> Result<usize, QuantError> {
-    if dim == 0 || data.len() % dim != 0 {
+    if dim == 0 || !data.len().is_multiple_of(dim) {
         return Err(QuantError::InvalidArgument(format!(
             "training data length {} is not a multiple of dim {}",
             data.len(),

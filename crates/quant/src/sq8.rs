@@ -160,7 +160,7 @@ impl Quantizer for Sq8 {
         }
     }
 
-    fn prepare<'a>(&'a self, q: &[f32]) -> Sq8Query {
+    fn prepare(&self, q: &[f32]) -> Sq8Query {
         let dim = self.dim;
         let l2 = self.metric == Metric::L2;
         let (a, base) = if l2 {
