@@ -120,3 +120,16 @@ export { evaluate } from './evaluate'
 export type { EvalMetric, EvalRun, EvalQrels, EvaluateOptions, EvaluationResult } from './evaluate'
 export { loadBeir } from './beir'
 export type { BeirDocument, BeirQuery, BeirDataset, LoadBeirOptions } from './beir'
+export { FdeEncoder, MultiVectorIndex } from './multi-vector'
+export type {
+  FdePreset,
+  FdeOptions,
+  FdeParams,
+  TokenStorage,
+  MultiVectorIndexOptions,
+  MultiVectorDocs,
+  MultiSearchOptions,
+  MultiSearchResult,
+  MultiVectorMemoryUsage,
+  MultiVectorLoadOptions,
+} from './multi-vector'

@@ -122,8 +122,102 @@ export interface NativeVectorIndexClass {
   loadSync(path: string, mmap: boolean): NativeVectorIndex
 }
 
+/** FDE encoder options as passed to the addon (unset fields keep the preset's). @internal */
+export interface NativeFdeConfig {
+  dim: number
+  preset?: string | null
+  kSim?: number | null
+  dProj?: number | null
+  reps?: number | null
+  finalDim?: number | null
+  seed?: string | null
+  fillEmpty?: boolean | null
+}
+
+/** Resolved FDE parameters. @internal */
+export interface NativeFdeParams {
+  dim: number
+  kSim: number
+  dProj: number
+  reps: number
+  finalDim: number
+  seed: string
+  fillEmpty: boolean
+  outputDim: number
+  version: number
+}
+
+/** A native FDE encoder. @internal */
+export interface NativeFdeEncoder {
+  readonly outputDim: number
+  params(): NativeFdeParams
+  encodeQuery(tokens: Float32Array): Float32Array
+  encodeDocument(tokens: Float32Array): Float32Array
+}
+
+/** Multi-vector index options as passed to the addon. @internal */
+export interface NativeMultiConfig {
+  fde: NativeFdeConfig
+  tokenStorage: string
+  index: NativeConfig
+}
+
+/** A native multi-vector search result. @internal */
+export interface NativeMultiResult {
+  keys: Uint32Array
+  scores: Float32Array
+  encodeMs: number
+  searchMs: number
+  rerankMs: number
+}
+
+/** Native multi-vector memory breakdown. @internal */
+export interface NativeMultiMemory {
+  total: number
+  fde: NativeMemoryUsage
+  tokens: number
+  encoder: number
+}
+
+/** A native multi-vector index. @internal */
+export interface NativeMultiVectorIndex {
+  add(
+    keys: Uint32Array,
+    data: Float32Array,
+    offsets: Uint32Array,
+    upsert: boolean,
+    onProgress?: NativeProgressCallback | null,
+    cancel?: NativeCancelToken | null,
+  ): Promise<NativeAddResult>
+  addSync(keys: Uint32Array, data: Float32Array, offsets: Uint32Array, upsert: boolean): NativeAddResult
+  search(query: Float32Array, k: number, candidates: number, ef: number, rerank: boolean, cancel?: NativeCancelToken | null): Promise<NativeMultiResult>
+  searchSync(query: Float32Array, k: number, candidates: number, ef: number, rerank: boolean): NativeMultiResult
+  searchExhaustive(query: Float32Array, k: number, cancel?: NativeCancelToken | null): Promise<NativeMultiResult>
+  searchExhaustiveSync(query: Float32Array, k: number): NativeMultiResult
+  remove(keys: Uint32Array): Promise<number>
+  removeSync(keys: Uint32Array): number
+  has(key: number): boolean
+  tokens(key: number): Float32Array | null
+  readonly size: number
+  readonly tokenStorage: string
+  fdeParams(): NativeFdeParams
+  indexConfig(): NativeConfig
+  memoryUsage(): NativeMultiMemory
+  save(path: string): Promise<void>
+  saveSync(path: string): void
+}
+
+/** The `NativeMultiVectorIndex` class. @internal */
+export interface NativeMultiVectorIndexClass {
+  new (config: NativeMultiConfig): NativeMultiVectorIndex
+  load(path: string, mmap: boolean, expected?: NativeFdeConfig | null): Promise<NativeMultiVectorIndex>
+  loadSync(path: string, mmap: boolean, expected?: NativeFdeConfig | null): NativeMultiVectorIndex
+}
+
 /** Shape of the module exported by `native/index.js`. @internal */
 export interface NativeBinding {
+  NativeFdeEncoder: new (config: NativeFdeConfig) => NativeFdeEncoder
+  NativeMultiVectorIndex: NativeMultiVectorIndexClass
   NativeVectorIndex: NativeVectorIndexClass
   CancelToken: new () => NativeCancelToken
   capabilities(): NativeCapabilities

@@ -232,12 +232,13 @@ export interface LoadOptions {
 /** Key value used to fill unused slots of {@link BatchSearchResult.keys}. */
 export const EMPTY_KEY = MAX_U32
 
-function abortedError(what: string): QuiverError {
+/** @internal */
+export function abortedError(what: string): QuiverError {
   return new QuiverError('ERR_ABORTED', `${what} aborted`)
 }
 
-/** Runs `run` with a CancelToken wired to `signal` (if any); native errors become QuiverErrors. */
-async function withCancel<T>(
+/** Runs `run` with a CancelToken wired to `signal` (if any); native errors become QuiverErrors. @internal */
+export async function withCancel<T>(
   signal: SignalLike | undefined,
   run: (token: NativeCancelToken | null) => Promise<T>,
 ): Promise<T> {
@@ -264,8 +265,8 @@ async function withCancel<T>(
   }
 }
 
-/** Calls a synchronous native method, converting errors. */
-function syncCall<T>(run: () => T): T {
+/** Calls a synchronous native method, converting errors. @internal */
+export function syncCall<T>(run: () => T): T {
   try {
     return run()
   } catch (err) {
@@ -273,8 +274,8 @@ function syncCall<T>(run: () => T): T {
   }
 }
 
-/** Wraps a user progress callback for the native error-first convention. */
-class ProgressRelay {
+/** Wraps a user progress callback for the native error-first convention. @internal */
+export class ProgressRelay {
   private last = -1
   private settled = false
   readonly native: NativeProgressCallback
@@ -321,7 +322,8 @@ function checkBatch(r: NativeBatchResult, n: number, k: number): BatchSearchResu
   return { keys: r.keys, distances: r.distances, counts: r.counts }
 }
 
-function checkPath(path: unknown): string {
+/** @internal */
+export function checkPath(path: unknown): string {
   if (typeof path !== 'string' || path.length === 0) {
     throw invalid(`path must be a non-empty string, got ${path === null ? 'null' : typeof path}`)
   }

@@ -1,0 +1,575 @@
+/**
+ * Multi-vector (late-interaction) retrieval with MUVERA: {@link FdeEncoder} and
+ * {@link MultiVectorIndex}.
+ *
+ * @packageDocumentation
+ */
+
+import { QuiverError } from './errors'
+import { getNative } from './native'
+import type { NativeFdeConfig, NativeFdeParams, NativeMultiResult, NativeMultiVectorIndex } from './native'
+import {
+  checkInt,
+  checkOptionsObject,
+  checkSignal,
+  invalid,
+  resolveConfig,
+  toKeys,
+  MAX_K,
+  MAX_U32,
+} from './validate'
+import { abortedError, checkPath, ProgressRelay, syncCall, withCancel } from './vector-index'
+import type { Keys, MemoryUsage, QuantizationOptions, ResolvedVectorIndexOptions, IndexType, Originals, QuantizationType } from './vector-index'
+
+/** FDE presets: `'paper-10240'` (reps 20, kSim 5, dProj 16 → 10,240 dims) and `'compact-2560'` (reps 10, kSim 4, dProj 16 → 2,560 dims). */
+export type FdePreset = 'paper-10240' | 'compact-2560'
+
+/**
+ * Fixed Dimensional Encoding parameters (MUVERA, Dhulipala et al. 2024). Start from `preset`
+ * (default `'paper-10240'`); any explicit field overrides the preset's value.
+ */
+export interface FdeOptions {
+  /** Token dimension. Required. */
+  dim: number
+  /** Starting point for the other fields. Default `'paper-10240'`. */
+  preset?: FdePreset
+  /** SimHash bits per repetition: 2^kSim partitions; integer in [1, 10]. */
+  kSim?: number
+  /** Dimensions each partition block is projected to with a random ±1 matrix, ≤ dim; `'identity'` keeps all `dim`. */
+  dProj?: number | 'identity'
+  /** Independent repetitions, concatenated; integer ≥ 1. */
+  reps?: number
+  /** Count-Sketch the concatenation down to this many dims; `null` (default) keeps it. */
+  finalDim?: number | null
+  /**
+   * Seed of every random matrix (integer in [0, 2^64)). The presets use a fixed default so
+   * that encoders built anywhere agree. Derivation: each matrix is drawn from xoshiro256** seeded
+   * with `splitmix64(seed ^ splitmix64(rep·16 + purpose))`; Gaussians by the polar Box–Muller method.
+   */
+  seed?: number | bigint
+  /** Documents only: fill empty partitions with the token of nearest bit pattern. Default `true`. */
+  fillEmpty?: boolean
+}
+
+/** Resolved FDE parameters. */
+export interface FdeParams {
+  /** Token dimension. */
+  dim: number
+  /** SimHash bits per repetition. */
+  kSim: number
+  /** Projected block dimension, or `'identity'`. */
+  dProj: number | 'identity'
+  /** Repetitions. */
+  reps: number
+  /** Final Count-Sketch dimension, or `null`. */
+  finalDim: number | null
+  /** Seed. */
+  seed: bigint
+  /** Whether documents fill empty partitions. */
+  fillEmpty: boolean
+  /** Length of every FDE. */
+  outputDim: number
+  /** Encoder algorithm version (stored with every index; a different version cannot be mixed). */
+  version: number
+}
+
+const PRESETS: readonly string[] = ['paper-10240', 'compact-2560']
+
+function nativeFde(options: unknown, what = 'fde'): NativeFdeConfig {
+  const o = checkOptionsObject(options, what)
+  if (o.dim === undefined) throw invalid(`${what}.dim is required`)
+  const dim = checkInt(o.dim, `${what}.dim`, 1, 65536)
+  const c: NativeFdeConfig = { dim }
+  if (o.preset !== undefined) {
+    if (typeof o.preset !== 'string' || !PRESETS.includes(o.preset)) {
+      throw invalid(`${what}.preset must be 'paper-10240' or 'compact-2560', got ${String(o.preset)}`)
+    }
+    c.preset = o.preset
+  }
+  if (o.kSim !== undefined) c.kSim = checkInt(o.kSim, `${what}.kSim`, 1, 10)
+  if (o.dProj !== undefined) c.dProj = o.dProj === 'identity' ? 0 : checkInt(o.dProj, `${what}.dProj`, 1, dim)
+  if (o.reps !== undefined) c.reps = checkInt(o.reps, `${what}.reps`, 1, 4096)
+  if (o.finalDim !== undefined) c.finalDim = o.finalDim === null ? 0 : checkInt(o.finalDim, `${what}.finalDim`, 1, 1 << 24)
+  if (o.seed !== undefined) {
+    const s = o.seed
+    if (typeof s === 'bigint') {
+      if (s < 0n || s >= 1n << 64n) throw invalid(`${what}.seed must be in [0, 2^64)`)
+      c.seed = s.toString()
+    } else {
+      c.seed = String(checkInt(s, `${what}.seed`, 0, Number.MAX_SAFE_INTEGER))
+    }
+  }
+  if (o.fillEmpty !== undefined) {
+    if (typeof o.fillEmpty !== 'boolean') throw invalid(`${what}.fillEmpty must be a boolean`)
+    c.fillEmpty = o.fillEmpty
+  }
+  return c
+}
+
+function paramsOut(p: NativeFdeParams): FdeParams {
+  return {
+    dim: p.dim,
+    kSim: p.kSim,
+    dProj: p.dProj === 0 ? 'identity' : p.dProj,
+    reps: p.reps,
+    finalDim: p.finalDim === 0 ? null : p.finalDim,
+    seed: BigInt(p.seed),
+    fillEmpty: p.fillEmpty,
+    outputDim: p.outputDim,
+    version: p.version,
+  }
+}
+
+function tokenArray(tokens: unknown, dim: number, what: string): Float32Array {
+  if (!(tokens instanceof Float32Array)) throw invalid(`${what} must be a Float32Array of nTokens × dim values`)
+  if (tokens.length === 0) throw invalid(`${what} has no tokens`)
+  if (tokens.length % dim !== 0) {
+    throw new QuiverError('ERR_DIMENSION_MISMATCH', `${what} has ${tokens.length} values, not a multiple of dim = ${dim}`)
+  }
+  return tokens
+}
+
+function checkCount(tokens: Float32Array, nTokens: unknown, dim: number, what: string): void {
+  if (nTokens === undefined) return
+  const n = checkInt(nTokens, 'nTokens', 1, MAX_U32)
+  if (n * dim !== tokens.length) {
+    throw new QuiverError('ERR_DIMENSION_MISMATCH', `${what}: nTokens = ${n} needs ${n * dim} values, got ${tokens.length}`)
+  }
+}
+
+/**
+ * The MUVERA Fixed Dimensional Encoding: one vector per token set whose inner product
+ * approximates MaxSim (Chamfer) similarity. Usable on its own with any ANN system.
+ *
+ * @example
+ * ```ts
+ * const enc = new FdeEncoder({ dim: 384, preset: 'paper-10240' })
+ * const q = enc.encodeQuery(queryTokens)      // Float32Array(enc.outputDim)
+ * const d = enc.encodeDocument(docTokens)
+ * ```
+ */
+export class FdeEncoder {
+  private readonly native: import('./native').NativeFdeEncoder
+  private readonly resolved: FdeParams
+
+  /**
+   * Builds the encoder's random matrices from its seed.
+   * @throws {@link QuiverError} `ERR_INVALID_ARGUMENT` (unknown preset, kSim > 10, dProj > dim, …).
+   */
+  constructor(options: FdeOptions) {
+    const c = nativeFde(options, 'options')
+    const Native = getNative().NativeFdeEncoder
+    this.native = syncCall(() => new Native(c))
+    this.resolved = paramsOut(this.native.params())
+  }
+
+  /** Length of every FDE this encoder produces. */
+  get outputDim(): number {
+    return this.resolved.outputDim
+  }
+
+  /** The resolved parameters. */
+  get params(): FdeParams {
+    return { ...this.resolved }
+  }
+
+  /**
+   * Query FDE: each partition block is the SUM of its tokens (projected).
+   * @param tokens - row-major `nTokens × dim` token vectors.
+   * @param nTokens - optional check of the token count.
+   * @throws {@link QuiverError} `ERR_INVALID_ARGUMENT` (empty), `ERR_DIMENSION_MISMATCH`, `ERR_NON_FINITE`.
+   */
+  encodeQuery(tokens: Float32Array, nTokens?: number): Float32Array {
+    const t = tokenArray(tokens, this.resolved.dim, 'tokens')
+    checkCount(t, nTokens, this.resolved.dim, 'tokens')
+    return syncCall(() => this.native.encodeQuery(t))
+  }
+
+  /**
+   * Document FDE: each partition block is the AVERAGE of its tokens; empty partitions are filled
+   * from the token with the nearest bit pattern when `fillEmpty` is on.
+   * @throws {@link QuiverError} as {@link FdeEncoder.encodeQuery}.
+   */
+  encodeDocument(tokens: Float32Array, nTokens?: number): Float32Array {
+    const t = tokenArray(tokens, this.resolved.dim, 'tokens')
+    checkCount(t, nTokens, this.resolved.dim, 'tokens')
+    return syncCall(() => this.native.encodeDocument(t))
+  }
+}
+
+/** How document tokens are stored for the exact rerank: f32 (exact), f16 (half the bytes) or sq8 (per-token int8 + scale). */
+export type TokenStorage = 'f32' | 'f16' | 'sq8'
+
+/** Options for `new MultiVectorIndex(options)`. Only `dim` is required. */
+export interface MultiVectorIndexOptions {
+  /** Token dimension. Required. */
+  dim: number
+  /** FDE encoder (its `dim` is taken from `dim`). Default `{ preset: 'paper-10240' }`. */
+  fde?: Omit<FdeOptions, 'dim'>
+  /** Token storage for the rerank. Default `'f16'`. */
+  tokenStorage?: TokenStorage
+  /** Compress the FDEs in their index (e.g. `{ type: 'pq' }` or `{ type: 'sq8' }`); the rerank always uses the tokens. */
+  fdeQuantization?: QuantizationOptions
+  /** Index over the FDEs: `'hnsw'` (default) or `'flat'`. */
+  index?: IndexType
+  /** HNSW M of the FDE index. Default 16. */
+  m?: number
+  /** HNSW efConstruction of the FDE index. Default 200. */
+  efConstruction?: number
+  /** Worker threads for adds, FDE encoding and reranks. Default: all logical CPUs. */
+  threads?: number
+  /** HNSW seed. Default 42. */
+  seed?: number
+}
+
+/** Documents for {@link MultiVectorIndex.add}: one row-major `nTokens × dim` array per document, or one flat array with `n + 1` token offsets (zero-copy). */
+export type MultiVectorDocs = readonly Float32Array[] | { data: Float32Array; offsets: Uint32Array }
+
+/** Options of {@link MultiVectorIndex.search}. */
+export interface MultiSearchOptions {
+  /** Results; integer in [1, 10000]. Default 10. */
+  k?: number
+  /** Documents taken from the FDE index before the rerank. Default max(100, 4k). */
+  candidates?: number
+  /** `'exact'` (default): rerank candidates by exact MaxSim; `'none'`: return FDE inner products. */
+  rerank?: 'exact' | 'none'
+  /** HNSW ef of the FDE search. Default: `candidates`. */
+  ef?: number
+  /** Cancels the search (rejects with `ERR_ABORTED`). */
+  signal?: AbortSignal
+}
+
+/** A multi-vector search result, best first. */
+export interface MultiSearchResult {
+  /** Document keys. */
+  keys: Uint32Array
+  /** MaxSim scores (higher is better), or FDE inner products with `rerank: 'none'`. */
+  scores: Float32Array
+  /** Milliseconds per stage: query FDE encoding, FDE index search, exact rerank (0 for an exhaustive search). */
+  timings: { encodeMs: number; searchMs: number; rerankMs: number }
+}
+
+/** Memory held by a multi-vector index, in bytes. */
+export interface MultiVectorMemoryUsage {
+  /** Sum of the parts. */
+  total: number
+  /** The FDE index, by part. */
+  fde: MemoryUsage
+  /** Stored document tokens. */
+  tokens: number
+  /** Encoder matrices. */
+  encoder: number
+}
+
+/** Options of {@link MultiVectorIndex.load}. */
+export interface MultiVectorLoadOptions {
+  /** Map the FDE index read-only (as `VectorIndex.load`); tokens are read into memory. */
+  mmap?: boolean
+  /** Fail with `ERR_VERSION_MISMATCH` unless the file's encoder has exactly these parameters. */
+  fde?: FdeOptions
+}
+
+function toDocs(docs: unknown, dim: number, n: number): { data: Float32Array; offsets: Uint32Array } {
+  if (Array.isArray(docs)) {
+    if (docs.length !== n) throw invalid(`got ${n} keys but ${docs.length} documents`)
+    let total = 0
+    for (let i = 0; i < docs.length; i++) {
+      const d: unknown = docs[i]
+      if (!(d instanceof Float32Array)) throw invalid(`docs[${i}] must be a Float32Array (nTokens × dim, row-major)`)
+      if (d.length === 0) throw invalid(`docs[${i}] has no tokens`)
+      if (d.length % dim !== 0) {
+        throw new QuiverError('ERR_DIMENSION_MISMATCH', `docs[${i}] has ${d.length} values, not a multiple of dim = ${dim}`)
+      }
+      total += d.length
+    }
+    const data = new Float32Array(total)
+    const offsets = new Uint32Array(n + 1)
+    let pos = 0
+    for (let i = 0; i < n; i++) {
+      const d = docs[i] as Float32Array
+      data.set(d, pos)
+      pos += d.length
+      offsets[i + 1] = pos / dim
+    }
+    return { data, offsets }
+  }
+  const o = checkOptionsObject(docs, 'docs')
+  if (!(o.data instanceof Float32Array) || !(o.offsets instanceof Uint32Array)) {
+    throw invalid('docs must be an array of Float32Array or { data: Float32Array, offsets: Uint32Array }')
+  }
+  return { data: o.data, offsets: o.offsets }
+}
+
+function multiResult(r: NativeMultiResult): MultiSearchResult {
+  return { keys: r.keys, scores: r.scores, timings: { encodeMs: r.encodeMs, searchMs: r.searchMs, rerankMs: r.rerankMs } }
+}
+
+function resolveMultiSearch(options: unknown): { k: number; candidates: number; ef: number; rerank: boolean; signal: ReturnType<typeof checkSignal> } {
+  const o = checkOptionsObject(options, 'search options')
+  const k = o.k === undefined ? 10 : checkInt(o.k, 'k', 1, MAX_K)
+  const candidates = o.candidates === undefined ? 0 : checkInt(o.candidates, 'candidates', 1, MAX_K)
+  const ef = o.ef === undefined ? 0 : checkInt(o.ef, 'ef', 1, 10000)
+  if (o.rerank !== undefined && o.rerank !== 'exact' && o.rerank !== 'none') throw invalid("rerank must be 'exact' or 'none'")
+  return { k, candidates, ef, rerank: o.rerank !== 'none', signal: checkSignal(o.signal) }
+}
+
+/**
+ * A multi-vector index: each document is a set of token vectors, scored by MaxSim
+ * (Σ over query tokens of the best dot product with any document token; higher is better).
+ *
+ * MUVERA pipeline: each document's Fixed Dimensional Encoding goes into an inner-product
+ * {@link VectorIndex}-style graph; a search encodes the query tokens, takes `candidates`
+ * documents by FDE similarity, and reranks them by exact MaxSim over the stored tokens (on the
+ * worker pool). {@link MultiVectorIndex.searchExhaustive} scores every document exactly.
+ *
+ * @example
+ * ```ts
+ * const mv = new MultiVectorIndex({ dim: 384, fde: { preset: 'paper-10240' }, tokenStorage: 'f16' })
+ * await mv.add([1, 2], [doc1Tokens, doc2Tokens])
+ * const { keys, scores } = await mv.search(queryTokens, { k: 10 })
+ * ```
+ */
+export class MultiVectorIndex {
+  private native!: NativeMultiVectorIndex
+  private tokenDim!: number
+
+  /**
+   * Creates an empty index.
+   * @throws {@link QuiverError} `ERR_INVALID_ARGUMENT` for bad options.
+   */
+  constructor(options: MultiVectorIndexOptions) {
+    const o = checkOptionsObject(options, 'options')
+    if (o.dim === undefined) throw invalid('options.dim is required')
+    const dim = checkInt(o.dim, 'dim', 1, 65536)
+    const fde = nativeFde({ ...(o.fde === undefined ? {} : checkOptionsObject(o.fde, 'options.fde')), dim }, 'options.fde')
+    const tokenStorage = o.tokenStorage === undefined ? 'f16' : o.tokenStorage
+    if (tokenStorage !== 'f32' && tokenStorage !== 'f16' && tokenStorage !== 'sq8') {
+      throw invalid(`tokenStorage must be 'f32', 'f16' or 'sq8', got ${String(tokenStorage)}`)
+    }
+    // The FDE index's dim and metric come from the encoder; validate the rest as VectorIndex options.
+    const outputDim = syncCall(() => new (getNative().NativeFdeEncoder)(fde)).outputDim
+    const index = resolveConfig({
+      dim: outputDim,
+      metric: 'ip',
+      index: o.index,
+      m: o.m,
+      efConstruction: o.efConstruction,
+      threads: o.threads,
+      seed: o.seed,
+      quantization: o.fdeQuantization,
+    })
+    const Native = getNative().NativeMultiVectorIndex
+    this.attach(syncCall(() => new Native({ fde, tokenStorage, index })))
+  }
+
+  private attach(native: NativeMultiVectorIndex): void {
+    this.native = native
+    this.tokenDim = native.fdeParams().dim
+  }
+
+  private static wrap(native: NativeMultiVectorIndex): MultiVectorIndex {
+    const m = Object.create(MultiVectorIndex.prototype) as MultiVectorIndex
+    m.attach(native)
+    return m
+  }
+
+  /**
+   * Loads an index saved with {@link MultiVectorIndex.save}, on a worker thread.
+   * @throws {@link QuiverError} `ERR_IO`, `ERR_CORRUPT_FILE`, `ERR_VERSION_MISMATCH` (another encoder
+   *   version, or parameters other than `options.fde`).
+   */
+  static async load(path: string, options?: MultiVectorLoadOptions): Promise<MultiVectorIndex> {
+    const p = checkPath(path)
+    const o = checkOptionsObject(options, 'load options')
+    const expected = o.fde === undefined ? null : nativeFde(o.fde, 'options.fde')
+    const Native = getNative().NativeMultiVectorIndex
+    return MultiVectorIndex.wrap(await withCancel(undefined, () => Native.load(p, o.mmap === true, expected)))
+  }
+
+  /** Synchronous variant of {@link MultiVectorIndex.load}. */
+  static loadSync(path: string, options?: MultiVectorLoadOptions): MultiVectorIndex {
+    const p = checkPath(path)
+    const o = checkOptionsObject(options, 'load options')
+    const expected = o.fde === undefined ? null : nativeFde(o.fde, 'options.fde')
+    const Native = getNative().NativeMultiVectorIndex
+    return MultiVectorIndex.wrap(syncCall(() => Native.loadSync(p, o.mmap === true, expected)))
+  }
+
+  /** Token dimension. */
+  get dim(): number {
+    return this.tokenDim
+  }
+
+  /** Number of documents. */
+  get size(): number {
+    return this.native.size
+  }
+
+  /** Token storage of the rerank. */
+  get tokenStorage(): TokenStorage {
+    return this.native.tokenStorage as TokenStorage
+  }
+
+  /** The encoder's resolved parameters. */
+  get fdeParams(): FdeParams {
+    return paramsOut(this.native.fdeParams())
+  }
+
+  /** The FDE index's resolved configuration (dim = FDE dimension, metric `'ip'`). */
+  indexConfig(): ResolvedVectorIndexOptions {
+    const c = this.native.indexConfig()
+    return {
+      dim: c.dim,
+      metric: 'ip',
+      index: c.index as IndexType,
+      m: c.m,
+      efConstruction: c.efConstruction,
+      efSearch: c.efSearch,
+      seed: c.seed,
+      threads: c.threads,
+      quantization: {
+        type: c.quantization as QuantizationType,
+        m: c.pqM,
+        nbits: c.nbits as 4 | 8,
+        opq: c.opq,
+        queryBits: c.queryBits as 1 | 4,
+        rerank: c.rerank ? 'exact' : 'none',
+        oversample: c.oversample,
+        trainingSize: c.trainingSize,
+      },
+      originals: c.originals as Originals,
+    }
+  }
+
+  /** Heap bytes by part. */
+  memoryUsage(): MultiVectorMemoryUsage {
+    return syncCall(() => this.native.memoryUsage())
+  }
+
+  private async addImpl(keys: unknown, docs: unknown, upsert: boolean, options: unknown): Promise<number> {
+    const o = checkOptionsObject(options, 'add options')
+    const onProgress = o.onProgress
+    if (onProgress !== undefined && typeof onProgress !== 'function') throw invalid('options.onProgress must be a function')
+    const signal = checkSignal(o.signal)
+    const k = toKeys(keys)
+    const d = toDocs(docs, this.tokenDim, k.length)
+    const op = upsert ? 'upsert' : 'add'
+    if (signal !== undefined && signal.aborted) {
+      throw new QuiverError('ERR_ABORTED', `${op} aborted after inserting 0 of ${k.length} documents`, { inserted: 0 })
+    }
+    if (k.length === 0 && d.offsets.length <= 1) return 0
+    const relay = typeof onProgress === 'function' ? new ProgressRelay(onProgress as (a: number, b: number) => void) : null
+    let ok = false
+    try {
+      const res = await withCancel(signal, (token) => this.native.add(k, d.data, d.offsets, upsert, relay === null ? null : relay.native, token))
+      if (res.aborted) {
+        throw new QuiverError('ERR_ABORTED', `${op} aborted after inserting ${res.inserted} of ${k.length} documents`, { inserted: res.inserted })
+      }
+      ok = true
+      return res.inserted
+    } finally {
+      if (relay !== null) relay.finish(k.length, ok)
+    }
+  }
+
+  /**
+   * Adds documents under new keys (FDE encoding and graph insertion on worker threads).
+   * Bad input (an empty document, offsets that do not increase or overrun the data, NaN tokens,
+   * repeated or existing keys) inserts nothing.
+   * @param keys - one key per document.
+   * @param docs - see {@link MultiVectorDocs}.
+   * @throws {@link QuiverError} `ERR_INVALID_ARGUMENT`, `ERR_DIMENSION_MISMATCH`, `ERR_NON_FINITE`,
+   *   `ERR_DUPLICATE_KEY`, `ERR_ABORTED` (with `inserted`: documents inserted before the abort).
+   */
+  add(keys: Keys, docs: MultiVectorDocs, options?: { onProgress?: (done: number, total: number) => void; signal?: AbortSignal }): Promise<number> {
+    return this.addImpl(keys, docs, false, options)
+  }
+
+  /** Like {@link MultiVectorIndex.add}, replacing documents whose keys exist. */
+  upsert(keys: Keys, docs: MultiVectorDocs, options?: { onProgress?: (done: number, total: number) => void; signal?: AbortSignal }): Promise<number> {
+    return this.addImpl(keys, docs, true, options)
+  }
+
+  /** Synchronous variant of {@link MultiVectorIndex.add}. */
+  addSync(keys: Keys, docs: MultiVectorDocs): number {
+    const k = toKeys(keys)
+    const d = toDocs(docs, this.tokenDim, k.length)
+    return syncCall(() => this.native.addSync(k, d.data, d.offsets, false)).inserted
+  }
+
+  /** Synchronous variant of {@link MultiVectorIndex.upsert}. */
+  upsertSync(keys: Keys, docs: MultiVectorDocs): number {
+    const k = toKeys(keys)
+    const d = toDocs(docs, this.tokenDim, k.length)
+    return syncCall(() => this.native.addSync(k, d.data, d.offsets, true)).inserted
+  }
+
+  /**
+   * MUVERA search on a worker thread: FDE candidates, then exact MaxSim rerank.
+   * @param queryTokens - row-major `nTokens × dim` query token vectors.
+   * @throws {@link QuiverError} `ERR_INVALID_ARGUMENT`, `ERR_DIMENSION_MISMATCH`, `ERR_NON_FINITE`, `ERR_ABORTED`.
+   */
+  async search(queryTokens: Float32Array, options?: MultiSearchOptions): Promise<MultiSearchResult> {
+    const s = resolveMultiSearch(options)
+    const q = tokenArray(queryTokens, this.tokenDim, 'queryTokens')
+    if (s.signal !== undefined && s.signal.aborted) throw abortedError('search')
+    return multiResult(await withCancel(s.signal, (token) => this.native.search(q, s.k, s.candidates, s.ef, s.rerank, token)))
+  }
+
+  /** Synchronous variant of {@link MultiVectorIndex.search}. */
+  searchSync(queryTokens: Float32Array, options?: MultiSearchOptions): MultiSearchResult {
+    const s = resolveMultiSearch(options)
+    const q = tokenArray(queryTokens, this.tokenDim, 'queryTokens')
+    return multiResult(syncCall(() => this.native.searchSync(q, s.k, s.candidates, s.ef, s.rerank)))
+  }
+
+  /** Exact MaxSim against every document (the ground truth for MUVERA's recall), on the worker pool. */
+  async searchExhaustive(queryTokens: Float32Array, options?: { k?: number; signal?: AbortSignal }): Promise<MultiSearchResult> {
+    const s = resolveMultiSearch(options)
+    const q = tokenArray(queryTokens, this.tokenDim, 'queryTokens')
+    if (s.signal !== undefined && s.signal.aborted) throw abortedError('searchExhaustive')
+    return multiResult(await withCancel(s.signal, (token) => this.native.searchExhaustive(q, s.k, token)))
+  }
+
+  /** Synchronous variant of {@link MultiVectorIndex.searchExhaustive}. */
+  searchExhaustiveSync(queryTokens: Float32Array, options?: { k?: number }): MultiSearchResult {
+    const s = resolveMultiSearch(options)
+    const q = tokenArray(queryTokens, this.tokenDim, 'queryTokens')
+    return multiResult(syncCall(() => this.native.searchExhaustiveSync(q, s.k)))
+  }
+
+  /** Removes documents; unknown keys are ignored. Resolves to the number removed. */
+  async remove(keys: Keys): Promise<number> {
+    const k = toKeys(keys)
+    return withCancel(undefined, () => this.native.remove(k))
+  }
+
+  /** Synchronous variant of {@link MultiVectorIndex.remove}. */
+  removeSync(keys: Keys): number {
+    const k = toKeys(keys)
+    return syncCall(() => this.native.removeSync(k))
+  }
+
+  /** True if a document is stored under `key`. */
+  has(key: number): boolean {
+    return this.native.has(checkInt(key, 'key', 0, MAX_U32))
+  }
+
+  /** The stored tokens of `key` (decoded to f32; f16/sq8 storage rounds them), or `undefined`. */
+  tokens(key: number): Float32Array | undefined {
+    const t = this.native.tokens(checkInt(key, 'key', 0, MAX_U32))
+    return t === null ? undefined : t
+  }
+
+  /** Writes the index (FDE index, encoder matrices, tokens) to one file, atomically, on a worker thread. */
+  async save(path: string): Promise<void> {
+    const p = checkPath(path)
+    await withCancel(undefined, () => this.native.save(p))
+  }
+
+  /** Synchronous variant of {@link MultiVectorIndex.save}. */
+  saveSync(path: string): void {
+    const p = checkPath(path)
+    syncCall(() => this.native.saveSync(p))
+  }
+}
