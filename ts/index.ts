@@ -133,3 +133,7 @@ export type {
   MultiVectorMemoryUsage,
   MultiVectorLoadOptions,
 } from './multi-vector'
+export { TextIndex } from './text-index'
+export type { Analyzer, TextIndexOptions, ResolvedTextIndexOptions, TextSearchResult, TextSearchOptions } from './text-index'
+export { Collection, DEFAULT_ALPHA } from './collection'
+export type { DocId, CollectionSchema, CollectionDoc, CollectionHit, CollectionQuery, HitPart } from './collection'

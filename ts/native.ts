@@ -214,8 +214,66 @@ export interface NativeMultiVectorIndexClass {
   loadSync(path: string, mmap: boolean, expected?: NativeFdeConfig | null): NativeMultiVectorIndex
 }
 
+/** Text index options as passed to the addon. @internal */
+export interface NativeTextConfig {
+  analyzer: string
+  tokenizerJson?: string | null
+  mode?: string | null
+  stem: boolean
+  stopWords: string
+  stopWordList: string[]
+  k1: number
+  b: number
+  threads: number
+}
+
+/** Text index options as reported by the addon. @internal */
+export interface NativeTextInfo {
+  analyzer: string
+  tokenizerName?: string | null
+  mode?: string | null
+  stem: boolean
+  stopWords: string
+  stopWordList: string[]
+  k1: number
+  b: number
+}
+
+/** BM25 hits. @internal */
+export interface NativeTextResult {
+  keys: Uint32Array
+  scores: Float32Array
+}
+
+/** A native text index. @internal */
+export interface NativeTextIndex {
+  add(keys: Uint32Array, texts: string[], onProgress?: NativeProgressCallback | null, cancel?: NativeCancelToken | null): Promise<void>
+  addSync(keys: Uint32Array, texts: string[]): void
+  search(query: string, k: number, strategy: string, cancel?: NativeCancelToken | null): Promise<NativeTextResult>
+  searchSync(query: string, k: number, strategy: string): NativeTextResult
+  searchBatch(queries: string[], k: number): Promise<NativeTextResult[]>
+  analyze(text: string): string[]
+  remove(keys: Uint32Array): Promise<number>
+  removeSync(keys: Uint32Array): number
+  has(key: number): boolean
+  readonly size: number
+  readonly terms: number
+  info(): NativeTextInfo
+  memoryUsage(): number
+  save(path: string): Promise<void>
+  saveSync(path: string): void
+}
+
+/** The `NativeTextIndex` class. @internal */
+export interface NativeTextIndexClass {
+  new (config: NativeTextConfig): NativeTextIndex
+  load(path: string, threads: number): Promise<NativeTextIndex>
+  loadSync(path: string, threads: number): NativeTextIndex
+}
+
 /** Shape of the module exported by `native/index.js`. @internal */
 export interface NativeBinding {
+  NativeTextIndex: NativeTextIndexClass
   NativeFdeEncoder: new (config: NativeFdeConfig) => NativeFdeEncoder
   NativeMultiVectorIndex: NativeMultiVectorIndexClass
   NativeVectorIndex: NativeVectorIndexClass

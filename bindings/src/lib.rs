@@ -5,11 +5,13 @@
 
 mod error;
 mod multi_vector;
+mod text_index;
 mod vector_index;
 
 use napi_derive::napi;
 
 pub use multi_vector::*;
+pub use text_index::*;
 pub use vector_index::*;
 
 /// What this build and CPU run with.

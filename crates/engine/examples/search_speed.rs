@@ -6,6 +6,7 @@
 
 use std::time::Instant;
 
+use quiver_engine::quantized::{QuantConfig, QuantKind};
 use quiver_engine::{persist, Config, IndexKind, Metric, VectorIndex};
 
 fn read_f32(path: &str) -> Vec<f32> {
@@ -24,7 +25,22 @@ fn main() {
     let n = base.len() / dim;
     let nq = (queries.len() / dim).min(2000);
     let keys: Vec<u32> = (0..n as u32).collect();
+    // QUANT=sq8|rabitq|binary|pq8|pq4 (OVERSAMPLE=x) searches through codes with an f32 rerank.
+    let quant = match std::env::var("QUANT").as_deref() {
+        Ok("sq8") => QuantKind::Sq8,
+        Ok("rabitq") => QuantKind::Rabitq,
+        Ok("binary") => QuantKind::Binary { query_bits: 4 },
+        Ok("pq8") => QuantKind::Pq { m: (dim / 8) as u32, nbits: 8, opq: false },
+        Ok("pq4") => QuantKind::Pq { m: (dim / 4) as u32, nbits: 4, opq: false },
+        _ => QuantKind::None,
+    };
     let cfg = Config {
+        quant: QuantConfig {
+            kind: quant,
+            oversample: std::env::var("OVERSAMPLE").ok().and_then(|t| t.parse().ok()).unwrap_or(2.0),
+            training_size: 20_000,
+            ..QuantConfig::default()
+        },
         metric: Metric::L2,
         threads: std::env::var("THREADS")
             .ok()
@@ -47,6 +63,7 @@ fn main() {
     };
     let mut flat = VectorIndex::new(Config {
         kind: IndexKind::Flat,
+        quant: QuantConfig::default(),
         ..cfg
     })
     .expect("cfg");

@@ -16,6 +16,7 @@ pub mod quantized;
 pub mod scorer;
 pub mod shared;
 pub mod store;
+pub mod text_index;
 pub mod vector_index;
 
 pub use config::{Config, IndexKind, MAX_DIM, MAX_EF, MAX_K, MAX_M, MAX_THREADS};

@@ -667,28 +667,36 @@ impl VectorIndex {
         let top: Vec<(f32, u32)> = if rerank {
             let f32s = F32Scorer::new(self.store.as_slice(), self.config.dim, self.config.metric);
             let mut top = TopK::new(k);
-            if quant.has_bounds() {
-                // Visit candidates by lower bound; stop once no bound can beat the k-th.
-                let mut by_lower: Vec<(f32, u32)> = found
+            // With RaBitQ's bounds, visit candidates by lower bound and stop once no bound can
+            // beat the k-th exact distance; otherwise rescore every candidate.
+            let bounded = quant.has_bounds();
+            let order: Vec<(f32, u32)> = if bounded {
+                let mut v: Vec<(f32, u32)> = found
                     .iter()
                     .map(|&(_, s)| (query.estimate(s).lower, s))
                     .collect();
-                by_lower.sort_by(|a, b| a.0.total_cmp(&b.0));
-                for (lower, s) in by_lower {
-                    if top.len() == k && lower >= top.worst() {
-                        break;
-                    }
-                    let d = f32s.distance_to(q, s);
-                    if d < top.worst() {
-                        top.push(d, s);
-                    }
-                }
+                v.sort_by(|a, b| a.0.total_cmp(&b.0));
+                v
             } else {
-                for &(_, s) in &found {
-                    let d = f32s.distance_to(q, s);
-                    if d < top.worst() {
-                        top.push(d, s);
-                    }
+                found
+            };
+            // Originals are read at random: keep the next rows' cache lines in flight while
+            // the current one is scored.
+            const AHEAD: usize = 3;
+            let lines = (self.config.dim * 4).div_ceil(64);
+            for &(_, s) in order.iter().take(AHEAD) {
+                quiver_distance::prefetch(f32s.row(s).as_ptr().cast(), lines);
+            }
+            for (i, &(lower, s)) in order.iter().enumerate() {
+                if bounded && top.len() == k && lower >= top.worst() {
+                    break;
+                }
+                if let Some(&(_, next)) = order.get(i + AHEAD) {
+                    quiver_distance::prefetch(f32s.row(next).as_ptr().cast(), lines);
+                }
+                let d = f32s.distance_to(q, s);
+                if d < top.worst() {
+                    top.push(d, s);
                 }
             }
             top.into_sorted()

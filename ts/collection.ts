@@ -1,0 +1,545 @@
+/**
+ * {@link Collection}: documents with text, a vector and/or token vectors under one id space,
+ * searched by BM25, dense and multi-vector retrieval and fused into one ranking.
+ *
+ * @packageDocumentation
+ */
+
+import * as crypto from 'node:crypto'
+import * as fs from 'node:fs'
+import * as path from 'node:path'
+import { QuiverError } from './errors'
+import { fuse } from './fusion'
+import type { FusionMethod, FusionList } from './fusion'
+import { MultiVectorIndex } from './multi-vector'
+import type { MultiVectorIndexOptions } from './multi-vector'
+import { TextIndex } from './text-index'
+import type { TextIndexOptions } from './text-index'
+import { checkInt, checkOptionsObject, invalid, resolveConfig, toVector, MAX_K } from './validate'
+import { VectorIndex } from './vector-index'
+import type { Metric, VectorIndexOptions } from './vector-index'
+
+/** A document id: a string or a non-negative integer (`1` and `'1'` are different ids). */
+export type DocId = string | number
+
+/** The fields a collection holds; each present field is required in every document. */
+export interface CollectionSchema {
+  /** BM25 over `doc.text` (`true` for the default {@link TextIndexOptions}). */
+  text?: TextIndexOptions | true
+  /** A dense vector per document (`doc.vector`), in a {@link VectorIndex}. */
+  vector?: VectorIndexOptions
+  /** Token vectors per document (`doc.tokens`), in a {@link MultiVectorIndex}. */
+  multiVector?: MultiVectorIndexOptions
+}
+
+/** A document. */
+export interface CollectionDoc {
+  /** Unique id. */
+  id: DocId
+  /** Text (schema `text`); stored and returned by `get`. */
+  text?: string
+  /** Dense vector (schema `vector`). */
+  vector?: Float32Array | readonly number[]
+  /** Token vectors, row-major `n × dim` (schema `multiVector`). */
+  tokens?: { data: Float32Array; n: number }
+}
+
+/** What one retriever said about a hit: 1-based rank and its own score, or absent. */
+export interface HitPart {
+  /** Rank in that retriever's candidate list (1 = best). */
+  rank: number
+  /** The retriever's score: BM25 for text, similarity for vectors (cosine: 1 − distance, ip: dot, l2: −distance²), MaxSim for tokens. */
+  score: number
+}
+
+/** One fused search hit. */
+export interface CollectionHit {
+  /** Document id. */
+  id: DocId
+  /** Fused score (higher is better), or the single retriever's score when only one signal was given. */
+  score: number
+  /** Each retriever's rank and score for this document (a part is absent if that retriever did not return it). */
+  parts: { text?: HitPart; vector?: HitPart; multiVector?: HitPart }
+}
+
+/** A hybrid query: any combination of the schema's fields. */
+export interface CollectionQuery {
+  /** BM25 query. */
+  text?: string
+  /** Dense query vector. */
+  vector?: Float32Array | readonly number[]
+  /** Query token vectors (row-major `nTokens × dim`). */
+  tokens?: Float32Array
+  /** Results. Default 10. */
+  k?: number
+  /**
+   * How signals are combined when more than one is given. Default: with exactly one dense
+   * signal (vector or multiVector) and text, `{ method: 'convex', alpha: DEFAULT_ALPHA,
+   * normalize: 'minmax' }` (α weighs the dense signal); otherwise `{ method: 'rrf', k: 60 }`.
+   */
+  fusion?: FusionMethod
+  /** Candidates fetched from each retriever. Default max(50, 4k). */
+  candidates?: number
+}
+
+/**
+ * Default weight of the dense signal in convex fusion: the value tuned on the SciFact train
+ * split with all-MiniLM-L6-v2 and BM25 (see the README's hybrid section); tune it on your data.
+ */
+export const DEFAULT_ALPHA = 0.4
+
+const MANIFEST = 'MANIFEST.json'
+const FORMAT = 'quiver-collection'
+const FORMAT_VERSION = 1
+
+interface DocsFile {
+  nextKey: number
+  ids: DocId[]
+  keys: number[]
+  texts: string[] | null
+}
+
+interface Manifest {
+  format: string
+  version: number
+  generation: string
+  schema: CollectionSchema
+  parts: { docs: { file: string; sha256: string; bytes: number }; text?: string; vector?: string; multiVector?: string }
+}
+
+function corrupt(dir: string, why: string): QuiverError {
+  return new QuiverError('ERR_CORRUPT_FILE', `collection ${dir}: ${why}`)
+}
+
+function idKey(id: unknown, what: string): DocId {
+  if (typeof id === 'string') return id
+  if (typeof id === 'number' && Number.isInteger(id) && id >= 0) return id
+  throw invalid(`${what} must be a string or a non-negative integer, got ${typeof id === 'number' ? String(id) : typeof id}`)
+}
+
+function fsyncPath(p: string): void {
+  let fd: number | undefined
+  try {
+    fd = fs.openSync(p, 'r')
+    fs.fsyncSync(fd)
+  } catch {
+    // Some platforms cannot open or fsync a directory; the data files themselves were synced.
+  } finally {
+    if (fd !== undefined) fs.closeSync(fd)
+  }
+}
+
+function writeDurable(file: string, data: string | Buffer): void {
+  const fd = fs.openSync(file, 'w')
+  try {
+    fs.writeSync(fd, typeof data === 'string' ? Buffer.from(data) : data)
+    fs.fsyncSync(fd)
+  } finally {
+    fs.closeSync(fd)
+  }
+}
+
+function similarity(metric: Metric, distance: number): number {
+  return metric === 'l2' ? -distance : 1 - distance
+}
+
+/**
+ * Documents with text, a dense vector and/or token vectors under one id space, with hybrid
+ * search. Every field present in the schema is indexed: text by a {@link TextIndex}, vectors by
+ * a {@link VectorIndex}, token sets by a {@link MultiVectorIndex}; ids (strings or integers) are
+ * mapped to internal keys.
+ *
+ * Writes are serialised; `save(dir)` writes a new generation directory and then atomically
+ * replaces the manifest, so a crash during a save leaves the previous collection loadable.
+ *
+ * @example
+ * ```ts
+ * const c = new Collection({ text: true, vector: { dim: 384, metric: 'cosine' } })
+ * await c.upsert([{ id: 'doc-1', text: 'hello world', vector }])
+ * const hits = await c.search({ text: 'hello', vector: queryVector, k: 10 })
+ * ```
+ */
+export class Collection {
+  private schema!: CollectionSchema
+  private text: TextIndex | null = null
+  private vector: VectorIndex | null = null
+  private multi: MultiVectorIndex | null = null
+  private keyOf = new Map<DocId, number>()
+  private idOf = new Map<number, DocId>()
+  private texts = new Map<number, string>()
+  private nextKey = 0
+  private queue: Promise<unknown> = Promise.resolve()
+
+  /**
+   * Creates an empty collection.
+   * @throws {@link QuiverError} `ERR_INVALID_ARGUMENT` for an empty or bad schema.
+   */
+  constructor(schema: CollectionSchema) {
+    const s = checkOptionsObject(schema, 'schema')
+    for (const f of Object.keys(s)) {
+      if (f !== 'text' && f !== 'vector' && f !== 'multiVector') throw invalid(`unknown schema field '${f}' (fields: text, vector, multiVector)`)
+    }
+    if (s.text === undefined && s.vector === undefined && s.multiVector === undefined) {
+      throw invalid('the schema needs at least one of text, vector, multiVector')
+    }
+    this.schema = { ...(schema as CollectionSchema) }
+    if (s.text !== undefined) this.text = new TextIndex(s.text === true ? {} : (s.text as TextIndexOptions))
+    if (s.vector !== undefined) {
+      resolveConfig(s.vector)
+      this.vector = new VectorIndex(s.vector as VectorIndexOptions)
+    }
+    if (s.multiVector !== undefined) this.multi = new MultiVectorIndex(s.multiVector as MultiVectorIndexOptions)
+  }
+
+  /** Number of documents. */
+  get size(): number {
+    return this.keyOf.size
+  }
+
+  /** The schema. */
+  getSchema(): CollectionSchema {
+    return { ...this.schema }
+  }
+
+  /** Runs writes one after another. */
+  private serial<T>(run: () => Promise<T>): Promise<T> {
+    const next = this.queue.then(run, run)
+    this.queue = next.catch(() => undefined)
+    return next
+  }
+
+  /**
+   * Inserts or replaces documents. Every document must carry each field of the schema (and no
+   * other); the batch is checked as a whole before anything is written.
+   * @returns the number of documents written.
+   * @throws {@link QuiverError} `ERR_INVALID_ARGUMENT` (missing or unknown field, bad id),
+   *   `ERR_DUPLICATE_KEY` (an id twice in one call), `ERR_DIMENSION_MISMATCH`, `ERR_NON_FINITE`.
+   */
+  upsert(docs: readonly CollectionDoc[]): Promise<number> {
+    if (!Array.isArray(docs)) return Promise.reject(invalid('docs must be an array of documents'))
+    let prepared: ReturnType<Collection['prepare']>
+    try {
+      prepared = this.prepare(docs)
+    } catch (e) {
+      return Promise.reject(e)
+    }
+    return this.serial(async () => {
+      const { keys, texts, vectors, tokens, newIds } = prepared
+      for (const [id, key] of newIds) {
+        if (!this.keyOf.has(id)) {
+          this.keyOf.set(id, key)
+          this.idOf.set(key, id)
+        }
+      }
+      if (this.vector !== null && vectors !== null) await this.vector.upsert(keys, vectors)
+      if (this.multi !== null && tokens !== null) await this.multi.upsert(keys, tokens)
+      if (this.text !== null && texts !== null) {
+        await this.text.add(keys, texts)
+        keys.forEach((k, i) => this.texts.set(k, texts[i]))
+      }
+      return keys.length
+    })
+  }
+
+  private prepare(docs: readonly CollectionDoc[]): {
+    keys: Uint32Array
+    texts: string[] | null
+    vectors: Float32Array | null
+    tokens: { data: Float32Array; offsets: Uint32Array } | null
+    newIds: Array<[DocId, number]>
+  } {
+    const n = docs.length
+    const keys = new Uint32Array(n)
+    const seen = new Set<DocId>()
+    const newIds: Array<[DocId, number]> = []
+    let next = this.nextKey
+    const texts: string[] | null = this.text !== null ? [] : null
+    const vdim = this.vector?.dim ?? 0
+    const vectors = this.vector !== null ? new Float32Array(n * vdim) : null
+    const tdim = this.multi?.dim ?? 0
+    const tokParts: Float32Array[] = []
+    for (let i = 0; i < n; i++) {
+      const d = checkOptionsObject(docs[i], `docs[${i}]`)
+      for (const f of Object.keys(d)) {
+        if (f === 'id') continue
+        const known = (f === 'text' && this.text !== null) || (f === 'vector' && this.vector !== null) || (f === 'tokens' && this.multi !== null)
+        if (!known) throw invalid(`docs[${i}] has a field '${f}' that the collection's schema does not have`)
+      }
+      const id = idKey(d.id, `docs[${i}].id`)
+      if (seen.has(id)) throw new QuiverError('ERR_DUPLICATE_KEY', `id ${JSON.stringify(id)} appears more than once in this upsert`)
+      seen.add(id)
+      let key = this.keyOf.get(id)
+      if (key === undefined) {
+        if (next > 0xfffffffe) throw new QuiverError('ERR_CAPACITY', 'the collection ran out of internal keys')
+        key = next++
+        newIds.push([id, key])
+      }
+      keys[i] = key
+      if (texts !== null) {
+        if (typeof d.text !== 'string') throw invalid(`docs[${i}].text must be a string (the schema has a text field)`)
+        texts.push(d.text)
+      }
+      if (vectors !== null) {
+        if (d.vector === undefined) throw invalid(`docs[${i}].vector is required (the schema has a vector field)`)
+        const v = toVector(d.vector, vdim, `docs[${i}].vector`)
+        for (let j = 0; j < vdim; j++) {
+          if (!Number.isFinite(v[j])) throw new QuiverError('ERR_NON_FINITE', `docs[${i}].vector holds a non-finite value at ${j}`)
+        }
+        vectors.set(v, i * vdim)
+      }
+      if (this.multi !== null) {
+        const t = d.tokens === undefined ? undefined : checkOptionsObject(d.tokens, `docs[${i}].tokens`)
+        if (t === undefined || !(t.data instanceof Float32Array)) throw invalid(`docs[${i}].tokens = { data: Float32Array, n } is required (the schema has a multiVector field)`)
+        const nt = checkInt(t.n, `docs[${i}].tokens.n`, 1, 1 << 24)
+        if (t.data.length !== nt * tdim) {
+          throw new QuiverError('ERR_DIMENSION_MISMATCH', `docs[${i}].tokens: n = ${nt} tokens of dim ${tdim} need ${nt * tdim} values, got ${t.data.length}`)
+        }
+        for (const x of t.data) if (!Number.isFinite(x)) throw new QuiverError('ERR_NON_FINITE', `docs[${i}].tokens holds a non-finite value`)
+        tokParts.push(t.data)
+      }
+    }
+    let tokens: { data: Float32Array; offsets: Uint32Array } | null = null
+    if (this.multi !== null) {
+      const total = tokParts.reduce((a, t) => a + t.length, 0)
+      const data = new Float32Array(total)
+      const offsets = new Uint32Array(n + 1)
+      let pos = 0
+      tokParts.forEach((t, i) => {
+        data.set(t, pos)
+        pos += t.length
+        offsets[i + 1] = pos / tdim
+      })
+      tokens = { data, offsets }
+    }
+    this.nextKey = next
+    return { keys, texts, vectors, tokens, newIds }
+  }
+
+  /** Removes documents by id; unknown ids are ignored. Resolves to the number removed. */
+  remove(ids: readonly DocId[]): Promise<number> {
+    if (!Array.isArray(ids)) return Promise.reject(invalid('ids must be an array'))
+    return this.serial(async () => {
+      const keys: number[] = []
+      for (const raw of ids) {
+        const id = idKey(raw, 'id')
+        const k = this.keyOf.get(id)
+        if (k === undefined) continue
+        keys.push(k)
+        this.keyOf.delete(id)
+        this.idOf.delete(k)
+        this.texts.delete(k)
+      }
+      if (keys.length === 0) return 0
+      const ku = Uint32Array.from(keys)
+      if (this.text !== null) await this.text.remove(ku)
+      if (this.vector !== null) await this.vector.remove(ku)
+      if (this.multi !== null) await this.multi.remove(ku)
+      return keys.length
+    })
+  }
+
+  /** The stored document (vectors as stored: unit-normalised for cosine), or `undefined`. */
+  get(id: DocId): CollectionDoc | undefined {
+    const k = this.keyOf.get(idKey(id, 'id'))
+    if (k === undefined) return undefined
+    const doc: CollectionDoc = { id: this.idOf.get(k) as DocId }
+    if (this.text !== null) doc.text = this.texts.get(k) ?? ''
+    if (this.vector !== null) doc.vector = this.vector.get(k)
+    if (this.multi !== null) {
+      const t = this.multi.tokens(k)
+      if (t !== undefined) doc.tokens = { data: t, n: t.length / this.multi.dim }
+    }
+    return doc
+  }
+
+  /** True if a document has this id. */
+  has(id: DocId): boolean {
+    return this.keyOf.has(idKey(id, 'id'))
+  }
+
+  /**
+   * Searches with any combination of the schema's signals and fuses the lists.
+   * @throws {@link QuiverError} `ERR_INVALID_ARGUMENT` (no signal, a signal the schema lacks, bad
+   *   fusion), plus each retriever's own errors.
+   */
+  async search(query: CollectionQuery): Promise<CollectionHit[]> {
+    const q = checkOptionsObject(query, 'query')
+    for (const f of Object.keys(q)) {
+      if (!['text', 'vector', 'tokens', 'k', 'fusion', 'candidates'].includes(f)) throw invalid(`unknown query field '${f}'`)
+    }
+    const k = q.k === undefined ? 10 : checkInt(q.k, 'k', 1, MAX_K)
+    const cand = q.candidates === undefined ? Math.max(50, 4 * k) : checkInt(q.candidates, 'candidates', 1, MAX_K)
+    const lists: Array<{ name: 'text' | 'vector' | 'multiVector'; list: FusionList<Uint32Array> }> = []
+    if (q.vector !== undefined) {
+      if (this.vector === null) throw invalid('the query has a vector but the collection has no vector field')
+      const metric = this.vector.metric
+      const r = await this.vector.search(q.vector as Float32Array, { k: cand, ef: Math.max(cand, this.vector.config().efSearch) })
+      lists.push({ name: 'vector', list: { keys: r.keys, scores: Float32Array.from(r.distances, (d) => similarity(metric, d)) } })
+    }
+    if (q.tokens !== undefined) {
+      if (this.multi === null) throw invalid('the query has tokens but the collection has no multiVector field')
+      const r = await this.multi.search(q.tokens as Float32Array, { k: cand, candidates: Math.max(cand, 100) })
+      lists.push({ name: 'multiVector', list: { keys: r.keys, scores: r.scores } })
+    }
+    if (q.text !== undefined) {
+      if (this.text === null) throw invalid('the query has text but the collection has no text field')
+      if (typeof q.text !== 'string') throw invalid('query.text must be a string')
+      const r = await this.text.search(q.text, { k: cand })
+      lists.push({ name: 'text', list: { keys: r.keys, scores: r.scores } })
+    }
+    if (lists.length === 0) throw invalid('the query needs at least one of text, vector, tokens')
+    const toHit = (key: number, score: number, parts: CollectionHit['parts']): CollectionHit => ({ id: this.idOf.get(key) as DocId, score, parts })
+    if (lists.length === 1) {
+      const { name, list } = lists[0]
+      const n = Math.min(k, list.keys.length)
+      return Array.from({ length: n }, (_, i) => toHit(list.keys[i], list.scores[i], { [name]: { rank: i + 1, score: list.scores[i] } }))
+    }
+    let method = q.fusion as FusionMethod | undefined
+    if (method === undefined) {
+      const dense = lists.filter((l) => l.name !== 'text')
+      method = lists.length === 2 && dense.length === 1 ? { method: 'convex', alpha: DEFAULT_ALPHA, normalize: 'minmax' } : { method: 'rrf', k: 60 }
+    }
+    // Convex fusion weighs list 0 (dense) by α and list 1 (lexical) by 1 − α.
+    const fused = fuse(
+      lists.map((l) => l.list),
+      method,
+      { limit: k },
+    )
+    return Array.from(fused.keys, (key, j) => {
+      const parts: CollectionHit['parts'] = {}
+      lists.forEach((l, i) => {
+        const rank = fused.perList.ranks[i][j]
+        if (rank > 0) parts[l.name] = { rank, score: fused.perList.scores[i][j] }
+      })
+      return toHit(key, fused.scores[j], parts)
+    })
+  }
+
+  /**
+   * Saves the collection to directory `dir` (created if needed): a new generation directory
+   * with every part, then an atomic replacement of `dir/MANIFEST.json`, then removal of older
+   * generations. A crash at any point leaves the previous collection loadable.
+   * @throws {@link QuiverError} `ERR_IO`.
+   */
+  save(dir: string): Promise<void> {
+    if (typeof dir !== 'string' || dir.length === 0) return Promise.reject(invalid('dir must be a non-empty string'))
+    return this.serial(async () => {
+      try {
+        fs.mkdirSync(dir, { recursive: true })
+        const generation = `gen-${Date.now().toString(36)}-${crypto.randomBytes(4).toString('hex')}`
+        const gdir = path.join(dir, generation)
+        fs.mkdirSync(gdir)
+        const parts: Manifest['parts'] = { docs: { file: 'docs.json', sha256: '', bytes: 0 } }
+        if (this.text !== null) {
+          parts.text = 'text.qvt'
+          await this.text.save(path.join(gdir, parts.text))
+        }
+        if (this.vector !== null) {
+          parts.vector = 'vector.qvr'
+          await this.vector.save(path.join(gdir, parts.vector))
+        }
+        if (this.multi !== null) {
+          parts.multiVector = 'multi.qvr'
+          await this.multi.save(path.join(gdir, parts.multiVector))
+        }
+        const keys = [...this.idOf.keys()]
+        const docs: DocsFile = {
+          nextKey: this.nextKey,
+          ids: keys.map((k) => this.idOf.get(k) as DocId),
+          keys,
+          texts: this.text !== null ? keys.map((k) => this.texts.get(k) ?? '') : null,
+        }
+        const body = Buffer.from(JSON.stringify(docs))
+        writeDurable(path.join(gdir, 'docs.json'), body)
+        parts.docs = { file: 'docs.json', sha256: crypto.createHash('sha256').update(body).digest('hex'), bytes: body.length }
+        fsyncPath(gdir)
+        const manifest: Manifest = { format: FORMAT, version: FORMAT_VERSION, generation, schema: this.schema, parts }
+        const tmp = path.join(dir, `.${MANIFEST}.tmp-${process.pid}-${crypto.randomBytes(4).toString('hex')}`)
+        writeDurable(tmp, JSON.stringify(manifest, null, 2))
+        fs.renameSync(tmp, path.join(dir, MANIFEST))
+        fsyncPath(dir)
+        for (const e of fs.readdirSync(dir)) {
+          if (e.startsWith('gen-') && e !== generation) fs.rmSync(path.join(dir, e), { recursive: true, force: true })
+        }
+      } catch (e) {
+        if (e instanceof QuiverError) throw e
+        throw new QuiverError('ERR_IO', `cannot save the collection to ${dir}: ${(e as Error).message}`)
+      }
+    })
+  }
+
+  /**
+   * Opens a collection saved with {@link Collection.save}. Every part is verified (checksums,
+   * counts, ids) before the collection is returned; nothing is partially loaded.
+   * @throws {@link QuiverError} `ERR_IO` (no such directory), `ERR_CORRUPT_FILE` (missing or damaged
+   *   manifest or part), `ERR_VERSION_MISMATCH`.
+   */
+  static async open(dir: string): Promise<Collection> {
+    if (typeof dir !== 'string' || dir.length === 0) throw invalid('dir must be a non-empty string')
+    if (!fs.existsSync(dir)) throw new QuiverError('ERR_IO', `cannot open collection ${dir}: no such directory`)
+    let manifest: Manifest
+    try {
+      manifest = JSON.parse(fs.readFileSync(path.join(dir, MANIFEST), 'utf8')) as Manifest
+    } catch (e) {
+      throw corrupt(dir, `missing or unreadable ${MANIFEST} (${(e as Error).message})`)
+    }
+    if (manifest === null || typeof manifest !== 'object' || manifest.format !== FORMAT) throw corrupt(dir, `${MANIFEST} is not a quiver-search collection manifest`)
+    if (manifest.version !== FORMAT_VERSION) {
+      throw new QuiverError('ERR_VERSION_MISMATCH', `collection ${dir} has format version ${String(manifest.version)}, this build reads ${FORMAT_VERSION}`)
+    }
+    if (typeof manifest.generation !== 'string' || !/^gen-[0-9a-z-]+$/.test(manifest.generation)) throw corrupt(dir, 'bad generation in the manifest')
+    const gdir = path.join(dir, manifest.generation)
+    const schema = manifest.schema
+    const c = Object.create(Collection.prototype) as Collection
+    c.schema = schema
+    c.text = null
+    c.vector = null
+    c.multi = null
+    c.keyOf = new Map()
+    c.idOf = new Map()
+    c.texts = new Map()
+    c.queue = Promise.resolve()
+    const part = async <T>(name: string | undefined, wanted: boolean, load: (file: string) => Promise<T>): Promise<T | null> => {
+      if (!wanted) return null
+      if (typeof name !== 'string') throw corrupt(dir, 'the manifest lacks a part the schema needs')
+      const file = path.join(gdir, name)
+      if (!fs.existsSync(file)) throw corrupt(dir, `part ${name} is missing`)
+      try {
+        return await load(file)
+      } catch (e) {
+        const qe = e instanceof QuiverError ? e : null
+        if (qe !== null && qe.code === 'ERR_VERSION_MISMATCH') throw qe
+        throw corrupt(dir, `part ${name}: ${(e as Error).message}`)
+      }
+    }
+    c.text = await part(manifest.parts.text, schema.text !== undefined, (f) => TextIndex.load(f))
+    c.vector = await part(manifest.parts.vector, schema.vector !== undefined, (f) => VectorIndex.load(f))
+    c.multi = await part(manifest.parts.multiVector, schema.multiVector !== undefined, (f) => MultiVectorIndex.load(f))
+    let docs: DocsFile
+    try {
+      const body = fs.readFileSync(path.join(gdir, manifest.parts.docs.file))
+      if (crypto.createHash('sha256').update(body).digest('hex') !== manifest.parts.docs.sha256) throw new Error('checksum mismatch')
+      docs = JSON.parse(body.toString('utf8')) as DocsFile
+    } catch (e) {
+      throw corrupt(dir, `part docs.json: ${(e as Error).message}`)
+    }
+    if (!Array.isArray(docs.ids) || !Array.isArray(docs.keys) || docs.ids.length !== docs.keys.length) throw corrupt(dir, 'docs.json is inconsistent')
+    for (let i = 0; i < docs.ids.length; i++) {
+      const id = docs.ids[i]
+      const k = docs.keys[i]
+      c.keyOf.set(id, k)
+      c.idOf.set(k, id)
+      if (docs.texts !== null) c.texts.set(k, docs.texts[i])
+    }
+    c.nextKey = docs.nextKey
+    const n = c.keyOf.size
+    for (const [name, size] of [
+      ['text', c.text?.size],
+      ['vector', c.vector?.size],
+      ['multiVector', c.multi?.size],
+    ] as const) {
+      if (size !== undefined && size !== n) throw corrupt(dir, `part ${name} holds ${size} documents, the id table ${n}`)
+    }
+    return c
+  }
+}
