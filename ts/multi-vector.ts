@@ -538,6 +538,16 @@ export class MultiVectorIndex {
     return multiResult(syncCall(() => this.native.searchExhaustiveSync(q, s.k)))
   }
 
+  /**
+   * Exact MaxSim of `queryTokens` against the documents `keys` (NaN for absent keys): rerank
+   * candidates from any other source with the stored tokens.
+   */
+  score(queryTokens: Float32Array, keys: Keys): Float32Array {
+    const q = tokenArray(queryTokens, this.tokenDim, 'queryTokens')
+    const k = toKeys(keys)
+    return syncCall(() => this.native.scoreSync(q, k))
+  }
+
   /** Removes documents; unknown keys are ignored. Resolves to the number removed. */
   async remove(keys: Keys): Promise<number> {
     const k = toKeys(keys)

@@ -194,6 +194,7 @@ export interface NativeMultiVectorIndex {
   searchSync(query: Float32Array, k: number, candidates: number, ef: number, rerank: boolean): NativeMultiResult
   searchExhaustive(query: Float32Array, k: number, cancel?: NativeCancelToken | null): Promise<NativeMultiResult>
   searchExhaustiveSync(query: Float32Array, k: number): NativeMultiResult
+  scoreSync(query: Float32Array, keys: Uint32Array): Float32Array
   remove(keys: Uint32Array): Promise<number>
   removeSync(keys: Uint32Array): number
   has(key: number): boolean

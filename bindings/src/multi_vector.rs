@@ -394,6 +394,20 @@ impl NativeMultiVectorIndex {
         .map_err(|e| to_js(&env, e))
     }
 
+    /// Exact MaxSim of the query against the given documents (NaN where absent), on the JS
+    /// thread (the scoring uses the pool).
+    #[napi]
+    pub fn score_sync(
+        &self,
+        env: Env,
+        query: Float32Array,
+        keys: Uint32Array,
+    ) -> napi::Result<Float32Array> {
+        guard(|| self.inner.read().score(&query, &keys))
+            .map(Float32Array::new)
+            .map_err(|e| to_js(&env, e))
+    }
+
     /// Removes keys on a worker thread.
     #[napi(ts_return_type = "Promise<number>")]
     pub fn remove(&self, keys: Uint32Array) -> AsyncTask<MultiRemoveTask> {

@@ -30,14 +30,25 @@ fn main() {
         Ok("sq8") => QuantKind::Sq8,
         Ok("rabitq") => QuantKind::Rabitq,
         Ok("binary") => QuantKind::Binary { query_bits: 4 },
-        Ok("pq8") => QuantKind::Pq { m: (dim / 8) as u32, nbits: 8, opq: false },
-        Ok("pq4") => QuantKind::Pq { m: (dim / 4) as u32, nbits: 4, opq: false },
+        Ok("pq8") => QuantKind::Pq {
+            m: (dim / 8) as u32,
+            nbits: 8,
+            opq: false,
+        },
+        Ok("pq4") => QuantKind::Pq {
+            m: (dim / 4) as u32,
+            nbits: 4,
+            opq: false,
+        },
         _ => QuantKind::None,
     };
     let cfg = Config {
         quant: QuantConfig {
             kind: quant,
-            oversample: std::env::var("OVERSAMPLE").ok().and_then(|t| t.parse().ok()).unwrap_or(2.0),
+            oversample: std::env::var("OVERSAMPLE")
+                .ok()
+                .and_then(|t| t.parse().ok())
+                .unwrap_or(2.0),
             training_size: 20_000,
             ..QuantConfig::default()
         },

@@ -475,6 +475,19 @@ impl MultiVectorIndex {
         Ok(self.top_by_score(top, k))
     }
 
+    /// Exact MaxSim of `query` against the documents `keys` (NaN for keys that are absent).
+    pub fn score(&self, query: &[f32], keys: &[u32]) -> Result<Vec<f32>> {
+        self.check_query(query)?;
+        self.fde.pool.install(|| {
+            keys.par_iter()
+                .map(|k| match self.slot_of.get(k) {
+                    Some(&s) => self.tokens.maxsim(query, s).map_err(muvera_error),
+                    None => Ok(f32::NAN),
+                })
+                .collect()
+        })
+    }
+
     /// Memory by part.
     pub fn memory_usage(&self) -> MultiMemory {
         MultiMemory {

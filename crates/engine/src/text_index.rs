@@ -14,7 +14,9 @@ use crate::error::{err, Error, Result};
 pub fn lexical_error(e: LexicalError) -> Error {
     match e {
         LexicalError::InvalidArgument(m) => err!(InvalidArgument, "{m}"),
-        LexicalError::DuplicateKey(k) => err!(DuplicateKey, "key {k} appears more than once in this batch"),
+        LexicalError::DuplicateKey(k) => {
+            err!(DuplicateKey, "key {k} appears more than once in this batch")
+        }
         LexicalError::Corrupt(m) => err!(CorruptFile, "{m}"),
         LexicalError::Io { context, source } => err!(Io, "{context}: {source}"),
         LexicalError::Cancelled => err!(Aborted, "add aborted (nothing was inserted)"),
