@@ -2,7 +2,7 @@
 
 use proptest::prelude::*;
 use quiver_distance::available_isas;
-use quiver_distance::sq8::{dot_u8_for, dot_u8_scalar};
+use quiver_distance::sq8::{dot_u8_for, dot_u8_i8_for, dot_u8_i8_scalar, dot_u8_scalar, I8_QUERY_MAX};
 
 fn reference(a: &[f32], c: &[u8]) -> f64 {
     a.iter()
@@ -43,6 +43,40 @@ fn awkward_lengths_and_mismatched_slices() {
             let half = n / 2;
             let want_half = reference(&a[..half], &c[..half]);
             assert!((f64::from(f(&a, &c[..half])) - want_half).abs() < 1e-3);
+        }
+    }
+}
+
+proptest! {
+    #[test]
+    fn integer_kernels_match_the_oracle_exactly(
+        (c, a) in (0usize..300).prop_flat_map(|n| (
+            proptest::collection::vec(any::<u8>(), n),
+            proptest::collection::vec(-I8_QUERY_MAX..=I8_QUERY_MAX, n),
+        ))
+    ) {
+        let want: i64 = c.iter().zip(&a).map(|(&x, &y)| i64::from(x) * i64::from(y)).sum();
+        prop_assert_eq!(i64::from(dot_u8_i8_scalar(&c, &a)), want);
+        for isa in available_isas() {
+            let f = dot_u8_i8_for(isa).expect("available isa");
+            prop_assert_eq!(i64::from(f(&c, &a)), want, "{:?}", isa);
+            // Mismatched lengths: the shorter one bounds the sum.
+            let half = c.len() / 2;
+            prop_assert_eq!(f(&c[..half], &a), dot_u8_i8_scalar(&c[..half], &a));
+        }
+    }
+}
+
+#[test]
+fn integer_kernels_at_extremes() {
+    for n in [0usize, 1, 31, 32, 33, 63, 64, 65, 127, 128, 129, 784, 1000] {
+        let c = vec![255u8; n];
+        for q in [I8_QUERY_MAX, -I8_QUERY_MAX] {
+            let a = vec![q; n];
+            for isa in available_isas() {
+                let f = dot_u8_i8_for(isa).expect("available isa");
+                assert_eq!(f(&c, &a), 255 * i32::from(q) * n as i32, "{isa:?} n={n}");
+            }
         }
     }
 }
