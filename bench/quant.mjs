@@ -49,7 +49,7 @@ function modesFor(dim) {
     { name: 'usearch', peer: 'usearch' },
     { name: 'quiver f32', quantization: { type: 'none' } },
     { name: 'quiver sq8', quantization: { type: 'sq8', oversample: 2 } },
-    { name: 'quiver rabitq', quantization: { type: 'rabitq', oversample: 5 } },
+    { name: 'quiver rabitq', quantization: { type: 'rabitq', oversample: 3 } },
     { name: 'quiver binary (4-bit query)', quantization: { type: 'binary', queryBits: 4, oversample: 10 } },
     { name: 'quiver binary (1-bit query)', quantization: { type: 'binary', queryBits: 1, oversample: 10 } },
     { name: `quiver pq8 m=${dim / 8}`, quantization: { type: 'pq', m: dim / 8, nbits: 8, oversample: 3 } },

@@ -104,6 +104,13 @@ pub trait Scorer: Sync {
 pub trait QueryScorer {
     /// Distance from the query to stored node `id` (smaller is closer).
     fn distance(&self, id: u32) -> f32;
-    /// Hints the CPU to fetch node `id`'s data; called a step before `distance(id)`.
+    /// Hints the CPU to fetch node `id`'s data; called [`QueryScorer::prefetch_ahead`] steps
+    /// before `distance(id)`.
     fn prefetch(&self, id: u32);
+    /// How many neighbours ahead the search loop prefetches. One suits long rows (an f32 row of
+    /// hundreds of dimensions already fills the line-fill buffers); compact codes gain from more
+    /// rows in flight.
+    fn prefetch_ahead(&self) -> usize {
+        1
+    }
 }

@@ -195,11 +195,14 @@ impl Graph {
                 stats.hops += 1;
                 fresh.clear();
                 fresh.extend(links.iter().copied().filter(|&n| visited.insert(n)));
-                if let Some(&first) = fresh.first() {
-                    q.prefetch(first);
+                // Keep `ahead` neighbours' rows in flight while one is scored: a row fetched
+                // from DRAM takes longer than one distance computation.
+                let ahead = q.prefetch_ahead().max(1);
+                for &n in fresh.iter().take(ahead) {
+                    q.prefetch(n);
                 }
                 for (i, &n) in fresh.iter().enumerate() {
-                    if let Some(&next) = fresh.get(i + 1) {
+                    if let Some(&next) = fresh.get(i + ahead) {
                         q.prefetch(next);
                     }
                     let d = q.distance(n);
