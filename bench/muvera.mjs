@@ -24,6 +24,10 @@ const { values: args } = parseArgs({
     configs: { type: 'string', default: 'paper-10240,compact-2560,r10-k5-d16,r20-k4-d32' },
     queries: { type: 'string' },
     'skip-heuristic': { type: 'boolean', default: false },
+    'fde-quant': { type: 'string' },
+    'drop-special': { type: 'boolean', default: false },
+    cands: { type: 'string', default: '10,20,50,100,150,200,300,500,1000' },
+    out: { type: 'string', default: 'muvera' },
   },
 });
 const q = await loadQuiver();
@@ -60,11 +64,30 @@ function readF32(file) {
 }
 
 log('loading token embeddings');
-const corpusTokens = readF16('corpus_tokens.f16');
-const corpusOffsets = readU32('corpus_tokens_offsets.u32');
+let corpusTokens = readF16('corpus_tokens.f16');
+let corpusOffsets = readU32('corpus_tokens_offsets.u32');
 const corpusIds = JSON.parse(fs.readFileSync(path.join(CACHE, 'corpus_ids.json'), 'utf8'));
-const queryTokens = readF16('queries_tokens.f16');
-const queryOffsets = readU32('queries_tokens_offsets.u32');
+let queryTokens = readF16('queries_tokens.f16');
+let queryOffsets = readU32('queries_tokens_offsets.u32');
+/** Drops the first ([CLS]) and last ([SEP]) row of every token set. */
+function dropSpecial(data, offsets) {
+  const n = offsets.length - 1;
+  const out = new Float32Array(data.length - 2 * n * DIM);
+  const off = new Uint32Array(n + 1);
+  let pos = 0;
+  for (let i = 0; i < n; i++) {
+    const a = offsets[i] + 1;
+    const b = offsets[i + 1] - 1;
+    out.set(data.subarray(a * DIM, b * DIM), pos * DIM);
+    pos += b - a;
+    off[i + 1] = pos;
+  }
+  return [out, off];
+}
+if (args['drop-special']) {
+  [corpusTokens, corpusOffsets] = dropSpecial(corpusTokens, corpusOffsets);
+  [queryTokens, queryOffsets] = dropSpecial(queryTokens, queryOffsets);
+}
 const queryIds = JSON.parse(fs.readFileSync(path.join(CACHE, 'queries_ids.json'), 'utf8'));
 const corpusPooled = readF32('corpus.f32');
 const queriesPooled = readF32('queries.f32');
@@ -97,15 +120,17 @@ function fdeOf(name) {
   if (!m) throw new Error(`bad config ${name}`);
   return { preset: 'paper-10240', reps: Number(m[1]), kSim: Number(m[2]), dProj: Number(m[3]) };
 }
-const CANDS = [10, 20, 50, 100, 200, 500, 1000];
-const results = { data: { docs: nDocs, tokens: corpusOffsets[nDocs], queries: testQueries.length, specialTokens: 'kept ([CLS] and [SEP] rows are part of every token set)' }, configs: [] };
+const CANDS = args.cands.split(',').map(Number);
+const results = { data: { docs: nDocs, tokens: corpusOffsets[nDocs], queries: testQueries.length, specialTokens: args['drop-special'] ? 'dropped ([CLS] and [SEP] rows removed from every token set)' : 'kept ([CLS] and [SEP] rows are part of every token set)', fdeQuantization: args['fde-quant'] ?? 'none' }, configs: [] };
 
 // Exhaustive MaxSim top-100: the ground truth (computed once, on the first index).
 let truth = null;
 let exhaustiveMs = [];
 for (const name of args.configs.split(',')) {
   const fde = fdeOf(name);
-  const mv = new q.MultiVectorIndex({ dim: DIM, fde, tokenStorage: 'f16', threads: 2, efConstruction: 200 });
+  // FDE codes only generate candidates (the MaxSim rerank follows), so no f32 rescoring of FDEs.
+  const fdeQuantization = args['fde-quant'] ? { type: args['fde-quant'], rerank: 'none', oversample: 1, trainingSize: nDocs } : undefined;
+  const mv = new q.MultiVectorIndex({ dim: DIM, fde, tokenStorage: 'f16', threads: 2, efConstruction: 200, fdeQuantization });
   const t0 = nowMs();
   await mv.add(keys, docs);
   const buildMs = nowMs() - t0;
@@ -185,7 +210,7 @@ if (!args['skip-heuristic']) {
   log(`token-level HNSW over ${nTok} tokens built in ${(tokBuildMs / 1000).toFixed(0)} s`);
   const mv = results.keep;
   const sweep = [];
-  for (const kTok of [1, 2, 5, 10, 20, 50]) {
+  for (const kTok of [1, 2, 5, 10, 20, 50, 100, 200]) {
     let r10 = 0;
     let r100 = 0;
     let candSum = 0;
@@ -230,12 +255,12 @@ for (const c of results.configs) c.candidatesAtRecall100_090 = candidatesAt(c.sw
 if (results.heuristic) results.heuristic.candidatesAtRecall100_090 = candidatesAt(results.heuristic.sweep, 'recall100', 0.9);
 
 fs.mkdirSync(path.join(BENCH_DIR, 'results'), { recursive: true });
-fs.writeFileSync(path.join(BENCH_DIR, 'results', 'muvera.json'), JSON.stringify(results, null, 2));
+fs.writeFileSync(path.join(BENCH_DIR, 'results', `${args.out}.json`), JSON.stringify(results, (_, v) => (typeof v === 'bigint' ? v.toString() : v), 2));
 
 // ---------------------------------------------------------------------------- markdown
 const f = (x, d = 3) => (x === null || x === undefined ? '—' : Number(x).toFixed(d));
 const lines = [];
-lines.push(`SciFact: ${nDocs.toLocaleString('en-US')} documents, ${results.data.tokens.toLocaleString('en-US')} MiniLM token vectors (f16 storage), ${testQueries.length} test queries; exhaustive MaxSim ${f(results.exhaustive.msPerQueryMedian, 1)} ms/query (median, 2 threads).`);
+lines.push(`SciFact: ${nDocs.toLocaleString('en-US')} documents, ${results.data.tokens.toLocaleString('en-US')} MiniLM token vectors (f16 storage; special tokens ${args['drop-special'] ? 'dropped' : 'kept'}; FDE index quantization ${results.data.fdeQuantization}), ${testQueries.length} test queries; exhaustive MaxSim ${f(results.exhaustive.msPerQueryMedian, 1)} ms/query (median, 2 threads).`);
 lines.push('');
 lines.push('| FDE config | FDE dim | build s | KiB/doc (FDE index + tokens) | C for recall@10 ≥ 0.95 | recall@10 @ C | ms/query @ C (encode / search / rerank) | × faster than exhaustive | C for recall@100 = 0.9 | nDCG@10 @ C |');
 lines.push('|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|');

@@ -105,7 +105,16 @@ function main() {
     return;
   }
   const out = args.quick ? path.join(RESULTS_DIR, 'RESULTS-quick.md') : path.join(BENCH_DIR, 'RESULTS.md');
-  fs.writeFileSync(out, text);
+  // Sections below KEEP_MARKER (quantization, MUVERA, hybrid: written from bench/quant.mjs,
+  // bench/muvera.mjs and bench/hybrid.mjs output) survive a regeneration.
+  const KEEP_MARKER = '<!-- kept by report.mjs -->';
+  let kept = '';
+  if (!args.quick && fs.existsSync(out)) {
+    const old = fs.readFileSync(out, 'utf8');
+    const at = old.indexOf(KEEP_MARKER);
+    if (at >= 0) kept = `\n${old.slice(at)}`;
+  }
+  fs.writeFileSync(out, text + kept);
   console.error(`wrote ${path.relative(process.cwd(), out)}`);
 }
 

@@ -86,7 +86,7 @@ export interface CollectionQuery {
  * Default weight of the dense signal in convex fusion: the value tuned on the SciFact train
  * split with all-MiniLM-L6-v2 and BM25 (see the README's hybrid section); tune it on your data.
  */
-export const DEFAULT_ALPHA = 0.4
+export const DEFAULT_ALPHA = 0.45
 
 const MANIFEST = 'MANIFEST.json'
 const FORMAT = 'quiver-collection'

@@ -134,7 +134,11 @@ mod x86 {
         }
         while i < n {
             let left = (n - i).min(64);
-            let mask: __mmask64 = if left == 64 { u64::MAX } else { (1u64 << left) - 1 };
+            let mask: __mmask64 = if left == 64 {
+                u64::MAX
+            } else {
+                (1u64 << left) - 1
+            };
             // SAFETY: the masked loads touch only the first `left` bytes from offset i, all
             // inside both slices; masked-off lanes are zero and add nothing.
             unsafe {

@@ -2,7 +2,9 @@
 
 use proptest::prelude::*;
 use quiver_distance::available_isas;
-use quiver_distance::sq8::{dot_u8_for, dot_u8_i8_for, dot_u8_i8_scalar, dot_u8_scalar, I8_QUERY_MAX};
+use quiver_distance::sq8::{
+    dot_u8_for, dot_u8_i8_for, dot_u8_i8_scalar, dot_u8_scalar, I8_QUERY_MAX,
+};
 
 fn reference(a: &[f32], c: &[u8]) -> f64 {
     a.iter()

@@ -55,7 +55,7 @@ pub struct PqParams {
     pub seed: u64,
     /// Lloyd iterations per sub-space (default 25, as FAISS).
     pub iterations: usize,
-    /// OPQ outer iterations (PQ fit ↔ Procrustes), default 8.
+    /// OPQ outer iterations (PQ fit ↔ Procrustes), default 4.
     pub opq_iterations: usize,
     /// Training vectors are capped at this many per centroid (default 256, as FAISS).
     pub max_points_per_centroid: usize,
@@ -63,7 +63,7 @@ pub struct PqParams {
 
 impl PqParams {
     /// Defaults for `m` sub-spaces of `nbits` bits: no OPQ, seed 0x5EED, 25 iterations,
-    /// 8 OPQ iterations, 256 points per centroid.
+    /// 4 OPQ iterations, 256 points per centroid.
     pub fn new(m: usize, nbits: u8) -> Self {
         PqParams {
             m,
@@ -71,7 +71,7 @@ impl PqParams {
             opq: false,
             seed: 0x5EED,
             iterations: 25,
-            opq_iterations: 8,
+            opq_iterations: 4,
             max_points_per_centroid: 256,
         }
     }

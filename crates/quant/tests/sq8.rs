@@ -77,7 +77,11 @@ fn estimates_match_distances_to_the_reconstruction() {
                 .collect();
             let alpha = a.iter().fold(0f32, |m, x| m.max(x.abs())) / 63.0;
             let csum: f32 = code[..dim].iter().map(|&c| f32::from(c)).sum();
-            let bound = if metric == Metric::L2 { alpha * csum } else { alpha / 2.0 * csum };
+            let bound = if metric == Metric::L2 {
+                alpha * csum
+            } else {
+                alpha / 2.0 * csum
+            };
             assert!(
                 (got - want).abs() <= bound + 1e-3 * (1.0 + want.abs()),
                 "{metric:?}: {got} vs {want} (bound {bound})"
