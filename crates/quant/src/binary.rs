@@ -86,22 +86,7 @@ pub struct Binary {
 // Helpers shared with `rabitq`.
 // ---------------------------------------------------------------------------
 
-pub(crate) fn metric_code(m: Metric) -> u32 {
-    match m {
-        Metric::L2 => 0,
-        Metric::Ip => 1,
-        Metric::Cosine => 2,
-    }
-}
-
-pub(crate) fn metric_from(code: u32) -> Result<Metric, QuantError> {
-    match code {
-        0 => Ok(Metric::L2),
-        1 => Ok(Metric::Ip),
-        2 => Ok(Metric::Cosine),
-        x => Err(QuantError::Corrupt(format!("unknown metric code {x}"))),
-    }
-}
+pub(crate) use crate::io::{metric_code, metric_from};
 
 /// Per-dimension mean of `n` rows, accumulated in f64 over fixed row blocks (in parallel)
 /// and summed in block order, so the result never depends on thread scheduling.

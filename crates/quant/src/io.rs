@@ -1,6 +1,25 @@
 //! Little-endian parameter (de)serialisation shared by the quantizers.
 
-use crate::QuantError;
+use crate::{Metric, QuantError};
+
+/// The metric's code in parameter files (0 l2, 1 ip, 2 cosine).
+pub fn metric_code(m: Metric) -> u32 {
+    match m {
+        Metric::L2 => 0,
+        Metric::Ip => 1,
+        Metric::Cosine => 2,
+    }
+}
+
+/// Inverse of [`metric_code`].
+pub fn metric_from(code: u32) -> Result<Metric, QuantError> {
+    match code {
+        0 => Ok(Metric::L2),
+        1 => Ok(Metric::Ip),
+        2 => Ok(Metric::Cosine),
+        x => Err(QuantError::Corrupt(format!("unknown metric code {x}"))),
+    }
+}
 
 /// Append a u32.
 pub fn put_u32(out: &mut Vec<u8>, v: u32) {

@@ -34,7 +34,7 @@ use rayon::prelude::*;
 
 use quiver_distance::pq::{pq_kernels, PqKernels};
 
-use crate::io::{put_f32s, put_u32, Reader};
+use crate::io::{metric_code, metric_from, put_f32s, put_u32, Reader};
 use crate::kmeans::{self, CentroidIndex, KMeansInit, KMeansParams, SplitMix64};
 use crate::opq::{self, Rotation};
 use crate::{check_training, Metric, PreparedQuery, QuantError, Quantizer};
@@ -92,23 +92,6 @@ pub struct Pq {
     /// Per sub-space, for encoding.
     index: Vec<CentroidIndex>,
     kern: &'static PqKernels,
-}
-
-fn metric_code(m: Metric) -> u32 {
-    match m {
-        Metric::L2 => 0,
-        Metric::Ip => 1,
-        Metric::Cosine => 2,
-    }
-}
-
-fn metric_from(code: u32) -> Result<Metric, QuantError> {
-    match code {
-        0 => Ok(Metric::L2),
-        1 => Ok(Metric::Ip),
-        2 => Ok(Metric::Cosine),
-        _ => Err(QuantError::Corrupt(format!("unknown metric code {code}"))),
-    }
 }
 
 /// Checks `(dim, m, nbits)`; returns `(ksub, dsub)`.

@@ -21,7 +21,7 @@
 use quiver_distance::sq8::{dot_u8_i8, DotU8I8, I8_QUERY_MAX};
 use quiver_distance::Metric;
 
-use crate::io::{put_f32s, put_u32, Reader};
+use crate::io::{metric_code, metric_from, put_f32s, put_u32, Reader};
 use crate::{check_training, PreparedQuery, QuantError, Quantizer};
 
 /// Format tag of the parameters.
@@ -35,23 +35,6 @@ pub struct Sq8 {
     lo: Vec<f32>,
     scale: Vec<f32>,
     inv_scale: Vec<f32>,
-}
-
-fn metric_code(m: Metric) -> u32 {
-    match m {
-        Metric::L2 => 0,
-        Metric::Ip => 1,
-        Metric::Cosine => 2,
-    }
-}
-
-fn metric_from(code: u32) -> Result<Metric, QuantError> {
-    match code {
-        0 => Ok(Metric::L2),
-        1 => Ok(Metric::Ip),
-        2 => Ok(Metric::Cosine),
-        x => Err(QuantError::Corrupt(format!("unknown metric code {x}"))),
-    }
 }
 
 impl Sq8 {
