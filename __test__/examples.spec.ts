@@ -32,3 +32,19 @@ test('CommonJS require() of the package works with coded errors', (t) => {
   t.is(r.code, 'ERR_DUPLICATE_KEY')
   t.truthy(r.isa)
 })
+
+test('examples/hybrid.mjs: BM25 + dense fusion over the bundled Fiori data, saved and reopened', (t) => {
+  const out = run('hybrid.mjs')
+  const last = JSON.parse(out.trim().split('\n').pop() as string) as { size: number; top: string; topParts: string[] }
+  t.is(last.size, 778)
+  t.is(last.top, 'local-btp-fiori-tools-0-chunk-0')
+  t.deepEqual(last.topParts, ['text', 'vector'])
+  t.regex(out, /bm25 terms: \["deploy","applic"\]/)
+})
+
+test('examples/multivector.mjs: MUVERA recall against exhaustive MaxSim', (t) => {
+  const out = run('multivector.mjs')
+  const r = JSON.parse(out.trim().split('\n').pop() as string) as { docs: number; recallAt10: number }
+  t.is(r.docs, 1000)
+  t.true(r.recallAt10 >= 0.9, `recall ${r.recallAt10}`)
+})
