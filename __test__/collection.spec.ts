@@ -132,3 +132,12 @@ test('a process killed in the middle of a save leaves a loadable collection', as
     t.is(hits[0].id, 17)
   }
 })
+
+test('concurrent upserts of the same new id keep one document', async (t) => {
+  const c = new Collection({ text: true })
+  await Promise.all([c.upsert([{ id: 'x', text: 'first' }]), c.upsert([{ id: 'x', text: 'second' }])])
+  t.is(c.size, 1)
+  t.is(c.get('x')?.text, 'second')
+  t.is((await c.search({ text: 'first' })).length, 0)
+  t.is((await c.search({ text: 'second' }))[0].id, 'x')
+})

@@ -217,14 +217,10 @@ export class Collection {
    */
   upsert(docs: readonly CollectionDoc[]): Promise<number> {
     if (!Array.isArray(docs)) return Promise.reject(invalid('docs must be an array of documents'))
-    let prepared: ReturnType<Collection['prepare']>
-    try {
-      prepared = this.prepare(docs)
-    } catch (e) {
-      return Promise.reject(e)
-    }
+    // Ids are resolved to keys inside the write queue, so two concurrent upserts of the same new
+    // id agree on its key.
     return this.serial(async () => {
-      const { keys, texts, vectors, tokens, newIds } = prepared
+      const { keys, texts, vectors, tokens, newIds } = this.prepare(docs)
       for (const [id, key] of newIds) {
         if (!this.keyOf.has(id)) {
           this.keyOf.set(id, key)

@@ -125,13 +125,13 @@ export interface NativeVectorIndexClass {
 /** FDE encoder options as passed to the addon (unset fields keep the preset's). @internal */
 export interface NativeFdeConfig {
   dim: number
-  preset?: string | null
-  kSim?: number | null
-  dProj?: number | null
-  reps?: number | null
-  finalDim?: number | null
-  seed?: string | null
-  fillEmpty?: boolean | null
+  preset?: string
+  kSim?: number
+  dProj?: number
+  reps?: number
+  finalDim?: number
+  seed?: string
+  fillEmpty?: boolean
 }
 
 /** Resolved FDE parameters. @internal */
@@ -218,8 +218,8 @@ export interface NativeMultiVectorIndexClass {
 /** Text index options as passed to the addon. @internal */
 export interface NativeTextConfig {
   analyzer: string
-  tokenizerJson?: string | null
-  mode?: string | null
+  tokenizerJson?: string
+  mode?: string
   stem: boolean
   stopWords: string
   stopWordList: string[]
