@@ -18,8 +18,8 @@ import {
   MAX_K,
   MAX_U32,
 } from './validate'
-import { abortedError, checkPath, ProgressRelay, syncCall, withCancel } from './vector-index'
-import type { Keys, MemoryUsage, QuantizationOptions, ResolvedVectorIndexOptions, IndexType, Originals, QuantizationType } from './vector-index'
+import { abortedError, checkPath, resolvedOptions, runAdd, syncCall, withCancel } from './vector-index'
+import type { Keys, MemoryUsage, QuantizationOptions, ResolvedVectorIndexOptions, IndexType } from './vector-index'
 
 /** FDE presets: `'paper-10240'` (reps 20, kSim 5, dProj 16 → 10,240 dims) and `'compact-2560'` (reps 10, kSim 4, dProj 16 → 2,560 dims). */
 export type FdePreset = 'paper-10240' | 'compact-2560'
@@ -417,28 +417,7 @@ export class MultiVectorIndex {
 
   /** The FDE index's resolved configuration (dim = FDE dimension, metric `'ip'`). */
   indexConfig(): ResolvedVectorIndexOptions {
-    const c = this.native.indexConfig()
-    return {
-      dim: c.dim,
-      metric: 'ip',
-      index: c.index as IndexType,
-      m: c.m,
-      efConstruction: c.efConstruction,
-      efSearch: c.efSearch,
-      seed: c.seed,
-      threads: c.threads,
-      quantization: {
-        type: c.quantization as QuantizationType,
-        m: c.pqM,
-        nbits: c.nbits as 4 | 8,
-        opq: c.opq,
-        queryBits: c.queryBits as 1 | 4,
-        rerank: c.rerank ? 'exact' : 'none',
-        oversample: c.oversample,
-        trainingSize: c.trainingSize,
-      },
-      originals: c.originals as Originals,
-    }
+    return resolvedOptions(this.native.indexConfig())
   }
 
   /** Heap bytes by part. */
@@ -446,30 +425,19 @@ export class MultiVectorIndex {
     return syncCall(() => this.native.memoryUsage())
   }
 
-  private async addImpl(keys: unknown, docs: unknown, upsert: boolean, options: unknown): Promise<number> {
-    const o = checkOptionsObject(options, 'add options')
-    const onProgress = o.onProgress
-    if (onProgress !== undefined && typeof onProgress !== 'function') throw invalid('options.onProgress must be a function')
-    const signal = checkSignal(o.signal)
-    const k = toKeys(keys)
-    const d = toDocs(docs, this.tokenDim, k.length)
-    const op = upsert ? 'upsert' : 'add'
-    if (signal !== undefined && signal.aborted) {
-      throw new QuiverError('ERR_ABORTED', `${op} aborted after inserting 0 of ${k.length} documents`, { inserted: 0 })
-    }
-    if (k.length === 0 && d.offsets.length <= 1) return 0
-    const relay = typeof onProgress === 'function' ? new ProgressRelay(onProgress as (a: number, b: number) => void) : null
-    let ok = false
-    try {
-      const res = await withCancel(signal, (token) => this.native.add(k, d.data, d.offsets, upsert, relay === null ? null : relay.native, token))
-      if (res.aborted) {
-        throw new QuiverError('ERR_ABORTED', `${op} aborted after inserting ${res.inserted} of ${k.length} documents`, { inserted: res.inserted })
-      }
-      ok = true
-      return res.inserted
-    } finally {
-      if (relay !== null) relay.finish(k.length, ok)
-    }
+  private addImpl(keys: unknown, docs: unknown, upsert: boolean, options: unknown): Promise<number> {
+    return runAdd(
+      options,
+      upsert ? 'upsert' : 'add',
+      'documents',
+      () => {
+        const k = toKeys(keys)
+        const d = toDocs(docs, this.tokenDim, k.length)
+        // A batch with no keys but documents still reaches the engine, which rejects the mismatch.
+        return { total: Math.max(k.length, d.offsets.length - 1), data: { k, d } }
+      },
+      ({ k, d }, progress, token) => this.native.add(k, d.data, d.offsets, upsert, progress, token),
+    )
   }
 
   /**

@@ -6,7 +6,7 @@
 
 import { QuiverError, toQuiverError } from './errors'
 import { getNative } from './native'
-import type { NativeBatchResult, NativeCancelToken, NativeConfig, NativeProgressCallback, NativeVectorIndex } from './native'
+import type { NativeAddResult, NativeBatchResult, NativeCancelToken, NativeConfig, NativeProgressCallback, NativeVectorIndex } from './native'
 import {
   MAX_U32,
   checkKey,
@@ -322,6 +322,71 @@ function checkBatch(r: NativeBatchResult, n: number, k: number): BatchSearchResu
   return { keys: r.keys, distances: r.distances, counts: r.counts }
 }
 
+/** A native configuration as the public resolved options. @internal */
+export function resolvedOptions(c: Readonly<NativeConfig>): ResolvedVectorIndexOptions {
+  return {
+    dim: c.dim,
+    metric: c.metric as Metric,
+    index: c.index as IndexType,
+    m: c.m,
+    efConstruction: c.efConstruction,
+    efSearch: c.efSearch,
+    seed: c.seed,
+    threads: c.threads,
+    quantization: {
+      type: c.quantization as QuantizationType,
+      m: c.pqM,
+      nbits: c.nbits as 4 | 8,
+      opq: c.opq,
+      queryBits: c.queryBits as 1 | 4,
+      rerank: c.rerank ? 'exact' : 'none',
+      oversample: c.oversample,
+      trainingSize: c.trainingSize,
+    },
+    originals: c.originals as Originals,
+  }
+}
+
+/**
+ * The shared body of every chunked native add: validates `onProgress` / `signal`, honours an
+ * already-aborted signal, relays progress, and turns a cancelled add into `ERR_ABORTED` with
+ * `inserted`. `prepare` converts the caller's data (after the option checks, as before);
+ * `call` makes the one native call. @internal
+ */
+export async function runAdd<T>(
+  options: unknown,
+  op: string,
+  unit: string,
+  prepare: () => { total: number; data: T },
+  call: (data: T, progress: NativeProgressCallback | null, token: NativeCancelToken | null) => Promise<NativeAddResult>,
+): Promise<number> {
+  const o = checkOptionsObject(options, 'add options')
+  const onProgress = o.onProgress
+  if (onProgress !== undefined && typeof onProgress !== 'function') {
+    throw invalid('options.onProgress must be a function')
+  }
+  const signal = checkSignal(o.signal)
+  const { total, data } = prepare()
+  if (signal !== undefined && signal.aborted) {
+    throw new QuiverError('ERR_ABORTED', `${op} aborted after inserting 0 of ${total} ${unit}`, { inserted: 0 })
+  }
+  if (total === 0) return 0
+  const relay = typeof onProgress === 'function' ? new ProgressRelay(onProgress as (d: number, t: number) => void) : null
+  let ok = false
+  try {
+    const res = await withCancel(signal, (token) => call(data, relay === null ? null : relay.native, token))
+    if (res.aborted) {
+      throw new QuiverError('ERR_ABORTED', `${op} aborted after inserting ${res.inserted} of ${total} ${unit}`, {
+        inserted: res.inserted,
+      })
+    }
+    ok = true
+    return res.inserted
+  } finally {
+    if (relay !== null) relay.finish(total, ok)
+  }
+}
+
 /** @internal */
 export function checkPath(path: unknown): string {
   if (typeof path !== 'string' || path.length === 0) {
@@ -450,28 +515,7 @@ export class VectorIndex {
 
   /** The resolved configuration (all options, defaults filled in). */
   config(): ResolvedVectorIndexOptions {
-    const c = this.cfg
-    return {
-      dim: c.dim,
-      metric: c.metric as Metric,
-      index: c.index as IndexType,
-      m: c.m,
-      efConstruction: c.efConstruction,
-      efSearch: c.efSearch,
-      seed: c.seed,
-      threads: c.threads,
-      quantization: {
-        type: c.quantization as QuantizationType,
-        m: c.pqM,
-        nbits: c.nbits as 4 | 8,
-        opq: c.opq,
-        queryBits: c.queryBits as 1 | 4,
-        rerank: c.rerank ? 'exact' : 'none',
-        oversample: c.oversample,
-        trainingSize: c.trainingSize,
-      },
-      originals: c.originals as Originals,
-    }
+    return resolvedOptions(this.cfg)
   }
 
   /** Approximate native memory held by the index, in bytes, by part (originals, codes, graph, keys). */
@@ -528,36 +572,17 @@ export class VectorIndex {
     return { k, v: m.data }
   }
 
-  private async addImpl(keys: unknown, vectors: unknown, upsert: boolean, options: unknown): Promise<number> {
-    const o = checkOptionsObject(options, 'add options')
-    const onProgress = o.onProgress
-    if (onProgress !== undefined && typeof onProgress !== 'function') {
-      throw invalid('options.onProgress must be a function')
-    }
-    const signal = checkSignal(o.signal)
-    const { k, v } = this.prepareAdd(keys, vectors)
-    const total = k.length
-    const op = upsert ? 'upsert' : 'add'
-    if (signal !== undefined && signal.aborted) {
-      throw new QuiverError('ERR_ABORTED', `${op} aborted after inserting 0 of ${total} vectors`, { inserted: 0 })
-    }
-    if (total === 0) return 0
-    const relay = typeof onProgress === 'function' ? new ProgressRelay(onProgress as (d: number, t: number) => void) : null
-    let ok = false
-    try {
-      const res = await withCancel(signal, (token) =>
-        this.native.add(k, v, upsert, relay === null ? null : relay.native, token),
-      )
-      if (res.aborted) {
-        throw new QuiverError('ERR_ABORTED', `${op} aborted after inserting ${res.inserted} of ${total} vectors`, {
-          inserted: res.inserted,
-        })
-      }
-      ok = true
-      return res.inserted
-    } finally {
-      if (relay !== null) relay.finish(total, ok)
-    }
+  private addImpl(keys: unknown, vectors: unknown, upsert: boolean, options: unknown): Promise<number> {
+    return runAdd(
+      options,
+      upsert ? 'upsert' : 'add',
+      'vectors',
+      () => {
+        const { k, v } = this.prepareAdd(keys, vectors)
+        return { total: k.length, data: { k, v } }
+      },
+      ({ k, v }, progress, token) => this.native.add(k, v, upsert, progress, token),
+    )
   }
 
   /**
