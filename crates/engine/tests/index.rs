@@ -364,13 +364,17 @@ fn damaged_files_are_rejected_with_codes() {
 #[test]
 fn failed_save_leaves_the_previous_file() {
     let idx = built(IndexKind::Flat);
-    let path = tmp("keep.qvr");
+    // Its own directory: other tests save concurrently into the shared one, and their
+    // in-flight temp files would be counted as this test's leftovers.
+    let own = tmp("failed-save");
+    std::fs::create_dir_all(&own).unwrap();
+    let path = own.join("keep.qvr");
     persist::save(&idx, &path).unwrap();
     let before = std::fs::read(&path).unwrap();
     let e = persist::save(&idx, &tmp("no-such-dir").join("x.qvr")).unwrap_err();
     assert_eq!(e.code, ErrorCode::Io);
     // A directory where the file should go: the rename fails, the temp file is cleaned up.
-    let dir_target = tmp("a-directory");
+    let dir_target = own.join("a-directory");
     std::fs::create_dir_all(&dir_target).unwrap();
     assert_eq!(
         persist::save(&idx, &dir_target).unwrap_err().code,
