@@ -201,3 +201,37 @@ test('MultiVectorIndex: quantized FDE index (sq8) still reaches recall after the
   }
   t.true(hits / 100 >= 0.9, `recall ${hits / 100}`)
 })
+
+test('MultiVectorIndex: flat 4-bit PQ fast-scan FDE index (m from the FDE dimension), no f32 FDEs kept', async (t) => {
+  // compact-2560 at this dim: 10 reps × 16 partitions × 16 = 2560 FDE dimensions, so m = 640
+  // sub-spaces of 4 dimensions (validated against the FDE dimension, not the token dimension).
+  const mv = new MultiVectorIndex({
+    dim: DIM,
+    fde: { preset: 'compact-2560' },
+    index: 'flat',
+    fdeQuantization: { type: 'pq', nbits: 4, m: 640, rerank: 'none', trainingSize: 300 },
+    threads: 2,
+  })
+  await mv.add(keys, docs)
+  t.is(mv.indexConfig().quantization.type, 'pq')
+  const m = mv.memoryUsage()
+  t.is(m.fde.originals, 0, 'estimates are not rescored, so no f32 FDEs are kept')
+  t.true(m.fde.codes > 0)
+  let hits = 0
+  for (let i = 0; i < 10; i++) {
+    const q = queryFrom(docs[i * 37], 100 + i)
+    const truth = await mv.searchExhaustive(q, { k: 10 })
+    const got = await mv.search(q, { k: 10, candidates: 60 })
+    hits += Array.from(got.keys).filter((k) => truth.keys.includes(k)).length
+  }
+  t.true(hits / 100 >= 0.9, `recall ${hits / 100}`)
+  const file = path.join(tempDir(t), 'pq4.qvm')
+  await mv.save(file)
+  const back = await MultiVectorIndex.load(file)
+  const q = queryFrom(docs[5], 7)
+  const [a, b] = [await back.search(q, { k: 10, candidates: 60 }), await mv.search(q, { k: 10, candidates: 60 })]
+  t.deepEqual([a.keys, a.scores], [b.keys, b.scores])
+  const err = t.throws(() => new MultiVectorIndex({ dim: DIM, fde: { preset: 'compact-2560' }, fdeQuantization: { type: 'pq', m: 7 } }))
+  t.is((err as QuiverError).code, 'ERR_INVALID_ARGUMENT')
+  t.regex(err.message, /2560/)
+})

@@ -28,6 +28,9 @@ const { values: args } = parseArgs({
     'drop-special': { type: 'boolean', default: false },
     cands: { type: 'string', default: '10,20,50,100,150,200,300,500,1000' },
     out: { type: 'string', default: 'muvera' },
+    'token-storage': { type: 'string', default: 'f16' },
+    'fde-index': { type: 'string', default: 'hnsw' },
+    'fde-pq-m': { type: 'string' },
   },
 });
 const q = await loadQuiver();
@@ -130,7 +133,13 @@ for (const name of args.configs.split(',')) {
   const fde = fdeOf(name);
   // FDE codes only generate candidates (the MaxSim rerank follows), so no f32 rescoring of FDEs.
   const fdeQuantization = args['fde-quant'] ? { type: args['fde-quant'], rerank: 'none', oversample: 1, trainingSize: nDocs } : undefined;
-  const mv = new q.MultiVectorIndex({ dim: DIM, fde, tokenStorage: 'f16', threads: 2, efConstruction: 200, fdeQuantization });
+  if (fdeQuantization && args['fde-quant'] === 'pq') {
+    // --fde-pq-m N: N sub-spaces; --fde-pq-m /S: sub-spaces of S dimensions (m = FDE dim / S).
+    const spec = args['fde-pq-m'] ?? '/4';
+    const m = spec.startsWith('/') ? new q.FdeEncoder({ dim: DIM, ...fde }).outputDim / Number(spec.slice(1)) : Number(spec);
+    Object.assign(fdeQuantization, { nbits: 4, m });
+  }
+  const mv = new q.MultiVectorIndex({ dim: DIM, fde, tokenStorage: args['token-storage'], index: args['fde-index'], threads: 2, efConstruction: 200, fdeQuantization });
   const t0 = nowMs();
   await mv.add(keys, docs);
   const buildMs = nowMs() - t0;

@@ -196,8 +196,10 @@ fn multi_config(c: NativeMultiConfig) -> Result<MultiConfig, EngineError> {
     let fde = fde_params(&c.fde)?;
     let token_storage = storage(&c.token_storage)?;
     let mut index_cfg = c.index;
-    // The engine sets dim and metric from the encoder; give the validator sane values.
-    index_cfg.dim = 1;
+    // The FDE index's dim and metric are the encoder's: quantizer options such as PQ's `m`
+    // are validated against the FDE dimension.
+    index_cfg.dim = u32::try_from(fde.output_dim())
+        .map_err(|_| invalid("the FDE dimension exceeds 2^32 - 1"))?;
     index_cfg.metric = "ip".into();
     let index = to_config(index_cfg)?;
     Ok(MultiConfig {

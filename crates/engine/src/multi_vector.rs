@@ -410,21 +410,17 @@ impl MultiVectorIndex {
             ));
         }
         let t2 = std::time::Instant::now();
-        let slots: Vec<u32> = found
+        let mut slots: Vec<u32> = found
             .keys
             .iter()
             .filter_map(|k| self.slot_of.get(k).copied())
             .collect();
+        // Slot order is arena order: neighbouring candidates' tokens are read front to back.
+        slots.sort_unstable();
         let scored: Vec<(u32, f32)> = self
             .fde
             .pool
-            .install(|| {
-                slots
-                    .par_iter()
-                    .with_min_len(8)
-                    .map(|&s| self.tokens.maxsim(query, s).map(|v| (s, v)))
-                    .collect::<std::result::Result<Vec<_>, _>>()
-            })
+            .install(|| self.tokens.maxsim_many(query, &slots))
             .map_err(muvera_error)?;
         let hits = self.top_by_score(scored, k);
         t.rerank_ns = t2.elapsed().as_nanos() as u64;

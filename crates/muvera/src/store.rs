@@ -234,6 +234,24 @@ impl TokenStore {
         Ok(self.score(query, a, b))
     }
 
+    /// Exact MaxSim of `query` against each of `slots`, in parallel on the current rayon pool:
+    /// `(slot, score)` in the order given. The query is validated once (not per slot); an
+    /// out-of-range slot is an error.
+    pub fn maxsim_many(&self, query: &[f32], slots: &[u32]) -> Result<Vec<(u32, f32)>> {
+        check_tokens(query, self.dim)?;
+        if let Some(&bad) = slots.iter().find(|&&s| self.rows(s).is_none()) {
+            return Err(self.bad_slot(bad));
+        }
+        Ok(slots
+            .par_iter()
+            .with_min_len(4)
+            .map(|&s| {
+                let (a, b) = self.rows(s).unwrap_or((0, 0));
+                (s, self.score(query, a, b))
+            })
+            .collect())
+    }
+
     /// Scores `candidates` exactly and returns the best `k` as `(slot, score)`,
     /// score descending, ties by slot ascending. Out-of-range candidates are
     /// an error; duplicates are scored once.

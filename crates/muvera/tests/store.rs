@@ -80,6 +80,13 @@ fn exhaustive_top_k_and_rerank_match_brute_force() {
         assert_eq!(got, all[..10].to_vec(), "{kind:?}");
         let cands: Vec<u32> = (0..300).filter(|i| i % 3 != 0).rev().collect();
         assert_eq!(s.rerank(&q, &cands, 10).unwrap(), all[..10].to_vec());
+        // maxsim_many: the same scores, in the order given.
+        let many = s.maxsim_many(&q, &cands).unwrap();
+        let one: Vec<(u32, f32)> = cands
+            .iter()
+            .map(|&c| (c, s.maxsim(&q, c).unwrap()))
+            .collect();
+        assert_eq!(many, one, "{kind:?}");
         assert_eq!(s.exhaustive_top_k(&q, 0, |_| true).unwrap(), vec![]);
         assert_eq!(s.exhaustive_top_k(&q, 1000, |_| true).unwrap().len(), 300);
     }
@@ -181,6 +188,14 @@ fn bad_inputs_are_rejected() {
         s.rerank(&[1.0; 4], &[0, 7], 1),
         Err(MuveraError::InvalidArgument(_))
     ));
+    assert!(matches!(
+        s.maxsim_many(&[1.0; 4], &[0, 7]),
+        Err(MuveraError::InvalidArgument(_))
+    ));
+    assert_eq!(
+        s.maxsim_many(&[1.0; 3], &[0]),
+        Err(MuveraError::RaggedTokens { len: 3, dim: 4 })
+    );
     assert_eq!(s.maxsim(&[0.5; 4], 0).unwrap(), 2.0);
     assert_eq!(TokenStorage::parse(" F16 "), Some(TokenStorage::F16));
     assert_eq!(TokenStorage::parse("int8"), None);

@@ -4,22 +4,27 @@
 //!   blocks of 32 vectors, transposed so that byte `p` of the 32 codes is contiguous (layout in
 //!   `quiver_distance::pq`). `m` is padded to a multiple of 4 sub-quantizers with zero codes.
 //! * [`FastScanLut`] quantises a query's `m × 16` f32 ADC table to u8: each row is shifted by
-//!   its minimum, and all rows share one scale (`max row range / cap`, cap = 255 for
-//!   `m ≤ 257`), so a vector's estimate is `bias + scale · Σ u8` with
+//!   its minimum, and all rows share one scale (`max row range / 255`), so a vector's estimate
+//!   is `bias + scale · Σ u8` with
 //!   `bias = query bias + Σ row minima`. Rounding to nearest makes each entry off by at most
 //!   `scale/2`, so an estimate is within `m·scale/2` of the exact ADC distance (typically
 //!   `≈ 0.3·scale·√m`).
 //! * [`FastScanCodes::scan`] runs the in-register shuffle kernel (AVX-512BW `vpshufb zmm`,
-//!   AVX2 `vpshufb ymm`, scalar oracle) per block with exact u16 accumulation, then converts
-//!   to f32 estimates; [`FastScanCodes::scan_topk`] keeps the best `k`.
+//!   AVX2 `vpshufb ymm`, scalar oracle) per block, over at most [`SUMS_PER_PASS`]
+//!   sub-quantizers per pass so its u16 sums stay exact (256 · 255 < 2^16), and adds the
+//!   passes in u32. Large `m` (MUVERA's 10k-dimensional FDEs use thousands of sub-quantizers)
+//!   therefore keeps the full 8-bit LUT resolution instead of shrinking every entry to
+//!   `65535 / m`. [`FastScanCodes::scan_topk`] keeps the best `k`.
 
-use quiver_distance::pq::{
-    fs_block_bytes, fs_entry_cap, fs_expand_lut, pq_kernels, PqKernels, FS_BLOCK,
-};
+use quiver_distance::pq::{fs_block_bytes, fs_expand_lut, pq_kernels, PqKernels, FS_BLOCK};
 use quiver_distance::TopK;
 
 use crate::pq::PqQuery;
 use crate::QuantError;
+
+/// Sub-quantizers summed per kernel pass: 64 groups of 4, so a pass's u16 sum of entries ≤ 255
+/// is exact (256 · 255 = 65,280).
+pub const SUMS_PER_PASS: usize = 256;
 
 /// A query's ADC table quantised to u8 in the fast-scan layout.
 #[derive(Clone, Debug)]
@@ -56,7 +61,7 @@ impl FastScanLut {
                 "fast-scan table holds a non-finite value".into(),
             ));
         }
-        let cap = f32::from(fs_entry_cap(m));
+        let cap = 255.0f32;
         let mut mins = Vec::with_capacity(m);
         let mut range = 0.0f32;
         for row in table.chunks_exact(16) {
@@ -105,10 +110,10 @@ impl FastScanLut {
         &self.lut
     }
 
-    /// The f32 estimate for a u16 sum.
+    /// The f32 estimate for a sum of LUT entries.
     #[inline]
-    pub fn to_distance(&self, sum: u16) -> f32 {
-        self.scale.mul_add(f32::from(sum), self.bias)
+    pub fn to_distance(&self, sum: u32) -> f32 {
+        self.scale.mul_add(sum as f32, self.bias)
     }
 
     /// Worst-case gap between a fast-scan estimate and the exact ADC distance (`m·scale/2`,
@@ -230,17 +235,43 @@ impl FastScanCodes {
     }
 
     /// Visit every block: `f(first_id, count, sums)`.
-    fn for_blocks(&self, lut: &FastScanLut, mut f: impl FnMut(usize, usize, &[u16; FS_BLOCK])) {
-        let mut sums = [0u16; FS_BLOCK];
-        for (b, block) in self.data.chunks_exact(self.block_bytes).enumerate() {
-            (self.kern.fastscan_block)(&lut.lut, block, &mut sums);
+    fn for_blocks(&self, lut: &FastScanLut, f: impl FnMut(usize, usize, &[u32; FS_BLOCK])) {
+        self.for_block_range(lut, 0..self.blocks(), f);
+    }
+
+    /// Number of 32-vector blocks.
+    fn blocks(&self) -> usize {
+        self.data.len() / self.block_bytes.max(1)
+    }
+
+    /// Visit blocks `range` (clamped to the stored blocks): `f(first_id, count, sums)`.
+    fn for_block_range(
+        &self,
+        lut: &FastScanLut,
+        range: std::ops::Range<usize>,
+        mut f: impl FnMut(usize, usize, &[u32; FS_BLOCK]),
+    ) {
+        // One pass covers SUMS_PER_PASS sub-quantizers: 64 bytes of block, 128 of LUT per 4.
+        let (pass_block, pass_lut) = (SUMS_PER_PASS / 4 * 64, SUMS_PER_PASS / 4 * 128);
+        let mut part = [0u16; FS_BLOCK];
+        let mut sums = [0u32; FS_BLOCK];
+        let end = range.end.min(self.blocks());
+        for b in range.start.min(end)..end {
+            let block = &self.data[b * self.block_bytes..(b + 1) * self.block_bytes];
+            sums.fill(0);
+            for (codes, table) in block.chunks(pass_block).zip(lut.lut.chunks(pass_lut)) {
+                (self.kern.fastscan_block)(table, codes, &mut part);
+                for (s, &p) in sums.iter_mut().zip(&part) {
+                    *s += u32::from(p);
+                }
+            }
             let first = b * FS_BLOCK;
             f(first, (self.n - first).min(FS_BLOCK), &sums);
         }
     }
 
-    /// Raw u16 sums for all codes into `out[..len()]`.
-    pub fn scan_u16(&self, lut: &FastScanLut, out: &mut [u16]) -> Result<(), QuantError> {
+    /// Raw sums of LUT entries for all codes into `out[..len()]`.
+    pub fn scan_sums(&self, lut: &FastScanLut, out: &mut [u32]) -> Result<(), QuantError> {
         self.check(lut)?;
         if out.len() < self.n {
             return Err(QuantError::InvalidArgument(
@@ -272,10 +303,43 @@ impl FastScanCodes {
     /// The `k` smallest estimates as `(distance, id)`, ascending (ties by id).
     pub fn scan_topk(&self, lut: &FastScanLut, k: usize) -> Result<Vec<(f32, u32)>, QuantError> {
         self.check(lut)?;
+        Ok(self.topk_blocks(lut, k, 0..self.blocks()).into_sorted())
+    }
+
+    /// [`FastScanCodes::scan_topk`] split into `chunks` contiguous block ranges scanned in
+    /// parallel on the current rayon pool, then merged: the same result (ties by id), for
+    /// scans large enough that one query's latency matters more than its thread count.
+    pub fn scan_topk_par(
+        &self,
+        lut: &FastScanLut,
+        k: usize,
+        chunks: usize,
+    ) -> Result<Vec<(f32, u32)>, QuantError> {
+        use rayon::prelude::*;
+        self.check(lut)?;
+        let blocks = self.blocks();
+        let per = blocks.div_ceil(chunks.max(1)).max(1);
+        let merged = (0..blocks.div_ceil(per))
+            .into_par_iter()
+            .map(|c| self.topk_blocks(lut, k, c * per..(c + 1) * per))
+            .reduce(
+                || TopK::new(k),
+                |mut a, b| {
+                    for (d, id) in b.into_sorted() {
+                        a.push(d, id);
+                    }
+                    a
+                },
+            );
+        Ok(merged.into_sorted())
+    }
+
+    /// Best `k` of the blocks in `range`.
+    fn topk_blocks(&self, lut: &FastScanLut, k: usize, range: std::ops::Range<usize>) -> TopK {
         let mut top = TopK::new(k);
-        // Compare in the u16 domain first: only sums below the current worst are converted.
-        let mut thr = u16::MAX;
-        self.for_blocks(lut, |first, cnt, s| {
+        // Compare in the integer domain first: only sums below the current worst are converted.
+        let mut thr = u32::MAX;
+        self.for_block_range(lut, range, |first, cnt, s| {
             for (j, &v) in s[..cnt].iter().enumerate() {
                 if v <= thr {
                     top.push(lut.to_distance(v), (first + j) as u32);
@@ -284,14 +348,14 @@ impl FastScanCodes {
                         thr = if lut.scale > 0.0 {
                             ((w - lut.bias) / lut.scale + 1.0)
                                 .ceil()
-                                .clamp(0.0, 65_535.0) as u16
+                                .clamp(0.0, u32::MAX as f32) as u32
                         } else {
-                            u16::MAX
+                            u32::MAX
                         };
                     }
                 }
             }
         });
-        Ok(top.into_sorted())
+        top
     }
 }

@@ -412,6 +412,10 @@ fn fastscan_matches_adc() {
                 t.push(d, i as u32);
             }
             assert_eq!(t.into_sorted(), fast);
+            // The parallel scan merges to the same list, however the blocks are split.
+            for chunks in [1, 3, 7, 1000] {
+                assert_eq!(fs.scan_topk_par(&lut, 10, chunks).unwrap(), fast);
+            }
             top_hits += adc
                 .iter()
                 .filter(|i| fast.iter().any(|(_, j)| j == *i))
@@ -445,4 +449,54 @@ fn fastscan_rejects_bad_input() {
     fs.scan(&lut, &mut out).unwrap();
     assert_eq!(out, [5.0, 5.0]);
     assert!(fs.scan(&lut, &mut [0.0f32; 1]).is_err());
+}
+
+/// Many sub-quantizers (MUVERA's FDEs use thousands): the scan sums in passes of 256 and keeps
+/// the full 8-bit LUT resolution, so every estimate stays within `max_error` of the exact table
+/// sum, and `max_error` itself does not grow with `m` beyond `m · scale / 2`.
+#[test]
+fn fastscan_many_subquantizers_stays_exact_per_pass() {
+    let mut rng = SplitMix64::new(77);
+    for m in [255usize, 256, 257, 513, 1030, 3000] {
+        let table: Vec<f32> = (0..16 * m)
+            .map(|_| (rng.next_f64() * 2.0 - 0.5) as f32)
+            .collect();
+        let n = 70; // three blocks, the last one partial
+        let code_bytes = m.div_ceil(2);
+        let codes: Vec<u8> = (0..n * code_bytes)
+            .map(|_| (rng.next_u64() & 0xFF) as u8)
+            .collect();
+        let fs = FastScanCodes::from_codes(&codes, n, m).unwrap();
+        let lut = FastScanLut::from_table(&table, m, 0.25).unwrap();
+        // One LUT step is the largest row range / 255, whatever m is.
+        assert!(
+            lut.scale() <= 2.0 / 255.0 * 1.0001,
+            "m={m}: scale {}",
+            lut.scale()
+        );
+        let mut est = vec![0.0f32; n];
+        fs.scan(&lut, &mut est).unwrap();
+        for (i, code) in codes.chunks_exact(code_bytes).enumerate() {
+            let exact: f64 = 0.25
+                + (0..m)
+                    .map(|s| {
+                        let nib = (code[s / 2] >> (4 * (s % 2))) & 15;
+                        f64::from(table[16 * s + nib as usize])
+                    })
+                    .sum::<f64>();
+            let tol = f64::from(lut.max_error()) + 1e-3;
+            assert!(
+                (f64::from(est[i]) - exact).abs() <= tol,
+                "m={m} i={i}: {} vs {exact} (tol {tol})",
+                est[i]
+            );
+        }
+        let mut t = TopK::new(7);
+        for (i, &d) in est.iter().enumerate() {
+            t.push(d, i as u32);
+        }
+        let want = t.into_sorted();
+        assert_eq!(fs.scan_topk(&lut, 7).unwrap(), want);
+        assert_eq!(fs.scan_topk_par(&lut, 7, 3).unwrap(), want);
+    }
 }
