@@ -218,6 +218,25 @@ fn procrustes(x: &[f32], y: &[f32], dim: usize) -> Result<Rotation, QuantError> 
     Rotation::from_matrix(r, dim)
 }
 
+/// `Σ a[i]·b[i]` with eight independent partial sums (a plain `.sum()` over f64 is one serial
+/// chain of dependent adds, which the compiler may not reorder; this vectorises).
+fn dot_f64(a: &[f64], b: &[f64]) -> f64 {
+    let mut acc = [0.0f64; 8];
+    let (ca, cb) = (a.chunks_exact(8), b.chunks_exact(8));
+    let tail: f64 = ca
+        .remainder()
+        .iter()
+        .zip(cb.remainder())
+        .map(|(x, y)| x * y)
+        .sum();
+    for (x, y) in ca.zip(cb) {
+        for l in 0..8 {
+            acc[l] += x[l] * y[l];
+        }
+    }
+    acc.iter().sum::<f64>() + tail
+}
+
 /// One-sided Jacobi SVD of the matrix whose columns are `a` (`dim` columns of `dim`): returns
 /// the columns of `U` (orthonormal, completed where singular values vanish) and of `V`.
 fn polar_parts(mut a: Vec<f64>, dim: usize) -> (Vec<f64>, Vec<f64>) {
@@ -226,11 +245,7 @@ fn polar_parts(mut a: Vec<f64>, dim: usize) -> (Vec<f64>, Vec<f64>) {
         v[i * dim + i] = 1.0;
     }
     let col_dot = |m: &[f64], p: usize, q: usize| -> f64 {
-        m[p * dim..(p + 1) * dim]
-            .iter()
-            .zip(&m[q * dim..(q + 1) * dim])
-            .map(|(x, y)| x * y)
-            .sum()
+        dot_f64(&m[p * dim..(p + 1) * dim], &m[q * dim..(q + 1) * dim])
     };
     let rotate = |m: &mut [f64], p: usize, q: usize, c: f64, s: f64| {
         let (lo, hi) = m.split_at_mut(q * dim);
@@ -244,10 +259,12 @@ fn polar_parts(mut a: Vec<f64>, dim: usize) -> (Vec<f64>, Vec<f64>) {
     };
     for _sweep in 0..60 {
         let mut rotated = false;
+        // Squared column norms, recomputed every sweep and updated exactly by each rotation
+        // in between (α' = α − tγ, β' = β + tγ), so a pair costs one dot product, not three.
+        let mut norm2: Vec<f64> = (0..dim).map(|j| col_dot(&a, j, j)).collect();
         for p in 0..dim {
             for q in p + 1..dim {
-                let alpha = col_dot(&a, p, p);
-                let beta = col_dot(&a, q, q);
+                let (alpha, beta) = (norm2[p], norm2[q]);
                 let gamma = col_dot(&a, p, q);
                 if gamma == 0.0 || gamma.abs() <= 1e-15 * (alpha * beta).sqrt() {
                     continue;
@@ -259,6 +276,8 @@ fn polar_parts(mut a: Vec<f64>, dim: usize) -> (Vec<f64>, Vec<f64>) {
                 let s = c * t;
                 rotate(&mut a, p, q, c, s);
                 rotate(&mut v, p, q, c, s);
+                norm2[p] = alpha - t * gamma;
+                norm2[q] = beta + t * gamma;
             }
         }
         if !rotated {
