@@ -124,7 +124,7 @@ function fdeOf(name) {
   return { preset: 'paper-10240', reps: Number(m[1]), kSim: Number(m[2]), dProj: Number(m[3]) };
 }
 const CANDS = args.cands.split(',').map(Number);
-const results = { data: { docs: nDocs, tokens: corpusOffsets[nDocs], queries: testQueries.length, specialTokens: args['drop-special'] ? 'dropped ([CLS] and [SEP] rows removed from every token set)' : 'kept ([CLS] and [SEP] rows are part of every token set)', fdeQuantization: args['fde-quant'] ?? 'none' }, configs: [] };
+const results = { data: { docs: nDocs, tokens: corpusOffsets[nDocs], queries: testQueries.length, specialTokens: args['drop-special'] ? 'dropped ([CLS] and [SEP] rows removed from every token set)' : 'kept ([CLS] and [SEP] rows are part of every token set)', fdeQuantization: args['fde-quant'] ? `${args['fde-quant']}${args['fde-quant'] === 'pq' ? ` (4-bit, m = FDE dim ${(args['fde-pq-m'] ?? '/4').startsWith('/') ? (args['fde-pq-m'] ?? '/4') : `→ ${args['fde-pq-m']}`}), no FDE rescoring` : ', no FDE rescoring'}` : 'none', fdeIndex: args['fde-index'], tokenStorage: args['token-storage'] }, configs: [] };
 
 // Exhaustive MaxSim top-100: the ground truth (computed once, on the first index).
 let truth = null;
@@ -269,7 +269,7 @@ fs.writeFileSync(path.join(BENCH_DIR, 'results', `${args.out}.json`), JSON.strin
 // ---------------------------------------------------------------------------- markdown
 const f = (x, d = 3) => (x === null || x === undefined ? '—' : Number(x).toFixed(d));
 const lines = [];
-lines.push(`SciFact: ${nDocs.toLocaleString('en-US')} documents, ${results.data.tokens.toLocaleString('en-US')} MiniLM token vectors (f16 storage; special tokens ${args['drop-special'] ? 'dropped' : 'kept'}; FDE index quantization ${results.data.fdeQuantization}), ${testQueries.length} test queries; exhaustive MaxSim ${f(results.exhaustive.msPerQueryMedian, 1)} ms/query (median, 2 threads).`);
+lines.push(`SciFact: ${nDocs.toLocaleString('en-US')} documents, ${results.data.tokens.toLocaleString('en-US')} MiniLM token vectors (${results.data.tokenStorage} storage; special tokens ${args['drop-special'] ? 'dropped' : 'kept'}; FDE index ${results.data.fdeIndex}, quantization ${results.data.fdeQuantization}), ${testQueries.length} test queries; exhaustive MaxSim ${f(results.exhaustive.msPerQueryMedian, 1)} ms/query (median, 2 threads).`);
 lines.push('');
 lines.push('| FDE config | FDE dim | build s | KiB/doc (FDE index + tokens) | C for recall@10 ≥ 0.95 | recall@10 @ C | ms/query @ C (encode / search / rerank) | × faster than exhaustive | C for recall@100 = 0.9 | nDCG@10 @ C |');
 lines.push('|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|');
@@ -292,7 +292,9 @@ if (results.heuristic) {
   lines.push('|---:|---:|---:|---:|---:|');
   for (const p of results.heuristic.sweep) lines.push(`| ${p.tokensPerQueryToken} | ${f(p.candidates, 0)} | ${f(p.recall10)} | ${f(p.recall100)} | ${f(p.msMedian, 1)} |`);
   lines.push('');
-  lines.push(`Candidates needed for recall@100 = 0.9: MUVERA (${results.configs[0].name}) ${f(results.configs[0].candidatesAtRecall100_090, 0)} vs heuristic ${f(results.heuristic.candidatesAtRecall100_090, 0)}.`);
+  const h = results.heuristic.candidatesAtRecall100_090;
+  const per = results.configs.map((c) => `${c.name} ${f(c.candidatesAtRecall100_090, 0)}${c.candidatesAtRecall100_090 && h ? ` (${f(h / c.candidatesAtRecall100_090, 2)}× fewer)` : ''}`);
+  lines.push(`Candidates needed for recall@100 = 0.9 (linear interpolation between sweep points): heuristic ${f(h, 0)}; MUVERA ${per.join(', ')}.`);
 }
 lines.push('');
 lines.push(`SciFact test nDCG@10: exhaustive MaxSim ${f(results.exhaustive['ndcg@10'], 4)}; mean-pooled dense (all-MiniLM-L6-v2, exact cosine) ${f(results.dense['ndcg@10'], 4)}.`);

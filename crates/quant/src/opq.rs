@@ -7,10 +7,12 @@
 //!    `niter_pq` hot start), and reconstruct `Y = decode(encode(X·R))`;
 //! 2. solve the orthogonal Procrustes problem `R = U·Vᵀ` where `Xᵀ·Y = U·Σ·Vᵀ`.
 //!
-//! `opq_iterations` rounds (default 4; FAISS uses 50) on at most [`OPQ_MAX_ROWS`] rows. The SVD is a small one-sided Jacobi
-//! (Hestenes) in `f64`, no dependency. Cost grows as `dim³` per round (Jacobi) plus
-//! `n·dim²` (the products), so OPQ is meant for moderate `dim` (≤ 256 trains in seconds);
-//! at 384+ dimensions expect tens of seconds.
+//! `opq_iterations` rounds (default 4; FAISS uses 50) on at most [`OPQ_MAX_ROWS`] rows. The
+//! SVD is a small one-sided Jacobi (Hestenes) in `f64`, no dependency: each pair of columns
+//! costs one vectorised dot product (column norms are carried through the rotations). Cost
+//! grows as `dim³` per round (Jacobi) plus `n·dim²` (the products): at 100k × 384 OPQ adds
+//! about 5 s on 2 threads to plain PQ training (8.3 s in all, `pq_quality --opq --train-only`);
+//! at 1,000+ dimensions expect tens of seconds.
 
 use rayon::prelude::*;
 
