@@ -214,7 +214,9 @@ async function flatScans(d) {
     { name: `pq4 m=${d.dim / 4} (fast-scan) + rerank`, quantization: { type: 'pq', m: d.dim / 4, nbits: 4, rerank: 'exact', oversample: 10 } },
   ];
   for (const v of variants) {
-    const idx = new q.VectorIndex({ dim: d.dim, metric: d.metric, index: 'flat', threads: 2, quantization: { ...v.quantization, trainingSize: Math.min(d.n, 20000) } });
+    // One thread: a large 4-bit fast-scan would otherwise split each query over the pool, and
+    // this table compares single-thread scans.
+    const idx = new q.VectorIndex({ dim: d.dim, metric: d.metric, index: 'flat', threads: 1, quantization: { ...v.quantization, trainingSize: Math.min(d.n, 20000) } });
     await idx.add(keys, d.base);
     let rsum = 0;
     for (let i = 0; i < nq; i++) rsum += recallAt(idx.searchSync(qv[i], { k: K, ef: K }).keys, d.gt, d.gtK, i);
