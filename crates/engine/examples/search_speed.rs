@@ -52,7 +52,12 @@ fn main() {
             training_size: 20_000,
             ..QuantConfig::default()
         },
-        metric: Metric::L2,
+        // METRIC=l2|cosine|ip (default l2).
+        metric: match std::env::var("METRIC").as_deref() {
+            Ok("cosine") => Metric::Cosine,
+            Ok("ip") => Metric::Ip,
+            _ => Metric::L2,
+        },
         threads: std::env::var("THREADS")
             .ok()
             .and_then(|t| t.parse().ok())
@@ -84,17 +89,29 @@ fn main() {
         .take(nq)
         .map(|q| flat.search(q, 10, None).expect("s").keys)
         .collect();
-    for ef in [10, 16, 32, 64, 128] {
+    // EFS=10,16,... (default 10,16,32,64,128); REPEAT=n runs the queries n times per ef.
+    let efs: Vec<usize> = std::env::var("EFS")
+        .ok()
+        .map(|s| s.split(',').filter_map(|x| x.parse().ok()).collect())
+        .unwrap_or_else(|| vec![10, 16, 32, 64, 128]);
+    let repeat: usize = std::env::var("REPEAT")
+        .ok()
+        .and_then(|t| t.parse().ok())
+        .unwrap_or(1);
+    for ef in efs {
         let t = Instant::now();
         let mut hit = 0;
-        for (q, tr) in queries.chunks(dim).take(nq).zip(&truth) {
-            let r = hnsw.search(q, 10, Some(ef)).expect("s");
-            hit += r.keys.iter().filter(|k| tr.contains(k)).count();
+        for _ in 0..repeat {
+            hit = 0;
+            for (q, tr) in queries.chunks(dim).take(nq).zip(&truth) {
+                let r = hnsw.search(q, 10, Some(ef)).expect("s");
+                hit += r.keys.iter().filter(|k| tr.contains(k)).count();
+            }
         }
         let s = t.elapsed().as_secs_f64();
         println!(
             "ef {ef:4}  qps {:8.0}  recall {:.4}",
-            nq as f64 / s,
+            (nq * repeat) as f64 / s,
             hit as f64 / (nq * 10) as f64
         );
     }
