@@ -12,6 +12,7 @@ use std::hint::black_box;
 use std::time::Instant;
 
 use quiver_distance::maxsim::{f32_to_f16, maxsim_kernels_for, quantize_sq8};
+use quiver_distance::maxsim_i8::{maxsim_i8_for, maxsim_i8_scalar, QueryI8};
 use quiver_distance::{available_isas, kernels_for};
 
 const DIM: usize = 384;
@@ -80,7 +81,9 @@ fn main() {
             dot_gf,
             "-"
         );
-        let rows: [(&str, f64); 3] = [
+        let qi8 = QueryI8::new(&q, DIM);
+        let i8k = maxsim_i8_for(isa).unwrap_or(maxsim_i8_scalar);
+        let rows: [(&str, f64); 4] = [
             (
                 "maxsim f32",
                 time(it, || (m.maxsim_f32)(black_box(&q), black_box(&p), DIM)),
@@ -93,6 +96,12 @@ fn main() {
                 "maxsim sq8",
                 time(it, || {
                     (m.maxsim_sq8)(black_box(&q), black_box(&codes), black_box(&scales), DIM)
+                }),
+            ),
+            (
+                "maxsim i8×sq8",
+                time(it, || {
+                    i8k(black_box(&qi8), black_box(&codes), black_box(&scales))
                 }),
             ),
         ];

@@ -77,6 +77,7 @@ use std::sync::OnceLock;
 
 pub mod bits;
 pub mod maxsim;
+pub mod maxsim_i8;
 pub mod pq;
 pub mod scalar;
 pub mod sq8;

@@ -92,11 +92,14 @@ pub fn dot_u8() -> DotU8 {
 }
 
 #[cfg(target_arch = "x86_64")]
+pub(crate) use x86::has_vnni;
+
+#[cfg(target_arch = "x86_64")]
 mod x86 {
     use core::arch::x86_64::*;
 
     /// AVX-512 VNNI (with BW for masked byte loads).
-    pub(super) fn has_vnni() -> bool {
+    pub(crate) fn has_vnni() -> bool {
         is_x86_feature_detected!("avx512f")
             && is_x86_feature_detected!("avx512bw")
             && is_x86_feature_detected!("avx512vnni")

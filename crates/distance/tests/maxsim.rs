@@ -24,20 +24,8 @@ fn all_tables() -> Vec<MaxSimKernels> {
     tables
 }
 
-/// Small deterministic PRNG (xorshift64*).
-struct Rng(u64);
-impl Rng {
-    fn next_f32(&mut self) -> f32 {
-        self.0 ^= self.0 >> 12;
-        self.0 ^= self.0 << 25;
-        self.0 ^= self.0 >> 27;
-        let x = self.0.wrapping_mul(0x2545_F491_4F6C_DD1D);
-        ((x >> 40) as f32 / (1u64 << 23) as f32) - 1.0
-    }
-    fn vec(&mut self, n: usize) -> Vec<f32> {
-        (0..n).map(|_| self.next_f32()).collect()
-    }
-}
+mod common;
+use common::Rng;
 
 /// `Σ_i max_j Σ_d |q_i[d]·p_j[d]|`: the magnitude that bounds rounding error.
 fn scale(q: &[f32], p: &[f32], dim: usize) -> f64 {

@@ -5,7 +5,8 @@
 //! rows of slot `i`. Slots are dense `0..len()`, assigned by
 //! [`TokenStore::push`]; the engine appends and tombstones, and reclaims
 //! space with [`TokenStore::compact`]. Scores use the dispatched
-//! [`quiver_distance::maxsim`] kernels.
+//! [`quiver_distance::maxsim`] kernels; sq8 storage is scored with the query quantised to int8
+//! too ([`quiver_distance::maxsim_i8`]: exact integer dot products, AVX-512 VNNI where present).
 //!
 //! # Serialized layout ([`TokenStore::to_bytes`], little endian)
 //!
@@ -26,6 +27,7 @@
 use quiver_distance::maxsim::{
     f16_to_f32, f32_to_f16, maxsim_kernels, quantize_sq8, MaxSimKernels,
 };
+use quiver_distance::maxsim_i8::{maxsim_i8, MaxSimI8, QueryI8};
 use quiver_distance::TopK;
 use rayon::prelude::*;
 
@@ -45,7 +47,8 @@ pub enum TokenStorage {
     /// IEEE binary16, 2 bytes per component.
     F16,
     /// Per-token symmetric int8 plus one f32 scale per token (see
-    /// [`quiver_distance::maxsim`]): `dim + 4` bytes per token.
+    /// [`quiver_distance::maxsim`]): `dim + 4` bytes per token. Scored against the query
+    /// quantised the same way (int8 × int8 dot products, see [`quiver_distance::maxsim_i8`]).
     Sq8,
 }
 
@@ -76,6 +79,12 @@ impl TokenStorage {
     }
 }
 
+/// A query prepared for one store: the f32 tokens, and their int8 copy for sq8 storage.
+struct Prepared<'q> {
+    f32s: &'q [f32],
+    int8: Option<QueryI8>,
+}
+
 /// Document token sets in one arena, with exact MaxSim scoring.
 #[derive(Clone, Debug)]
 pub struct TokenStore {
@@ -87,6 +96,7 @@ pub struct TokenStore {
     codes: Vec<i8>,
     scales: Vec<f32>,
     kernels: &'static MaxSimKernels,
+    int8: MaxSimI8,
 }
 
 impl PartialEq for TokenStore {
@@ -118,6 +128,7 @@ impl TokenStore {
             codes: Vec::new(),
             scales: Vec::new(),
             kernels: maxsim_kernels(),
+            int8: maxsim_i8(),
         })
     }
 
@@ -214,14 +225,25 @@ impl TokenStore {
     }
 
     /// MaxSim score of a pre-validated query against `slot` (in range).
-    fn score(&self, query: &[f32], a: usize, b: usize) -> f32 {
+    /// `query` ready for this store's kernel (sq8 storage scores an int8 copy of it).
+    fn prepare<'q>(&self, query: &'q [f32]) -> Prepared<'q> {
+        Prepared {
+            f32s: query,
+            int8: (self.kind == TokenStorage::Sq8).then(|| QueryI8::new(query, self.dim)),
+        }
+    }
+
+    fn score(&self, q: &Prepared<'_>, a: usize, b: usize) -> f32 {
         let d = self.dim;
         let k = self.kernels;
-        match self.kind {
-            TokenStorage::F32 => (k.maxsim_f32)(query, &self.f32s[a * d..b * d], d),
-            TokenStorage::F16 => (k.maxsim_f16)(query, &self.f16s[a * d..b * d], d),
-            TokenStorage::Sq8 => {
-                (k.maxsim_sq8)(query, &self.codes[a * d..b * d], &self.scales[a..b], d)
+        match (self.kind, &q.int8) {
+            (TokenStorage::F32, _) => (k.maxsim_f32)(q.f32s, &self.f32s[a * d..b * d], d),
+            (TokenStorage::F16, _) => (k.maxsim_f16)(q.f32s, &self.f16s[a * d..b * d], d),
+            (TokenStorage::Sq8, Some(qi)) => {
+                (self.int8)(qi, &self.codes[a * d..b * d], &self.scales[a..b])
+            }
+            (TokenStorage::Sq8, None) => {
+                (k.maxsim_sq8)(q.f32s, &self.codes[a * d..b * d], &self.scales[a..b], d)
             }
         }
     }
@@ -230,8 +252,9 @@ impl TokenStore {
     /// a document) against the stored tokens of `slot`.
     pub fn maxsim(&self, query: &[f32], slot: u32) -> Result<f32> {
         check_tokens(query, self.dim)?;
+        let q = self.prepare(query);
         let (a, b) = self.rows(slot).ok_or_else(|| self.bad_slot(slot))?;
-        Ok(self.score(query, a, b))
+        Ok(self.score(&q, a, b))
     }
 
     /// Exact MaxSim of `query` against each of `slots`, in parallel on the current rayon pool:
@@ -239,6 +262,7 @@ impl TokenStore {
     /// out-of-range slot is an error.
     pub fn maxsim_many(&self, query: &[f32], slots: &[u32]) -> Result<Vec<(u32, f32)>> {
         check_tokens(query, self.dim)?;
+        let q = self.prepare(query);
         if let Some(&bad) = slots.iter().find(|&&s| self.rows(s).is_none()) {
             return Err(self.bad_slot(bad));
         }
@@ -247,7 +271,7 @@ impl TokenStore {
             .with_min_len(4)
             .map(|&s| {
                 let (a, b) = self.rows(s).unwrap_or((0, 0));
-                (s, self.score(query, a, b))
+                (s, self.score(&q, a, b))
             })
             .collect())
     }
@@ -257,6 +281,7 @@ impl TokenStore {
     /// an error; duplicates are scored once.
     pub fn rerank(&self, query: &[f32], candidates: &[u32], k: usize) -> Result<Vec<(u32, f32)>> {
         check_tokens(query, self.dim)?;
+        let q = self.prepare(query);
         if let Some(&bad) = candidates.iter().find(|&&s| self.rows(s).is_none()) {
             return Err(self.bad_slot(bad));
         }
@@ -266,7 +291,7 @@ impl TokenStore {
         let mut top = TopK::new(k);
         for s in c {
             if let Some((a, b)) = self.rows(s) {
-                top.push(-self.score(query, a, b), s);
+                top.push(-self.score(&q, a, b), s);
             }
         }
         Ok(top
@@ -286,6 +311,7 @@ impl TokenStore {
         live: impl Fn(u32) -> bool + Sync,
     ) -> Result<Vec<(u32, f32)>> {
         check_tokens(query, self.dim)?;
+        let q = self.prepare(query);
         let n = self.len() as u32;
         let merged = (0..n)
             .into_par_iter()
@@ -295,7 +321,7 @@ impl TokenStore {
                 |mut top, s| {
                     if live(s) {
                         if let Some((a, b)) = self.rows(s) {
-                            top.push(-self.score(query, a, b), s);
+                            top.push(-self.score(&q, a, b), s);
                         }
                     }
                     top
