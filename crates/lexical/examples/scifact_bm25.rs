@@ -8,7 +8,8 @@
 //! Options (environment): `SCIFACT_CONFIGS=all` also runs the analyzer variants (no
 //! stemming, no stop words, Pyserini's k1=0.9/b=0.4); `SCIFACT_REPEAT=n` repeats every query
 //! n times for the latency figures (default 5); `SCIFACT_SCALE=n` also times a collection of
-//! n copies of the corpus; `SCIFACT_PROFILE=bmw|bmm|ex` just runs one strategy many times
+//! n copies of the corpus; `SCIFACT_SENTENCES=1` also times the ~46k abstract sentences
+//! (`sentences.jsonl`) as separate documents; `SCIFACT_PROFILE=bmw|bmm|ex` just runs one strategy many times
 //! (for `perf`).
 
 use std::collections::HashMap;
@@ -255,6 +256,41 @@ fn main() -> Res<()> {
         }
         println!(
             "corpus x{scale}: {} docs, build {:.2} s, {:.1} MiB",
+            ix.len(),
+            t0.elapsed().as_secs_f64(),
+            ix.memory_usage() as f64 / (1 << 20) as f64
+        );
+        for (_, q) in &data.queries {
+            let want = ix.search_exhaustive(q, 10)?;
+            if ix.search_with(q, 10, Strategy::BlockMaxWand)? != want
+                || ix.search_with(q, 10, Strategy::BlockMaxMaxScore)? != want
+            {
+                return Err(format!("strategies disagree on {q:?}").into());
+            }
+        }
+        latency(&ix, &data)?;
+    }
+    if std::env::var("SCIFACT_SENTENCES").is_ok_and(|v| v == "1") {
+        // Latency on a larger real collection: every abstract sentence of SciFact as its own
+        // document (sentences.jsonl, ~46k short documents), same queries.
+        let root =
+            std::env::var("QUIVER_SHARED_DATA").unwrap_or_else(|_| "/work/shared/data".into());
+        let path = PathBuf::from(root)
+            .join("beir-scifact")
+            .join("sentences.jsonl");
+        let mut sentences: Vec<String> = Vec::new();
+        for d in read_jsonl(&path)? {
+            if let Some(serde_json::Value::Array(a)) = d.get("sentences") {
+                sentences.extend(a.iter().filter_map(|v| v.as_str().map(str::to_string)));
+            }
+        }
+        let mut ix = TextIndex::new(AnalyzerConfig::default(), Bm25Params::default())?;
+        let keys: Vec<u32> = (0..sentences.len() as u32).collect();
+        let texts: Vec<&str> = sentences.iter().map(String::as_str).collect();
+        let t0 = Instant::now();
+        ix.add(&keys, &texts)?;
+        println!(
+            "sentences: {} docs, build {:.2} s, {:.1} MiB",
             ix.len(),
             t0.elapsed().as_secs_f64(),
             ix.memory_usage() as f64 / (1 << 20) as f64
