@@ -50,8 +50,3 @@ pub fn guard<T>(f: impl FnOnce() -> Result<T, EngineError>) -> Result<T, EngineE
         }
     }
 }
-
-/// An `ERR_INVALID_ARGUMENT` engine error.
-pub fn invalid(msg: impl Into<String>) -> EngineError {
-    EngineError::new(ErrorCode::InvalidArgument, msg)
-}

@@ -1,10 +1,11 @@
 //! napi-rs bindings for quiver-search: translation only. Each JS method converts its
-//! arguments, makes one engine call (async methods on a libuv worker through `AsyncTask`,
-//! `*Sync` twins on the JS thread) and converts the result to typed arrays. Engine errors
-//! become JS errors with a `code` in `error.rs`; panics are caught there too.
+//! arguments, makes one engine call (async methods on a libuv worker through the one generic
+//! task in `tasks/`, `*Sync` twins on the JS thread) and converts the result to typed arrays.
+//! Engine errors become JS errors with a `code` in `error.rs`; panics are caught there too.
 
 mod error;
 mod multi_vector;
+mod tasks;
 mod text_index;
 mod vector_index;
 
@@ -47,5 +48,53 @@ pub fn capabilities() -> NativeCapabilities {
         version: env!("CARGO_PKG_VERSION").into(),
         platform: std::env::consts::OS.into(),
         arch: std::env::consts::ARCH.into(),
+    }
+}
+
+/// The engine's limits and defaults (the TypeScript layer's option checks are generated from
+/// these).
+#[napi(object)]
+pub struct NativeLimits {
+    pub max_dim: u32,
+    pub max_k: u32,
+    pub max_ef: u32,
+    pub max_m: u32,
+    pub max_threads: u32,
+    pub max_training: u32,
+    pub min_oversample: f64,
+    pub max_oversample: f64,
+    pub default_m: u32,
+    pub default_ef_construction: u32,
+    pub default_ef_search: u32,
+    pub default_seed: u32,
+    pub default_oversample: f64,
+    pub default_oversample_coarse: f64,
+    pub default_training_size: u32,
+    pub default_training_size_pq8: u32,
+    pub default_training_size_pq4: u32,
+}
+
+/// The engine's limits and defaults.
+#[napi]
+pub fn limits() -> NativeLimits {
+    let l = quiver_engine::limits();
+    NativeLimits {
+        max_dim: l.max_dim as u32,
+        max_k: l.max_k as u32,
+        max_ef: l.max_ef as u32,
+        max_m: l.max_m as u32,
+        max_threads: l.max_threads as u32,
+        max_training: l.max_training as u32,
+        min_oversample: f64::from(l.oversample_range.0),
+        max_oversample: f64::from(l.oversample_range.1),
+        default_m: l.default_m as u32,
+        default_ef_construction: l.default_ef_construction as u32,
+        default_ef_search: l.default_ef_search as u32,
+        default_seed: l.default_seed as u32,
+        default_oversample: f64::from(l.default_oversample),
+        default_oversample_coarse: f64::from(l.default_oversample_coarse),
+        default_training_size: l.default_training_size as u32,
+        default_training_size_pq8: l.default_training_size_pq8 as u32,
+        default_training_size_pq4: l.default_training_size_pq4 as u32,
     }
 }

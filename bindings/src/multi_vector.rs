@@ -2,25 +2,24 @@
 //! `quiver_muvera::FdeEncoder` and `quiver_engine::multi_vector`. Translation only.
 
 use std::path::PathBuf;
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::AtomicBool;
 use std::sync::Arc;
 
 use napi::bindgen_prelude::{AsyncTask, Float32Array, Uint32Array};
-use napi::threadsafe_function::ThreadsafeFunctionCallMode;
-use napi::{Env, Task};
+use napi::Env;
 use napi_derive::napi;
 use quiver_engine::multi_vector::{
     muvera_error, DocBatch, MultiConfig, MultiHits, MultiVectorIndex, SearchTimings,
     SharedMultiIndex,
 };
-use quiver_engine::{AddOutcome, Error as EngineError, ErrorCode};
-use quiver_muvera::fde::{FdeEncoder, FdeParams};
-use quiver_muvera::store::TokenStorage;
+use quiver_engine::options::{self, FdeOptions};
+use quiver_engine::{AddOutcome, Error as EngineError, FdeEncoder, FdeParams, ENCODER_VERSION};
 
-use crate::error::{guard, invalid, to_js};
+use crate::error::{guard, to_js};
+use crate::tasks::{check_cancel, job, report, Job, Progress};
 use crate::vector_index::{
-    flag, memory_of, to_config, CancelToken, NativeAddResult, NativeConfig, NativeMemoryUsage,
-    Progress,
+    add_result, flag, memory_of, to_config, CancelToken, NativeAddResult, NativeConfig,
+    NativeMemoryUsage,
 };
 
 /// FDE encoder parameters: a preset, then explicit overrides (0 / empty = keep the preset's).
@@ -87,30 +86,17 @@ pub struct NativeMultiMemory {
 }
 
 fn fde_params(c: &NativeFdeConfig) -> Result<FdeParams, EngineError> {
-    let preset = c.preset.as_deref().unwrap_or("paper-10240");
-    let mut p = FdeParams::preset(preset, c.dim as usize).map_err(muvera_error)?;
-    if let Some(k) = c.k_sim {
-        p.k_sim = k;
+    FdeOptions {
+        dim: c.dim,
+        preset: c.preset.as_deref(),
+        k_sim: c.k_sim,
+        d_proj: c.d_proj,
+        reps: c.reps,
+        final_dim: c.final_dim,
+        seed: c.seed.as_deref(),
+        fill_empty: c.fill_empty,
     }
-    if let Some(d) = c.d_proj {
-        p.d_proj = (d != 0).then_some(d as usize);
-    }
-    if let Some(r) = c.reps {
-        p.reps = r as usize;
-    }
-    if let Some(f) = c.final_dim {
-        p.final_dim = (f != 0).then_some(f as usize);
-    }
-    if let Some(s) = &c.seed {
-        p.seed = s
-            .parse::<u64>()
-            .map_err(|_| invalid(format!("fde.seed must be an integer in [0, 2^64), got {s}")))?;
-    }
-    if let Some(f) = c.fill_empty {
-        p.fill_empty = f;
-    }
-    p.validate().map_err(muvera_error)?;
-    Ok(p)
+    .resolve()
 }
 
 fn params_out(p: &FdeParams, output_dim: usize) -> NativeFdeParams {
@@ -123,16 +109,8 @@ fn params_out(p: &FdeParams, output_dim: usize) -> NativeFdeParams {
         seed: p.seed.to_string(),
         fill_empty: p.fill_empty,
         output_dim: output_dim as u32,
-        version: quiver_muvera::fde::ENCODER_VERSION,
+        version: ENCODER_VERSION,
     }
-}
-
-fn storage(s: &str) -> Result<TokenStorage, EngineError> {
-    TokenStorage::parse(s).ok_or_else(|| {
-        invalid(format!(
-            "tokenStorage must be 'f32', 'f16' or 'sq8', got '{s}'"
-        ))
-    })
 }
 
 /// A MUVERA FDE encoder.
@@ -193,19 +171,10 @@ impl NativeFdeEncoder {
 }
 
 fn multi_config(c: NativeMultiConfig) -> Result<MultiConfig, EngineError> {
-    let fde = fde_params(&c.fde)?;
-    let token_storage = storage(&c.token_storage)?;
-    let mut index_cfg = c.index;
-    // The FDE index's dim and metric are the encoder's: quantizer options such as PQ's `m`
-    // are validated against the FDE dimension.
-    index_cfg.dim = u32::try_from(fde.output_dim())
-        .map_err(|_| invalid("the FDE dimension exceeds 2^32 - 1"))?;
-    index_cfg.metric = "ip".into();
-    let index = to_config(index_cfg)?;
     Ok(MultiConfig {
-        fde,
-        token_storage,
-        index,
+        fde: fde_params(&c.fde)?,
+        token_storage: options::token_storage(&c.token_storage)?,
+        index: to_config(c.index)?,
     })
 }
 
@@ -229,16 +198,24 @@ pub struct NativeMultiVectorIndex {
     inner: Arc<SharedMultiIndex>,
 }
 
+fn wrap(index: MultiVectorIndex) -> NativeMultiVectorIndex {
+    NativeMultiVectorIndex {
+        inner: Arc::new(SharedMultiIndex::new(index)),
+    }
+}
+
+fn exhaustive_result(h: MultiHits) -> NativeMultiResult {
+    multi_result(h, SearchTimings::default())
+}
+
 #[napi]
 impl NativeMultiVectorIndex {
     /// An empty index.
     #[napi(constructor)]
     pub fn new(env: Env, config: NativeMultiConfig) -> napi::Result<Self> {
-        let index =
-            guard(|| MultiVectorIndex::new(multi_config(config)?)).map_err(|e| to_js(&env, e))?;
-        Ok(NativeMultiVectorIndex {
-            inner: Arc::new(SharedMultiIndex::new(index)),
-        })
+        guard(|| MultiVectorIndex::new(multi_config(config)?))
+            .map(wrap)
+            .map_err(|e| to_js(&env, e))
     }
 
     /// Loads a multi-vector index file on a worker thread.
@@ -247,12 +224,11 @@ impl NativeMultiVectorIndex {
         path: String,
         mmap: bool,
         expected: Option<NativeFdeConfig>,
-    ) -> AsyncTask<MultiLoadTask> {
-        AsyncTask::new(MultiLoadTask {
-            path: path.into(),
-            mmap,
-            expected,
-        })
+    ) -> AsyncTask<Job<MultiVectorIndex, NativeMultiVectorIndex>> {
+        job(
+            move || load_multi(&PathBuf::from(path), mmap, expected.as_ref()),
+            wrap,
+        )
     }
 
     /// Loads a multi-vector index file on the JS thread.
@@ -264,9 +240,7 @@ impl NativeMultiVectorIndex {
         expected: Option<NativeFdeConfig>,
     ) -> napi::Result<NativeMultiVectorIndex> {
         guard(|| load_multi(&PathBuf::from(path), mmap, expected.as_ref()))
-            .map(|i| NativeMultiVectorIndex {
-                inner: Arc::new(SharedMultiIndex::new(i)),
-            })
+            .map(wrap)
             .map_err(|e| to_js(&env, e))
     }
 
@@ -283,16 +257,20 @@ impl NativeMultiVectorIndex {
         upsert: bool,
         on_progress: Option<Progress>,
         cancel: Option<&CancelToken>,
-    ) -> AsyncTask<MultiAddTask> {
-        AsyncTask::new(MultiAddTask {
-            inner: self.inner.clone(),
-            keys,
-            data,
-            offsets,
-            upsert,
-            progress: on_progress,
-            cancel: flag(cancel),
-        })
+    ) -> AsyncTask<Job<AddOutcome, NativeAddResult>> {
+        let (inner, cancel) = (self.inner.clone(), flag(cancel));
+        let (keys, data, offsets) = (keys.to_vec(), data.to_vec(), offsets.to_vec());
+        job(
+            move || {
+                let report = report(on_progress.as_ref());
+                let docs = DocBatch {
+                    data: &data,
+                    offsets: &offsets,
+                };
+                inner.add(&keys, &docs, upsert, &cancel, &mut |d, t| report(d, t))
+            },
+            add_result,
+        )
     }
 
     /// Adds (or upserts) documents on the JS thread.
@@ -311,7 +289,7 @@ impl NativeMultiVectorIndex {
             offsets: &offsets,
         };
         guard(|| self.inner.add(&keys, &docs, upsert, &never, &mut |_, _| {}))
-            .map(add_out)
+            .map(add_result)
             .map_err(|e| to_js(&env, e))
     }
 
@@ -325,17 +303,17 @@ impl NativeMultiVectorIndex {
         ef: u32,
         rerank: bool,
         cancel: Option<&CancelToken>,
-    ) -> AsyncTask<MultiSearchTask> {
-        AsyncTask::new(MultiSearchTask {
-            inner: self.inner.clone(),
-            query,
-            k,
-            candidates,
-            ef,
-            rerank,
-            exhaustive: false,
-            cancel: flag(cancel),
-        })
+    ) -> AsyncTask<Job<(MultiHits, SearchTimings), NativeMultiResult>> {
+        let (inner, cancel, query) = (self.inner.clone(), flag(cancel), query.to_vec());
+        job(
+            move || {
+                check_cancel(&cancel)?;
+                inner
+                    .read()
+                    .search(&query, k as usize, opt(candidates), opt(ef), rerank)
+            },
+            |(h, t)| multi_result(h, t),
+        )
     }
 
     /// MUVERA search on the JS thread.
@@ -365,17 +343,15 @@ impl NativeMultiVectorIndex {
         query: Float32Array,
         k: u32,
         cancel: Option<&CancelToken>,
-    ) -> AsyncTask<MultiSearchTask> {
-        AsyncTask::new(MultiSearchTask {
-            inner: self.inner.clone(),
-            query,
-            k,
-            candidates: 0,
-            ef: 0,
-            rerank: true,
-            exhaustive: true,
-            cancel: flag(cancel),
-        })
+    ) -> AsyncTask<Job<MultiHits, NativeMultiResult>> {
+        let (inner, cancel, query) = (self.inner.clone(), flag(cancel), query.to_vec());
+        job(
+            move || {
+                check_cancel(&cancel)?;
+                inner.read().search_exhaustive(&query, k as usize, &cancel)
+            },
+            exhaustive_result,
+        )
     }
 
     /// Exact MaxSim over every document, on the JS thread (the scan uses the pool).
@@ -392,7 +368,7 @@ impl NativeMultiVectorIndex {
                 .read()
                 .search_exhaustive(&query, k as usize, &never)
         })
-        .map(|h| multi_result(h, SearchTimings::default()))
+        .map(exhaustive_result)
         .map_err(|e| to_js(&env, e))
     }
 
@@ -412,11 +388,9 @@ impl NativeMultiVectorIndex {
 
     /// Removes keys on a worker thread.
     #[napi(ts_return_type = "Promise<number>")]
-    pub fn remove(&self, keys: Uint32Array) -> AsyncTask<MultiRemoveTask> {
-        AsyncTask::new(MultiRemoveTask {
-            inner: self.inner.clone(),
-            keys,
-        })
+    pub fn remove(&self, keys: Uint32Array) -> AsyncTask<Job<usize, u32>> {
+        let (inner, keys) = (self.inner.clone(), keys.to_vec());
+        job(move || inner.remove(&keys), |n| n as u32)
     }
 
     /// Removes keys on the JS thread.
@@ -478,24 +452,15 @@ impl NativeMultiVectorIndex {
 
     /// Saves atomically on a worker thread.
     #[napi(ts_return_type = "Promise<void>")]
-    pub fn save(&self, path: String) -> AsyncTask<MultiSaveTask> {
-        AsyncTask::new(MultiSaveTask {
-            inner: self.inner.clone(),
-            path: path.into(),
-        })
+    pub fn save(&self, path: String) -> AsyncTask<Job<(), ()>> {
+        let inner = self.inner.clone();
+        job(move || inner.save(&PathBuf::from(path)), |()| ())
     }
 
     /// Saves atomically on the JS thread.
     #[napi]
     pub fn save_sync(&self, env: Env, path: String) -> napi::Result<()> {
         guard(|| self.inner.save(&PathBuf::from(path))).map_err(|e| to_js(&env, e))
-    }
-}
-
-fn add_out(o: AddOutcome) -> NativeAddResult {
-    NativeAddResult {
-        inserted: o.inserted as u32,
-        aborted: o.aborted,
     }
 }
 
@@ -506,152 +471,4 @@ fn load_multi(
 ) -> Result<MultiVectorIndex, EngineError> {
     let want = expected.map(fde_params).transpose()?;
     MultiVectorIndex::load(path, mmap, want.as_ref())
-}
-
-/// Async add.
-pub struct MultiAddTask {
-    inner: Arc<SharedMultiIndex>,
-    keys: Uint32Array,
-    data: Float32Array,
-    offsets: Uint32Array,
-    upsert: bool,
-    progress: Option<Progress>,
-    cancel: Arc<AtomicBool>,
-}
-
-impl Task for MultiAddTask {
-    type Output = Result<AddOutcome, EngineError>;
-    type JsValue = NativeAddResult;
-
-    fn compute(&mut self) -> napi::Result<Self::Output> {
-        let progress = self.progress.as_ref();
-        let mut report = |done: usize, total: usize| {
-            if let Some(p) = progress {
-                p.call(
-                    Ok((done as u32, total as u32).into()),
-                    ThreadsafeFunctionCallMode::NonBlocking,
-                );
-            }
-        };
-        let docs = DocBatch {
-            data: &self.data,
-            offsets: &self.offsets,
-        };
-        Ok(guard(|| {
-            self.inner
-                .add(&self.keys, &docs, self.upsert, &self.cancel, &mut report)
-        }))
-    }
-
-    fn resolve(&mut self, env: Env, output: Self::Output) -> napi::Result<Self::JsValue> {
-        output.map(add_out).map_err(|e| to_js(&env, e))
-    }
-}
-
-/// Async search (MUVERA or exhaustive).
-pub struct MultiSearchTask {
-    inner: Arc<SharedMultiIndex>,
-    query: Float32Array,
-    k: u32,
-    candidates: u32,
-    ef: u32,
-    rerank: bool,
-    exhaustive: bool,
-    cancel: Arc<AtomicBool>,
-}
-
-impl Task for MultiSearchTask {
-    type Output = Result<(MultiHits, SearchTimings), EngineError>;
-    type JsValue = NativeMultiResult;
-
-    fn compute(&mut self) -> napi::Result<Self::Output> {
-        if self.cancel.load(Ordering::Relaxed) {
-            return Ok(Err(EngineError::new(ErrorCode::Aborted, "search aborted")));
-        }
-        Ok(guard(|| {
-            let r = self.inner.read();
-            if self.exhaustive {
-                r.search_exhaustive(&self.query, self.k as usize, &self.cancel)
-                    .map(|h| (h, SearchTimings::default()))
-            } else {
-                r.search(
-                    &self.query,
-                    self.k as usize,
-                    opt(self.candidates),
-                    opt(self.ef),
-                    self.rerank,
-                )
-            }
-        }))
-    }
-
-    fn resolve(&mut self, env: Env, output: Self::Output) -> napi::Result<Self::JsValue> {
-        output
-            .map(|(h, t)| multi_result(h, t))
-            .map_err(|e| to_js(&env, e))
-    }
-}
-
-/// Async remove.
-pub struct MultiRemoveTask {
-    inner: Arc<SharedMultiIndex>,
-    keys: Uint32Array,
-}
-
-impl Task for MultiRemoveTask {
-    type Output = Result<usize, EngineError>;
-    type JsValue = u32;
-
-    fn compute(&mut self) -> napi::Result<Self::Output> {
-        Ok(guard(|| self.inner.remove(&self.keys)))
-    }
-
-    fn resolve(&mut self, env: Env, output: Self::Output) -> napi::Result<u32> {
-        output.map(|n| n as u32).map_err(|e| to_js(&env, e))
-    }
-}
-
-/// Async save.
-pub struct MultiSaveTask {
-    inner: Arc<SharedMultiIndex>,
-    path: PathBuf,
-}
-
-impl Task for MultiSaveTask {
-    type Output = Result<(), EngineError>;
-    type JsValue = ();
-
-    fn compute(&mut self) -> napi::Result<Self::Output> {
-        Ok(guard(|| self.inner.save(&self.path)))
-    }
-
-    fn resolve(&mut self, env: Env, output: Self::Output) -> napi::Result<()> {
-        output.map_err(|e| to_js(&env, e))
-    }
-}
-
-/// Async load.
-pub struct MultiLoadTask {
-    path: PathBuf,
-    mmap: bool,
-    expected: Option<NativeFdeConfig>,
-}
-
-impl Task for MultiLoadTask {
-    type Output = Result<MultiVectorIndex, EngineError>;
-    type JsValue = NativeMultiVectorIndex;
-
-    fn compute(&mut self) -> napi::Result<Self::Output> {
-        Ok(guard(|| {
-            load_multi(&self.path, self.mmap, self.expected.as_ref())
-        }))
-    }
-
-    fn resolve(&mut self, env: Env, output: Self::Output) -> napi::Result<NativeMultiVectorIndex> {
-        output
-            .map(|i| NativeMultiVectorIndex {
-                inner: Arc::new(SharedMultiIndex::new(i)),
-            })
-            .map_err(|e| to_js(&env, e))
-    }
 }

@@ -2,21 +2,19 @@
 //! HuggingFace `tokenizers`). Translation only.
 
 use std::path::PathBuf;
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::AtomicBool;
 use std::sync::Arc;
 
 use napi::bindgen_prelude::{AsyncTask, Float32Array, Uint32Array};
-use napi::threadsafe_function::ThreadsafeFunctionCallMode;
-use napi::{Env, Task};
+use napi::Env;
 use napi_derive::napi;
-use quiver_engine::text_index::{lexical_error, SharedTextIndex};
-use quiver_engine::{Error as EngineError, ErrorCode};
-use quiver_lexical::{
-    AnalyzerConfig, AnalyzerKind, Bm25Params, StopWords, Strategy, TextIndex, TokenizerMode,
-};
+use quiver_engine::options;
+use quiver_engine::text_index::{SharedTextIndex, TextHits};
+use quiver_engine::{AddOutcome, Bm25Params, Error as EngineError};
 
-use crate::error::{guard, invalid, to_js};
-use crate::vector_index::{flag, CancelToken, Progress};
+use crate::error::{guard, to_js};
+use crate::tasks::{check_cancel, job, report, Job, Progress};
+use crate::vector_index::{add_result, flag, CancelToken, NativeAddResult};
 
 /// Text index options, resolved by the TypeScript layer.
 #[napi(object)]
@@ -51,6 +49,15 @@ pub struct NativeTextInfo {
     pub b: f64,
 }
 
+/// Heap bytes of a text index, by part.
+#[napi(object)]
+pub struct NativeTextMemory {
+    pub total: f64,
+    pub postings: f64,
+    pub terms: f64,
+    pub documents: f64,
+}
+
 /// Search hits, best first.
 #[napi(object)]
 pub struct NativeTextResult {
@@ -58,122 +65,47 @@ pub struct NativeTextResult {
     pub scores: Float32Array,
 }
 
-fn analyzer_config(c: &NativeTextConfig) -> Result<AnalyzerConfig, EngineError> {
-    let kind = match c.analyzer.as_str() {
-        "default" => AnalyzerKind::Default,
-        "tokenizer-json" => {
-            let path = c
-                .tokenizer_json
-                .as_ref()
-                .ok_or_else(|| invalid("analyzer.tokenizerJson (a path) is required"))?;
-            let mode = match c.mode.as_deref().unwrap_or("pretokenize") {
-                "pretokenize" => TokenizerMode::Pretokenize,
-                "subword" => TokenizerMode::Subword,
-                m => {
-                    return Err(invalid(format!(
-                        "analyzer.mode must be 'pretokenize' or 'subword', got '{m}'"
-                    )))
-                }
-            };
-            AnalyzerKind::TokenizerJson {
-                path: PathBuf::from(path),
-                mode,
-            }
-        }
-        a => {
-            return Err(invalid(format!(
-                "analyzer must be 'default' or a tokenizer.json, got '{a}'"
-            )))
-        }
+fn create(c: &NativeTextConfig) -> Result<SharedTextIndex, EngineError> {
+    let analyzer = options::analyzer(
+        &c.analyzer,
+        c.tokenizer_json.as_deref(),
+        c.mode.as_deref(),
+        c.stem,
+        &c.stop_words,
+        &c.stop_word_list,
+    )?;
+    let params = Bm25Params {
+        k1: c.k1 as f32,
+        b: c.b as f32,
     };
-    let stop_words = match c.stop_words.as_str() {
-        "english" => StopWords::English,
-        "none" => StopWords::None,
-        "custom" => StopWords::Custom(c.stop_word_list.clone()),
-        s => {
-            return Err(invalid(format!(
-                "stopWords must be 'english', false or a list, got '{s}'"
-            )))
-        }
-    };
-    Ok(AnalyzerConfig {
-        kind,
-        stem: c.stem,
-        stop_words,
-    })
+    SharedTextIndex::create(analyzer, params, c.threads as usize)
 }
 
-fn info(index: &TextIndex) -> NativeTextInfo {
-    let a = index.analyzer_config();
-    let (analyzer, tokenizer_name, mode) = match &a.kind {
-        AnalyzerKind::Default => ("default", None, None),
-        AnalyzerKind::TokenizerJson { path, mode } => (
-            "tokenizer-json",
-            Some(path.display().to_string()),
-            Some(*mode),
-        ),
-        AnalyzerKind::TokenizerJsonBytes { name, mode, .. } => {
-            ("tokenizer-json", Some(name.clone()), Some(*mode))
-        }
-    };
-    let (stop_words, stop_word_list) = match &a.stop_words {
-        StopWords::English => ("english", Vec::new()),
-        StopWords::None => ("none", Vec::new()),
-        StopWords::Custom(v) => ("custom", v.clone()),
-    };
-    let p = index.params();
-    NativeTextInfo {
-        analyzer: analyzer.into(),
-        tokenizer_name,
-        mode: mode.map(|m| match m {
-            TokenizerMode::Pretokenize => "pretokenize".into(),
-            TokenizerMode::Subword => "subword".into(),
-        }),
-        stem: a.stem,
-        stop_words: stop_words.into(),
-        stop_word_list,
-        k1: f64::from(p.k1),
-        b: f64::from(p.b),
-    }
-}
-
-fn pool(threads: u32) -> Result<Arc<rayon::ThreadPool>, EngineError> {
-    rayon::ThreadPoolBuilder::new()
-        .num_threads(threads.clamp(1, 256) as usize)
-        .thread_name(|i| format!("quiver-text-{i}"))
-        .build()
-        .map(Arc::new)
-        .map_err(|e| {
-            EngineError::new(
-                ErrorCode::Internal,
-                format!("cannot start the thread pool: {e}"),
-            )
-        })
-}
-
-fn hits(v: Vec<(u32, f32)>) -> NativeTextResult {
+fn hits(v: TextHits) -> NativeTextResult {
     NativeTextResult {
         keys: Uint32Array::new(v.iter().map(|h| h.0).collect()),
         scores: Float32Array::new(v.iter().map(|h| h.1).collect()),
     }
 }
 
-fn strategy(s: &str) -> Result<Strategy, EngineError> {
-    match s {
-        "bmm" | "" => Ok(Strategy::BlockMaxMaxScore),
-        "bmw" => Ok(Strategy::BlockMaxWand),
-        "exhaustive" => Ok(Strategy::Exhaustive),
-        o => Err(invalid(format!(
-            "strategy must be 'bmm', 'bmw' or 'exhaustive', got '{o}'"
-        ))),
+fn batch_hits(v: Vec<TextHits>) -> Vec<NativeTextResult> {
+    v.into_iter().map(hits).collect()
+}
+
+fn wrap(index: SharedTextIndex) -> NativeTextIndex {
+    NativeTextIndex {
+        inner: Arc::new(index),
     }
+}
+
+fn load(path: String, threads: u32) -> Result<SharedTextIndex, EngineError> {
+    SharedTextIndex::load(&PathBuf::from(path), threads as usize)
 }
 
 /// A BM25 text index.
 #[napi]
 pub struct NativeTextIndex {
     inner: Arc<SharedTextIndex>,
-    pool: Arc<rayon::ThreadPool>,
 }
 
 #[napi]
@@ -181,40 +113,29 @@ impl NativeTextIndex {
     /// An empty index (reads the tokenizer.json, if any, now).
     #[napi(constructor)]
     pub fn new(env: Env, config: NativeTextConfig) -> napi::Result<Self> {
-        guard(|| {
-            let a = analyzer_config(&config)?;
-            let p = Bm25Params {
-                k1: config.k1 as f32,
-                b: config.b as f32,
-            };
-            let index = TextIndex::new(a, p).map_err(lexical_error)?;
-            Ok(NativeTextIndex {
-                inner: Arc::new(SharedTextIndex::new(index)),
-                pool: pool(config.threads)?,
-            })
-        })
-        .map_err(|e| to_js(&env, e))
+        guard(|| create(&config))
+            .map(wrap)
+            .map_err(|e| to_js(&env, e))
     }
 
     /// Loads a text index file on a worker thread.
     #[napi(ts_return_type = "Promise<NativeTextIndex>")]
-    pub fn load(path: String, threads: u32) -> AsyncTask<TextLoadTask> {
-        AsyncTask::new(TextLoadTask {
-            path: path.into(),
-            threads,
-        })
+    pub fn load(path: String, threads: u32) -> AsyncTask<Job<SharedTextIndex, NativeTextIndex>> {
+        job(move || load(path, threads), wrap)
     }
 
     /// Loads a text index file on the JS thread.
     #[napi]
     pub fn load_sync(env: Env, path: String, threads: u32) -> napi::Result<NativeTextIndex> {
-        guard(|| load_text(&PathBuf::from(path), threads)).map_err(|e| to_js(&env, e))
+        guard(|| load(path, threads))
+            .map(wrap)
+            .map_err(|e| to_js(&env, e))
     }
 
     /// Adds (or replaces) documents on a worker thread; all or nothing.
     #[napi(
         ts_args_type = "keys: Uint32Array, texts: string[], onProgress?: ((err: Error | null, done: number, total: number) => void) | null, cancel?: CancelToken | null",
-        ts_return_type = "Promise<void>"
+        ts_return_type = "Promise<NativeAddResult>"
     )]
     pub fn add(
         &self,
@@ -222,23 +143,20 @@ impl NativeTextIndex {
         texts: Vec<String>,
         on_progress: Option<Progress>,
         cancel: Option<&CancelToken>,
-    ) -> AsyncTask<TextAddTask> {
-        AsyncTask::new(TextAddTask {
-            inner: self.inner.clone(),
-            pool: self.pool.clone(),
-            keys,
-            texts,
-            progress: on_progress,
-            cancel: flag(cancel),
-        })
+    ) -> AsyncTask<Job<AddOutcome, NativeAddResult>> {
+        let (inner, cancel, keys) = (self.inner.clone(), flag(cancel), keys.to_vec());
+        job(
+            move || inner.add(&keys, &texts, &cancel, &report(on_progress.as_ref())),
+            add_result,
+        )
     }
 
     /// Adds (or replaces) documents on the JS thread (analysis still uses the pool).
     #[napi]
     pub fn add_sync(&self, env: Env, keys: Uint32Array, texts: Vec<String>) -> napi::Result<()> {
         let never = AtomicBool::new(false);
-        let refs: Vec<&str> = texts.iter().map(String::as_str).collect();
-        guard(|| self.inner.add(&keys, &refs, &self.pool, &never, &|_, _| {}))
+        guard(|| self.inner.add(&keys, &texts, &never, &|_, _| {}))
+            .map(|_| ())
             .map_err(|e| to_js(&env, e))
     }
 
@@ -250,14 +168,15 @@ impl NativeTextIndex {
         k: u32,
         strategy: String,
         cancel: Option<&CancelToken>,
-    ) -> AsyncTask<TextSearchTask> {
-        AsyncTask::new(TextSearchTask {
-            inner: self.inner.clone(),
-            query,
-            k,
-            strategy,
-            cancel: flag(cancel),
-        })
+    ) -> AsyncTask<Job<TextHits, NativeTextResult>> {
+        let (inner, cancel) = (self.inner.clone(), flag(cancel));
+        job(
+            move || {
+                check_cancel(&cancel)?;
+                inner.search(&query, k as usize, options::text_strategy(&strategy)?)
+            },
+            hits,
+        )
     }
 
     /// BM25 top-k on the JS thread.
@@ -270,11 +189,8 @@ impl NativeTextIndex {
         strategy: String,
     ) -> napi::Result<NativeTextResult> {
         guard(|| {
-            let s = self::strategy(&strategy)?;
             self.inner
-                .read()
-                .search_with(&query, k as usize, s)
-                .map_err(lexical_error)
+                .search(&query, k as usize, options::text_strategy(&strategy)?)
         })
         .map(hits)
         .map_err(|e| to_js(&env, e))
@@ -282,41 +198,32 @@ impl NativeTextIndex {
 
     /// Searches many queries on the pool (one result per query).
     #[napi(ts_return_type = "Promise<NativeTextResult[]>")]
-    pub fn search_batch(&self, queries: Vec<String>, k: u32) -> AsyncTask<TextBatchTask> {
-        AsyncTask::new(TextBatchTask {
-            inner: self.inner.clone(),
-            pool: self.pool.clone(),
-            queries,
-            k,
-        })
+    pub fn search_batch(
+        &self,
+        queries: Vec<String>,
+        k: u32,
+    ) -> AsyncTask<Job<Vec<TextHits>, Vec<NativeTextResult>>> {
+        let inner = self.inner.clone();
+        job(move || inner.search_batch(&queries, k as usize), batch_hits)
     }
 
     /// The analyzer's tokens for `text` (what is indexed / searched).
     #[napi]
     pub fn analyze(&self, env: Env, text: String) -> napi::Result<Vec<String>> {
-        guard(|| {
-            self.inner
-                .read()
-                .analyzer()
-                .try_analyze(&text)
-                .map_err(lexical_error)
-        })
-        .map_err(|e| to_js(&env, e))
+        guard(|| self.inner.analyze(&text)).map_err(|e| to_js(&env, e))
     }
 
     /// Removes keys on the JS thread; returns how many were present.
     #[napi]
-    pub fn remove_sync(&self, keys: Uint32Array) -> u32 {
-        self.inner.remove(&keys) as u32
+    pub fn remove_sync(&self, env: Env, keys: Uint32Array) -> napi::Result<u32> {
+        guard(|| Ok(self.inner.remove(&keys) as u32)).map_err(|e| to_js(&env, e))
     }
 
     /// Removes keys on a worker thread.
     #[napi(ts_return_type = "Promise<number>")]
-    pub fn remove(&self, keys: Uint32Array) -> AsyncTask<TextRemoveTask> {
-        AsyncTask::new(TextRemoveTask {
-            inner: self.inner.clone(),
-            keys,
-        })
+    pub fn remove(&self, keys: Uint32Array) -> AsyncTask<Job<usize, u32>> {
+        let (inner, keys) = (self.inner.clone(), keys.to_vec());
+        job(move || Ok(inner.remove(&keys)), |n| n as u32)
     }
 
     /// Whether `key` is present.
@@ -340,191 +247,44 @@ impl NativeTextIndex {
     /// Options of this index.
     #[napi]
     pub fn info(&self) -> NativeTextInfo {
-        info(&self.inner.read())
+        let index = self.inner.read();
+        let a = index.analyzer_config();
+        let n = options::analyzer_names(a);
+        let p = index.params();
+        NativeTextInfo {
+            analyzer: n.kind.into(),
+            tokenizer_name: n.tokenizer_name,
+            mode: n.mode.map(Into::into),
+            stem: a.stem,
+            stop_words: n.stop_words.into(),
+            stop_word_list: n.stop_word_list,
+            k1: f64::from(p.k1),
+            b: f64::from(p.b),
+        }
     }
 
-    /// Heap bytes held.
+    /// Heap bytes held, by part.
     #[napi]
-    pub fn memory_usage(&self) -> f64 {
-        self.inner.read().memory_usage() as f64
+    pub fn memory_usage(&self) -> NativeTextMemory {
+        let m = self.inner.read().memory_usage();
+        NativeTextMemory {
+            total: m.total() as f64,
+            postings: m.postings as f64,
+            terms: m.terms as f64,
+            documents: m.documents as f64,
+        }
     }
 
     /// Saves atomically on a worker thread.
     #[napi(ts_return_type = "Promise<void>")]
-    pub fn save(&self, path: String) -> AsyncTask<TextSaveTask> {
-        AsyncTask::new(TextSaveTask {
-            inner: self.inner.clone(),
-            path: path.into(),
-        })
+    pub fn save(&self, path: String) -> AsyncTask<Job<(), ()>> {
+        let inner = self.inner.clone();
+        job(move || inner.save(&PathBuf::from(path)), |()| ())
     }
 
     /// Saves atomically on the JS thread.
     #[napi]
     pub fn save_sync(&self, env: Env, path: String) -> napi::Result<()> {
         guard(|| self.inner.save(&PathBuf::from(path))).map_err(|e| to_js(&env, e))
-    }
-}
-
-fn load_text(path: &std::path::Path, threads: u32) -> Result<NativeTextIndex, EngineError> {
-    let index = TextIndex::load(path).map_err(lexical_error)?;
-    Ok(NativeTextIndex {
-        inner: Arc::new(SharedTextIndex::new(index)),
-        pool: pool(threads)?,
-    })
-}
-
-/// Async add.
-pub struct TextAddTask {
-    inner: Arc<SharedTextIndex>,
-    pool: Arc<rayon::ThreadPool>,
-    keys: Uint32Array,
-    texts: Vec<String>,
-    progress: Option<Progress>,
-    cancel: Arc<AtomicBool>,
-}
-
-impl Task for TextAddTask {
-    type Output = Result<(), EngineError>;
-    type JsValue = ();
-
-    fn compute(&mut self) -> napi::Result<Self::Output> {
-        let progress = self.progress.as_ref();
-        let report = |done: usize, total: usize| {
-            if let Some(p) = progress {
-                p.call(
-                    Ok((done as u32, total as u32).into()),
-                    ThreadsafeFunctionCallMode::NonBlocking,
-                );
-            }
-        };
-        let refs: Vec<&str> = self.texts.iter().map(String::as_str).collect();
-        Ok(guard(|| {
-            self.inner
-                .add(&self.keys, &refs, &self.pool, &self.cancel, &report)
-        }))
-    }
-
-    fn resolve(&mut self, env: Env, output: Self::Output) -> napi::Result<()> {
-        output.map_err(|e| to_js(&env, e))
-    }
-}
-
-/// Async search.
-pub struct TextSearchTask {
-    inner: Arc<SharedTextIndex>,
-    query: String,
-    k: u32,
-    strategy: String,
-    cancel: Arc<AtomicBool>,
-}
-
-impl Task for TextSearchTask {
-    type Output = Result<Vec<(u32, f32)>, EngineError>;
-    type JsValue = NativeTextResult;
-
-    fn compute(&mut self) -> napi::Result<Self::Output> {
-        if self.cancel.load(Ordering::Relaxed) {
-            return Ok(Err(EngineError::new(ErrorCode::Aborted, "search aborted")));
-        }
-        Ok(guard(|| {
-            let s = strategy(&self.strategy)?;
-            self.inner
-                .read()
-                .search_with(&self.query, self.k as usize, s)
-                .map_err(lexical_error)
-        }))
-    }
-
-    fn resolve(&mut self, env: Env, output: Self::Output) -> napi::Result<Self::JsValue> {
-        output.map(hits).map_err(|e| to_js(&env, e))
-    }
-}
-
-/// Async batch search.
-pub struct TextBatchTask {
-    inner: Arc<SharedTextIndex>,
-    pool: Arc<rayon::ThreadPool>,
-    queries: Vec<String>,
-    k: u32,
-}
-
-impl Task for TextBatchTask {
-    type Output = Result<Vec<Vec<(u32, f32)>>, EngineError>;
-    type JsValue = Vec<NativeTextResult>;
-
-    fn compute(&mut self) -> napi::Result<Self::Output> {
-        use rayon::prelude::*;
-        Ok(guard(|| {
-            let index = self.inner.read();
-            self.pool.install(|| {
-                self.queries
-                    .par_iter()
-                    .map(|q| index.search(q, self.k as usize).map_err(lexical_error))
-                    .collect()
-            })
-        }))
-    }
-
-    fn resolve(&mut self, env: Env, output: Self::Output) -> napi::Result<Self::JsValue> {
-        output
-            .map(|v| v.into_iter().map(hits).collect())
-            .map_err(|e| to_js(&env, e))
-    }
-}
-
-/// Async remove.
-pub struct TextRemoveTask {
-    inner: Arc<SharedTextIndex>,
-    keys: Uint32Array,
-}
-
-impl Task for TextRemoveTask {
-    type Output = usize;
-    type JsValue = u32;
-
-    fn compute(&mut self) -> napi::Result<usize> {
-        Ok(self.inner.remove(&self.keys))
-    }
-
-    fn resolve(&mut self, _env: Env, output: usize) -> napi::Result<u32> {
-        Ok(output as u32)
-    }
-}
-
-/// Async save.
-pub struct TextSaveTask {
-    inner: Arc<SharedTextIndex>,
-    path: PathBuf,
-}
-
-impl Task for TextSaveTask {
-    type Output = Result<(), EngineError>;
-    type JsValue = ();
-
-    fn compute(&mut self) -> napi::Result<Self::Output> {
-        Ok(guard(|| self.inner.save(&self.path)))
-    }
-
-    fn resolve(&mut self, env: Env, output: Self::Output) -> napi::Result<()> {
-        output.map_err(|e| to_js(&env, e))
-    }
-}
-
-/// Async load.
-pub struct TextLoadTask {
-    path: PathBuf,
-    threads: u32,
-}
-
-impl Task for TextLoadTask {
-    type Output = Result<NativeTextIndex, EngineError>;
-    type JsValue = NativeTextIndex;
-
-    fn compute(&mut self) -> napi::Result<Self::Output> {
-        Ok(guard(|| load_text(&self.path, self.threads)))
-    }
-
-    fn resolve(&mut self, env: Env, output: Self::Output) -> napi::Result<NativeTextIndex> {
-        output.map_err(|e| to_js(&env, e))
     }
 }

@@ -6,17 +6,17 @@ use std::path::PathBuf;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 
-use napi::bindgen_prelude::{AsyncTask, Float32Array, FnArgs, Uint32Array, Unknown};
-use napi::threadsafe_function::{ThreadsafeFunction, ThreadsafeFunctionCallMode};
-use napi::{Env, Task};
+use napi::bindgen_prelude::{AsyncTask, Float32Array, Uint32Array};
+use napi::Env;
 use napi_derive::napi;
-use quiver_engine::quantized::{Originals, QuantConfig, QuantKind};
+use quiver_engine::quantized::{QuantConfig, QuantKind};
 use quiver_engine::{
-    persist, AddOutcome, BatchHits, Config, Error as EngineError, IndexKind, Metric, SearchHits,
-    SharedIndex, VectorIndex,
+    options, persist, AddOutcome, BatchHits, Config, Error as EngineError, SearchHits, SharedIndex,
+    VectorIndex,
 };
 
-use crate::error::{guard, invalid, to_js};
+use crate::error::{guard, to_js};
+use crate::tasks::{check_cancel, job, report, CancelFlag, Job, Progress};
 
 /// Options, fully resolved by the TypeScript layer (which applies the defaults).
 #[napi(object)]
@@ -111,65 +111,29 @@ impl CancelToken {
     }
 }
 
-pub(crate) fn flag(token: Option<&CancelToken>) -> Arc<AtomicBool> {
+pub(crate) fn flag(token: Option<&CancelToken>) -> CancelFlag {
     token.map_or_else(|| Arc::new(AtomicBool::new(false)), |t| t.flag.clone())
 }
 
+/// The engine configuration for `c` (validated when an index is built from it).
 pub(crate) fn to_config(c: NativeConfig) -> Result<Config, EngineError> {
-    let metric = Metric::parse(&c.metric).ok_or_else(|| {
-        invalid(format!(
-            "metric must be 'l2', 'ip' or 'cosine', got '{}'",
-            c.metric
-        ))
-    })?;
-    let kind = IndexKind::parse(&c.index)
-        .ok_or_else(|| invalid(format!("index must be 'hnsw' or 'flat', got '{}'", c.index)))?;
-    let small = |x: u32, what: &str| {
-        u8::try_from(x).map_err(|_| invalid(format!("quantization.{what} is out of range: {x}")))
-    };
-    let quant_kind = match c.quantization.as_str() {
-        "none" => QuantKind::None,
-        "sq8" => QuantKind::Sq8,
-        "binary" => QuantKind::Binary {
-            query_bits: small(c.query_bits, "queryBits")?,
-        },
-        "rabitq" => QuantKind::Rabitq,
-        "pq" => QuantKind::Pq {
-            m: c.pq_m,
-            nbits: small(c.nbits, "nbits")?,
-            opq: c.opq,
-        },
-        other => {
-            return Err(invalid(format!(
-                "quantization.type must be 'none', 'sq8', 'binary', 'rabitq' or 'pq', got '{other}'"
-            )))
-        }
-    };
-    let originals = Originals::parse(&c.originals).ok_or_else(|| {
-        invalid(format!(
-            "originals must be 'memory', 'mmap' or 'none', got '{}'",
-            c.originals
-        ))
-    })?;
-    let config = Config {
+    Ok(Config {
         dim: c.dim as usize,
-        metric,
-        kind,
+        metric: options::metric(&c.metric)?,
+        kind: options::index_kind(&c.index)?,
         m: c.m as usize,
         ef_construction: c.ef_construction as usize,
         ef_search: c.ef_search as usize,
         seed: u64::from(c.seed),
         threads: c.threads as usize,
         quant: QuantConfig {
-            kind: quant_kind,
+            kind: options::quant_kind(&c.quantization, c.query_bits, c.pq_m, c.nbits, c.opq)?,
             rerank: c.rerank,
             oversample: c.oversample as f32,
             training_size: c.training_size as usize,
         },
-        originals,
-    };
-    config.validate()?;
-    Ok(config)
+        originals: options::originals(&c.originals)?,
+    })
 }
 
 pub(crate) fn from_config(c: &Config) -> NativeConfig {
@@ -224,7 +188,7 @@ fn batch_result(h: BatchHits) -> NativeBatchResult {
     }
 }
 
-fn add_result(o: AddOutcome) -> NativeAddResult {
+pub(crate) fn add_result(o: AddOutcome) -> NativeAddResult {
     NativeAddResult {
         inserted: o.inserted as u32,
         aborted: o.aborted,
@@ -237,14 +201,21 @@ fn count(x: u32) -> usize {
     x as usize
 }
 
-/// Progress callback: `(err, done, total)`, called without blocking the worker.
-pub(crate) type Progress =
-    ThreadsafeFunction<FnArgs<(u32, u32)>, Unknown<'static>, FnArgs<(u32, u32)>>;
-
 /// A vector index. See the TypeScript `VectorIndex` for the documented API.
 #[napi]
 pub struct NativeVectorIndex {
     inner: Arc<SharedIndex>,
+}
+
+fn wrap(index: VectorIndex) -> NativeVectorIndex {
+    NativeVectorIndex {
+        inner: Arc::new(SharedIndex::new(index)),
+    }
+}
+
+/// The resolved `k`, `ef` pair of a search (ranges are the engine's to check).
+fn k_ef(k: u32, ef: u32) -> (usize, Option<usize>) {
+    (count(k), Some(count(ef)))
 }
 
 #[napi]
@@ -252,29 +223,26 @@ impl NativeVectorIndex {
     /// An empty index for a resolved configuration.
     #[napi(constructor)]
     pub fn new(env: Env, config: NativeConfig) -> napi::Result<Self> {
-        let index = guard(|| VectorIndex::new(to_config(config)?)).map_err(|e| to_js(&env, e))?;
-        Ok(NativeVectorIndex {
-            inner: Arc::new(SharedIndex::new(index)),
-        })
+        guard(|| VectorIndex::new(to_config(config)?))
+            .map(wrap)
+            .map_err(|e| to_js(&env, e))
     }
 
     /// Loads an index file on a worker thread.
     #[napi(ts_return_type = "Promise<NativeVectorIndex>")]
-    pub fn load(path: String, mmap: bool) -> AsyncTask<LoadTask> {
-        AsyncTask::new(LoadTask {
-            path: path.into(),
-            mmap,
-        })
+    pub fn load(path: String, mmap: bool) -> AsyncTask<Job<VectorIndex, NativeVectorIndex>> {
+        job(
+            move || persist::load(&PathBuf::from(path), mmap, None),
+            wrap,
+        )
     }
 
     /// Loads an index file on the JS thread.
     #[napi]
     pub fn load_sync(env: Env, path: String, mmap: bool) -> napi::Result<NativeVectorIndex> {
-        let index = guard(|| persist::load(&PathBuf::from(path), mmap, None))
-            .map_err(|e| to_js(&env, e))?;
-        Ok(NativeVectorIndex {
-            inner: Arc::new(SharedIndex::new(index)),
-        })
+        guard(|| persist::load(&PathBuf::from(path), mmap, None))
+            .map(wrap)
+            .map_err(|e| to_js(&env, e))
     }
 
     /// Adds (or upserts) a batch on a worker thread.
@@ -289,15 +257,16 @@ impl NativeVectorIndex {
         upsert: bool,
         on_progress: Option<Progress>,
         cancel: Option<&CancelToken>,
-    ) -> AsyncTask<AddTask> {
-        AsyncTask::new(AddTask {
-            inner: self.inner.clone(),
-            keys,
-            vectors,
-            upsert,
-            progress: on_progress,
-            cancel: flag(cancel),
-        })
+    ) -> AsyncTask<Job<AddOutcome, NativeAddResult>> {
+        let (inner, cancel) = (self.inner.clone(), flag(cancel));
+        let (keys, vectors) = (keys.to_vec(), vectors.to_vec());
+        job(
+            move || {
+                let report = report(on_progress.as_ref());
+                inner.add(&keys, &vectors, upsert, &cancel, &mut |d, t| report(d, t))
+            },
+            add_result,
+        )
     }
 
     /// Adds (or upserts) a batch on the JS thread.
@@ -326,14 +295,16 @@ impl NativeVectorIndex {
         k: u32,
         ef: u32,
         cancel: Option<&CancelToken>,
-    ) -> AsyncTask<SearchTask> {
-        AsyncTask::new(SearchTask {
-            inner: self.inner.clone(),
-            query,
-            k,
-            ef,
-            cancel: flag(cancel),
-        })
+    ) -> AsyncTask<Job<SearchHits, NativeSearchResult>> {
+        let (inner, cancel, query) = (self.inner.clone(), flag(cancel), query.to_vec());
+        let (k, ef) = k_ef(k, ef);
+        job(
+            move || {
+                check_cancel(&cancel)?;
+                inner.read().search(&query, k, ef)
+            },
+            search_result,
+        )
     }
 
     /// Searches one query on the JS thread.
@@ -345,7 +316,8 @@ impl NativeVectorIndex {
         k: u32,
         ef: u32,
     ) -> napi::Result<NativeSearchResult> {
-        guard(|| self.inner.read().search(&query, count(k), Some(count(ef))))
+        let (k, ef) = k_ef(k, ef);
+        guard(|| self.inner.read().search(&query, k, ef))
             .map(search_result)
             .map_err(|e| to_js(&env, e))
     }
@@ -358,14 +330,13 @@ impl NativeVectorIndex {
         k: u32,
         ef: u32,
         cancel: Option<&CancelToken>,
-    ) -> AsyncTask<BatchTask> {
-        AsyncTask::new(BatchTask {
-            inner: self.inner.clone(),
-            queries,
-            k,
-            ef,
-            cancel: flag(cancel),
-        })
+    ) -> AsyncTask<Job<BatchHits, NativeBatchResult>> {
+        let (inner, cancel, queries) = (self.inner.clone(), flag(cancel), queries.to_vec());
+        let (k, ef) = k_ef(k, ef);
+        job(
+            move || inner.read().search_batch(&queries, k, ef, &cancel),
+            batch_result,
+        )
     }
 
     /// Searches many queries on the index's thread pool; the JS thread waits.
@@ -378,22 +349,17 @@ impl NativeVectorIndex {
         ef: u32,
     ) -> napi::Result<NativeBatchResult> {
         let never = AtomicBool::new(false);
-        guard(|| {
-            self.inner
-                .read()
-                .search_batch(&queries, count(k), Some(count(ef)), &never)
-        })
-        .map(batch_result)
-        .map_err(|e| to_js(&env, e))
+        let (k, ef) = k_ef(k, ef);
+        guard(|| self.inner.read().search_batch(&queries, k, ef, &never))
+            .map(batch_result)
+            .map_err(|e| to_js(&env, e))
     }
 
     /// Removes keys on a worker thread; resolves to how many were present.
     #[napi(ts_return_type = "Promise<number>")]
-    pub fn remove(&self, keys: Uint32Array) -> AsyncTask<RemoveTask> {
-        AsyncTask::new(RemoveTask {
-            inner: self.inner.clone(),
-            keys,
-        })
+    pub fn remove(&self, keys: Uint32Array) -> AsyncTask<Job<usize, u32>> {
+        let (inner, keys) = (self.inner.clone(), keys.to_vec());
+        job(move || inner.remove(&keys), |n| n as u32)
     }
 
     /// Removes keys on the JS thread; returns how many were present.
@@ -460,11 +426,9 @@ impl NativeVectorIndex {
 
     /// Trains the quantizer on a worker thread (`sample` empty: on the stored vectors).
     #[napi(ts_return_type = "Promise<void>")]
-    pub fn train(&self, sample: Float32Array) -> AsyncTask<TrainTask> {
-        AsyncTask::new(TrainTask {
-            inner: self.inner.clone(),
-            sample,
-        })
+    pub fn train(&self, sample: Float32Array) -> AsyncTask<Job<(), ()>> {
+        let (inner, sample) = (self.inner.clone(), sample.to_vec());
+        job(move || inner.train(sample_of(&sample)), |()| ())
     }
 
     /// Trains the quantizer on the JS thread.
@@ -475,11 +439,9 @@ impl NativeVectorIndex {
 
     /// Saves atomically on a worker thread.
     #[napi(ts_return_type = "Promise<void>")]
-    pub fn save(&self, path: String) -> AsyncTask<SaveTask> {
-        AsyncTask::new(SaveTask {
-            inner: self.inner.clone(),
-            path: path.into(),
-        })
+    pub fn save(&self, path: String) -> AsyncTask<Job<(), ()>> {
+        let inner = self.inner.clone();
+        job(move || inner.save(&PathBuf::from(path)), |()| ())
     }
 
     /// Saves atomically on the JS thread.
@@ -489,187 +451,7 @@ impl NativeVectorIndex {
     }
 }
 
-/// Async add.
-pub struct AddTask {
-    inner: Arc<SharedIndex>,
-    keys: Uint32Array,
-    vectors: Float32Array,
-    upsert: bool,
-    progress: Option<Progress>,
-    cancel: Arc<AtomicBool>,
-}
-
-impl Task for AddTask {
-    type Output = Result<AddOutcome, EngineError>;
-    type JsValue = NativeAddResult;
-
-    fn compute(&mut self) -> napi::Result<Self::Output> {
-        let progress = self.progress.as_ref();
-        let mut report = |done: usize, total: usize| {
-            if let Some(p) = progress {
-                p.call(
-                    Ok((done as u32, total as u32).into()),
-                    ThreadsafeFunctionCallMode::NonBlocking,
-                );
-            }
-        };
-        Ok(guard(|| {
-            self.inner.add(
-                &self.keys,
-                &self.vectors,
-                self.upsert,
-                &self.cancel,
-                &mut report,
-            )
-        }))
-    }
-
-    fn resolve(&mut self, env: Env, output: Self::Output) -> napi::Result<Self::JsValue> {
-        output.map(add_result).map_err(|e| to_js(&env, e))
-    }
-}
-
-/// Async single search.
-pub struct SearchTask {
-    inner: Arc<SharedIndex>,
-    query: Float32Array,
-    k: u32,
-    ef: u32,
-    cancel: Arc<AtomicBool>,
-}
-
-impl Task for SearchTask {
-    type Output = Result<SearchHits, EngineError>;
-    type JsValue = NativeSearchResult;
-
-    fn compute(&mut self) -> napi::Result<Self::Output> {
-        if self.cancel.load(Ordering::Relaxed) {
-            return Ok(Err(EngineError::new(
-                quiver_engine::ErrorCode::Aborted,
-                "search aborted",
-            )));
-        }
-        Ok(guard(|| {
-            self.inner
-                .read()
-                .search(&self.query, count(self.k), Some(count(self.ef)))
-        }))
-    }
-
-    fn resolve(&mut self, env: Env, output: Self::Output) -> napi::Result<Self::JsValue> {
-        output.map(search_result).map_err(|e| to_js(&env, e))
-    }
-}
-
-/// Async batch search.
-pub struct BatchTask {
-    inner: Arc<SharedIndex>,
-    queries: Float32Array,
-    k: u32,
-    ef: u32,
-    cancel: Arc<AtomicBool>,
-}
-
-impl Task for BatchTask {
-    type Output = Result<BatchHits, EngineError>;
-    type JsValue = NativeBatchResult;
-
-    fn compute(&mut self) -> napi::Result<Self::Output> {
-        Ok(guard(|| {
-            self.inner.read().search_batch(
-                &self.queries,
-                count(self.k),
-                Some(count(self.ef)),
-                &self.cancel,
-            )
-        }))
-    }
-
-    fn resolve(&mut self, env: Env, output: Self::Output) -> napi::Result<Self::JsValue> {
-        output.map(batch_result).map_err(|e| to_js(&env, e))
-    }
-}
-
-/// Async remove.
-pub struct RemoveTask {
-    inner: Arc<SharedIndex>,
-    keys: Uint32Array,
-}
-
-impl Task for RemoveTask {
-    type Output = Result<usize, EngineError>;
-    type JsValue = u32;
-
-    fn compute(&mut self) -> napi::Result<Self::Output> {
-        Ok(guard(|| self.inner.remove(&self.keys)))
-    }
-
-    fn resolve(&mut self, env: Env, output: Self::Output) -> napi::Result<u32> {
-        output.map(|n| n as u32).map_err(|e| to_js(&env, e))
-    }
-}
-
-fn sample_of(s: &Float32Array) -> Option<&[f32]> {
-    (!s.is_empty()).then_some(&s[..])
-}
-
-/// Async train.
-pub struct TrainTask {
-    inner: Arc<SharedIndex>,
-    sample: Float32Array,
-}
-
-impl Task for TrainTask {
-    type Output = Result<(), EngineError>;
-    type JsValue = ();
-
-    fn compute(&mut self) -> napi::Result<Self::Output> {
-        Ok(guard(|| self.inner.train(sample_of(&self.sample))))
-    }
-
-    fn resolve(&mut self, env: Env, output: Self::Output) -> napi::Result<()> {
-        output.map_err(|e| to_js(&env, e))
-    }
-}
-
-/// Async save.
-pub struct SaveTask {
-    inner: Arc<SharedIndex>,
-    path: PathBuf,
-}
-
-impl Task for SaveTask {
-    type Output = Result<(), EngineError>;
-    type JsValue = ();
-
-    fn compute(&mut self) -> napi::Result<Self::Output> {
-        Ok(guard(|| self.inner.save(&self.path)))
-    }
-
-    fn resolve(&mut self, env: Env, output: Self::Output) -> napi::Result<()> {
-        output.map_err(|e| to_js(&env, e))
-    }
-}
-
-/// Async load.
-pub struct LoadTask {
-    path: PathBuf,
-    mmap: bool,
-}
-
-impl Task for LoadTask {
-    type Output = Result<VectorIndex, EngineError>;
-    type JsValue = NativeVectorIndex;
-
-    fn compute(&mut self) -> napi::Result<Self::Output> {
-        Ok(guard(|| persist::load(&self.path, self.mmap, None)))
-    }
-
-    fn resolve(&mut self, env: Env, output: Self::Output) -> napi::Result<NativeVectorIndex> {
-        output
-            .map(|index| NativeVectorIndex {
-                inner: Arc::new(SharedIndex::new(index)),
-            })
-            .map_err(|e| to_js(&env, e))
-    }
+/// An empty sample means "train on the stored vectors".
+fn sample_of(s: &[f32]) -> Option<&[f32]> {
+    (!s.is_empty()).then_some(s)
 }

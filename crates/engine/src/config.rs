@@ -145,7 +145,8 @@ impl Config {
                 "rerank: 'exact' needs the f32 originals; use originals 'memory' or 'mmap', or rerank: 'none'"
             ));
         }
-        if !q.oversample.is_finite() || !(1.0..=100.0).contains(&q.oversample) {
+        let (lo, hi) = OVERSAMPLE_RANGE;
+        if !q.oversample.is_finite() || !(lo..=hi).contains(&q.oversample) {
             return Err(err!(
                 InvalidArgument,
                 "quantization.oversample must be a number in [1, 100], got {}",
@@ -167,6 +168,74 @@ impl Config {
 
 /// Largest `trainingSize`.
 pub const MAX_TRAINING: usize = 10_000_000;
+/// Range of `quantization.oversample`.
+pub const OVERSAMPLE_RANGE: (f32, f32) = (1.0, 100.0);
+
+/// The engine's limits and defaults, in one value, for a host layer that checks options and
+/// fills in defaults before it calls the engine (so both always agree).
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct Limits {
+    /// [`MAX_DIM`].
+    pub max_dim: usize,
+    /// [`MAX_K`].
+    pub max_k: usize,
+    /// [`MAX_EF`].
+    pub max_ef: usize,
+    /// [`MAX_M`].
+    pub max_m: usize,
+    /// [`MAX_THREADS`].
+    pub max_threads: usize,
+    /// [`MAX_TRAINING`].
+    pub max_training: usize,
+    /// Smallest and largest `oversample`.
+    pub oversample_range: (f32, f32),
+    /// Default `m`, `efConstruction`, `efSearch` and `seed` (those of [`Config::new`]).
+    pub default_m: usize,
+    /// See `default_m`.
+    pub default_ef_construction: usize,
+    /// See `default_m`.
+    pub default_ef_search: usize,
+    /// See `default_m`.
+    pub default_seed: u64,
+    /// Default `oversample` for sq8 and PQ, and for the coarse binary and RaBitQ codes.
+    pub default_oversample: f32,
+    /// See `default_oversample`.
+    pub default_oversample_coarse: f32,
+    /// Default `trainingSize` for sq8, binary and RaBitQ.
+    pub default_training_size: usize,
+    /// Default `trainingSize` for PQ with 8-bit and with 4-bit codes.
+    pub default_training_size_pq8: usize,
+    /// See `default_training_size_pq8`.
+    pub default_training_size_pq4: usize,
+}
+
+/// The engine's limits and defaults.
+pub fn limits() -> Limits {
+    let defaults = Config::new(1);
+    let pq = |nbits| QuantKind::Pq {
+        m: 1,
+        nbits,
+        opq: false,
+    };
+    Limits {
+        max_dim: MAX_DIM,
+        max_k: MAX_K,
+        max_ef: MAX_EF,
+        max_m: MAX_M,
+        max_threads: MAX_THREADS,
+        max_training: MAX_TRAINING,
+        oversample_range: OVERSAMPLE_RANGE,
+        default_m: defaults.m,
+        default_ef_construction: defaults.ef_construction,
+        default_ef_search: defaults.ef_search,
+        default_seed: defaults.seed,
+        default_oversample: QuantKind::Sq8.default_oversample(),
+        default_oversample_coarse: QuantKind::Rabitq.default_oversample(),
+        default_training_size: QuantKind::Sq8.default_training_size(),
+        default_training_size_pq8: pq(8).default_training_size(),
+        default_training_size_pq4: pq(4).default_training_size(),
+    }
+}
 
 /// Validates `k` and `ef` of one search and returns the ef to use (max(ef, k)).
 pub fn search_params(k: usize, ef: Option<usize>, default_ef: usize) -> Result<(usize, usize)> {

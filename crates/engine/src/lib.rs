@@ -7,10 +7,16 @@
 //! - `scorer.rs`: the f32 scorer the HNSW graph traverses with.
 //! - `shared.rs`: locking, chunked adds with cancel and progress.
 //! - `persist.rs`: the file format, atomic save, checked and memory-mapped load.
+//! - `options.rs`: option names and values as a host language passes them, parsed.
+//! - `multi_vector.rs`, `text_index.rs`: the multi-vector (MUVERA) and BM25 indexes.
+//!
+//! A host binding depends on this crate alone: the types of the other crates it needs are
+//! re-exported here.
 
 pub mod config;
 pub mod error;
 pub mod multi_vector;
+pub mod options;
 pub mod persist;
 pub mod quantized;
 pub mod scorer;
@@ -19,8 +25,11 @@ pub mod store;
 pub mod text_index;
 pub mod vector_index;
 
-pub use config::{Config, IndexKind, MAX_DIM, MAX_EF, MAX_K, MAX_M, MAX_THREADS};
+pub use config::{limits, Config, IndexKind, Limits, MAX_DIM, MAX_EF, MAX_K, MAX_M, MAX_THREADS};
 pub use error::{Error, ErrorCode, Result};
 pub use quiver_distance::Metric;
 pub use shared::{AddOutcome, SharedIndex};
 pub use vector_index::{BatchHits, MemoryUsage, SearchHits, VectorIndex};
+
+pub use quiver_lexical::{Bm25Params, TextIndex};
+pub use quiver_muvera::fde::{FdeEncoder, FdeParams, ENCODER_VERSION};

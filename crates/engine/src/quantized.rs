@@ -74,6 +74,14 @@ impl QuantKind {
         }
     }
 
+    /// Default `oversample`: the coarse one-bit codes (binary, RaBitQ) need a deeper rerank.
+    pub fn default_oversample(self) -> f32 {
+        match self {
+            QuantKind::Binary { .. } | QuantKind::Rabitq => 10.0,
+            _ => 3.0,
+        }
+    }
+
     /// Fewest vectors training accepts.
     pub fn min_training(self) -> usize {
         match self {

@@ -1,14 +1,19 @@
 //! The concurrent wrapper around `quiver_lexical::TextIndex` the bindings use: one writer at a
-//! time, searches in parallel, texts analysed (in parallel) before the write lock is taken, and
-//! lexical errors mapped to coded engine errors.
+//! time, searches in parallel, texts analysed (in parallel, on the index's own thread pool)
+//! before the write lock is taken, batch search on the same pool, and lexical errors mapped to
+//! coded engine errors.
 
 use std::path::Path;
 use std::sync::atomic::{AtomicBool, Ordering};
 
 use parking_lot::{Mutex, RwLock, RwLockReadGuard};
-use quiver_lexical::{LexicalError, TextIndex};
+use quiver_lexical::{AnalyzerConfig, Bm25Params, LexicalError, Strategy, TextIndex};
+use rayon::prelude::*;
 
+use crate::config::MAX_THREADS;
 use crate::error::{err, Error, Result};
+use crate::vector_index::build_pool;
+use crate::AddOutcome;
 
 /// Maps a lexical error to a coded engine error.
 pub fn lexical_error(e: LexicalError) -> Error {
@@ -23,19 +28,44 @@ pub fn lexical_error(e: LexicalError) -> Error {
     }
 }
 
-/// A [`TextIndex`] shared between threads.
+/// Hits of one text query: (key, BM25 score), best first.
+pub type TextHits = Vec<(u32, f32)>;
+
+/// A [`TextIndex`] shared between threads, with the thread pool that analyses its batches and
+/// runs its batch searches.
 pub struct SharedTextIndex {
     writer: Mutex<()>,
     inner: RwLock<TextIndex>,
+    pool: rayon::ThreadPool,
 }
 
 impl SharedTextIndex {
-    /// Wraps an index.
-    pub fn new(index: TextIndex) -> Self {
-        SharedTextIndex {
+    /// Wraps an index; `threads` (1..=[`MAX_THREADS`]) sizes its pool.
+    pub fn new(index: TextIndex, threads: usize) -> Result<Self> {
+        if threads == 0 || threads > MAX_THREADS {
+            return Err(err!(
+                InvalidArgument,
+                "threads must be an integer in 1..={MAX_THREADS}, got {threads}"
+            ));
+        }
+        Ok(SharedTextIndex {
             writer: Mutex::new(()),
             inner: RwLock::new(index),
-        }
+            pool: build_pool(threads)?,
+        })
+    }
+
+    /// An empty index (a tokenizer.json named by the analyzer is read now).
+    pub fn create(analyzer: AnalyzerConfig, params: Bm25Params, threads: usize) -> Result<Self> {
+        Self::new(
+            TextIndex::new(analyzer, params).map_err(lexical_error)?,
+            threads,
+        )
+    }
+
+    /// Loads an index file.
+    pub fn load(path: &Path, threads: usize) -> Result<Self> {
+        Self::new(TextIndex::load(path).map_err(lexical_error)?, threads)
     }
 
     /// Read access for searches and accessors.
@@ -43,29 +73,74 @@ impl SharedTextIndex {
         self.inner.read()
     }
 
-    /// Adds (or replaces) documents. Analysis runs on `pool` without the write lock, so
-    /// searches continue; the batch is applied all at once (all or nothing). `cancel` is checked
-    /// and `progress(done, total)` called while analysing.
-    pub fn add(
+    /// Adds (or replaces) documents. Analysis runs on the index's pool without the write lock,
+    /// so searches continue; the batch is applied all at once (all or nothing). `cancel` is
+    /// checked and `progress(done, total)` called while analysing; a cancelled add inserts
+    /// nothing and reports `aborted`.
+    pub fn add<S: AsRef<str> + Sync>(
         &self,
         keys: &[u32],
-        texts: &[&str],
-        pool: &rayon::ThreadPool,
+        texts: &[S],
         cancel: &AtomicBool,
         progress: &(dyn Fn(usize, usize) + Sync),
-    ) -> Result<()> {
+    ) -> Result<AddOutcome> {
         let _writer = self.writer.lock();
-        let batch = {
+        let texts: Vec<&str> = texts.iter().map(AsRef::as_ref).collect();
+        let analysed = {
             let index = self.inner.read();
-            pool.install(|| {
-                index.analyze_batch(keys, texts, &|done, total| {
+            self.pool.install(|| {
+                index.analyze_batch(keys, &texts, &|done, total| {
                     progress(done, total);
                     !cancel.load(Ordering::Relaxed)
                 })
             })
-            .map_err(lexical_error)?
         };
-        self.inner.write().apply(batch).map_err(lexical_error)
+        let batch = match analysed {
+            Err(LexicalError::Cancelled) => {
+                return Ok(AddOutcome {
+                    inserted: 0,
+                    aborted: true,
+                })
+            }
+            other => other.map_err(lexical_error)?,
+        };
+        self.inner.write().apply(batch).map_err(lexical_error)?;
+        Ok(AddOutcome {
+            inserted: keys.len(),
+            aborted: false,
+        })
+    }
+
+    /// Top-`k` of one query by `strategy`.
+    pub fn search(&self, query: &str, k: usize, strategy: Strategy) -> Result<TextHits> {
+        self.inner
+            .read()
+            .search_with(query, k, strategy)
+            .map_err(lexical_error)
+    }
+
+    /// Top-`k` of each query (default strategy), the queries spread over the index's pool.
+    pub fn search_batch<S: AsRef<str> + Sync>(
+        &self,
+        queries: &[S],
+        k: usize,
+    ) -> Result<Vec<TextHits>> {
+        let index = self.inner.read();
+        self.pool.install(|| {
+            queries
+                .par_iter()
+                .map(|q| index.search(q.as_ref(), k).map_err(lexical_error))
+                .collect()
+        })
+    }
+
+    /// The analyzer's terms for `text` (what would be indexed or searched).
+    pub fn analyze(&self, text: &str) -> Result<Vec<String>> {
+        self.inner
+            .read()
+            .analyzer()
+            .try_analyze(text)
+            .map_err(lexical_error)
     }
 
     /// Removes keys; returns how many were present.

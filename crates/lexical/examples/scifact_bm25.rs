@@ -148,7 +148,7 @@ fn run(data: &Data, name: &str, cfg: AnalyzerConfig, params: Bm25Params, timing:
         ix.len(),
         ix.num_terms(),
         build,
-        ix.memory_usage() as f64 / (1 << 20) as f64
+        ix.memory_usage().total() as f64 / (1 << 20) as f64
     );
     if disagree > 0 {
         return Err(format!("{disagree} queries where the strategies disagree").into());
@@ -258,7 +258,7 @@ fn main() -> Res<()> {
             "corpus x{scale}: {} docs, build {:.2} s, {:.1} MiB",
             ix.len(),
             t0.elapsed().as_secs_f64(),
-            ix.memory_usage() as f64 / (1 << 20) as f64
+            ix.memory_usage().total() as f64 / (1 << 20) as f64
         );
         for (_, q) in &data.queries {
             let want = ix.search_exhaustive(q, 10)?;
@@ -293,7 +293,7 @@ fn main() -> Res<()> {
             "sentences: {} docs, build {:.2} s, {:.1} MiB",
             ix.len(),
             t0.elapsed().as_secs_f64(),
-            ix.memory_usage() as f64 / (1 << 20) as f64
+            ix.memory_usage().total() as f64 / (1 << 20) as f64
         );
         for (_, q) in &data.queries {
             let want = ix.search_exhaustive(q, 10)?;

@@ -51,6 +51,24 @@ impl AnalyzedDoc {
     }
 }
 
+/// Heap bytes of a [`TextIndex`], by part.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct TextMemory {
+    /// Posting lists and document frequencies.
+    pub postings: usize,
+    /// The term dictionary.
+    pub terms: usize,
+    /// Per-document tables: keys, lengths, deletions, the key map and the forward index.
+    pub documents: usize,
+}
+
+impl TextMemory {
+    /// Sum of the parts.
+    pub fn total(&self) -> usize {
+        self.postings + self.terms + self.documents
+    }
+}
+
 /// The result of [`TextIndex::analyze_batch`]: validated keys and analysed documents, ready
 /// for [`TextIndex::apply`]. Producing it needs only `&self` (or just the [`Analyzer`]), so an
 /// engine can analyse without holding its write lock.
@@ -277,8 +295,8 @@ impl TextIndex {
         }
     }
 
-    /// Approximate heap bytes used.
-    pub fn memory_usage(&self) -> usize {
+    /// Approximate heap bytes used, by part.
+    pub fn memory_usage(&self) -> TextMemory {
         let terms: usize = self
             .terms
             .iter()
@@ -289,15 +307,16 @@ impl TextIndex {
             .iter()
             .map(|p| p.memory_usage() + std::mem::size_of::<PostingList>())
             .sum();
-        terms
-            + postings
-            + self.df.capacity() * 4
-            + self.slot_keys.capacity() * 4
-            + self.doc_len.capacity() * 4
-            + self.deleted.capacity() * 8
-            + self.key_slot.capacity() * 12
-            + self.fwd.capacity()
-            + self.fwd_off.capacity() * 8
+        TextMemory {
+            postings: postings + self.df.capacity() * 4,
+            terms,
+            documents: self.slot_keys.capacity() * 4
+                + self.doc_len.capacity() * 4
+                + self.deleted.capacity() * 8
+                + self.key_slot.capacity() * 12
+                + self.fwd.capacity()
+                + self.fwd_off.capacity() * 8,
+        }
     }
 
     #[inline]

@@ -43,5 +43,5 @@ pub mod stopwords;
 pub use analyzer::{Analyzer, AnalyzerConfig, AnalyzerKind, TokenizerMode, MAX_TOKEN_BYTES};
 pub use bm25::{Bm25Params, Strategy};
 pub use error::{LexicalError, Result};
-pub use index::{AnalyzedBatch, AnalyzedDoc, TextIndex};
+pub use index::{AnalyzedBatch, AnalyzedDoc, TextIndex, TextMemory};
 pub use stopwords::StopWords;

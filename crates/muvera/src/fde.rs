@@ -88,6 +88,15 @@ impl FdeParams {
     ///
     /// Unknown names and `dim < 16` are [`MuveraError::InvalidArgument`].
     pub fn preset(name: &str, dim: usize) -> Result<Self> {
+        let p = Self::preset_unchecked(name, dim)?;
+        p.validate()?;
+        Ok(p)
+    }
+
+    /// [`FdeParams::preset`] without validating the result, for callers that override some
+    /// fields first and validate the combination (a preset's `d_proj` of 16 alone would reject
+    /// token dimensions below 16 that an override makes valid). Unknown names are still errors.
+    pub fn preset_unchecked(name: &str, dim: usize) -> Result<Self> {
         let (reps, k_sim) = match name.trim().to_ascii_lowercase().as_str() {
             "paper-10240" => (20, 5),
             "compact-2560" => (10, 4),
@@ -98,7 +107,7 @@ impl FdeParams {
                 )))
             }
         };
-        let p = FdeParams {
+        Ok(FdeParams {
             dim,
             k_sim,
             d_proj: Some(16),
@@ -106,9 +115,7 @@ impl FdeParams {
             final_dim: None,
             seed: DEFAULT_SEED,
             fill_empty: true,
-        };
-        p.validate()?;
-        Ok(p)
+        })
     }
 
     /// Number of partitions per repetition, `2^k_sim`.
