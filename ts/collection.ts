@@ -107,6 +107,23 @@ interface Manifest {
   parts: { docs: { file: string; sha256: string; bytes: number }; text?: string; vector?: string; multiVector?: string }
 }
 
+/** Estimated bytes of one `Map` entry (key, value and table slot) in V8. */
+const MAP_ENTRY_BYTES = 40
+
+/** Approximate memory of a {@link Collection}, in bytes. */
+export interface CollectionMemoryUsage {
+  /** Sum of the parts. */
+  total: number
+  /** The text index (0 without a `text` field). */
+  text: number
+  /** The vector index (0 without a `vector` field). */
+  vector: number
+  /** The multi-vector index (0 without a `multiVector` field). */
+  multiVector: number
+  /** Id maps and stored texts (estimated JavaScript heap). */
+  ids: number
+}
+
 function corrupt(dir: string, why: string): QuiverError {
   return new QuiverError('ERR_CORRUPT_FILE', `collection ${dir}: ${why}`)
 }
@@ -194,6 +211,21 @@ export class Collection {
   /** Number of documents. */
   get size(): number {
     return this.keyOf.size
+  }
+
+  /**
+   * Approximate memory held, in bytes, by part: each field's index (its `memoryUsage().total`,
+   * 0 for a field the schema does not have) and `ids`, the id maps and stored texts (an
+   * estimate of JavaScript heap use).
+   */
+  memoryUsage(): CollectionMemoryUsage {
+    const text = this.text?.memoryUsage().total ?? 0
+    const vector = this.vector?.memoryUsage().total ?? 0
+    const multiVector = this.multi?.memoryUsage().total ?? 0
+    let ids = this.keyOf.size * 2 * MAP_ENTRY_BYTES + this.texts.size * MAP_ENTRY_BYTES
+    for (const id of this.keyOf.keys()) if (typeof id === 'string') ids += 2 * id.length
+    for (const t of this.texts.values()) ids += 2 * t.length
+    return { total: text + vector + multiVector + ids, text, vector, multiVector, ids }
   }
 
   /** The schema. */

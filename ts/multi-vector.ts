@@ -7,7 +7,7 @@
 
 import { QuiverError } from './errors'
 import { getNative } from './native'
-import type { NativeFdeConfig, NativeFdeParams, NativeMultiResult, NativeMultiVectorIndex } from './native'
+import type { NativeFdeConfig, NativeFdeParams, NativeMultiResult, NativeMultiVectorIndex } from '../native/index'
 import {
   checkInt,
   checkOptionsObject,
@@ -15,10 +15,13 @@ import {
   invalid,
   resolveConfig,
   toKeys,
+  MAX_DIM,
+  MAX_EF,
   MAX_K,
   MAX_U32,
 } from './validate'
-import { abortedError, checkPath, resolvedOptions, runAdd, syncCall, withCancel } from './vector-index'
+import { abortedError, checkPath, runAdd, syncCall, withCancel } from './call'
+import { resolvedOptions } from './vector-index'
 import type { Keys, MemoryUsage, QuantizationOptions, ResolvedVectorIndexOptions, IndexType } from './vector-index'
 
 /** FDE presets: `'paper-10240'` (reps 20, kSim 5, dProj 16 → 10,240 dims) and `'compact-2560'` (reps 10, kSim 4, dProj 16 → 2,560 dims). */
@@ -78,7 +81,7 @@ const PRESETS: readonly string[] = ['paper-10240', 'compact-2560']
 function nativeFde(options: unknown, what = 'fde'): NativeFdeConfig {
   const o = checkOptionsObject(options, what)
   if (o.dim === undefined) throw invalid(`${what}.dim is required`)
-  const dim = checkInt(o.dim, `${what}.dim`, 1, 65536)
+  const dim = checkInt(o.dim, `${what}.dim`, 1, MAX_DIM)
   const c: NativeFdeConfig = { dim }
   if (o.preset !== undefined) {
     if (typeof o.preset !== 'string' || !PRESETS.includes(o.preset)) {
@@ -149,7 +152,7 @@ function checkCount(tokens: Float32Array, nTokens: unknown, dim: number, what: s
  * ```
  */
 export class FdeEncoder {
-  private readonly native: import('./native').NativeFdeEncoder
+  private readonly native: import('../native/index').NativeFdeEncoder
   private readonly resolved: FdeParams
 
   /**
@@ -238,7 +241,7 @@ export type MultiVectorDocs = readonly Float32Array[] | { data: Float32Array; of
 
 /** Options of {@link MultiVectorIndex.search}. */
 export interface MultiSearchOptions {
-  /** Results; integer in [1, 10000]. Default 10. */
+  /** Results; integer in [1, {@link MAX_K}]. Default 10. */
   k?: number
   /** Documents taken from the FDE index before the rerank. Default max(100, 4k). */
   candidates?: number
@@ -319,7 +322,7 @@ function resolveMultiSearch(options: unknown): { k: number; candidates: number; 
   const o = checkOptionsObject(options, 'search options')
   const k = o.k === undefined ? 10 : checkInt(o.k, 'k', 1, MAX_K)
   const candidates = o.candidates === undefined ? 0 : checkInt(o.candidates, 'candidates', 1, MAX_K)
-  const ef = o.ef === undefined ? 0 : checkInt(o.ef, 'ef', 1, 10000)
+  const ef = o.ef === undefined ? 0 : checkInt(o.ef, 'ef', 1, MAX_EF)
   if (o.rerank !== undefined && o.rerank !== 'exact' && o.rerank !== 'none') throw invalid("rerank must be 'exact' or 'none'")
   return { k, candidates, ef, rerank: o.rerank !== 'none', signal: checkSignal(o.signal) }
 }
@@ -351,7 +354,7 @@ export class MultiVectorIndex {
   constructor(options: MultiVectorIndexOptions) {
     const o = checkOptionsObject(options, 'options')
     if (o.dim === undefined) throw invalid('options.dim is required')
-    const dim = checkInt(o.dim, 'dim', 1, 65536)
+    const dim = checkInt(o.dim, 'dim', 1, MAX_DIM)
     const fde = nativeFde({ ...(o.fde === undefined ? {} : checkOptionsObject(o.fde, 'options.fde')), dim }, 'options.fde')
     const tokenStorage = o.tokenStorage === undefined ? 'f16' : o.tokenStorage
     if (tokenStorage !== 'f32' && tokenStorage !== 'f16' && tokenStorage !== 'sq8') {

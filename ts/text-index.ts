@@ -4,11 +4,10 @@
  * @packageDocumentation
  */
 
-import { QuiverError } from './errors'
 import { getNative } from './native'
-import type { NativeTextConfig, NativeTextIndex, NativeTextInfo } from './native'
+import type { NativeTextConfig, NativeTextIndex, NativeTextInfo } from '../native/index'
 import { checkInt, checkOptionsObject, checkSignal, defaultThreads, invalid, toKeys, MAX_K, MAX_THREADS, MAX_U32 } from './validate'
-import { abortedError, checkPath, ProgressRelay, syncCall, withCancel } from './vector-index'
+import { abortedError, checkPath, runAdd, syncCall, withCancel } from './call'
 import type { Keys } from './vector-index'
 
 /**
@@ -63,7 +62,7 @@ export interface TextSearchResult {
 
 /** Options of {@link TextIndex.search}. */
 export interface TextSearchOptions {
-  /** Results; integer in [1, 10000]. Default 10. */
+  /** Results; integer in [1, {@link MAX_K}]. Default 10. */
   k?: number
   /**
    * Top-k algorithm; all give the same list. `'bmm'` (default): Block-Max MaxScore; `'bmw'`:
@@ -159,6 +158,18 @@ function checkQuery(q: unknown): string {
   return q
 }
 
+/** Native memory of a {@link TextIndex}, in bytes. */
+export interface TextMemoryUsage {
+  /** Sum of the parts. */
+  total: number
+  /** Posting lists and document frequencies. */
+  postings: number
+  /** The term dictionary. */
+  terms: number
+  /** Per-document tables: keys, lengths, deletions and the forward index. */
+  documents: number
+}
+
 /**
  * A BM25 full-text index (Lucene's IDF, k1 = 1.2, b = 0.75 by default) with Block-Max top-k
  * search, built natively on HuggingFace `tokenizers`.
@@ -230,9 +241,9 @@ export class TextIndex {
     return resolved(this.native.info())
   }
 
-  /** Approximate native memory held, in bytes. */
-  memoryUsage(): number {
-    return this.native.memoryUsage()
+  /** Approximate native memory held, in bytes, by part. */
+  memoryUsage(): TextMemoryUsage {
+    return syncCall(() => this.native.memoryUsage())
   }
 
   /** The analyzer's output for `text`: the terms that would be indexed or searched. */
@@ -247,22 +258,16 @@ export class TextIndex {
    * @throws {@link QuiverError} `ERR_INVALID_ARGUMENT`, `ERR_DUPLICATE_KEY` (a key twice in one call), `ERR_ABORTED`.
    */
   async add(keys: Keys, texts: readonly string[], options?: { onProgress?: (done: number, total: number) => void; signal?: AbortSignal }): Promise<void> {
-    const o = checkOptionsObject(options, 'add options')
-    const onProgress = o.onProgress
-    if (onProgress !== undefined && typeof onProgress !== 'function') throw invalid('options.onProgress must be a function')
-    const signal = checkSignal(o.signal)
-    const k = toKeys(keys)
-    const t = toTexts(texts, k.length)
-    if (signal !== undefined && signal.aborted) throw new QuiverError('ERR_ABORTED', 'add aborted (nothing was inserted)')
-    if (k.length === 0) return
-    const relay = typeof onProgress === 'function' ? new ProgressRelay(onProgress as (a: number, b: number) => void) : null
-    let ok = false
-    try {
-      await withCancel(signal, (token) => this.native.add(k, t, relay === null ? null : relay.native, token))
-      ok = true
-    } finally {
-      if (relay !== null) relay.finish(k.length, ok)
-    }
+    await runAdd(
+      options,
+      'add',
+      'documents',
+      () => {
+        const k = toKeys(keys)
+        return { total: k.length, data: { k, t: toTexts(texts, k.length) } }
+      },
+      ({ k, t }, progress, token) => this.native.add(k, t, progress, token),
+    )
   }
 
   /** Synchronous variant of {@link TextIndex.add}. */

@@ -12,19 +12,20 @@
 
 import * as os from 'os'
 import { QuiverError } from './errors'
-import type { NativeConfig } from './native'
+import { LIMITS } from './limits.generated'
+import type { NativeConfig } from '../native/index'
 
 /** Largest `k` accepted by search functions. */
-export const MAX_K = 10000
+export const MAX_K: number = LIMITS.maxK
 /** Largest `ef` / `efSearch` / `efConstruction` accepted. */
-export const MAX_EF = 10000
+export const MAX_EF: number = LIMITS.maxEf
 /** Largest vector dimension accepted. */
-export const MAX_DIM = 65536
+export const MAX_DIM: number = LIMITS.maxDim
 
 /** @internal */
-export const MAX_M = 128
+export const MAX_M: number = LIMITS.maxM
 /** @internal */
-export const MAX_THREADS = 256
+export const MAX_THREADS: number = LIMITS.maxThreads
 /** @internal */
 export const MAX_U32 = 0xffffffff
 
@@ -85,10 +86,10 @@ export function resolveConfig(options: unknown): NativeConfig {
     dim,
     metric: optEnum(o.metric, 'metric', METRICS, 'l2'),
     index: optEnum(o.index, 'index', INDEX_TYPES, 'hnsw'),
-    m: optInt(o.m, 'm', 2, MAX_M, 16),
-    efConstruction: optInt(o.efConstruction, 'efConstruction', 1, MAX_EF, 200),
-    efSearch: optInt(o.efSearch, 'efSearch', 1, MAX_EF, 64),
-    seed: optInt(o.seed, 'seed', 0, MAX_U32, 42),
+    m: optInt(o.m, 'm', 2, MAX_M, LIMITS.defaultM),
+    efConstruction: optInt(o.efConstruction, 'efConstruction', 1, MAX_EF, LIMITS.defaultEfConstruction),
+    efSearch: optInt(o.efSearch, 'efSearch', 1, MAX_EF, LIMITS.defaultEfSearch),
+    seed: optInt(o.seed, 'seed', 0, MAX_U32, LIMITS.defaultSeed),
     threads: o.threads === undefined ? defaultThreads() : checkInt(o.threads, 'threads', 1, MAX_THREADS),
     ...resolveQuantization(o.quantization, o.originals, dim),
   }
@@ -127,12 +128,14 @@ export function resolveQuantization(quantization: unknown, originals: unknown, d
   if (q.opq !== undefined && typeof q.opq !== 'boolean') throw invalid('quantization.opq must be a boolean')
   const rerank = optEnum(q.rerank, 'quantization.rerank', ['exact', 'none'], 'exact')
   const coarse = type === 'binary' || type === 'rabitq'
-  const oversample = q.oversample === undefined ? (coarse ? 10 : 3) : q.oversample
-  if (typeof oversample !== 'number' || !(oversample >= 1 && oversample <= 100)) {
-    throw invalid(`quantization.oversample must be a number in [1, 100], got ${describe(q.oversample)}`)
+  const oversample = q.oversample === undefined ? (coarse ? LIMITS.defaultOversampleCoarse : LIMITS.defaultOversample) : q.oversample
+  const { minOversample, maxOversample } = LIMITS
+  if (typeof oversample !== 'number' || !(oversample >= minOversample && oversample <= maxOversample)) {
+    throw invalid(`quantization.oversample must be a number in [${minOversample}, ${maxOversample}], got ${describe(q.oversample)}`)
   }
-  const defaultTraining = type === 'pq' ? (nbits === 8 ? 25600 : 4096) : 10000
-  const trainingSize = optInt(q.trainingSize, 'quantization.trainingSize', 1, 10_000_000, defaultTraining)
+  const pqTraining = nbits === 8 ? LIMITS.defaultTrainingSizePq8 : LIMITS.defaultTrainingSizePq4
+  const defaultTraining = type === 'pq' ? pqTraining : LIMITS.defaultTrainingSize
+  const trainingSize = optInt(q.trainingSize, 'quantization.trainingSize', 1, LIMITS.maxTraining, defaultTraining)
   const orig = optEnum(originals, 'originals', ORIGINALS, 'memory')
   if (rerank === 'exact' && orig === 'none' && type !== 'none') {
     throw invalid("rerank: 'exact' needs the f32 originals: use originals 'memory' or 'mmap', or quantization.rerank: 'none'")

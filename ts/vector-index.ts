@@ -4,9 +4,10 @@
  * @packageDocumentation
  */
 
-import { QuiverError, toQuiverError } from './errors'
+import { QuiverError } from './errors'
+import { abortedError, checkPath, runAdd, syncCall, withCancel } from './call'
 import { getNative } from './native'
-import type { NativeAddResult, NativeBatchResult, NativeCancelToken, NativeConfig, NativeProgressCallback, NativeVectorIndex } from './native'
+import type { NativeBatchResult, NativeConfig, NativeVectorIndex } from '../native/index'
 import {
   MAX_U32,
   checkKey,
@@ -19,7 +20,6 @@ import {
   toMatrix,
   toVector,
 } from './validate'
-import type { SignalLike } from './validate'
 
 /**
  * Distance metric.
@@ -232,80 +232,6 @@ export interface LoadOptions {
 /** Key value used to fill unused slots of {@link BatchSearchResult.keys}. */
 export const EMPTY_KEY = MAX_U32
 
-/** @internal */
-export function abortedError(what: string): QuiverError {
-  return new QuiverError('ERR_ABORTED', `${what} aborted`)
-}
-
-/** Runs `run` with a CancelToken wired to `signal` (if any); native errors become QuiverErrors. @internal */
-export async function withCancel<T>(
-  signal: SignalLike | undefined,
-  run: (token: NativeCancelToken | null) => Promise<T>,
-): Promise<T> {
-  if (signal === undefined) {
-    try {
-      return await run(null)
-    } catch (err) {
-      throw toQuiverError(err)
-    }
-  }
-  const token = new (getNative().CancelToken)()
-  const onAbort = (): void => {
-    token.cancel()
-  }
-  signal.addEventListener('abort', onAbort, { once: true })
-  try {
-    // The signal may have fired between the caller's check and here.
-    if (signal.aborted) token.cancel()
-    return await run(token)
-  } catch (err) {
-    throw toQuiverError(err)
-  } finally {
-    signal.removeEventListener('abort', onAbort)
-  }
-}
-
-/** Calls a synchronous native method, converting errors. @internal */
-export function syncCall<T>(run: () => T): T {
-  try {
-    return run()
-  } catch (err) {
-    throw toQuiverError(err)
-  }
-}
-
-/** Wraps a user progress callback for the native error-first convention. @internal */
-export class ProgressRelay {
-  private last = -1
-  private settled = false
-  readonly native: NativeProgressCallback
-
-  constructor(private readonly fn: (done: number, total: number) => void) {
-    // The native side calls `(err, done, total)` (napi-rs error-first convention); err is
-    // always null for progress events (failures reject the add's promise instead).
-    const relay = (err: Error | null, done: number, total: number): void => {
-      if (err === null) this.emit(done, total)
-    }
-    this.native = relay as NativeProgressCallback
-  }
-
-  private emit(done: number, total: number): void {
-    if (this.settled || done <= this.last) return
-    this.last = done
-    try {
-      this.fn(done, total)
-    } catch {
-      // User callback errors must not break the operation.
-    }
-  }
-
-  /** Marks the operation finished; guarantees a final `(total, total)` call on success. */
-  finish(total: number, success: boolean): void {
-    if (success && this.last !== total) this.emit(total, total)
-    this.settled = true
-  }
-}
-
 function emptyBatch(): BatchSearchResult {
   return { keys: new Uint32Array(0), distances: new Float32Array(0), counts: new Uint32Array(0) }
 }
@@ -345,54 +271,6 @@ export function resolvedOptions(c: Readonly<NativeConfig>): ResolvedVectorIndexO
     },
     originals: c.originals as Originals,
   }
-}
-
-/**
- * The shared body of every chunked native add: validates `onProgress` / `signal`, honours an
- * already-aborted signal, relays progress, and turns a cancelled add into `ERR_ABORTED` with
- * `inserted`. `prepare` converts the caller's data (after the option checks, as before);
- * `call` makes the one native call. @internal
- */
-export async function runAdd<T>(
-  options: unknown,
-  op: string,
-  unit: string,
-  prepare: () => { total: number; data: T },
-  call: (data: T, progress: NativeProgressCallback | null, token: NativeCancelToken | null) => Promise<NativeAddResult>,
-): Promise<number> {
-  const o = checkOptionsObject(options, 'add options')
-  const onProgress = o.onProgress
-  if (onProgress !== undefined && typeof onProgress !== 'function') {
-    throw invalid('options.onProgress must be a function')
-  }
-  const signal = checkSignal(o.signal)
-  const { total, data } = prepare()
-  if (signal !== undefined && signal.aborted) {
-    throw new QuiverError('ERR_ABORTED', `${op} aborted after inserting 0 of ${total} ${unit}`, { inserted: 0 })
-  }
-  if (total === 0) return 0
-  const relay = typeof onProgress === 'function' ? new ProgressRelay(onProgress as (d: number, t: number) => void) : null
-  let ok = false
-  try {
-    const res = await withCancel(signal, (token) => call(data, relay === null ? null : relay.native, token))
-    if (res.aborted) {
-      throw new QuiverError('ERR_ABORTED', `${op} aborted after inserting ${res.inserted} of ${total} ${unit}`, {
-        inserted: res.inserted,
-      })
-    }
-    ok = true
-    return res.inserted
-  } finally {
-    if (relay !== null) relay.finish(total, ok)
-  }
-}
-
-/** @internal */
-export function checkPath(path: unknown): string {
-  if (typeof path !== 'string' || path.length === 0) {
-    throw invalid(`path must be a non-empty string, got ${path === null ? 'null' : typeof path}`)
-  }
-  return path
 }
 
 function checkLoadOptions(options: unknown): { mmap: boolean; quantization: unknown } {
