@@ -224,10 +224,10 @@ export function datasetMarkdown(res, { heading = '###' } = {}) {
     md.push('');
   }
 
-  // bars
-  md.push('**Bars**');
+  // targets
+  md.push('**Targets**');
   md.push('');
-  md.push(table(['bar', 'target', 'measured', 'result'], d.bars.map((b) => [b.name, b.target, b.measured, b.pass ? 'PASS' : 'FAIL'])));
+  md.push(table(['measure', 'target', 'measured', 'result'], d.bars.map((b) => [b.name, b.target, b.measured, b.pass ? 'PASS' : 'FAIL'])));
   md.push('');
   return md.join('\n');
 }
