@@ -6,7 +6,8 @@
 // as plain numbers or strings, in the units the table prints. A layout gives the markdown header,
 // the separator and one cell template per column:
 //   {field:fmt}   the field formatted: c<d> (grouped thousands, d decimals), f<d> (toFixed(d)),
-//                 sign (+/-, 4 decimals), s (as is), pass (PASS/FAIL), bpass (**PASS**/**FAIL**)
+//                 sign (+/-, 4 decimals), s (as is), pass (PASS/FAIL), bpass (**PASS**/**FAIL**),
+//                 date (the YYYY-MM-DD of an ISO timestamp)
 //   {field?text}  `text` when the field is truthy
 // A cell whose fields are all null prints the column's `none` (default '—'). A row may carry
 // `digits: { field: d }` where it is printed with other decimals than its column.
@@ -121,6 +122,7 @@ const PLACE = /\{(\w+)(?::(\w+)|\?([^}]*))?\}/g;
 /** Formats one value with a format name (c2, f4, sign, s, pass, bpass). */
 export function formatValue(v, fmt = 's', digits) {
   if (v === null || v === undefined) return '';
+  if (fmt === 'date') return String(v).slice(0, 10);
   if (typeof v === 'string' || fmt === 's') return String(v);
   if (fmt === 'pass') return v ? 'PASS' : 'FAIL';
   if (fmt === 'bpass') return v ? '**PASS**' : '**FAIL**';
