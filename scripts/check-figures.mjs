@@ -1,6 +1,8 @@
 #!/usr/bin/env node
 // Fails (exit 1, listing every problem) when a published benchmark figure has no committed
 // summary behind it:
+//   0. every run in bench/summaries/*.json names its command, date, machine (cpu, cores) and
+//      versions ("unknown" where it was not recorded).
 //   1. bench/RESULTS.md and bench/recall-qps-*.svg must be exactly what bench/render.mjs writes
 //      from bench/summaries/*.json and bench/templates/RESULTS.md.
 //   2. README.md must have a figures block (<!-- figures:start --> … <!-- figures:end -->) in
@@ -25,6 +27,16 @@ try {
   summaries = loadSummaries();
 } catch (e) {
   problems.push(`bench/summaries: ${e.message}`);
+}
+
+// 0. every run in a summary says where its figures came from
+for (const [name, sum] of Object.entries(summaries ?? {})) {
+  const runs = 'command' in sum ? [[name, sum]] : Object.entries(sum).filter(([, v]) => v && typeof v === 'object' && 'command' in v).map(([k, v]) => [`${name}:${k}`, v]);
+  if (!runs.length) problems.push(`bench/summaries/${name}.json: no run with a command`);
+  for (const [where, run] of runs) {
+    for (const key of ['command', 'date', 'machine', 'versions']) if (run[key] == null || run[key] === '') problems.push(`bench/summaries/${where}: no ${key} (write "unknown" when it was not recorded)`);
+    for (const key of ['cpu', 'cores']) if (run.machine && run.machine[key] == null) problems.push(`bench/summaries/${where}: no machine.${key} (write "unknown" when it was not recorded)`);
+  }
 }
 
 // 1. generated files match the summaries
