@@ -18,6 +18,7 @@ import { parseArgs } from 'node:util';
 import { BENCH_DIR, CACHE_DIR, SHARED_DATA } from './lib/datasets.mjs';
 import { loadQuiver } from './lib/peers.mjs';
 import { nowMs, median, percentile } from './lib/measure.mjs';
+import { writeSummary, hybridSummary } from './lib/summary-json.mjs';
 import { runAllPeers, pkgVersion } from './lexical-peers.mjs';
 
 const { values: args } = parseArgs({
@@ -181,6 +182,7 @@ for (const p of results.peers) log(`${p.name}: ${p.error ?? `p50 ${p.p50Ms?.toFi
 
 fs.mkdirSync(path.join(BENCH_DIR, 'results'), { recursive: true });
 fs.writeFileSync(path.join(BENCH_DIR, 'results', 'hybrid.json'), JSON.stringify(results, null, 2));
+writeSummary('hybrid', hybridSummary(results, test.queries.length)); // the figures RESULTS.md shows
 
 // ---------------------------------------------------------------------------- markdown
 const f = (x, d = 4) => (x === null || x === undefined ? '—' : Number(x).toFixed(d));

@@ -16,8 +16,9 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { parseArgs } from 'node:util';
 import { BENCH_DIR, CACHE_DIR, SHARED_DATA } from './lib/datasets.mjs';
-import { loadQuiver } from './lib/peers.mjs';
+import { loadQuiver, packageVersion } from './lib/peers.mjs';
 import { nowMs, median, percentile } from './lib/measure.mjs';
+import { writeSummary, muveraSummary } from './lib/summary-json.mjs';
 
 const { values: args } = parseArgs({
   options: {
@@ -279,6 +280,8 @@ if (results.heuristic) results.heuristic.candidatesAtRecall100_090 = candidatesA
 
 fs.mkdirSync(path.join(BENCH_DIR, 'results'), { recursive: true });
 fs.writeFileSync(path.join(BENCH_DIR, 'results', `${args.out}.json`), JSON.stringify(results, (_, v) => (typeof v === 'bigint' ? v.toString() : v), 2));
+// The figures RESULTS.md shows: bench/summaries/<out>.json (muvera.json; muvera-sq8.json for --token-storage sq8 --out muvera-sq8).
+writeSummary(args.out, muveraSummary({ ...results, version: packageVersion('quiver-search') }, { tokenStorage: args['token-storage'] }));
 
 // ---------------------------------------------------------------------------- markdown
 const f = (x, d = 3) => (x === null || x === undefined ? '—' : Number(x).toFixed(d));

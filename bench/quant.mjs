@@ -24,6 +24,7 @@ import { parseArgs } from 'node:util';
 import { BENCH_DIR, CACHE_DIR, prepareDataset, loadDataset } from './lib/datasets.mjs';
 import { createAdapter, loadQuiver, packageVersion } from './lib/peers.mjs';
 import { nowMs, gc } from './lib/measure.mjs';
+import { writeSummary, quantDataset } from './lib/summary-json.mjs';
 
 const { values: args } = parseArgs({
   options: {
@@ -310,7 +311,7 @@ fs.mkdirSync(resultsDir, { recursive: true });
 for (const name of datasets) {
   log(`dataset ${name}`);
   const d = await loadData(name);
-  const res = { dataset: name, n: d.n, dim: d.dim, metric: d.metric, nq: d.nq, machine: { cpu: os.cpus()[0]?.model, cpus: os.cpus().length, node: process.version }, modes: [], flat: [], mmap: [] };
+  const res = { dataset: name, n: d.n, dim: d.dim, metric: d.metric, nq: d.nq, machine: { cpu: os.cpus()[0]?.model?.trim(), cpus: os.cpus().length, node: process.version }, versions: { 'quiver-search': packageVersion('quiver-search'), 'hnswlib-node': packageVersion('hnswlib-node'), usearch: packageVersion('usearch') }, modes: [], flat: [], mmap: [] };
   let f32Total = null;
   for (const mode of modesFor(d.dim)) {
     log(`  ${mode.name}`);
@@ -332,6 +333,8 @@ for (const name of datasets) {
   }
   const file = path.join(resultsDir, `quant-${name}${QUICK ? '-quick' : ''}.json`);
   fs.writeFileSync(file, JSON.stringify(res, null, 2));
+  // The figures RESULTS.md shows; a run of every mode updates bench/summaries/quant.json.
+  writeSummary('quant', { [name]: quantDataset(res, q.capabilities().isa) }, { quick: QUICK || !!args.modes });
   console.log(markdown(res));
   console.log('');
 }

@@ -17,7 +17,8 @@ import { fork } from 'node:child_process';
 import { parseArgs } from 'node:util';
 import { BENCH_DIR, REPO_ROOT, prepareDataset } from './lib/datasets.mjs';
 import { loadQuiver, packageVersion, LABELS } from './lib/peers.mjs';
-import { computeDerived, datasetMarkdown, metaMarkdown } from './lib/summary.mjs';
+import { computeDerived, datasetMarkdown, metaMarkdown, extrasItems } from './lib/summary.mjs';
+import { writeSummary, annDataset } from './lib/summary-json.mjs';
 import { svgForResult } from './lib/svg.mjs';
 import { nowMs, backgroundCpuBusy, machineBusySeconds } from './lib/measure.mjs';
 
@@ -174,6 +175,8 @@ async function main() {
   const out = [metaMarkdown(all[0]), ''];
   for (const r of all) out.push(datasetMarkdown(r), '');
   console.log('\n' + out.join('\n'));
+  // The figures RESULTS.md shows, for `npm run bench:report` (full runs update bench/summaries/ann.json).
+  writeSummary('ann', Object.fromEntries(all.map((r) => [r.dataset.name, annDataset(r, extrasItems)])), { quick: QUICK });
 }
 
 main().catch((e) => {

@@ -197,37 +197,17 @@ export function datasetMarkdown(res, { heading = '###' } = {}) {
   if (ok(L.ours)) {
     md.push('**quiver-search: threads, async, event loop**');
     md.push('');
-    const o = L.ours;
-    const items = [];
-    if (o.batch) items.push(['searchBatch, threads: 2', `${fmtInt(o.batch.qps)} QPS at ef ${o.batch.ef} (recall ${o.batch.recall.toFixed(4)}) = ${o.batch.ratio?.toFixed(2)}× single-thread ${fmtInt(o.batch.singleThreadQps)} QPS`]);
-    if (L.usearch?.batch) items.push(['usearch batch search, threads=2 (reference)', `${fmtInt(L.usearch.batch.qps)} QPS at its ef ${L.usearch.batch.ef} (recall ${L.usearch.batch.recall.toFixed(4)}) = ${L.usearch.batch.ratio?.toFixed(2)}× its single-thread`]);
-    if (o.asyncOverhead) {
-      const a = o.asyncOverhead;
-      items.push(['await search vs searchSync (median latency)', `${a.asyncMedianUs.toFixed(1)} µs vs ${a.syncMedianUs.toFixed(1)} µs → +${a.diffUs.toFixed(1)} µs (paired median +${a.pairedMedianDiffUs.toFixed(1)} µs; ef ${a.ef}, ${a.queries}×${a.rounds} queries)`]);
-    }
-    if (o.eventLoop) {
-      const e = o.eventLoop;
-      const f = (p) => (p ? `${p.histMaxMs.toFixed(2)} ms / ${p.intervalMaxGapMs.toFixed(2)} ms` : 'n/a');
-      items.push(['event loop: async add of all vectors', `${f(e.add)} (add took ${e.add ? sec(e.add.elapsedMs) : 'n/a'})`]);
-      items.push([`event loop: ${e.searchStream?.searches ?? ''} async searches, ${e.searchStream?.inflight ?? ''} in flight`, `${f(e.searchStream)} (${e.searchStream ? fmtInt(e.searchStream.qps) : 'n/a'} QPS)`]);
-      items.push(['event loop: async save', `${f(e.save)} (save took ${e.save ? (e.save.elapsedMs).toFixed(1) : 'n/a'} ms)`]);
-      items.push(['event loop: async load', `${f(e.load)} (load took ${e.load ? (e.load.elapsedMs).toFixed(1) : 'n/a'} ms)`]);
-      if (e.idleBaseline) items.push(['event loop: idle baseline (nothing running)', f(e.idleBaseline)]);
-      if (e.busyBaseline) items.push(['event loop: baseline with an unrelated process busy on one core', f(e.busyBaseline)]);
-      const c = (p) => (p?.callMs != null ? `${p.callMs.toFixed(3)} ms` : 'n/a');
-      items.push(['JS-thread time of the call itself (add / save / load)', `${c(e.add)} / ${c(e.save)} / ${c(e.load)}`]);
-    }
-    if (o.capabilities) items.push(['ISA (capabilities())', `${o.capabilities.isa} (available: ${(o.capabilities.availableIsas || []).join(', ')})`]);
+    const items = extrasItems(res);
     md.push(table(['measure', 'value'], items));
     md.push('');
     md.push('Event-loop values are max gap as seen by monitorEventLoopDelay({resolution: 1}) / by a setInterval(1 ms) probe; both include the 1 ms timer period (an idle loop reads ≈ 1.1 ms).');
     md.push('');
   }
 
-  // bars
-  md.push('**Bars**');
+  // targets
+  md.push('**Targets**');
   md.push('');
-  md.push(table(['bar', 'target', 'measured', 'result'], d.bars.map((b) => [b.name, b.target, b.measured, b.pass ? 'PASS' : 'FAIL'])));
+  md.push(table(['measure', 'target', 'measured', 'result'], d.bars.map((b) => [b.name, b.target, b.measured, b.pass ? 'PASS' : 'FAIL'])));
   md.push('');
   return md.join('\n');
 }
@@ -248,4 +228,32 @@ export function metaMarkdown(res, { run = true } = {}) {
     `- quiver-search ISA: ${caps ? `${caps.isa} (available: ${(caps.availableIsas || []).join(', ')}; cpuThreads ${caps.cpuThreads})` : 'n/a'}`,
   );
   return lines.join('\n');
+}
+
+/** The rows of the 'threads, async, event loop' table: [measure, value] strings. */
+export function extrasItems(res) {
+  const L = res.libs;
+  if (!L.ours || L.ours.error) return [];
+  const o = L.ours;
+  const items = [];
+  if (o.batch) items.push(['searchBatch, threads: 2', `${fmtInt(o.batch.qps)} QPS at ef ${o.batch.ef} (recall ${o.batch.recall.toFixed(4)}) = ${o.batch.ratio?.toFixed(2)}× single-thread ${fmtInt(o.batch.singleThreadQps)} QPS`]);
+  if (L.usearch?.batch) items.push(['usearch batch search, threads=2 (reference)', `${fmtInt(L.usearch.batch.qps)} QPS at its ef ${L.usearch.batch.ef} (recall ${L.usearch.batch.recall.toFixed(4)}) = ${L.usearch.batch.ratio?.toFixed(2)}× its single-thread`]);
+  if (o.asyncOverhead) {
+    const a = o.asyncOverhead;
+    items.push(['await search vs searchSync (median latency)', `${a.asyncMedianUs.toFixed(1)} µs vs ${a.syncMedianUs.toFixed(1)} µs → +${a.diffUs.toFixed(1)} µs (paired median +${a.pairedMedianDiffUs.toFixed(1)} µs; ef ${a.ef}, ${a.queries}×${a.rounds} queries)`]);
+  }
+  if (o.eventLoop) {
+    const e = o.eventLoop;
+    const f = (p) => (p ? `${p.histMaxMs.toFixed(2)} ms / ${p.intervalMaxGapMs.toFixed(2)} ms` : 'n/a');
+    items.push(['event loop: async add of all vectors', `${f(e.add)} (add took ${e.add ? sec(e.add.elapsedMs) : 'n/a'})`]);
+    items.push([`event loop: ${e.searchStream?.searches ?? ''} async searches, ${e.searchStream?.inflight ?? ''} in flight`, `${f(e.searchStream)} (${e.searchStream ? fmtInt(e.searchStream.qps) : 'n/a'} QPS)`]);
+    items.push(['event loop: async save', `${f(e.save)} (save took ${e.save ? (e.save.elapsedMs).toFixed(1) : 'n/a'} ms)`]);
+    items.push(['event loop: async load', `${f(e.load)} (load took ${e.load ? (e.load.elapsedMs).toFixed(1) : 'n/a'} ms)`]);
+    if (e.idleBaseline) items.push(['event loop: idle baseline (nothing running)', f(e.idleBaseline)]);
+    if (e.busyBaseline) items.push(['event loop: baseline with an unrelated process busy on one core', f(e.busyBaseline)]);
+    const c = (p) => (p?.callMs != null ? `${p.callMs.toFixed(3)} ms` : 'n/a');
+    items.push(['JS-thread time of the call itself (add / save / load)', `${c(e.add)} / ${c(e.save)} / ${c(e.load)}`]);
+  }
+  if (o.capabilities) items.push(['ISA (capabilities())', `${o.capabilities.isa} (available: ${(o.capabilities.availableIsas || []).join(', ')})`]);
+  return items;
 }
