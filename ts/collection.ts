@@ -84,7 +84,7 @@ export interface CollectionQuery {
 
 /**
  * Default weight of the dense signal in convex fusion: the value tuned on the SciFact train
- * split with all-MiniLM-L6-v2 and BM25 (see the README's hybrid section); tune it on your data.
+ * split with all-MiniLM-L6-v2 and BM25 (see bench/RESULTS.md, hybrid and BM25); tune it on your data.
  */
 export const DEFAULT_ALPHA = 0.45
 

@@ -63,8 +63,8 @@ export interface VectorIndexOptions {
   threads?: number
   /**
    * Compressed codes for traversal and scans, with an exact f32 rerank of the final candidates.
-   * Default `{ type: 'none' }`. See {@link QuantizationOptions} and the README's "Choosing a
-   * quantization" table.
+   * Default `{ type: 'none' }`. See {@link QuantizationOptions} and the "Quantization" section of
+   * docs/API.md.
    */
   quantization?: QuantizationOptions
   /**
