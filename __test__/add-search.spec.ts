@@ -112,14 +112,27 @@ test('hand-checked distance values for every metric', async (t) => {
   t.is((await l2.search([0, 0], { k: 1 })).distances[0], 25) // squared, not 5
 
   const ip = new VectorIndex({ dim: 2, metric: 'ip', index: 'flat' })
-  await ip.add([1, 2], [[1, 2], [0.5, 0]])
+  await ip.add(
+    [1, 2],
+    [
+      [1, 2],
+      [0.5, 0],
+    ],
+  )
   const r = await ip.search([2, 1], { k: 2 })
   t.deepEqual(Array.from(r.keys), [1, 2]) // dots 4 and 1
   t.true(close(r.distances[0], 1 - 4))
   t.true(close(r.distances[1], 1 - 1))
 
   const cos = new VectorIndex({ dim: 2, metric: 'cosine', index: 'flat' })
-  await cos.add([1, 2, 3], [[10, 0], [0, 3], [-2, 0]])
+  await cos.add(
+    [1, 2, 3],
+    [
+      [10, 0],
+      [0, 3],
+      [-2, 0],
+    ],
+  )
   const c = await cos.search([5, 5], { k: 3 })
   t.true(close(c.distances[0], 1 - Math.SQRT1_2, 1e-5))
   t.true(close(c.distances[1], 1 - Math.SQRT1_2, 1e-5))
@@ -171,7 +184,13 @@ test('add/has/get/size with every input form', async (t) => {
 
 test('key 2^32 - 1 and 0 are valid keys', async (t) => {
   const index = new VectorIndex({ dim: 2, index: 'flat' })
-  await index.add([0xffffffff, 0], [[1, 1], [2, 2]])
+  await index.add(
+    [0xffffffff, 0],
+    [
+      [1, 1],
+      [2, 2],
+    ],
+  )
   t.true(index.has(0xffffffff))
   t.true(index.has(0))
   const r = await index.search([1, 1], { k: 2 })
@@ -197,58 +216,76 @@ test('memoryUsage grows with the data', async (t) => {
   t.true(after >= N * DIM * 4, `${after} bytes cannot hold ${N}x${DIM} floats`)
 })
 
-for (const type of ['hnsw', 'flat'] as const) test(`${type}: upsert replaces existing vectors and inserts new ones`, async (t) => {
-  const index = new VectorIndex({ dim: 2, index: type })
-  await index.add([1, 2, 3], [[0, 0], [10, 10], [20, 20]])
-  t.is(await index.upsert([2, 4], [[100, 100], [30, 30]]), 2)
-  t.is(index.size, 4)
-  t.deepEqual(Array.from(index.get(2)!), [100, 100])
-  t.deepEqual(Array.from(index.get(4)!), [30, 30])
-  const r = await index.search([99, 99], { k: 1 })
-  t.is(r.keys[0], 2)
-  t.is(r.distances[0], 2)
-  // The old position of key 2 is gone.
-  const near10 = await index.search([10, 10], { k: 4 })
-  t.is(near10.keys.length, 4)
-  t.is(new Set(near10.keys).size, 4, 'no key may appear twice')
-  t.not(near10.keys[0], 2)
-  // Sync variant.
-  t.is(index.upsertSync([1], [[-5, -5]]), 1)
-  t.deepEqual(Array.from(index.get(1)!), [-5, -5])
-  t.is(index.size, 4)
-  // Upsert of only new keys behaves like add.
-  t.is(index.upsertSync(new Uint32Array([7]), new Float32Array([7, 7])), 1)
-  t.is(index.size, 5)
-})
+for (const type of ['hnsw', 'flat'] as const)
+  test(`${type}: upsert replaces existing vectors and inserts new ones`, async (t) => {
+    const index = new VectorIndex({ dim: 2, index: type })
+    await index.add(
+      [1, 2, 3],
+      [
+        [0, 0],
+        [10, 10],
+        [20, 20],
+      ],
+    )
+    t.is(
+      await index.upsert(
+        [2, 4],
+        [
+          [100, 100],
+          [30, 30],
+        ],
+      ),
+      2,
+    )
+    t.is(index.size, 4)
+    t.deepEqual(Array.from(index.get(2)!), [100, 100])
+    t.deepEqual(Array.from(index.get(4)!), [30, 30])
+    const r = await index.search([99, 99], { k: 1 })
+    t.is(r.keys[0], 2)
+    t.is(r.distances[0], 2)
+    // The old position of key 2 is gone.
+    const near10 = await index.search([10, 10], { k: 4 })
+    t.is(near10.keys.length, 4)
+    t.is(new Set(near10.keys).size, 4, 'no key may appear twice')
+    t.not(near10.keys[0], 2)
+    // Sync variant.
+    t.is(index.upsertSync([1], [[-5, -5]]), 1)
+    t.deepEqual(Array.from(index.get(1)!), [-5, -5])
+    t.is(index.size, 4)
+    // Upsert of only new keys behaves like add.
+    t.is(index.upsertSync(new Uint32Array([7]), new Float32Array([7, 7])), 1)
+    t.is(index.size, 5)
+  })
 
-for (const type of ['hnsw', 'flat'] as const) test(`${type}: remove returns the count, ignores unknown keys, and hides removed vectors`, async (t) => {
-  const index = new VectorIndex({ dim: DIM, index: type, threads: 2 })
-  await index.add(keys, data)
-  const removeKeys = [1000, 1001, 1002, 1003, 1004]
-  t.is(await index.remove([...removeKeys, 999999, 5]), 5)
-  t.is(index.size, N - 5)
-  for (const k of removeKeys) {
-    t.false(index.has(k))
-    t.is(index.get(k), undefined)
-  }
-  t.is(await index.remove(removeKeys), 0, 'second removal removes nothing')
-  t.is(index.removeSync(new Uint32Array([1005, 1006, 1005])), 2, 'duplicates in remove count once')
-  t.is(index.removeSync([]), 0)
-  t.is(index.size, N - 7)
-  // Remaining vectors are intact (flat compacts its storage on remove).
-  for (let key = 1007; key < 1000 + N; key += 37) t.deepEqual(index.get(key), vectorOf(key), `get(${key})`)
-  // Searching for the removed vectors themselves never returns them.
-  for (let i = 0; i < 7; i++) {
-    const r = await index.search(row(data, DIM, i), { k: 20 })
-    t.is(r.keys.length, 20)
-    for (const k of r.keys) t.true(k >= 1007, `removed key ${k} returned`)
-  }
-  // A removed key can be added again.
-  await index.add([1000], [row(data, DIM, 0)])
-  t.true(index.has(1000))
-  t.is((await index.search(row(data, DIM, 0), { k: 1 })).keys[0], 1000)
-  t.is(index.size, N - 6)
-})
+for (const type of ['hnsw', 'flat'] as const)
+  test(`${type}: remove returns the count, ignores unknown keys, and hides removed vectors`, async (t) => {
+    const index = new VectorIndex({ dim: DIM, index: type, threads: 2 })
+    await index.add(keys, data)
+    const removeKeys = [1000, 1001, 1002, 1003, 1004]
+    t.is(await index.remove([...removeKeys, 999999, 5]), 5)
+    t.is(index.size, N - 5)
+    for (const k of removeKeys) {
+      t.false(index.has(k))
+      t.is(index.get(k), undefined)
+    }
+    t.is(await index.remove(removeKeys), 0, 'second removal removes nothing')
+    t.is(index.removeSync(new Uint32Array([1005, 1006, 1005])), 2, 'duplicates in remove count once')
+    t.is(index.removeSync([]), 0)
+    t.is(index.size, N - 7)
+    // Remaining vectors are intact (flat compacts its storage on remove).
+    for (let key = 1007; key < 1000 + N; key += 37) t.deepEqual(index.get(key), vectorOf(key), `get(${key})`)
+    // Searching for the removed vectors themselves never returns them.
+    for (let i = 0; i < 7; i++) {
+      const r = await index.search(row(data, DIM, i), { k: 20 })
+      t.is(r.keys.length, 20)
+      for (const k of r.keys) t.true(k >= 1007, `removed key ${k} returned`)
+    }
+    // A removed key can be added again.
+    await index.add([1000], [row(data, DIM, 0)])
+    t.true(index.has(1000))
+    t.is((await index.search(row(data, DIM, 0), { k: 1 })).keys[0], 1000)
+    t.is(index.size, N - 6)
+  })
 
 for (const type of ['hnsw', 'flat'] as const) {
   test(`${type}: empty index and k > size`, async (t) => {
@@ -257,13 +294,26 @@ for (const type of ['hnsw', 'flat'] as const) {
     t.is(e.keys.length, 0)
     t.is(e.distances.length, 0)
     t.is(index.searchSync([1, 2, 3], { k: 5 }).keys.length, 0)
-    const eb = await index.searchBatch([[1, 2, 3], [4, 5, 6]], { k: 3 })
+    const eb = await index.searchBatch(
+      [
+        [1, 2, 3],
+        [4, 5, 6],
+      ],
+      { k: 3 },
+    )
     t.deepEqual(Array.from(eb.counts), [0, 0])
     t.is(eb.keys.length, 6)
     t.true(Array.from(eb.keys).every((k) => k === EMPTY_KEY))
     t.true(Array.from(eb.distances).every((d) => Number.isNaN(d)))
 
-    await index.add([1, 2, 3], [[1, 0, 0], [0, 1, 0], [0, 0, 1]])
+    await index.add(
+      [1, 2, 3],
+      [
+        [1, 0, 0],
+        [0, 1, 0],
+        [0, 0, 1],
+      ],
+    )
     const r = await index.search([1, 0, 0], { k: 10 })
     t.is(r.keys.length, 3)
     t.is(r.keys[0], 1)
@@ -393,10 +443,16 @@ for (const type of ['hnsw', 'flat'] as const) {
     index.addSync(seqKeys(10), randomVectors(10, 4, 7))
     t.is(index.removeSync([0, 2, 4, 6, 8]), 5)
     const r = await index.search([0, 0, 0, 0], { k: 10 })
-    t.deepEqual([...r.keys].sort((a, b) => a - b), [1, 3, 5, 7, 9])
+    t.deepEqual(
+      [...r.keys].sort((a, b) => a - b),
+      [1, 3, 5, 7, 9],
+    )
     const b = await index.searchBatch([[0, 0, 0, 0]], { k: 8 })
     t.is(b.counts[0], 5)
-    t.deepEqual([...b.keys.subarray(0, 5)].sort((a, b) => a - b), [1, 3, 5, 7, 9])
+    t.deepEqual(
+      [...b.keys.subarray(0, 5)].sort((x, y) => x - y),
+      [1, 3, 5, 7, 9],
+    )
     t.deepEqual(Array.from(b.keys.subarray(5)), [EMPTY_KEY, EMPTY_KEY, EMPTY_KEY])
     // Remove everything: back to empty results.
     t.is(await index.remove([1, 3, 5, 7, 9]), 5)

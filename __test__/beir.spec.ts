@@ -14,7 +14,12 @@ import type { QuiverErrorCode } from '../ts/errors'
 
 const MINI = path.join(__dirname, 'fixtures', 'beir-mini')
 
-async function rejectsCode(t: ExecutionContext, p: Promise<unknown>, code: QuiverErrorCode, label: string): Promise<QuiverError | undefined> {
+async function rejectsCode(
+  t: ExecutionContext,
+  p: Promise<unknown>,
+  code: QuiverErrorCode,
+  label: string,
+): Promise<QuiverError | undefined> {
   const err = (await t.throwsAsync(p, { instanceOf: QuiverError }, label)) as QuiverError | undefined
   if (err !== undefined) t.is(err.code, code, `${label}: ${err.message}`)
   return err
@@ -51,8 +56,20 @@ test('loads the fixture (default split test)', async (t) => {
   t.deepEqual(
     [...d.qrels].map(([q, docs]) => [q, [...docs]]),
     [
-      ['q2', [['d2', 2], ['d1', 1]]],
-      ['q1', [['d1', 1], ['d5', 0]]],
+      [
+        'q2',
+        [
+          ['d2', 2],
+          ['d1', 1],
+        ],
+      ],
+      [
+        'q1',
+        [
+          ['d1', 1],
+          ['d5', 0],
+        ],
+      ],
     ],
   )
   t.deepEqual(await loadBeir(MINI, { split: 'test' }), d)
@@ -61,7 +78,10 @@ test('loads the fixture (default split test)', async (t) => {
 test('other split', async (t) => {
   const d = await loadBeir(MINI, { split: 'dev' })
   t.deepEqual(d.queries, [{ id: 'q3', text: 'where do birds fly in winter' }])
-  t.deepEqual([...d.qrels.entries()].map(([q, docs]) => [q, [...docs]]), [['q3', [['4', 1]]]])
+  t.deepEqual(
+    [...d.qrels.entries()].map(([q, docs]) => [q, [...docs]]),
+    [['q3', [['4', 1]]]],
+  )
   t.is(d.corpus.length, 5)
 })
 
@@ -92,16 +112,44 @@ test('missing files are ERR_IO naming the file', async (t) => {
 test('malformed lines are ERR_CORRUPT_FILE naming file and line', async (t) => {
   const good = fs.readFileSync(path.join(MINI, 'corpus.jsonl'), 'utf8').split('\n')
   const cases: Array<[string, Record<string, string>, RegExp]> = [
-    ['bad JSON in corpus', { 'corpus.jsonl': [good[0], good[1], '{"_id": "d3", "text": oops}'].join('\n') }, /corpus\.jsonl:3: invalid JSON/],
-    ['bad JSON in queries', { 'queries.jsonl': '{"_id": "q1", "text": "a"}\n[1, 2\n' }, /queries\.jsonl:2: invalid JSON/],
+    [
+      'bad JSON in corpus',
+      { 'corpus.jsonl': [good[0], good[1], '{"_id": "d3", "text": oops}'].join('\n') },
+      /corpus\.jsonl:3: invalid JSON/,
+    ],
+    [
+      'bad JSON in queries',
+      { 'queries.jsonl': '{"_id": "q1", "text": "a"}\n[1, 2\n' },
+      /queries\.jsonl:2: invalid JSON/,
+    ],
     ['not an object', { 'corpus.jsonl': '"just a string"\n' }, /corpus\.jsonl:1: expected a JSON object/],
     ['missing _id', { 'corpus.jsonl': `${good[0]}\n{"title": "t", "text": "x"}\n` }, /corpus\.jsonl:2: .*_id/],
     ['non-string text', { 'corpus.jsonl': '{"_id": "d1", "text": 5}\n' }, /corpus\.jsonl:1: "text" must be a string/],
-    ['duplicate corpus _id', { 'corpus.jsonl': `${good[0]}\n${good[1]}\n${good[0]}\n` }, /corpus\.jsonl:3: duplicate _id "d1"/],
-    ['duplicate query _id', { 'queries.jsonl': '{"_id": "q1", "text": "a"}\n{"_id": "q1", "text": "b"}\n' }, /queries\.jsonl:2: duplicate/],
-    ['qrels with two fields', { 'qrels/test.tsv': 'query-id\tcorpus-id\tscore\nq1\td1\t1\nq2\td2\n' }, /test\.tsv:3: expected 3 tab-separated fields/],
-    ['qrels non-numeric score', { 'qrels/test.tsv': 'query-id\tcorpus-id\tscore\nq1\td1\thigh\n' }, /test\.tsv:2: score "high" is not a number/],
-    ['qrels query not in queries.jsonl', { 'qrels/test.tsv': 'query-id\tcorpus-id\tscore\nq1\td1\t1\nq9\td1\t1\n' }, /test\.tsv:3: query "q9" is not in/],
+    [
+      'duplicate corpus _id',
+      { 'corpus.jsonl': `${good[0]}\n${good[1]}\n${good[0]}\n` },
+      /corpus\.jsonl:3: duplicate _id "d1"/,
+    ],
+    [
+      'duplicate query _id',
+      { 'queries.jsonl': '{"_id": "q1", "text": "a"}\n{"_id": "q1", "text": "b"}\n' },
+      /queries\.jsonl:2: duplicate/,
+    ],
+    [
+      'qrels with two fields',
+      { 'qrels/test.tsv': 'query-id\tcorpus-id\tscore\nq1\td1\t1\nq2\td2\n' },
+      /test\.tsv:3: expected 3 tab-separated fields/,
+    ],
+    [
+      'qrels non-numeric score',
+      { 'qrels/test.tsv': 'query-id\tcorpus-id\tscore\nq1\td1\thigh\n' },
+      /test\.tsv:2: score "high" is not a number/,
+    ],
+    [
+      'qrels query not in queries.jsonl',
+      { 'qrels/test.tsv': 'query-id\tcorpus-id\tscore\nq1\td1\t1\nq9\td1\t1\n' },
+      /test\.tsv:3: query "q9" is not in/,
+    ],
   ]
   for (const [label, files, re] of cases) {
     const e = await rejectsCode(t, loadBeir(scratch(t, files)), 'ERR_CORRUPT_FILE', label)
@@ -124,21 +172,25 @@ const scifact = shared ? path.join(shared, 'beir-scifact') : ''
 const hasScifact = scifact !== '' && fs.existsSync(path.join(scifact, 'qrels', 'test.tsv'))
 const scifactTest = hasScifact ? test : test.skip
 const why = shared ? `${scifact} not found` : 'QUIVER_SHARED_DATA is not set'
-scifactTest(`SciFact (shared data): 5,183 docs, 300 test queries, 339 judgements${hasScifact ? '' : ` — skipped: ${why}`}`, async (t) => {
-  const d = await loadBeir(scifact)
-  t.is(d.corpus.length, 5183)
-  t.is(d.queries.length, 300)
-  t.is(d.qrels.size, 300)
-  let pairs = 0
-  for (const docs of d.qrels.values()) pairs += docs.size
-  t.is(pairs, 339)
-  const ids = new Set(d.corpus.map((doc) => doc.id))
-  for (const docs of d.qrels.values()) for (const doc of docs.keys()) t.true(ids.has(doc), `qrels doc ${doc} in corpus`)
-  t.true(d.corpus.every((doc) => doc.text.length > 0))
-  // a perfect run scores 1, an empty run 0
-  const perfect = new Map([...d.qrels].map(([q, docs]) => [q, [...docs.keys()]]))
-  t.is(evaluate(perfect, d.qrels, { metrics: ['ndcg@10'] }).mean['ndcg@10'], 1)
-  t.is(evaluate({}, d.qrels, { metrics: ['recall@100'] }).mean['recall@100'], 0)
-  const train = await loadBeir(scifact, { split: 'train' })
-  t.is(train.queries.length, 809)
-})
+scifactTest(
+  `SciFact (shared data): 5,183 docs, 300 test queries, 339 judgements${hasScifact ? '' : ` — skipped: ${why}`}`,
+  async (t) => {
+    const d = await loadBeir(scifact)
+    t.is(d.corpus.length, 5183)
+    t.is(d.queries.length, 300)
+    t.is(d.qrels.size, 300)
+    let pairs = 0
+    for (const docs of d.qrels.values()) pairs += docs.size
+    t.is(pairs, 339)
+    const ids = new Set(d.corpus.map((doc) => doc.id))
+    for (const docs of d.qrels.values())
+      for (const doc of docs.keys()) t.true(ids.has(doc), `qrels doc ${doc} in corpus`)
+    t.true(d.corpus.every((doc) => doc.text.length > 0))
+    // a perfect run scores 1, an empty run 0
+    const perfect = new Map([...d.qrels].map(([q, docs]) => [q, [...docs.keys()]]))
+    t.is(evaluate(perfect, d.qrels, { metrics: ['ndcg@10'] }).mean['ndcg@10'], 1)
+    t.is(evaluate({}, d.qrels, { metrics: ['recall@100'] }).mean['recall@100'], 0)
+    const train = await loadBeir(scifact, { split: 'train' })
+    t.is(train.queries.length, 809)
+  },
+)

@@ -60,7 +60,11 @@ function probe(forceIsa: string | undefined): Promise<Probe> {
 
 test('QUIVER_FORCE_ISA selects each available ISA, and every ISA computes the same distances', async (t) => {
   const isas = capabilities().availableIsas
-  const [base, bogus, ...forced] = await Promise.all([probe(undefined), probe('no-such-isa'), ...isas.map((i) => probe(i))])
+  const [base, bogus, ...forced] = await Promise.all([
+    probe(undefined),
+    probe('no-such-isa'),
+    ...isas.map((i) => probe(i)),
+  ])
   t.is(base.caps.forcedIsa, null)
   t.is(base.caps.isa, isas[0], 'the best ISA is used by default')
   t.is(bogus.caps.forcedIsa, null, 'an unknown value is ignored')
@@ -75,7 +79,10 @@ test('QUIVER_FORCE_ISA selects each available ISA, and every ISA computes the sa
       let same = 0
       for (let j = 0; j < a.distances.length; j++) {
         const d = Math.abs(a.distances[j] - b.distances[j])
-        t.true(d <= 1e-4 * (1 + Math.abs(a.distances[j])), `${isa}/${metric} rank ${j}: ${b.distances[j]} vs ${a.distances[j]}`)
+        t.true(
+          d <= 1e-4 * (1 + Math.abs(a.distances[j])),
+          `${isa}/${metric} rank ${j}: ${b.distances[j]} vs ${a.distances[j]}`,
+        )
         if (a.keys[j] === b.keys[j]) same++
       }
       t.true(same >= a.keys.length * 0.95, `${isa}/${metric}: only ${same}/${a.keys.length} keys agree`)

@@ -20,10 +20,15 @@ function cli(args: string[], env: NodeJS.ProcessEnv = {}): Promise<Run> {
   const childEnv = { ...process.env, ...env }
   if (!('QUIVER_FORCE_ISA' in env)) delete childEnv.QUIVER_FORCE_ISA
   return new Promise((resolve) => {
-    execFile(process.execPath, [bin, ...args], { cwd: root, env: childEnv, encoding: 'utf8', timeout: 60_000 }, (err, stdout, stderr) => {
-      const code = err ? (typeof err.code === 'number' ? err.code : -1) : 0
-      resolve({ code, stdout, stderr })
-    })
+    execFile(
+      process.execPath,
+      [bin, ...args],
+      { cwd: root, env: childEnv, encoding: 'utf8', timeout: 60_000 },
+      (err, stdout, stderr) => {
+        const code = err ? (typeof err.code === 'number' ? err.code : -1) : 0
+        resolve({ code, stdout, stderr })
+      },
+    )
   })
 }
 
@@ -70,7 +75,11 @@ test('--version, --help, help <command>, <command> --help', async (t) => {
     t.is(r.stderr, '')
   }
   for (const cmd of ['demo', 'info', 'bench']) {
-    for (const args of [['help', cmd], [cmd, '--help'], [cmd, '-h']]) {
+    for (const args of [
+      ['help', cmd],
+      [cmd, '--help'],
+      [cmd, '-h'],
+    ]) {
       const r = await cli(args)
       t.is(r.code, 0, args.join(' '))
       t.true(r.stdout.startsWith(`usage: quiver-search ${cmd}`), r.stdout)
@@ -136,7 +145,10 @@ test('bench on an .fvecs file: markdown table, --json with a row per ef, --svg',
   t.regex(r.stdout, /^build: [0-9.]+ s/m)
   t.regex(r.stdout, /^memoryUsage\(\): /m)
   const res = JSON.parse(fs.readFileSync(json, 'utf8'))
-  t.deepEqual(res.sweep.map((p: { ef: number }) => p.ef), [10, 16, 32, 64, 128, 256])
+  t.deepEqual(
+    res.sweep.map((p: { ef: number }) => p.ef),
+    [10, 16, 32, 64, 128, 256],
+  )
   t.is(res.dataset.nBase, n - 200)
   t.is(res.dataset.nQuery, 200)
   t.is(res.dataset.dim, dim)
@@ -156,11 +168,36 @@ test('bench on an .fvecs file: markdown table, --json with a row per ef, --svg',
 test('bench on a big-ann .bin file with --metric, --k, --queries, --efs, --m, --threads', async (t) => {
   const json = path.join(tmp, 'bin.json')
   const svg = path.join(tmp, 'bin.svg')
-  const args = ['bench', '--data', binFile, '--metric', 'cosine', '--k', '5', '--queries', '100', '--efs', '64,16', '--m', '8', '--ef-construction', '100', '--threads', '1', '--json', json, '--svg', svg]
+  const args = [
+    'bench',
+    '--data',
+    binFile,
+    '--metric',
+    'cosine',
+    '--k',
+    '5',
+    '--queries',
+    '100',
+    '--efs',
+    '64,16',
+    '--m',
+    '8',
+    '--ef-construction',
+    '100',
+    '--threads',
+    '1',
+    '--json',
+    json,
+    '--svg',
+    svg,
+  ]
   const r = await cli(args)
   t.is(r.code, 0, r.stderr)
   const res = JSON.parse(fs.readFileSync(json, 'utf8'))
-  t.deepEqual(res.sweep.map((p: { ef: number }) => p.ef), [16, 64])
+  t.deepEqual(
+    res.sweep.map((p: { ef: number }) => p.ef),
+    [16, 64],
+  )
   t.is(res.dataset.nBase, n - 100)
   t.is(res.dataset.nQuery, 100)
   t.is(res.dataset.metric, 'cosine')
@@ -201,7 +238,10 @@ test('missing data file: one line, exit 1', async (t) => {
 test('malformed data files: one line naming the file, exit 1', async (t) => {
   const r = await cli(['bench', '--data', truncated])
   t.is(r.code, 1)
-  t.regex(r.stderr, /^quiver-search: \S+truncated\.fvecs: length \d+ bytes is not a whole number of rows of dimension 16/)
+  t.regex(
+    r.stderr,
+    /^quiver-search: \S+truncated\.fvecs: length \d+ bytes is not a whole number of rows of dimension 16/,
+  )
   t.is(r.stderr.trim().split('\n').length, 1)
 
   const short = path.join(tmp, 'short.bin')

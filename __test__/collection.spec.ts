@@ -58,14 +58,30 @@ test('bad documents and queries give coded errors and change nothing', async (t)
   await expectCode(t, () => c.upsert([ok[0], { ...ok[1], id: ok[0].id }]), 'ERR_DUPLICATE_KEY')
   await expectCode(t, () => c.upsert([{ id: 'x', text: 'a' }]), 'ERR_INVALID_ARGUMENT')
   await expectCode(t, () => c.upsert([{ id: 'x', vector: ok[0].vector }]), 'ERR_INVALID_ARGUMENT')
-  await expectCode(t, () => c.upsert([{ ...ok[0], tokens: { data: new Float32Array(DIM), n: 1 } }]), 'ERR_INVALID_ARGUMENT')
-  await expectCode(t, () => c.upsert([{ id: 'x', text: 'a', vector: new Float32Array(DIM + 1) }]), 'ERR_DIMENSION_MISMATCH')
-  await expectCode(t, () => c.upsert([{ id: 'x', text: 'a', vector: new Float32Array(DIM).fill(NaN) }]), 'ERR_NON_FINITE')
+  await expectCode(
+    t,
+    () => c.upsert([{ ...ok[0], tokens: { data: new Float32Array(DIM), n: 1 } }]),
+    'ERR_INVALID_ARGUMENT',
+  )
+  await expectCode(
+    t,
+    () => c.upsert([{ id: 'x', text: 'a', vector: new Float32Array(DIM + 1) }]),
+    'ERR_DIMENSION_MISMATCH',
+  )
+  await expectCode(
+    t,
+    () => c.upsert([{ id: 'x', text: 'a', vector: new Float32Array(DIM).fill(NaN) }]),
+    'ERR_NON_FINITE',
+  )
   await expectCode(t, () => c.upsert([{ id: -1, text: 'a', vector: ok[0].vector }]), 'ERR_INVALID_ARGUMENT')
   t.is(c.size, 0)
   await expectCode(t, () => c.search({ k: 3 }), 'ERR_INVALID_ARGUMENT')
   await expectCode(t, () => c.search({ tokens: new Float32Array(DIM) }), 'ERR_INVALID_ARGUMENT')
-  await expectCode(t, () => c.search({ text: 'a', vector: ok[0].vector, fusion: { method: 'magic' } as never }), 'ERR_INVALID_ARGUMENT')
+  await expectCode(
+    t,
+    () => c.search({ text: 'a', vector: ok[0].vector, fusion: { method: 'magic' } as never }),
+    'ERR_INVALID_ARGUMENT',
+  )
   expectCodeSync(t, () => new Collection({}), 'ERR_INVALID_ARGUMENT')
   expectCodeSync(t, () => new Collection({ picture: {} } as never), 'ERR_INVALID_ARGUMENT')
   const textOnly = new Collection({ text: true })
@@ -84,7 +100,10 @@ test('save/open round trip; damaged or missing parts are rejected', async (t) =>
   const back = await Collection.open(dir)
   t.is(back.size, 300)
   t.deepEqual(back.get('d10'), c.get('d10'))
-  t.deepEqual(await back.search({ text: 'cherry item', vector: docs[3].vector, k: 7 }), await c.search({ text: 'cherry item', vector: docs[3].vector, k: 7 }))
+  t.deepEqual(
+    await back.search({ text: 'cherry item', vector: docs[3].vector, k: 7 }),
+    await c.search({ text: 'cherry item', vector: docs[3].vector, k: 7 }),
+  )
   await back.upsert([{ id: 'new', text: 'fresh', vector: docs[0].vector }])
   t.is(back.size, 301)
 
@@ -115,7 +134,11 @@ test('save/open round trip; damaged or missing parts are rejected', async (t) =>
 test('a process killed in the middle of a save leaves a loadable collection', async (t) => {
   const dir = path.join(tempDir(t), 'crash')
   const c = new Collection({ text: true, vector: { dim: 32, threads: 1 } })
-  const base = Array.from({ length: 3000 }, (_, i) => ({ id: i, text: `base ${i}`, vector: Float32Array.from({ length: 32 }, () => rnd()) }))
+  const base = Array.from({ length: 3000 }, (_, i) => ({
+    id: i,
+    text: `base ${i}`,
+    vector: Float32Array.from({ length: 32 }, () => rnd()),
+  }))
   await c.upsert(base)
   await c.save(dir)
   const script = path.join(__dirname, 'fixtures', 'scripts', 'collection-saver.mjs')

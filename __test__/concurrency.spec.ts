@@ -11,8 +11,7 @@ test('200 concurrent searches while an async add of 20k vectors runs', async (t)
   const index = new VectorIndex({ dim: DIM, threads: 2, efConstruction: 64 })
   await index.add(seqKeys(2000), base)
 
-  const vectorOf = (key: number): Float32Array =>
-    key < 2000 ? row(base, DIM, key) : row(extra, DIM, key - 100000)
+  const vectorOf = (key: number): Float32Array => (key < 2000 ? row(base, DIM, key) : row(extra, DIM, key - 100000))
 
   const adding = index.add(seqKeys(20000, 100000), extra)
   const searches: Promise<{ i: number; keys: Uint32Array; distances: Float32Array }>[] = []
@@ -97,7 +96,9 @@ test('searches after remove resolves never return removed keys; concurrent upser
   const searchesDuring = Array.from({ length: 50 }, (_, i) => index.search(row(data, DIM, i), { k: 3 }))
   t.is(await index.remove(removed), 1000)
   await Promise.all(searchesDuring) // must all resolve
-  const after = await Promise.all(Array.from({ length: 100 }, (_, i) => index.search(row(data, DIM, i * 10), { k: 10 })))
+  const after = await Promise.all(
+    Array.from({ length: 100 }, (_, i) => index.search(row(data, DIM, i * 10), { k: 10 })),
+  )
   for (const r of after) {
     t.is(r.keys.length, 10)
     for (const k of r.keys) t.true(k >= 1000, `removed key ${k} returned`)
@@ -164,7 +165,9 @@ test('a big add does not block the event loop (validation is O(1), data is zero-
   const maxLagMs = h.max / 1e6
   let maxGap = 0
   for (let i = 1; i < ticks.length; i++) maxGap = Math.max(maxGap, ticks[i] - ticks[i - 1])
-  t.log(`add() returned after ${syncMs.toFixed(2)} ms; max event-loop delay ${maxLagMs.toFixed(1)} ms; max timer gap ${maxGap} ms; inserted ${inserted}`)
+  t.log(
+    `add() returned after ${syncMs.toFixed(2)} ms; max event-loop delay ${maxLagMs.toFixed(1)} ms; max timer gap ${maxGap} ms; inserted ${inserted}`,
+  )
   // Timings are the benchmark's job (bench/RESULTS.md); here only structure: the 5 ms timer
   // kept firing while the add ran (a blocking add would give one tick after it), and the add
   // was still unfinished when stopped (the build takes seconds, the timer window 300 ms).

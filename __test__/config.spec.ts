@@ -10,31 +10,27 @@ test('constants have the documented values', (t) => {
   t.is(MAX_K, 10000)
   t.is(MAX_EF, 10000)
   t.is(MAX_DIM, 65536)
-  t.deepEqual(
-    [...ERROR_CODES].sort(),
-    [
-      'ERR_ABORTED',
-      'ERR_CAPACITY',
-      'ERR_CORRUPT_FILE',
-      'ERR_DIMENSION_MISMATCH',
-      'ERR_DUPLICATE_KEY',
-      'ERR_INTERNAL',
-      'ERR_INVALID_ARGUMENT',
-      'ERR_IO',
-      'ERR_KEY_NOT_FOUND',
-      'ERR_NON_FINITE',
-      'ERR_NOT_TRAINED',
-      'ERR_READ_ONLY',
-      'ERR_UNSUPPORTED_PLATFORM',
-      'ERR_VERSION_MISMATCH',
-    ],
-  )
+  t.deepEqual([...ERROR_CODES].sort(), [
+    'ERR_ABORTED',
+    'ERR_CAPACITY',
+    'ERR_CORRUPT_FILE',
+    'ERR_DIMENSION_MISMATCH',
+    'ERR_DUPLICATE_KEY',
+    'ERR_INTERNAL',
+    'ERR_INVALID_ARGUMENT',
+    'ERR_IO',
+    'ERR_KEY_NOT_FOUND',
+    'ERR_NON_FINITE',
+    'ERR_NOT_TRAINED',
+    'ERR_READ_ONLY',
+    'ERR_UNSUPPORTED_PLATFORM',
+    'ERR_VERSION_MISMATCH',
+  ])
 })
 
 test('defaults are applied', (t) => {
   const index = new VectorIndex({ dim: 8 })
-  const expectedThreads =
-    (os as { availableParallelism?: () => number }).availableParallelism?.() ?? os.cpus().length
+  const expectedThreads = (os as { availableParallelism?: () => number }).availableParallelism?.() ?? os.cpus().length
   t.deepEqual(index.config(), {
     dim: 8,
     metric: 'l2',
@@ -161,7 +157,9 @@ test('ESM entry (dist/index.mjs) re-exports the whole CJS API and works', async 
   const esm = (await import(pathToFileURL(mjs).href)) as Record<string, unknown>
   // eslint-disable-next-line @typescript-eslint/no-require-imports
   const cjs = require(cjsPath) as Record<string, unknown>
-  const esmNames = Object.keys(esm).filter((k) => k !== 'default').sort()
+  const esmNames = Object.keys(esm)
+    .filter((k) => k !== 'default')
+    .sort()
   t.deepEqual(esmNames, Object.keys(cjs).sort())
   for (const name of esmNames) t.is(esm[name], cjs[name], name)
   for (const name of ['VectorIndex', 'QuiverError', 'capabilities', 'MAX_K', 'MAX_EF', 'MAX_DIM']) {
@@ -169,6 +167,12 @@ test('ESM entry (dist/index.mjs) re-exports the whole CJS API and works', async 
   }
   const Ctor = esm.VectorIndex as typeof VectorIndex
   const index = new Ctor({ dim: 2, index: 'flat' })
-  index.addSync([1, 2], [[0, 0], [1, 1]])
+  index.addSync(
+    [1, 2],
+    [
+      [0, 0],
+      [1, 1],
+    ],
+  )
   t.deepEqual(Array.from(index.searchSync([0.9, 0.9], { k: 1 }).keys), [2])
 })

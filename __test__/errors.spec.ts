@@ -121,7 +121,18 @@ test('has/get reject invalid keys', (t) => {
 
 test('keys/vectors count mismatch is ERR_INVALID_ARGUMENT', async (t) => {
   const index = smallIndex()
-  await expectCode(t, () => index.add([100, 101, 102], [[1, 1, 1, 1], [2, 2, 2, 2]]), 'ERR_INVALID_ARGUMENT')
+  await expectCode(
+    t,
+    () =>
+      index.add(
+        [100, 101, 102],
+        [
+          [1, 1, 1, 1],
+          [2, 2, 2, 2],
+        ],
+      ),
+    'ERR_INVALID_ARGUMENT',
+  )
   await expectCode(t, () => index.add([100], [new Float32Array(4), new Float32Array(4)]), 'ERR_INVALID_ARGUMENT')
   expectCodeSync(t, () => index.upsertSync([100, 101], [[1, 1, 1, 1]]), 'ERR_INVALID_ARGUMENT')
   t.is(index.size, 20)
@@ -173,7 +184,16 @@ test('dimension mismatches', async (t) => {
   await expectCode(t, () => index.search([1, 2, 3, 4, 5]), c, 'query number[]')
   expectCodeSync(t, () => index.searchSync(new Float32Array(0)), c, 'searchSync empty')
   await expectCode(t, () => index.searchBatch(new Float32Array(6)), c, 'batch flat')
-  expectCodeSync(t, () => index.searchBatchSync([[1, 2, 3, 4], [1, 2, 3]]), c, 'batch rows')
+  expectCodeSync(
+    t,
+    () =>
+      index.searchBatchSync([
+        [1, 2, 3, 4],
+        [1, 2, 3],
+      ]),
+    c,
+    'batch rows',
+  )
   t.is(index.size, 20)
 })
 
@@ -189,7 +209,19 @@ for (const bad of [NaN, Infinity, -Infinity]) {
     await expectCode(t, () => index.add(k, flat), c, 'add f32 (engine)')
     expectCodeSync(t, () => index.addSync(k, flat), c, 'addSync f32 (engine)')
     await expectCode(t, () => index.upsert(k, flat), c, 'upsert f32 (engine)')
-    await expectCode(t, () => index.add([1000, 1001], [[1, 2, 3, 4], [1, bad, 3, 4]]), c, 'add number[][]')
+    await expectCode(
+      t,
+      () =>
+        index.add(
+          [1000, 1001],
+          [
+            [1, 2, 3, 4],
+            [1, bad, 3, 4],
+          ],
+        ),
+      c,
+      'add number[][]',
+    )
     await expectCode(t, () => index.add([1000], [new Float32Array([bad, 0, 0, 0])]), c, 'add Float32Array[]')
     t.is(index.size, 20, 'nothing inserted')
     t.false(index.has(1000))
@@ -201,7 +233,16 @@ for (const bad of [NaN, Infinity, -Infinity]) {
     const qs = new Float32Array(8)
     qs[6] = bad
     await expectCode(t, () => index.searchBatch(qs), c, 'searchBatch f32')
-    expectCodeSync(t, () => index.searchBatchSync([[0, 0, 0, 0], [bad, 0, 0, 0]]), c, 'searchBatchSync rows')
+    expectCodeSync(
+      t,
+      () =>
+        index.searchBatchSync([
+          [0, 0, 0, 0],
+          [bad, 0, 0, 0],
+        ]),
+      c,
+      'searchBatchSync rows',
+    )
     // Also on a flat index.
     const f = smallIndex('flat')
     await expectCode(t, () => f.search(new Float32Array([bad, 0, 0, 0])), c, 'flat search')

@@ -15,7 +15,18 @@ function close(t: ExecutionContext, got: number | undefined, want: number, label
   t.true(got !== undefined && Math.abs(got - want) < 1e-12, `${label}: got ${String(got)}, want ${want}`)
 }
 
-const METRICS: EvalMetric[] = ['ndcg@3', 'ndcg@10', 'recall@3', 'recall@10', 'precision@3', 'precision@10', 'mrr@1', 'mrr@10', 'map', 'map@3']
+const METRICS: EvalMetric[] = [
+  'ndcg@3',
+  'ndcg@10',
+  'recall@3',
+  'recall@10',
+  'precision@3',
+  'precision@10',
+  'mrr@1',
+  'mrr@10',
+  'map',
+  'map@3',
+]
 
 const qrels = {
   q1: { d1: 2, d2: 1, d3: 0 },
@@ -83,11 +94,20 @@ test('nDCG uses linear gain (grade, not 2^grade − 1)', (t) => {
   close(t, r.mean['ndcg@2'], linear, 'linear gain')
   t.true(Math.abs(linear - exponential) > 0.01)
   // ideal DCG is cut at K: one relevant doc retrieved first of three relevant → 1/1 at K = 1
-  close(t, evaluate({ q: ['a'] }, { q: { a: 3, b: 3, c: 3 } }, { metrics: ['ndcg@1'] }).mean['ndcg@1'], 1, 'ideal cut at K')
+  close(
+    t,
+    evaluate({ q: ['a'] }, { q: { a: 3, b: 3, c: 3 } }, { metrics: ['ndcg@1'] }).mean['ndcg@1'],
+    1,
+    'ideal cut at K',
+  )
 })
 
 test('queries without relevant documents score 0 and count in the mean; repeated run ids count once', (t) => {
-  const r = evaluate({ q: ['a', 'a', 'b'], z: ['x'] }, { q: { b: 1 }, z: { x: 0, y: -1 } }, { metrics: ['mrr@10', 'recall@2', 'precision@2'] })
+  const r = evaluate(
+    { q: ['a', 'a', 'b'], z: ['x'] },
+    { q: { b: 1 }, z: { x: 0, y: -1 } },
+    { metrics: ['mrr@10', 'recall@2', 'precision@2'] },
+  )
   // q deduplicated to [a, b]: b at rank 2
   close(t, r.perQuery.q['mrr@10'], 1 / 2, 'mrr')
   close(t, r.perQuery.q['recall@2'], 1, 'recall@2')
@@ -104,9 +124,13 @@ test('precision@K divides by K even when fewer were retrieved; map@K divides by 
 })
 
 test('duplicate metric names are computed once; odd query ids are safe', (t) => {
-  const r = evaluate({ ['__proto__']: ['a'] }, JSON.parse('{"__proto__": {"a": 1}}') as Record<string, Record<string, number>>, {
-    metrics: ['recall@1', 'recall@1'],
-  })
+  const r = evaluate(
+    { ['__proto__']: ['a'] },
+    JSON.parse('{"__proto__": {"a": 1}}') as Record<string, Record<string, number>>,
+    {
+      metrics: ['recall@1', 'recall@1'],
+    },
+  )
   t.deepEqual(Object.keys(r.mean), ['recall@1'])
   t.deepEqual(Object.keys(r.perQuery), ['__proto__'])
   t.is(r.perQuery['__proto__']['recall@1'], 1)

@@ -4,7 +4,8 @@ import { execFileSync } from 'node:child_process'
 import * as path from 'node:path'
 
 const root = path.join(__dirname, '..')
-const run = (file: string): string => execFileSync(process.execPath, [path.join(root, 'examples', file)], { cwd: root, encoding: 'utf8', timeout: 60_000 })
+const run = (file: string): string =>
+  execFileSync(process.execPath, [path.join(root, 'examples', file)], { cwd: root, encoding: 'utf8', timeout: 60_000 })
 
 test('npm run demo: prints related documents, recall against exact search and QPS', (t) => {
   const out = run('demo.mjs')
@@ -17,7 +18,13 @@ test('npm run demo: prints related documents, recall against exact search and QP
 })
 
 test('README quickstart (ESM) runs and gives the documented results', (t) => {
-  const r = JSON.parse(run('quickstart.mjs')) as { keys: number[]; first: number; batchCounts: number[]; size: number; readOnly: boolean }
+  const r = JSON.parse(run('quickstart.mjs')) as {
+    keys: number[]
+    first: number
+    batchCounts: number[]
+    size: number
+    readOnly: boolean
+  }
   t.deepEqual([...r.keys].sort(), [1, 2, 3])
   t.is(r.keys[0], 2) // the query is vector 2 itself
   t.true(Math.abs(r.first) < 1e-5)

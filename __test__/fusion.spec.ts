@@ -18,7 +18,10 @@ function throwsCode(t: ExecutionContext, fn: () => unknown, code: QuiverErrorCod
 function approxArray(t: ExecutionContext, got: Float32Array, want: number[], label = ''): void {
   t.is(got.length, want.length, `${label} length`)
   for (let i = 0; i < want.length; i++) {
-    t.true(Math.abs(got[i] - want[i]) <= 1e-6 * Math.max(1, Math.abs(want[i])), `${label}[${i}]: ${got[i]} vs ${want[i]}`)
+    t.true(
+      Math.abs(got[i] - want[i]) <= 1e-6 * Math.max(1, Math.abs(want[i])),
+      `${label}[${i}]: ${got[i]} vs ${want[i]}`,
+    )
   }
 }
 
@@ -36,7 +39,10 @@ test('rrf: hand-computed example, ties broken by key, perList ranks and raw scor
   t.deepEqual(Array.from(r.perList.ranks[1]), [3, 1, -1, 2])
   t.deepEqual(Array.from(r.perList.scores[0]).slice(0, 3), [fr(0.9), fr(0.7), fr(0.8)])
   t.true(Number.isNaN(r.perList.scores[0][3]))
-  t.deepEqual(Array.from(r.perList.scores[1]).filter((x) => !Number.isNaN(x)), [3, 5, 4])
+  t.deepEqual(
+    Array.from(r.perList.scores[1]).filter((x) => !Number.isNaN(x)),
+    [3, 5, 4],
+  )
   t.true(Number.isNaN(r.perList.scores[1][2]))
 
   const top2 = fuse(lists, { method: 'rrf' }, { limit: 2 })
@@ -83,7 +89,14 @@ test('rrf: string keys stay strings, ties in UTF-16 code-unit order', (t) => {
 })
 
 test('empty lists are allowed', (t) => {
-  const r = fuse([{ keys: u32(), scores: f32() }, { keys: u32(4), scores: f32(1) }], { method: 'rrf' }, { limit: 3 })
+  const r = fuse(
+    [
+      { keys: u32(), scores: f32() },
+      { keys: u32(4), scores: f32(1) },
+    ],
+    { method: 'rrf' },
+    { limit: 3 },
+  )
   t.deepEqual(Array.from(r.keys), [4])
   t.deepEqual(Array.from(r.perList.ranks[0]), [-1])
   const none = fuse([{ keys: [], scores: f32() }], { method: 'dbsf' }, { limit: 3 })
@@ -119,7 +132,11 @@ test('convex min-max: hand-computed; absent keys get 0', (t) => {
 })
 
 test('convex min-max: a single-hit or all-equal list gives φ = 1 to its hits', (t) => {
-  const single = fuse([dense(), { keys: u32(4), scores: f32(7) }], { method: 'convex', alpha: 0.5, normalize: 'minmax' }, { limit: 10 })
+  const single = fuse(
+    [dense(), { keys: u32(4), scores: f32(7) }],
+    { method: 'convex', alpha: 0.5, normalize: 'minmax' },
+    { limit: 10 },
+  )
   // 1: 0.5, 4: 0.5 (tie → key order), 2: 0.25, 3: 0
   t.deepEqual(Array.from(single.keys), [1, 4, 2, 3])
   t.deepEqual(Array.from(single.scores), [0.5, 0.5, 0.25, 0])
@@ -143,7 +160,11 @@ test('convex z-score: hand-computed; absent keys get the list minimum z', (t) =>
   t.is(r.scores[2], r.scores[3])
 
   // all-equal lexical scores: z = 0 for its hits and for absent keys
-  const eq = fuse([d, { keys: u32(2, 4), scores: f32(5, 5) }], { method: 'convex', alpha: 0.5, normalize: 'zscore' }, { limit: 10 })
+  const eq = fuse(
+    [d, { keys: u32(2, 4), scores: f32(5, 5) }],
+    { method: 'convex', alpha: 0.5, normalize: 'zscore' },
+    { limit: 10 },
+  )
   t.deepEqual(Array.from(eq.keys), [1, 2, 3, 4])
   approxArray(t, eq.scores, [0.5 * zmax, 0, -0.5 * zmax, -0.5 * zmax])
 })
@@ -154,7 +175,15 @@ test('convex theoretical: bounds per list, clamped, absent keys get 0', (t) => {
       { keys: u32(1, 2), scores: f32(0.5, -1) }, // cosine in [−1, 1] → 0.75, 0
       { keys: u32(2, 3), scores: f32(10, 30) }, // BM25 in [0, 20] → 0.5, 1 (clamped)
     ],
-    { method: 'convex', alpha: 0.5, normalize: 'theoretical', theoreticalBounds: [{ min: -1, max: 1 }, { min: 0, max: 20 }] },
+    {
+      method: 'convex',
+      alpha: 0.5,
+      normalize: 'theoretical',
+      theoreticalBounds: [
+        { min: -1, max: 1 },
+        { min: 0, max: 20 },
+      ],
+    },
     { limit: 10 },
   )
   t.deepEqual(Array.from(r.keys), [3, 1, 2])
@@ -204,12 +233,32 @@ test('errors are coded', (t) => {
     throwsCode(t, () => fuse([ok, ok], { method: 'convex', alpha, normalize: 'minmax' }, lim), IA, `alpha ${alpha}`)
   }
   throwsCode(t, () => fuse([ok], { method: 'convex', alpha: 0.5, normalize: 'minmax' }, lim), IA, 'convex with 1 list')
-  throwsCode(t, () => fuse([ok, ok, ok], { method: 'convex', alpha: 0.5, normalize: 'minmax' }, lim), IA, 'convex with 3 lists')
-  throwsCode(t, () => fuse([ok, ok], { method: 'convex', alpha: 0.5, normalize: bad('l2') }, lim), IA, 'unknown normalize')
-  throwsCode(t, () => fuse([ok, ok], { method: 'convex', alpha: 0.5, normalize: 'theoretical' }, lim), IA, 'missing bounds')
   throwsCode(
     t,
-    () => fuse([ok, ok], { method: 'convex', alpha: 0.5, normalize: 'theoretical', theoreticalBounds: [{ min: 0, max: 1 }] }, lim),
+    () => fuse([ok, ok, ok], { method: 'convex', alpha: 0.5, normalize: 'minmax' }, lim),
+    IA,
+    'convex with 3 lists',
+  )
+  throwsCode(
+    t,
+    () => fuse([ok, ok], { method: 'convex', alpha: 0.5, normalize: bad('l2') }, lim),
+    IA,
+    'unknown normalize',
+  )
+  throwsCode(
+    t,
+    () => fuse([ok, ok], { method: 'convex', alpha: 0.5, normalize: 'theoretical' }, lim),
+    IA,
+    'missing bounds',
+  )
+  throwsCode(
+    t,
+    () =>
+      fuse(
+        [ok, ok],
+        { method: 'convex', alpha: 0.5, normalize: 'theoretical', theoreticalBounds: [{ min: 0, max: 1 }] },
+        lim,
+      ),
     IA,
     'one bound',
   )
@@ -218,16 +267,39 @@ test('errors are coded', (t) => {
     () =>
       fuse(
         [ok, ok],
-        { method: 'convex', alpha: 0.5, normalize: 'theoretical', theoreticalBounds: [{ min: 0, max: 1 }, { min: 1, max: 1 }] },
+        {
+          method: 'convex',
+          alpha: 0.5,
+          normalize: 'theoretical',
+          theoreticalBounds: [
+            { min: 0, max: 1 },
+            { min: 1, max: 1 },
+          ],
+        },
         lim,
       ),
     IA,
     'empty bound range',
   )
   throwsCode(t, () => fuse([{ keys: u32(1, 2), scores: f32(1, NaN) }], rrf, lim), 'ERR_NON_FINITE', 'NaN score')
-  throwsCode(t, () => fuse([{ keys: u32(1), scores: f32(Infinity) }], { method: 'dbsf' }, lim), 'ERR_NON_FINITE', 'infinite score')
-  throwsCode(t, () => fuse([{ keys: u32(1, 2, 1), scores: f32(3, 2, 1) }], rrf, lim), 'ERR_DUPLICATE_KEY', 'duplicate numeric key')
-  throwsCode(t, () => fuse([{ keys: ['x', 'x'], scores: f32(3, 2) }], rrf, lim), 'ERR_DUPLICATE_KEY', 'duplicate string key')
+  throwsCode(
+    t,
+    () => fuse([{ keys: u32(1), scores: f32(Infinity) }], { method: 'dbsf' }, lim),
+    'ERR_NON_FINITE',
+    'infinite score',
+  )
+  throwsCode(
+    t,
+    () => fuse([{ keys: u32(1, 2, 1), scores: f32(3, 2, 1) }], rrf, lim),
+    'ERR_DUPLICATE_KEY',
+    'duplicate numeric key',
+  )
+  throwsCode(
+    t,
+    () => fuse([{ keys: ['x', 'x'], scores: f32(3, 2) }], rrf, lim),
+    'ERR_DUPLICATE_KEY',
+    'duplicate string key',
+  )
   for (const limit of [0, -1, 1.5, NaN, Infinity, bad('10'), bad(undefined)]) {
     throwsCode(t, () => fuse([ok], rrf, { limit }), IA, `limit ${String(limit)}`)
   }

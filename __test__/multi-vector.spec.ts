@@ -134,8 +134,20 @@ test('MultiVectorIndex: flat offsets input, upsert, remove, save/load, version c
     pos += d.length
     offsets[i + 1] = pos / DIM
   })
-  const mv = new MultiVectorIndex({ dim: DIM, fde: { preset: 'compact-2560' }, tokenStorage: 'f32', index: 'flat', threads: 2 })
-  t.is(mv.addSync(Uint32Array.from({ length: 50 }, (_, i) => i), { data, offsets }), 50)
+  const mv = new MultiVectorIndex({
+    dim: DIM,
+    fde: { preset: 'compact-2560' },
+    tokenStorage: 'f32',
+    index: 'flat',
+    threads: 2,
+  })
+  t.is(
+    mv.addSync(
+      Uint32Array.from({ length: 50 }, (_, i) => i),
+      { data, offsets },
+    ),
+    50,
+  )
   t.deepEqual(mv.tokens(3), docs[3])
   await expectCode(t, () => mv.add([3], [docs[9]]), 'ERR_DUPLICATE_KEY')
   await mv.upsert([3], [docs[9]])
@@ -151,8 +163,15 @@ test('MultiVectorIndex: flat offsets input, upsert, remove, save/load, version c
   t.deepEqual(back.fdeParams, mv.fdeParams)
   const q = queryFrom(docs[9], 5)
   t.deepEqual((await back.search(q, { k: 5 })).keys, (await mv.search(q, { k: 5 })).keys)
-  t.deepEqual(MultiVectorIndex.loadSync(file, { mmap: true }).searchExhaustiveSync(q, { k: 5 }).keys, mv.searchExhaustiveSync(q, { k: 5 }).keys)
-  await expectCode(t, () => MultiVectorIndex.load(file, { fde: { dim: DIM, preset: 'compact-2560', seed: 5 } }), 'ERR_VERSION_MISMATCH')
+  t.deepEqual(
+    MultiVectorIndex.loadSync(file, { mmap: true }).searchExhaustiveSync(q, { k: 5 }).keys,
+    mv.searchExhaustiveSync(q, { k: 5 }).keys,
+  )
+  await expectCode(
+    t,
+    () => MultiVectorIndex.load(file, { fde: { dim: DIM, preset: 'compact-2560', seed: 5 } }),
+    'ERR_VERSION_MISMATCH',
+  )
   await expectCode(t, () => MultiVectorIndex.load(path.join(dir, 'missing.qvr')), 'ERR_IO')
 })
 
@@ -231,7 +250,9 @@ test('MultiVectorIndex: flat 4-bit PQ fast-scan FDE index (m from the FDE dimens
   const q = queryFrom(docs[5], 7)
   const [a, b] = [await back.search(q, { k: 10, candidates: 60 }), await mv.search(q, { k: 10, candidates: 60 })]
   t.deepEqual([a.keys, a.scores], [b.keys, b.scores])
-  const err = t.throws(() => new MultiVectorIndex({ dim: DIM, fde: { preset: 'compact-2560' }, fdeQuantization: { type: 'pq', m: 7 } }))
+  const err = t.throws(
+    () => new MultiVectorIndex({ dim: DIM, fde: { preset: 'compact-2560' }, fdeQuantization: { type: 'pq', m: 7 } }),
+  )
   t.is((err as QuiverError).code, 'ERR_INVALID_ARGUMENT')
   t.regex(err.message, /2560/)
 })

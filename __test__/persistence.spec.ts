@@ -13,7 +13,16 @@ const keys = seqKeys(N, 500)
 const queries = randomVectors(20, DIM, 22)
 
 async function buildIndex(metric: Metric, type: IndexType, threads = 2): Promise<VectorIndex> {
-  const index = new VectorIndex({ dim: DIM, metric, index: type, m: 12, efConstruction: 100, efSearch: 40, seed: 9, threads })
+  const index = new VectorIndex({
+    dim: DIM,
+    metric,
+    index: type,
+    m: 12,
+    efConstruction: 100,
+    efSearch: 40,
+    seed: 9,
+    threads,
+  })
   await index.add(keys, data)
   await index.remove([500, 501, 502, 999])
   return index
@@ -198,7 +207,13 @@ test('ERR_CORRUPT_FILE: empty file, random bytes, foreign file, trailing garbage
   const noise = new Uint8Array(4096)
   for (let i = 0; i < noise.length; i++) noise[i] = Math.floor(rnd() * 256)
   await expectLoadFails(t, dir, 'noise.qvr', noise, 'ERR_CORRUPT_FILE')
-  await expectLoadFails(t, dir, 'json.qvr', Buffer.from(JSON.stringify({ hello: 'world' }).repeat(100)), 'ERR_CORRUPT_FILE')
+  await expectLoadFails(
+    t,
+    dir,
+    'json.qvr',
+    Buffer.from(JSON.stringify({ hello: 'world' }).repeat(100)),
+    'ERR_CORRUPT_FILE',
+  )
   await expectLoadFails(t, dir, 'garbage.qvr', Buffer.concat([bytes, Buffer.from('extra')]), 'ERR_CORRUPT_FILE')
 })
 
@@ -208,7 +223,13 @@ test('ERR_CORRUPT_FILE: a single flipped byte anywhere', async (t) => {
   const again = await referenceBytes(t)
   t.deepEqual(again.bytes, bytes, 'single-threaded builds with one seed must produce identical files')
   // Middle of the file (vector data / graph), plus a few other offsets past the version field.
-  const offsets = [bytes.length >> 1, Math.floor(bytes.length * 0.25), Math.floor(bytes.length * 0.9), bytes.length - 1, 20]
+  const offsets = [
+    bytes.length >> 1,
+    Math.floor(bytes.length * 0.25),
+    Math.floor(bytes.length * 0.9),
+    bytes.length - 1,
+    20,
+  ]
   for (const off of offsets) {
     const copy = Buffer.from(bytes)
     copy[off] ^= 0x5a

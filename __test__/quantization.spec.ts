@@ -68,7 +68,12 @@ for (const quantization of modes) {
   const name = JSON.stringify(quantization)
   for (const index of ['hnsw', 'flat'] as const) {
     test(`${name} ${index}: recall@10 after exact rerank >= 0.95, memory split`, async (t) => {
-      const idx = new VectorIndex({ dim: DIM, index, quantization: { ...quantization, trainingSize: 2000 }, threads: 2 })
+      const idx = new VectorIndex({
+        dim: DIM,
+        index,
+        quantization: { ...quantization, trainingSize: 2000 },
+        threads: 2,
+      })
       t.false(idx.trained)
       await idx.add(keys, base)
       t.true(idx.trained, 'trained automatically after trainingSize vectors')
@@ -185,7 +190,12 @@ test("originals: 'none' keeps codes only; save/load round trip", async (t) => {
 
 test("originals: 'mmap' serves vectors from the file after load and stays writable", async (t) => {
   const dir = tempDir(t)
-  const idx = new VectorIndex({ dim: DIM, quantization: { type: 'rabitq', trainingSize: 1000 }, originals: 'mmap', threads: 2 })
+  const idx = new VectorIndex({
+    dim: DIM,
+    quantization: { type: 'rabitq', trainingSize: 1000 },
+    originals: 'mmap',
+    threads: 2,
+  })
   await idx.add(keys, base)
   const file = path.join(dir, 'mapped.qvr')
   await idx.save(file)

@@ -86,7 +86,10 @@ test('add replaces, remove, batch search, save/load round trip, damaged files', 
   t.is(await idx.remove([2, 99]), 1)
   t.false(idx.has(2))
   const batch = await idx.searchBatch(['gamma', 'omega', 'zzz'], { k: 5 })
-  t.deepEqual(batch.map((b) => Array.from(b.keys)), [[3], [1], []])
+  t.deepEqual(
+    batch.map((b) => Array.from(b.keys)),
+    [[3], [1], []],
+  )
   const file = path.join(dir, 'text.qvt')
   await idx.save(file)
   const back = await TextIndex.load(file)
@@ -113,11 +116,23 @@ test('tokenizer.json analyzers and bad options', async (t) => {
       truncation: null,
       padding: null,
       added_tokens: [],
-      normalizer: { type: 'BertNormalizer', clean_text: true, handle_chinese_chars: true, strip_accents: null, lowercase: true },
+      normalizer: {
+        type: 'BertNormalizer',
+        clean_text: true,
+        handle_chinese_chars: true,
+        strip_accents: null,
+        lowercase: true,
+      },
       pre_tokenizer: { type: 'BertPreTokenizer' },
       post_processor: null,
       decoder: null,
-      model: { type: 'WordPiece', unk_token: '[UNK]', continuing_subword_prefix: '##', max_input_chars_per_word: 100, vocab: { '[UNK]': 0, play: 1, '##ing': 2, '##ed': 3, game: 4 } },
+      model: {
+        type: 'WordPiece',
+        unk_token: '[UNK]',
+        continuing_subword_prefix: '##',
+        max_input_chars_per_word: 100,
+        vocab: { '[UNK]': 0, play: 1, '##ing': 2, '##ed': 3, game: 4 },
+      },
     }),
   )
   const pre = new TextIndex({ analyzer: { tokenizerJson: tj }, stem: false, stopWords: false })
@@ -134,9 +149,20 @@ test('tokenizer.json analyzers and bad options', async (t) => {
   const e = expectCodeSync(t, () => new TextIndex({ analyzer: { tokenizerJson: tj } }), 'ERR_INVALID_ARGUMENT')
   t.true(e.message.includes('tokenizer.json'))
   fs.writeFileSync(path.join(dir, 'broken.json'), '{ not json')
-  const e2 = expectCodeSync(t, () => new TextIndex({ analyzer: { tokenizerJson: path.join(dir, 'broken.json') } }), 'ERR_INVALID_ARGUMENT')
+  const e2 = expectCodeSync(
+    t,
+    () => new TextIndex({ analyzer: { tokenizerJson: path.join(dir, 'broken.json') } }),
+    'ERR_INVALID_ARGUMENT',
+  )
   t.true(e2.message.includes('broken.json'))
-  for (const o of [{ k1: -1 }, { b: 1.5 }, { b: -0.1 }, { stem: 'french' }, { stopWords: 'german' }, { analyzer: 'bert' }]) {
+  for (const o of [
+    { k1: -1 },
+    { b: 1.5 },
+    { b: -0.1 },
+    { stem: 'french' },
+    { stopWords: 'german' },
+    { analyzer: 'bert' },
+  ]) {
     expectCodeSync(t, () => new TextIndex(o as never), 'ERR_INVALID_ARGUMENT', JSON.stringify(o))
   }
   const idx = new TextIndex()

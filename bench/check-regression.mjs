@@ -28,7 +28,12 @@ const { values: args } = parseArgs({
 const EF = Number(args.ef);
 const TOL = Number(args.tolerance);
 const suffix = args.quick ? '-quick' : '';
-const explicit = args.dataset ? args.dataset.split(',').map((s) => s.trim()).filter(Boolean) : null;
+const explicit = args.dataset
+  ? args.dataset
+      .split(',')
+      .map((s) => s.trim())
+      .filter(Boolean)
+  : null;
 
 const failures = [];
 const fmt = (v, d = 4) => (v == null || Number.isNaN(v) ? 'n/a' : v.toFixed(d));
@@ -43,10 +48,16 @@ for (const name of explicit ?? ALL) {
   }
   const res = JSON.parse(fs.readFileSync(file, 'utf8'));
   checked++;
-  console.log(`\n== ${name} (${res.mode}, ${res.dataset?.nBase} x ${res.dataset?.dim}, ${res.dataset?.nQuery} queries, ${res.date})`);
+  console.log(
+    `\n== ${name} (${res.mode}, ${res.dataset?.nBase} x ${res.dataset?.dim}, ${res.dataset?.nQuery} queries, ${res.date})`,
+  );
   const { ours, hnswlib } = res.libs ?? {};
-  for (const [label, lib] of [['ours', ours], ['hnswlib', hnswlib]]) {
-    if (!lib) failures.push(`${name}: no "${label}" result in ${path.basename(file)} (run with --libs including ${label})`);
+  for (const [label, lib] of [
+    ['ours', ours],
+    ['hnswlib', hnswlib],
+  ]) {
+    if (!lib)
+      failures.push(`${name}: no "${label}" result in ${path.basename(file)} (run with --libs including ${label})`);
     else if (lib.error) failures.push(`${name}: "${label}" failed: ${lib.error}`);
   }
   if (!ours || ours.error || !hnswlib || hnswlib.error) continue;
@@ -59,10 +70,17 @@ for (const name of explicit ?? ALL) {
   } else {
     const diff = o.recall - h.recall;
     const pass = diff >= -TOL;
-    console.log(`recall@10 at ef ${EF}: ours ${fmt(o.recall)}, hnswlib-node ${fmt(h.recall)}, diff ${diff >= 0 ? '+' : ''}${fmt(diff)} (allowed ≥ -${TOL}) → ${pass ? 'PASS' : 'FAIL'}`);
-    if (!pass) failures.push(`${name}: recall@10 at ef ${EF} is ${fmt(o.recall)} vs hnswlib-node ${fmt(h.recall)} (lower by ${fmt(-diff)} > ${TOL})`);
+    console.log(
+      `recall@10 at ef ${EF}: ours ${fmt(o.recall)}, hnswlib-node ${fmt(h.recall)}, diff ${diff >= 0 ? '+' : ''}${fmt(diff)} (allowed ≥ -${TOL}) → ${pass ? 'PASS' : 'FAIL'}`,
+    );
+    if (!pass)
+      failures.push(
+        `${name}: recall@10 at ef ${EF} is ${fmt(o.recall)} vs hnswlib-node ${fmt(h.recall)} (lower by ${fmt(-diff)} > ${TOL})`,
+      );
     // --- informational: speed ---
-    console.log(`single-thread QPS at ef ${EF}: ours ${Math.round(o.qps)}, hnswlib-node ${Math.round(h.qps)} → ${fmt(o.qps / h.qps, 2)}×`);
+    console.log(
+      `single-thread QPS at ef ${EF}: ours ${Math.round(o.qps)}, hnswlib-node ${Math.round(h.qps)} → ${fmt(o.qps / h.qps, 2)}×`,
+    );
   }
   const d = computeDerived(res);
   for (const peer of PEERS) {
@@ -71,11 +89,16 @@ for (const name of explicit ?? ALL) {
     console.log(`QPS ratio ours / ${peer} at recall ${parts.join(', ')} (informational)`);
   }
   if (d.build.ours_t1 && d.build.hnswlib_t1) {
-    console.log(`build time, 1 thread: ours ${(d.build.ours_t1 / 1000).toFixed(1)} s, hnswlib-node ${(d.build.hnswlib_t1 / 1000).toFixed(1)} s → ${fmt(d.build.hnswlib_t1 / d.build.ours_t1, 2)}× faster (informational)`);
+    console.log(
+      `build time, 1 thread: ours ${(d.build.ours_t1 / 1000).toFixed(1)} s, hnswlib-node ${(d.build.hnswlib_t1 / 1000).toFixed(1)} s → ${fmt(d.build.hnswlib_t1 / d.build.ours_t1, 2)}× faster (informational)`,
+    );
   }
 }
 
-if (checked === 0 && !explicit) failures.push(`no bench/results/latest-*${suffix}.json found: run node bench/run.mjs${args.quick ? ' --quick' : ''} first`);
+if (checked === 0 && !explicit)
+  failures.push(
+    `no bench/results/latest-*${suffix}.json found: run node bench/run.mjs${args.quick ? ' --quick' : ''} first`,
+  );
 if (failures.length) {
   console.error(`\nRECALL REGRESSION CHECK FAILED:\n  - ${failures.join('\n  - ')}`);
   process.exit(1);

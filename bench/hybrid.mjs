@@ -45,7 +45,8 @@ const readF32 = (f) => {
 };
 const corpusIds = JSON.parse(fs.readFileSync(path.join(CACHE, 'corpus_ids.json'), 'utf8')).map(String);
 const queryIds = JSON.parse(fs.readFileSync(path.join(CACHE, 'queries_ids.json'), 'utf8')).map(String);
-if (corpusIds.some((id, i) => id !== corpus[i].id)) throw new Error('corpus order of the embeddings differs from corpus.jsonl');
+if (corpusIds.some((id, i) => id !== corpus[i].id))
+  throw new Error('corpus order of the embeddings differs from corpus.jsonl');
 const corpusVec = readF32('corpus.f32');
 const queryVec = readF32('queries.f32');
 const qRow = new Map(queryIds.map((id, i) => [id, i]));
@@ -53,7 +54,7 @@ const results = { machine: { cpu: os.cpus()[0]?.model, cpus: os.cpus().length, n
 
 // ---------------------------------------------------------------------------- retrieval runs
 const text = new q.TextIndex({ threads: 2 });
-let t0 = nowMs();
+const t0 = nowMs();
 await text.add(docKeys, texts);
 const textBuildMs = nowMs() - t0;
 const dense = new q.VectorIndex({ dim: DIM, metric: 'cosine', index: 'flat', threads: 2 });
@@ -100,18 +101,30 @@ const tune = (normalize) => {
 };
 const tunedMinmax = tune('minmax');
 const tunedZ = tune('zscore');
-log(`alpha tuned on train: minmax ${tunedMinmax.alpha} (train nDCG@10 ${tunedMinmax.ndcg.toFixed(4)}), zscore ${tunedZ.alpha}`);
+log(
+  `alpha tuned on train: minmax ${tunedMinmax.alpha} (train nDCG@10 ${tunedMinmax.ndcg.toFixed(4)}), zscore ${tunedZ.alpha}`,
+);
 results.quality = {
   bm25: evalRun(testRuns.bm25, test),
   dense: evalRun(testRuns.vec, test),
   rrf: evalRun(fused(testRuns, { method: 'rrf', k: 60 }), test),
-  convexMinmax: { alpha: tunedMinmax.alpha, ...evalRun(fused(testRuns, { method: 'convex', alpha: tunedMinmax.alpha, normalize: 'minmax' }), test) },
-  convexZscore: { alpha: tunedZ.alpha, ...evalRun(fused(testRuns, { method: 'convex', alpha: tunedZ.alpha, normalize: 'zscore' }), test) },
+  convexMinmax: {
+    alpha: tunedMinmax.alpha,
+    ...evalRun(fused(testRuns, { method: 'convex', alpha: tunedMinmax.alpha, normalize: 'minmax' }), test),
+  },
+  convexZscore: {
+    alpha: tunedZ.alpha,
+    ...evalRun(fused(testRuns, { method: 'convex', alpha: tunedZ.alpha, normalize: 'zscore' }), test),
+  },
   dbsf: evalRun(fused(testRuns, { method: 'dbsf' }), test),
-  convexDefaultAlpha: { alpha: q.DEFAULT_ALPHA, ...evalRun(fused(testRuns, { method: 'convex', alpha: q.DEFAULT_ALPHA, normalize: 'minmax' }), test) },
+  convexDefaultAlpha: {
+    alpha: q.DEFAULT_ALPHA,
+    ...evalRun(fused(testRuns, { method: 'convex', alpha: q.DEFAULT_ALPHA, normalize: 'minmax' }), test),
+  },
   alphaCurveTrain: tunedMinmax.curve,
 };
-for (const [k, v] of Object.entries(results.quality)) if (v['ndcg@10'] !== undefined) log(`${k}: nDCG@10 ${v['ndcg@10'].toFixed(4)}`);
+for (const [k, v] of Object.entries(results.quality))
+  if (v['ndcg@10'] !== undefined) log(`${k}: nDCG@10 ${v['ndcg@10'].toFixed(4)}`);
 
 // ---------------------------------------------------------------------------- speed
 const testQueries = test.queries.map((x) => x.text);
@@ -131,7 +144,8 @@ const lat = (strategy) => {
 let mismatches = 0;
 for (const qt of testQueries) {
   const a = Array.from(text.searchSync(qt, { k: 10, strategy: 'exhaustive' }).keys).join();
-  for (const s of ['bmm', 'bmw']) if (Array.from(text.searchSync(qt, { k: 10, strategy: s }).keys).join() !== a) mismatches++;
+  for (const s of ['bmm', 'bmw'])
+    if (Array.from(text.searchSync(qt, { k: 10, strategy: s }).keys).join() !== a) mismatches++;
 }
 results.textIndex = {
   version: pkgVersion('quiver-search') ?? 'workspace',
@@ -143,18 +157,40 @@ results.textIndex = {
   top10MismatchesVsExhaustive: mismatches,
   memoryBytes: text.memoryUsage(),
 };
-log(`TextIndex: build ${textBuildMs.toFixed(0)} ms; p50 bmm ${results.textIndex.bmm.p50Ms.toFixed(3)} / bmw ${results.textIndex.bmw.p50Ms.toFixed(3)} / exhaustive ${results.textIndex.exhaustive.p50Ms.toFixed(3)} ms; mismatches ${mismatches}`);
+log(
+  `TextIndex: build ${textBuildMs.toFixed(0)} ms; p50 bmm ${results.textIndex.bmm.p50Ms.toFixed(3)} / bmw ${results.textIndex.bmw.p50Ms.toFixed(3)} / exhaustive ${results.textIndex.exhaustive.p50Ms.toFixed(3)} ms; mismatches ${mismatches}`,
+);
 log('JS peers');
 const peerCorpus = corpus.map((d, i) => ({ id: d.id, text: texts[i] }));
 const peerQueries = test.queries.map((x) => ({ id: x.id, text: x.text }));
-const peers = await runAllPeers(peerCorpus, peerQueries, { peers: args.peers.split(','), vectraQueries: args['vectra-queries'] === 'all' ? Infinity : Number(args['vectra-queries']), k: 10 });
+const peers = await runAllPeers(peerCorpus, peerQueries, {
+  peers: args.peers.split(','),
+  vectraQueries: args['vectra-queries'] === 'all' ? Infinity : Number(args['vectra-queries']),
+  k: 10,
+});
 results.peers = peers.map((p) => {
   if (p.error) return { name: p.name, error: p.error.split('\n')[0] };
   const run = Object.fromEntries([...p.results].map(([id, ks]) => [id, ks.map(String)]));
-  const scored = Object.keys(run).length === test.queries.length ? q.evaluate(run, test.qrels, { metrics: ['ndcg@10'] }).mean['ndcg@10'] : null;
-  return { name: p.name, version: p.version, config: p.config, buildMs: p.buildMs, docsPerSec: p.docsPerSec, p50Ms: p.p50Ms, p99Ms: p.p99Ms, queriesRun: p.queriesRun, ndcg10: scored };
+  const scored =
+    Object.keys(run).length === test.queries.length
+      ? q.evaluate(run, test.qrels, { metrics: ['ndcg@10'] }).mean['ndcg@10']
+      : null;
+  return {
+    name: p.name,
+    version: p.version,
+    config: p.config,
+    buildMs: p.buildMs,
+    docsPerSec: p.docsPerSec,
+    p50Ms: p.p50Ms,
+    p99Ms: p.p99Ms,
+    queriesRun: p.queriesRun,
+    ndcg10: scored,
+  };
 });
-for (const p of results.peers) log(`${p.name}: ${p.error ?? `p50 ${p.p50Ms?.toFixed(3)} ms, build ${p.buildMs?.toFixed(0)} ms, nDCG@10 ${p.ndcg10?.toFixed(4) ?? '—'}`}`);
+for (const p of results.peers)
+  log(
+    `${p.name}: ${p.error ?? `p50 ${p.p50Ms?.toFixed(3)} ms, build ${p.buildMs?.toFixed(0)} ms, nDCG@10 ${p.ndcg10?.toFixed(4) ?? '—'}`}`,
+  );
 
 // ---------------------------------------------------------------------------- collection
 {
@@ -171,13 +207,22 @@ for (const p of results.peers) log(`${p.name}: ${p.error ?? `p50 ${p.p50Ms?.toFi
   const back = await q.Collection.open(dir);
   const openMs = nowMs() - a;
   const row = qRow.get(test.queries[0].id);
-  const hits = await back.search({ text: test.queries[0].text, vector: queryVec.subarray(row * DIM, (row + 1) * DIM), k: 10 });
+  const hits = await back.search({
+    text: test.queries[0].text,
+    vector: queryVec.subarray(row * DIM, (row + 1) * DIM),
+    k: 10,
+  });
   let bytes = 0;
-  const walk = (p) => fs.statSync(p).isDirectory() ? fs.readdirSync(p).forEach((e) => walk(path.join(p, e))) : (bytes += fs.statSync(p).size);
+  const walk = (p) =>
+    fs.statSync(p).isDirectory()
+      ? fs.readdirSync(p).forEach((e) => walk(path.join(p, e)))
+      : (bytes += fs.statSync(p).size);
   walk(dir);
   fs.rmSync(dir, { recursive: true, force: true });
   results.collection = { docs: back.size, upsertMs, saveMs, openMs, bytesOnDisk: bytes, firstHit: hits[0]?.id };
-  log(`Collection: upsert ${upsertMs.toFixed(0)} ms, save ${saveMs.toFixed(0)} ms, open ${openMs.toFixed(0)} ms, ${(bytes / 2 ** 20).toFixed(1)} MiB`);
+  log(
+    `Collection: upsert ${upsertMs.toFixed(0)} ms, save ${saveMs.toFixed(0)} ms, open ${openMs.toFixed(0)} ms, ${(bytes / 2 ** 20).toFixed(1)} MiB`,
+  );
 }
 
 fs.mkdirSync(path.join(BENCH_DIR, 'results'), { recursive: true });
@@ -193,22 +238,39 @@ L.push('|---|---:|---:|');
 L.push(`| BM25 (TextIndex, default analyzer) | ${f(Q.bm25['ndcg@10'])} | ${f(Q.bm25['recall@100'])} |`);
 L.push(`| dense (all-MiniLM-L6-v2, exact cosine) | ${f(Q.dense['ndcg@10'])} | ${f(Q.dense['recall@100'])} |`);
 L.push(`| hybrid RRF (k = 60) | ${f(Q.rrf['ndcg@10'])} | ${f(Q.rrf['recall@100'])} |`);
-L.push(`| hybrid convex, min-max, α = ${Q.convexMinmax.alpha} (tuned on train) | ${f(Q.convexMinmax['ndcg@10'])} | ${f(Q.convexMinmax['recall@100'])} |`);
-L.push(`| hybrid convex, z-score, α = ${Q.convexZscore.alpha} (tuned on train) | ${f(Q.convexZscore['ndcg@10'])} | ${f(Q.convexZscore['recall@100'])} |`);
+L.push(
+  `| hybrid convex, min-max, α = ${Q.convexMinmax.alpha} (tuned on train) | ${f(Q.convexMinmax['ndcg@10'])} | ${f(Q.convexMinmax['recall@100'])} |`,
+);
+L.push(
+  `| hybrid convex, z-score, α = ${Q.convexZscore.alpha} (tuned on train) | ${f(Q.convexZscore['ndcg@10'])} | ${f(Q.convexZscore['recall@100'])} |`,
+);
 L.push(`| hybrid DBSF | ${f(Q.dbsf['ndcg@10'])} | ${f(Q.dbsf['recall@100'])} |`);
-L.push(`| Collection default (convex, min-max, α = ${Q.convexDefaultAlpha.alpha}) | ${f(Q.convexDefaultAlpha['ndcg@10'])} | ${f(Q.convexDefaultAlpha['recall@100'])} |`);
+L.push(
+  `| Collection default (convex, min-max, α = ${Q.convexDefaultAlpha.alpha}) | ${f(Q.convexDefaultAlpha['ndcg@10'])} | ${f(Q.convexDefaultAlpha['recall@100'])} |`,
+);
 L.push('');
 const T = results.textIndex;
 L.push('| BM25 engine (same run) | index build | docs/s | query p50 | query p99 | × p50 vs quiver (BMM) | nDCG@10 |');
 L.push('|---|---:|---:|---:|---:|---:|---:|');
-L.push(`| quiver TextIndex, Block-Max MaxScore (default) | ${f(T.buildMs, 0)} ms | ${f(T.docsPerSec, 0)} | ${f(T.bmm.p50Ms * 1000, 1)} µs | ${f(T.bmm.p99Ms * 1000, 1)} µs | 1.00 | ${f(Q.bm25['ndcg@10'])} |`);
-L.push(`| quiver TextIndex, Block-Max WAND | | | ${f(T.bmw.p50Ms * 1000, 1)} µs | ${f(T.bmw.p99Ms * 1000, 1)} µs | ${f(T.bmw.p50Ms / T.bmm.p50Ms, 2)} | same top-10 |`);
-L.push(`| quiver TextIndex, exhaustive scoring | | | ${f(T.exhaustive.p50Ms * 1000, 1)} µs | ${f(T.exhaustive.p99Ms * 1000, 1)} µs | ${f(T.exhaustive.p50Ms / T.bmm.p50Ms, 2)} | same top-10 |`);
+L.push(
+  `| quiver TextIndex, Block-Max MaxScore (default) | ${f(T.buildMs, 0)} ms | ${f(T.docsPerSec, 0)} | ${f(T.bmm.p50Ms * 1000, 1)} µs | ${f(T.bmm.p99Ms * 1000, 1)} µs | 1.00 | ${f(Q.bm25['ndcg@10'])} |`,
+);
+L.push(
+  `| quiver TextIndex, Block-Max WAND | | | ${f(T.bmw.p50Ms * 1000, 1)} µs | ${f(T.bmw.p99Ms * 1000, 1)} µs | ${f(T.bmw.p50Ms / T.bmm.p50Ms, 2)} | same top-10 |`,
+);
+L.push(
+  `| quiver TextIndex, exhaustive scoring | | | ${f(T.exhaustive.p50Ms * 1000, 1)} µs | ${f(T.exhaustive.p99Ms * 1000, 1)} µs | ${f(T.exhaustive.p50Ms / T.bmm.p50Ms, 2)} | same top-10 |`,
+);
 for (const p of results.peers) {
   if (p.error) L.push(`| ${p.name} | failed: ${p.error} | | | | | |`);
-  else L.push(`| ${p.name} ${p.version ?? ''}${p.queriesRun < test.queries.length ? ` (${p.queriesRun} queries)` : ''} | ${f(p.buildMs, 0)} ms | ${f(p.docsPerSec, 0)} | ${f(p.p50Ms * 1000, 1)} µs | ${f(p.p99Ms * 1000, 1)} µs | ${f(p.p50Ms / T.bmm.p50Ms, 1)} | ${f(p.ndcg10)} |`);
+  else
+    L.push(
+      `| ${p.name} ${p.version ?? ''}${p.queriesRun < test.queries.length ? ` (${p.queriesRun} queries)` : ''} | ${f(p.buildMs, 0)} ms | ${f(p.docsPerSec, 0)} | ${f(p.p50Ms * 1000, 1)} µs | ${f(p.p99Ms * 1000, 1)} µs | ${f(p.p50Ms / T.bmm.p50Ms, 1)} | ${f(p.ndcg10)} |`,
+    );
 }
 L.push('');
 const C = results.collection;
-L.push(`Collection of SciFact (${C.docs} docs, text + 384-d vector): upsert ${f(C.upsertMs, 0)} ms, save ${f(C.saveMs, 0)} ms, open ${f(C.openMs, 0)} ms, ${f(C.bytesOnDisk / 2 ** 20, 1)} MiB on disk.`);
+L.push(
+  `Collection of SciFact (${C.docs} docs, text + 384-d vector): upsert ${f(C.upsertMs, 0)} ms, save ${f(C.saveMs, 0)} ms, open ${f(C.openMs, 0)} ms, ${f(C.bytesOnDisk / 2 ** 20, 1)} MiB on disk.`,
+);
 console.log(L.join('\n'));

@@ -84,7 +84,18 @@ async function loadScifact(nQuery) {
   const keys = Uint32Array.from({ length: n }, (_, i) => i);
   await flat.add(keys, base);
   const r = await flat.searchBatch(queries, { k: K });
-  return { name: 'scifact', base, queries, gt: Int32Array.from(r.keys), gtK: K, dim, n, nq, metric: 'cosine', manifest };
+  return {
+    name: 'scifact',
+    base,
+    queries,
+    gt: Int32Array.from(r.keys),
+    gtK: K,
+    dim,
+    n,
+    nq,
+    metric: 'cosine',
+    manifest,
+  };
 }
 
 async function loadData(name) {
@@ -152,7 +163,13 @@ async function runPeer(mode, d) {
   void s;
   a.dispose();
   fs.rmSync(tmpDir, { recursive: true, force: true });
-  return { name: mode.name, version: packageVersion(mode.peer === 'hnswlib' ? 'hnswlib-node' : 'usearch'), buildMs, points, at95: qpsAt(points) };
+  return {
+    name: mode.name,
+    version: packageVersion(mode.peer === 'hnswlib' ? 'hnswlib-node' : 'usearch'),
+    buildMs,
+    points,
+    at95: qpsAt(points),
+  };
 }
 
 async function runOurs(mode, d) {
@@ -210,14 +227,29 @@ async function flatScans(d) {
   const variants = [
     { name: 'f32', quantization: { type: 'none' } },
     { name: 'sq8', quantization: { type: 'sq8', rerank: 'none', oversample: 1 } },
-    { name: `pq8 m=${d.dim / 8} (ADC)`, quantization: { type: 'pq', m: d.dim / 8, nbits: 8, rerank: 'none', oversample: 1 } },
-    { name: `pq4 m=${d.dim / 4} (fast-scan)`, quantization: { type: 'pq', m: d.dim / 4, nbits: 4, rerank: 'none', oversample: 1 } },
-    { name: `pq4 m=${d.dim / 4} (fast-scan) + rerank`, quantization: { type: 'pq', m: d.dim / 4, nbits: 4, rerank: 'exact', oversample: 10 } },
+    {
+      name: `pq8 m=${d.dim / 8} (ADC)`,
+      quantization: { type: 'pq', m: d.dim / 8, nbits: 8, rerank: 'none', oversample: 1 },
+    },
+    {
+      name: `pq4 m=${d.dim / 4} (fast-scan)`,
+      quantization: { type: 'pq', m: d.dim / 4, nbits: 4, rerank: 'none', oversample: 1 },
+    },
+    {
+      name: `pq4 m=${d.dim / 4} (fast-scan) + rerank`,
+      quantization: { type: 'pq', m: d.dim / 4, nbits: 4, rerank: 'exact', oversample: 10 },
+    },
   ];
   for (const v of variants) {
     // One thread: a large 4-bit fast-scan would otherwise split each query over the pool, and
     // this table compares single-thread scans.
-    const idx = new q.VectorIndex({ dim: d.dim, metric: d.metric, index: 'flat', threads: 1, quantization: { ...v.quantization, trainingSize: Math.min(d.n, 20000) } });
+    const idx = new q.VectorIndex({
+      dim: d.dim,
+      metric: d.metric,
+      index: 'flat',
+      threads: 1,
+      quantization: { ...v.quantization, trainingSize: Math.min(d.n, 20000) },
+    });
     await idx.add(keys, d.base);
     let rsum = 0;
     for (let i = 0; i < nq; i++) rsum += recallAt(idx.searchSync(qv[i], { k: K, ef: K }).keys, d.gt, d.gtK, i);
@@ -245,15 +277,31 @@ async function mmapOriginals(d, f32Total) {
     { type: 'rabitq', oversample: 5 },
     { type: 'binary', queryBits: 4, oversample: 10 },
   ]) {
-    const idx = new q.VectorIndex({ dim: d.dim, metric: d.metric, threads: 2, originals: 'mmap', quantization: { ...quantization, trainingSize: 10000 } });
-    await idx.add(Uint32Array.from({ length: d.n }, (_, i) => i), d.base);
+    const idx = new q.VectorIndex({
+      dim: d.dim,
+      metric: d.metric,
+      threads: 2,
+      originals: 'mmap',
+      quantization: { ...quantization, trainingSize: 10000 },
+    });
+    await idx.add(
+      Uint32Array.from({ length: d.n }, (_, i) => i),
+      d.base,
+    );
     const file = path.join(dir, `${quantization.type}.qvr`);
     await idx.save(file);
     const back = await q.VectorIndex.load(file);
     const mem = back.memoryUsage();
     const qv = Array.from({ length: d.nq }, (_, i) => d.queries.subarray(i * d.dim, (i + 1) * d.dim));
     let opt = { k: K, ef: 64 };
-    const points = await sweep(async (ef) => { opt = { k: K, ef }; }, (i) => back.searchSync(qv[i], opt), (r) => r.keys, d);
+    const points = await sweep(
+      async (ef) => {
+        opt = { k: K, ef };
+      },
+      (i) => back.searchSync(qv[i], opt),
+      (r) => r.keys,
+      d,
+    );
     out.push({
       name: `${quantization.type}${quantization.queryBits ? ` q${quantization.queryBits}` : ''}, originals: mmap`,
       hotBytes: mem.total,
@@ -268,7 +316,10 @@ async function mmapOriginals(d, f32Total) {
   return out;
 }
 
-const fmt = (x, digits = 0) => (x === null || x === undefined ? '—' : Number(x).toLocaleString('en-US', { maximumFractionDigits: digits, minimumFractionDigits: digits }));
+const fmt = (x, digits = 0) =>
+  x === null || x === undefined
+    ? '—'
+    : Number(x).toLocaleString('en-US', { maximumFractionDigits: digits, minimumFractionDigits: digits });
 
 function markdown(res) {
   const lines = [];
@@ -276,7 +327,9 @@ function markdown(res) {
   lines.push('');
   const hnsw = res.modes.find((m) => m.name === 'hnswlib-node')?.at95?.qps;
   const f32 = res.modes.find((m) => m.name === 'quiver f32')?.at95?.qps;
-  lines.push('| mode | bytes/vector hot (codes + graph + keys) | bytes/vector originals | build s | train s | QPS @ recall≥0.95 (ef) | × hnswlib-node | × quiver f32 | best recall@10 |');
+  lines.push(
+    '| mode | bytes/vector hot (codes + graph + keys) | bytes/vector originals | build s | train s | QPS @ recall≥0.95 (ef) | × hnswlib-node | × quiver f32 | best recall@10 |',
+  );
   lines.push('|---|---:|---:|---:|---:|---:|---:|---:|---:|');
   for (const m of res.modes) {
     const a = m.at95;
@@ -290,16 +343,23 @@ function markdown(res) {
   lines.push('');
   lines.push('| scan | ms/query | vectors/s | × f32 flat | recall@10 |');
   lines.push('|---|---:|---:|---:|---:|');
-  for (const f of res.flat) lines.push(`| ${f.name} | ${fmt(f.msPerQuery, 3)} | ${fmt(f.vectorsPerSecond / 1e6, 1)} M | ${fmt(f.speedupVsF32, 2)} | ${fmt(f.recall, 3)} |`);
+  for (const f of res.flat)
+    lines.push(
+      `| ${f.name} | ${fmt(f.msPerQuery, 3)} | ${fmt(f.vectorsPerSecond / 1e6, 1)} M | ${fmt(f.speedupVsF32, 2)} | ${fmt(f.recall, 3)} |`,
+    );
   if (res.mmap?.length) {
     lines.push('');
     lines.push('1-bit codes with originals memory-mapped from the saved index (loaded, exact rerank):');
     lines.push('');
-    lines.push('| mode | hot memory (codes + graph + keys) | × f32 index memory | QPS @ recall≥0.95 (ef) | best recall@10 |');
+    lines.push(
+      '| mode | hot memory (codes + graph + keys) | × f32 index memory | QPS @ recall≥0.95 (ef) | best recall@10 |',
+    );
     lines.push('|---|---:|---:|---:|---:|');
     for (const m of res.mmap) {
       const best = Math.max(...m.points.map((p) => p.recall));
-      lines.push(`| ${m.name} | ${fmt(m.hotBytes / 2 ** 20, 1)} MiB | ${fmt(m.hotRatioVsF32, 3)} | ${m.at95 ? `${fmt(m.at95.qps)} (${m.at95.ef})` : 'not reached'} | ${fmt(best, 3)} |`);
+      lines.push(
+        `| ${m.name} | ${fmt(m.hotBytes / 2 ** 20, 1)} MiB | ${fmt(m.hotRatioVsF32, 3)} | ${m.at95 ? `${fmt(m.at95.qps)} (${m.at95.ef})` : 'not reached'} | ${fmt(best, 3)} |`,
+      );
     }
   }
   return lines.join('\n');
@@ -311,7 +371,22 @@ fs.mkdirSync(resultsDir, { recursive: true });
 for (const name of datasets) {
   log(`dataset ${name}`);
   const d = await loadData(name);
-  const res = { dataset: name, n: d.n, dim: d.dim, metric: d.metric, nq: d.nq, machine: { cpu: os.cpus()[0]?.model?.trim(), cpus: os.cpus().length, node: process.version }, versions: { 'quiver-search': packageVersion('quiver-search'), 'hnswlib-node': packageVersion('hnswlib-node'), usearch: packageVersion('usearch') }, modes: [], flat: [], mmap: [] };
+  const res = {
+    dataset: name,
+    n: d.n,
+    dim: d.dim,
+    metric: d.metric,
+    nq: d.nq,
+    machine: { cpu: os.cpus()[0]?.model?.trim(), cpus: os.cpus().length, node: process.version },
+    versions: {
+      'quiver-search': packageVersion('quiver-search'),
+      'hnswlib-node': packageVersion('hnswlib-node'),
+      usearch: packageVersion('usearch'),
+    },
+    modes: [],
+    flat: [],
+    mmap: [],
+  };
   let f32Total = null;
   for (const mode of modesFor(d.dim)) {
     log(`  ${mode.name}`);
@@ -322,7 +397,9 @@ for (const name of datasets) {
       delete r.index;
     }
     const a = r.at95;
-    log(`    build ${(r.buildMs / 1000).toFixed(1)} s${r.trainMs != null ? `, train ${(r.trainMs / 1000).toFixed(2)} s` : ''}; qps@0.95 ${a ? `${a.qps.toFixed(0)} (ef ${a.ef})` : 'n/a'}`);
+    log(
+      `    build ${(r.buildMs / 1000).toFixed(1)} s${r.trainMs != null ? `, train ${(r.trainMs / 1000).toFixed(2)} s` : ''}; qps@0.95 ${a ? `${a.qps.toFixed(0)} (ef ${a.ef})` : 'n/a'}`,
+    );
     res.modes.push(r);
   }
   log('  flat scans');

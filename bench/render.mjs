@@ -17,7 +17,9 @@ for (const [rel, text] of Object.entries(files)) {
   const old = fs.existsSync(file) ? fs.readFileSync(file, 'utf8') : null;
   if (args.check) {
     if (old !== text) {
-      console.error(`bench/${rel} is not what bench/render.mjs writes from bench/summaries/: run \`npm run bench:report\``);
+      console.error(
+        `bench/${rel} is not what bench/render.mjs writes from bench/summaries/: run \`npm run bench:report\``,
+      );
       stale++;
     }
   } else if (old !== text) {

@@ -33,19 +33,42 @@ const { values: args } = parseArgs({
   },
 });
 if (args.help) {
-  console.log('usage: node bench/run.mjs [--dataset fashion-mnist|synthetic|all] [--quick] [--libs ours,hnswlib,usearch] [--queries N] [--efs 10,32,64]');
+  console.log(
+    'usage: node bench/run.mjs [--dataset fashion-mnist|synthetic|all] [--quick] [--libs ours,hnswlib,usearch] [--queries N] [--efs 10,32,64]',
+  );
   process.exit(0);
 }
 
 const QUICK = args.quick;
 const DATASETS = args.dataset === 'all' ? ['fashion-mnist', 'synthetic'] : args.dataset.split(',');
-const LIBS = args.libs.split(',').map((s) => s.trim()).filter(Boolean);
+const LIBS = args.libs
+  .split(',')
+  .map((s) => s.trim())
+  .filter(Boolean);
 
 /** Full and quick mode are the same code path with different sizes. */
 const SETTINGS = QUICK
-  ? { efs: [10, 16, 32, 64, 128, 256], minSeconds: 0.05, warmupQueries: 50, stream: { total: 2000, inflight: 32 }, asyncOverhead: { queries: 200, rounds: 2 }, taskTimeoutS: 300 }
-  : { efs: [10, 16, 24, 32, 48, 64, 96, 128, 192, 256, 384, 512], minSeconds: 1.0, warmupQueries: 500, stream: { total: 2000, inflight: 32 }, asyncOverhead: { queries: 1000, rounds: 3 }, taskTimeoutS: 3600 };
-if (args.efs) SETTINGS.efs = args.efs.split(',').map(Number).sort((a, b) => a - b);
+  ? {
+      efs: [10, 16, 32, 64, 128, 256],
+      minSeconds: 0.05,
+      warmupQueries: 50,
+      stream: { total: 2000, inflight: 32 },
+      asyncOverhead: { queries: 200, rounds: 2 },
+      taskTimeoutS: 300,
+    }
+  : {
+      efs: [10, 16, 24, 32, 48, 64, 96, 128, 192, 256, 384, 512],
+      minSeconds: 1.0,
+      warmupQueries: 500,
+      stream: { total: 2000, inflight: 32 },
+      asyncOverhead: { queries: 1000, rounds: 3 },
+      taskTimeoutS: 3600,
+    };
+if (args.efs)
+  SETTINGS.efs = args.efs
+    .split(',')
+    .map(Number)
+    .sort((a, b) => a - b);
 
 const RESULTS_DIR = path.join(BENCH_DIR, 'results');
 const WORKER = path.join(BENCH_DIR, 'worker.mjs');
@@ -73,11 +96,24 @@ function runWorker(task, timeoutS) {
     });
     let settled = false;
     let reply = null;
-    const done = (v) => { if (!settled) { settled = true; clearTimeout(timer); resolve(v); } };
-    const timer = setTimeout(() => { child.kill('SIGKILL'); done({ error: `timed out after ${timeoutS} s` }); }, timeoutS * 1000);
-    child.on('message', (m) => { reply = m.ok ? m.result : { error: m.error }; });
+    const done = (v) => {
+      if (!settled) {
+        settled = true;
+        clearTimeout(timer);
+        resolve(v);
+      }
+    };
+    const timer = setTimeout(() => {
+      child.kill('SIGKILL');
+      done({ error: `timed out after ${timeoutS} s` });
+    }, timeoutS * 1000);
+    child.on('message', (m) => {
+      reply = m.ok ? m.result : { error: m.error };
+    });
     // resolve only once the child is gone, so it cannot overlap the next one
-    child.on('exit', (code, sig) => done(reply ?? { error: `worker exited (code ${code}, signal ${sig}) without a result` }));
+    child.on('exit', (code, sig) =>
+      done(reply ?? { error: `worker exited (code ${code}, signal ${sig}) without a result` }),
+    );
     child.on('error', (e) => done({ error: String(e) }));
     child.send(task);
   });
@@ -110,7 +146,10 @@ async function benchDataset(name, meta) {
   for (const [key, t] of plan) {
     // nothing of ours runs now: any CPU use is someone else competing for the cores
     const busy = await backgroundCpuBusy(QUICK ? 300 : 1000);
-    if (busy != null && busy > 0.1) console.error(`  WARNING: machine ${(busy * 100).toFixed(0)}% busy before ${key} — results will be noisy; run on an idle machine`);
+    if (busy != null && busy > 0.1)
+      console.error(
+        `  WARNING: machine ${(busy * 100).toFixed(0)}% busy before ${key} — results will be noisy; run on an idle machine`,
+      );
     const busy0 = machineBusySeconds();
     const w0 = nowMs();
     const r = await runWorker({ ...base, ...t }, SETTINGS.taskTimeoutS);
@@ -121,7 +160,10 @@ async function benchDataset(name, meta) {
     if (busy0 != null && busy1 != null && r.cpuSeconds != null) {
       const wallS = (nowMs() - w0) / 1000;
       r.otherCpuBusyDuring = Math.max(0, (busy1 - busy0 - r.cpuSeconds) / (wallS * os.cpus().length));
-      if (r.otherCpuBusyDuring > 0.1) console.error(`  WARNING: other processes used ${(r.otherCpuBusyDuring * 100).toFixed(0)}% of the machine while ${key} ran — results will be noisy`);
+      if (r.otherCpuBusyDuring > 0.1)
+        console.error(
+          `  WARNING: other processes used ${(r.otherCpuBusyDuring * 100).toFixed(0)}% of the machine while ${key} ran — results will be noisy`,
+        );
     }
     libs[key] = r;
   }
@@ -136,8 +178,16 @@ async function benchDataset(name, meta) {
     versions: meta.versions,
     settings: { ...SETTINGS, k: 10, m: 16, efConstruction: 200, seed: 42 },
     dataset: {
-      name: spec.name, metric: spec.metric, dim: spec.dim, nBase: spec.nBase, nQuery: spec.nQuery, k: spec.k,
-      gtMethod: spec.gtMethod, gtVerification: spec.gtVerification ?? null, params: spec.params ?? null, scaling: spec.scaling ?? null,
+      name: spec.name,
+      metric: spec.metric,
+      dim: spec.dim,
+      nBase: spec.nBase,
+      nQuery: spec.nQuery,
+      k: spec.k,
+      gtMethod: spec.gtMethod,
+      gtVerification: spec.gtVerification ?? null,
+      params: spec.params ?? null,
+      scaling: spec.scaling ?? null,
     },
     libs,
     wallSeconds: null,
@@ -153,9 +203,13 @@ async function benchDataset(name, meta) {
   fs.writeFileSync(path.join(RESULTS_DIR, `latest-${name}${suffix}.json`), json);
 
   const svg = svgForResult(res, LABELS);
-  const svgPath = QUICK ? path.join(RESULTS_DIR, `recall-qps-${name}-quick.svg`) : path.join(BENCH_DIR, `recall-qps-${name}.svg`);
+  const svgPath = QUICK
+    ? path.join(RESULTS_DIR, `recall-qps-${name}-quick.svg`)
+    : path.join(BENCH_DIR, `recall-qps-${name}.svg`);
   fs.writeFileSync(svgPath, svg);
-  console.error(`  wrote ${path.relative(REPO_ROOT, path.join(RESULTS_DIR, `latest-${name}${suffix}.json`))}, ${path.relative(REPO_ROOT, svgPath)} (${res.wallSeconds.toFixed(0)} s)`);
+  console.error(
+    `  wrote ${path.relative(REPO_ROOT, path.join(RESULTS_DIR, `latest-${name}${suffix}.json`))}, ${path.relative(REPO_ROOT, svgPath)} (${res.wallSeconds.toFixed(0)} s)`,
+  );
   return res;
 }
 
@@ -176,7 +230,9 @@ async function main() {
   for (const r of all) out.push(datasetMarkdown(r), '');
   console.log('\n' + out.join('\n'));
   // The figures RESULTS.md shows, for `npm run bench:report` (full runs update bench/summaries/ann.json).
-  writeSummary('ann', Object.fromEntries(all.map((r) => [r.dataset.name, annDataset(r, extrasItems)])), { quick: QUICK });
+  writeSummary('ann', Object.fromEntries(all.map((r) => [r.dataset.name, annDataset(r, extrasItems)])), {
+    quick: QUICK,
+  });
 }
 
 main().catch((e) => {

@@ -8,8 +8,16 @@ import path from 'node:path';
 import { loadDataset } from './lib/datasets.mjs';
 import { createAdapter, loadQuiver } from './lib/peers.mjs';
 import {
-  nowMs, nowNs, gc, rssBytes, maxRssBytes, median, percentile, withLoopProbe,
-  recallAtK, efForRecall,
+  nowMs,
+  nowNs,
+  gc,
+  rssBytes,
+  maxRssBytes,
+  median,
+  percentile,
+  withLoopProbe,
+  recallAtK,
+  efForRecall,
 } from './lib/measure.mjs';
 
 function log(task, msg) {
@@ -27,13 +35,20 @@ async function runTask(task) {
   out.loadDatasetMs = nowMs() - t0;
 
   const mkOpts = (threads) => ({
-    dim: data.dim, metric: data.metric, n: data.n, m: 16, efConstruction: 200, seed: 42, threads, tmpDir: task.tmpDir,
+    dim: data.dim,
+    metric: data.metric,
+    n: data.n,
+    m: 16,
+    efConstruction: 200,
+    seed: 42,
+    threads,
+    tmpDir: task.tmpDir,
   });
 
   // ---- build (clean: nothing else running, no probes) ------------------------
   gc();
   const rssBefore = rssBytes();
-  let adapter = await createAdapter(lib, mkOpts(task.threads));
+  const adapter = await createAdapter(lib, mkOpts(task.threads));
   out.notes = adapter.notes;
   log(task, `building ${data.n} x ${data.dim} ...`);
   const tb = nowMs();
@@ -128,38 +143,48 @@ async function runTask(task) {
     ids.fill(-1);
     const qps = (passes * nq * 1000) / total;
     out.sweep.push({ ef, recall, qps, bestPassQps: best, passes, queries: nq, seconds: total / 1000 });
-    log(task, `ef=${String(ef).padStart(3)} recall@${k}=${recall.toFixed(4)} QPS=${qps.toFixed(0)} (${passes} pass${passes > 1 ? 'es' : ''})`);
+    log(
+      task,
+      `ef=${String(ef).padStart(3)} recall@${k}=${recall.toFixed(4)} QPS=${qps.toFixed(0)} (${passes} pass${passes > 1 ? 'es' : ''})`,
+    );
   }
 
   const ef95 = efForRecall(out.sweep, 0.95) ?? task.efs[task.efs.length - 1];
 
   // ---- batch search with the library's own threads (ours, usearch) ----------
-  if (typeof adapter.searchBatch === 'function') try {
-    const single = out.sweep.find((p) => p.ef === ef95);
-    await adapter.searchBatch(k, ef95, 2); // warm-up
-    let passes = 0;
-    let total = 0;
-    let batchIds;
-    const started = nowMs();
-    do {
-      const p0 = nowMs();
-      batchIds = await adapter.searchBatch(k, ef95, 2);
-      total += nowMs() - p0;
-      passes++;
-    } while (nowMs() - started < task.minSeconds * 1000);
-    const qps = (passes * nq * 1000) / total;
-    out.batch = {
-      ef: ef95, threads: 2, qps, passes,
-      recall: recallAtK(batchIds, data.gt, data.gtK, k, nq),
-      singleThreadQps: single ? single.qps : null,
-      ratio: single ? qps / single.qps : null,
-      api: lib === 'ours' ? 'await index.searchBatch(all queries, { k, ef }) on an index with threads: 2' : 'index.search(all queries, k, threads=2)',
-    };
-    log(task, `batch ef=${ef95} threads=2 QPS=${qps.toFixed(0)} (x${out.batch.ratio?.toFixed(2)} vs single)`);
-  } catch (e) {
-    out.batchError = String(e && e.stack ? e.stack : e);
-    log(task, `batch FAILED: ${out.batchError}`);
-  }
+  if (typeof adapter.searchBatch === 'function')
+    try {
+      const single = out.sweep.find((p) => p.ef === ef95);
+      await adapter.searchBatch(k, ef95, 2); // warm-up
+      let passes = 0;
+      let total = 0;
+      let batchIds;
+      const started = nowMs();
+      do {
+        const p0 = nowMs();
+        batchIds = await adapter.searchBatch(k, ef95, 2);
+        total += nowMs() - p0;
+        passes++;
+      } while (nowMs() - started < task.minSeconds * 1000);
+      const qps = (passes * nq * 1000) / total;
+      out.batch = {
+        ef: ef95,
+        threads: 2,
+        qps,
+        passes,
+        recall: recallAtK(batchIds, data.gt, data.gtK, k, nq),
+        singleThreadQps: single ? single.qps : null,
+        ratio: single ? qps / single.qps : null,
+        api:
+          lib === 'ours'
+            ? 'await index.searchBatch(all queries, { k, ef }) on an index with threads: 2'
+            : 'index.search(all queries, k, threads=2)',
+      };
+      log(task, `batch ef=${ef95} threads=2 QPS=${qps.toFixed(0)} (x${out.batch.ratio?.toFixed(2)} vs single)`);
+    } catch (e) {
+      out.batchError = String(e && e.stack ? e.stack : e);
+      log(task, `batch FAILED: ${out.batchError}`);
+    }
 
   if (lib === 'ours') {
     // keep the sweep even if one of the extras fails
@@ -181,7 +206,10 @@ async function oursAsyncParts(task, data, adapter, out, ef, mkOpts, keys) {
   const sync = adapter.searcher(k);
   const asy = adapter.asyncSearcher(k);
   const nq = Math.min(data.nq, task.asyncOverhead.queries);
-  for (let i = 0; i < Math.min(nq, 200); i++) { sync(i); await asy(i); }
+  for (let i = 0; i < Math.min(nq, 200); i++) {
+    sync(i);
+    await asy(i);
+  }
   const syncLat = [];
   const asyncLat = [];
   const paired = [];
@@ -198,15 +226,25 @@ async function oursAsyncParts(task, data, adapter, out, ef, mkOpts, keys) {
       await asy(i);
       a[i] = Number(nowNs() - t0) / 1e3;
     }
-    for (let i = 0; i < nq; i++) { syncLat.push(s[i]); asyncLat.push(a[i]); paired.push(a[i] - s[i]); }
+    for (let i = 0; i < nq; i++) {
+      syncLat.push(s[i]);
+      asyncLat.push(a[i]);
+      paired.push(a[i] - s[i]);
+    }
   }
   const ms = median(syncLat);
   const ma = median(asyncLat);
   out.asyncOverhead = {
-    ef, k, queries: nq, rounds: task.asyncOverhead.rounds,
-    syncMedianUs: ms, asyncMedianUs: ma, diffUs: ma - ms,
+    ef,
+    k,
+    queries: nq,
+    rounds: task.asyncOverhead.rounds,
+    syncMedianUs: ms,
+    asyncMedianUs: ma,
+    diffUs: ma - ms,
     pairedMedianDiffUs: median(paired),
-    syncP99Us: percentile(syncLat, 99), asyncP99Us: percentile(asyncLat, 99),
+    syncP99Us: percentile(syncLat, 99),
+    asyncP99Us: percentile(asyncLat, 99),
   };
   log(task, `async overhead: sync ${ms.toFixed(1)} us, async ${ma.toFixed(1)} us, diff ${(ma - ms).toFixed(1)} us`);
 
@@ -219,7 +257,10 @@ async function oursAsyncParts(task, data, adapter, out, ef, mkOpts, keys) {
     const query = data.queries.subarray(0, data.dim);
     const es = [];
     const ea = [];
-    for (let i = 0; i < 200; i++) { empty.searchSync(query, { k }); await empty.search(query, { k }); }
+    for (let i = 0; i < 200; i++) {
+      empty.searchSync(query, { k });
+      await empty.search(query, { k });
+    }
     for (let i = 0; i < nq; i++) {
       let t0 = nowNs();
       empty.searchSync(query, { k });
@@ -246,8 +287,17 @@ async function oursAsyncParts(task, data, adapter, out, ef, mkOpts, keys) {
     };
     await Promise.all(Array.from({ length: inflight }, runner));
   });
-  out.eventLoop.searchStream = { ...stream.probe, searches: total, inflight, ef, qps: (total * 1000) / stream.probe.elapsedMs };
-  log(task, `search stream: ${total} searches, ${inflight} in flight, max loop gap ${stream.probe.maxMs.toFixed(2)} ms`);
+  out.eventLoop.searchStream = {
+    ...stream.probe,
+    searches: total,
+    inflight,
+    ef,
+    qps: (total * 1000) / stream.probe.elapsedMs,
+  };
+  log(
+    task,
+    `search stream: ${total} searches, ${inflight} in flight, max loop gap ${stream.probe.maxMs.toFixed(2)} ms`,
+  );
 
   // async add of the whole set into a fresh index (separate from the clean timed build)
   adapter.dispose();
@@ -255,7 +305,10 @@ async function oursAsyncParts(task, data, adapter, out, ef, mkOpts, keys) {
   const fresh = await createAdapter('ours', mkOpts(task.threads));
   const add = await withLoopProbe(() => fresh.build(keys, data.base));
   out.eventLoop.add = { ...add.probe, n: data.n, threads: task.threads };
-  log(task, `async add under probes: ${(add.probe.elapsedMs / 1000).toFixed(2)} s, max loop gap ${add.probe.maxMs.toFixed(2)} ms`);
+  log(
+    task,
+    `async add under probes: ${(add.probe.elapsedMs / 1000).toFixed(2)} s, max loop gap ${add.probe.maxMs.toFixed(2)} ms`,
+  );
   fresh.dispose();
 }
 

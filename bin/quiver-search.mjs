@@ -117,7 +117,8 @@ async function cmdDemo() {
 /** Fails before the long run when an output file's folder does not exist. */
 function checkWritable(file, option) {
   const dir = dirname(resolve(file))
-  if (!existsSync(dir) || !statSync(dir).isDirectory()) throw new CliError(`cannot write ${file} (--${option}): no such directory ${dir}`)
+  if (!existsSync(dir) || !statSync(dir).isDirectory())
+    throw new CliError(`cannot write ${file} (--${option}): no such directory ${dir}`)
 }
 
 async function cmdBench(values) {
@@ -175,7 +176,10 @@ async function main(argv) {
     return 0
   }
   if (!Object.prototype.hasOwnProperty.call(COMMANDS, first)) {
-    throw new CommandUsageError(first.startsWith('-') ? `unknown option ${first}` : `unknown command "${first}"`, 'main')
+    throw new CommandUsageError(
+      first.startsWith('-') ? `unknown option ${first}` : `unknown command "${first}"`,
+      'main',
+    )
   }
   let parsed
   try {

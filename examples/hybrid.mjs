@@ -10,15 +10,28 @@ import { Collection, TextIndex } from '../dist/index.mjs'
 const dir = join(dirname(fileURLToPath(import.meta.url)), 'data', 'fiori')
 const raw = readFileSync(join(dir, 'embeddings.bin'))
 const vectors = new Float32Array(raw.buffer.slice(raw.byteOffset, raw.byteOffset + raw.byteLength))
-const records = readFileSync(join(dir, 'records.jsonl'), 'utf8').trim().split('\n').map((l) => JSON.parse(l))
+const records = readFileSync(join(dir, 'records.jsonl'), 'utf8')
+  .trim()
+  .split('\n')
+  .map((l) => JSON.parse(l))
 const dim = vectors.length / records.length
 
 const docs = new Collection({ text: true, vector: { dim, metric: 'cosine' } })
-await docs.upsert(records.map((r, i) => ({ id: r.id, text: `${r.title} ${r.snippet}`, vector: vectors.subarray(i * dim, (i + 1) * dim) })))
+await docs.upsert(
+  records.map((r, i) => ({
+    id: r.id,
+    text: `${r.title} ${r.snippet}`,
+    vector: vectors.subarray(i * dim, (i + 1) * dim),
+  })),
+)
 
 // A query by words and by meaning: the words of one chunk's title, and that chunk's vector.
 const probe = records.findIndex((r) => r.title.startsWith('Deploying an SAP Fiori Application'))
-const hits = await docs.search({ text: 'deploy application cloud foundry', vector: vectors.subarray(probe * dim, (probe + 1) * dim), k: 5 })
+const hits = await docs.search({
+  text: 'deploy application cloud foundry',
+  vector: vectors.subarray(probe * dim, (probe + 1) * dim),
+  k: 5,
+})
 console.log('hybrid: "deploy application cloud foundry" + the vector of', JSON.stringify(records[probe].title))
 for (const h of hits) {
   const t = h.parts.text ? `bm25 #${h.parts.text.rank}` : 'bm25 —'
@@ -28,9 +41,17 @@ for (const h of hits) {
 
 // BM25 alone, and the analyzer's view of a query.
 const text = new TextIndex()
-await text.add(Uint32Array.from(records.keys()), records.map((r) => `${r.title} ${r.snippet}`))
+await text.add(
+  Uint32Array.from(records.keys()),
+  records.map((r) => `${r.title} ${r.snippet}`),
+)
 const bm = await text.search('Deploying applications', { k: 3 })
-console.log('bm25 terms:', JSON.stringify(text.analyze('Deploying applications')), '→', Array.from(bm.keys, (k) => records[k].title).join(' | '))
+console.log(
+  'bm25 terms:',
+  JSON.stringify(text.analyze('Deploying applications')),
+  '→',
+  Array.from(bm.keys, (k) => records[k].title).join(' | '),
+)
 
 // Save and reopen the collection (a directory, replaced atomically).
 const tmp = mkdtempSync(join(tmpdir(), 'quiver-hybrid-'))

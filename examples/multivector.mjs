@@ -6,8 +6,11 @@ import { FdeEncoder, MultiVectorIndex } from '../dist/index.mjs'
 
 const dim = 64
 let s = 42
-const rnd = () => ((s = (s * 1103515245 + 12345) >>> 0) / 2 ** 32) - 0.5
-const unit = (v) => { const n = Math.hypot(...v) || 1; return v.map((x) => x / n) }
+const rnd = () => (s = (s * 1103515245 + 12345) >>> 0) / 2 ** 32 - 0.5
+const unit = (v) => {
+  const n = Math.hypot(...v) || 1
+  return v.map((x) => x / n)
+}
 const topics = Array.from({ length: 100 }, () => unit(Array.from({ length: dim }, rnd)))
 const docs = Array.from({ length: 1000 }, () => {
   const mine = [0, 1, 2].map(() => topics[Math.floor((rnd() + 0.5) * 100)])
@@ -27,7 +30,16 @@ let ms = 0
 for (let i = 0; i < 30; i++) {
   const d = docs[i * 31]
   const q = new Float32Array(8 * dim)
-  for (let j = 0; j < 8; j++) q.set(unit(Array.from(d.subarray(((j * 7) % (d.length / dim)) * dim, ((j * 7) % (d.length / dim) + 1) * dim), (x) => x + 0.2 * rnd())), j * dim)
+  for (let j = 0; j < 8; j++)
+    q.set(
+      unit(
+        Array.from(
+          d.subarray(((j * 7) % (d.length / dim)) * dim, (((j * 7) % (d.length / dim)) + 1) * dim),
+          (x) => x + 0.2 * rnd(),
+        ),
+      ),
+      j * dim,
+    )
   const truth = await mv.searchExhaustive(q, { k: 10 })
   const r = await mv.search(q, { k: 10, candidates: 100 })
   ms += r.timings.encodeMs + r.timings.searchMs + r.timings.rerankMs

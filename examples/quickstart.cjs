@@ -2,7 +2,13 @@
 const { VectorIndex, capabilities, QuiverError } = require('..')
 
 const index = new VectorIndex({ dim: 4, metric: 'l2' })
-index.addSync([10, 20], [[0, 0, 0, 1], [1, 0, 0, 0]])
+index.addSync(
+  [10, 20],
+  [
+    [0, 0, 0, 1],
+    [1, 0, 0, 0],
+  ],
+)
 const r = index.searchSync([0, 0, 0, 0.9], { k: 1 })
 let code = null
 try {

@@ -48,8 +48,7 @@ export interface LoadBeirOptions {
 
 function ioError(file: string, err: unknown): QuiverError {
   const code = (err as { code?: unknown } | null)?.code
-  const reason =
-    code === 'ENOENT' ? 'file not found' : err instanceof Error ? err.message : String(err)
+  const reason = code === 'ENOENT' ? 'file not found' : err instanceof Error ? err.message : String(err)
   return new QuiverError('ERR_IO', `cannot read ${file}: ${reason}`, { cause: err })
 }
 

@@ -111,7 +111,8 @@ export async function runAdd<T>(
     throw new QuiverError('ERR_ABORTED', `${op} aborted after inserting 0 of ${total} ${unit}`, { inserted: 0 })
   }
   if (total === 0) return 0
-  const relay = typeof onProgress === 'function' ? new ProgressRelay(onProgress as (d: number, t: number) => void) : null
+  const relay =
+    typeof onProgress === 'function' ? new ProgressRelay(onProgress as (d: number, t: number) => void) : null
   let ok = false
   try {
     const res = await withCancel(signal, (token) => call(data, relay === null ? null : relay.native, token))

@@ -131,7 +131,9 @@ function corrupt(dir: string, why: string): QuiverError {
 function idKey(id: unknown, what: string): DocId {
   if (typeof id === 'string') return id
   if (typeof id === 'number' && Number.isInteger(id) && id >= 0) return id
-  throw invalid(`${what} must be a string or a non-negative integer, got ${typeof id === 'number' ? String(id) : typeof id}`)
+  throw invalid(
+    `${what} must be a string or a non-negative integer, got ${typeof id === 'number' ? String(id) : typeof id}`,
+  )
 }
 
 function fsyncPath(p: string): void {
@@ -194,7 +196,8 @@ export class Collection {
   constructor(schema: CollectionSchema) {
     const s = checkOptionsObject(schema, 'schema')
     for (const f of Object.keys(s)) {
-      if (f !== 'text' && f !== 'vector' && f !== 'multiVector') throw invalid(`unknown schema field '${f}' (fields: text, vector, multiVector)`)
+      if (f !== 'text' && f !== 'vector' && f !== 'multiVector')
+        throw invalid(`unknown schema field '${f}' (fields: text, vector, multiVector)`)
     }
     if (s.text === undefined && s.vector === undefined && s.multiVector === undefined) {
       throw invalid('the schema needs at least one of text, vector, multiVector')
@@ -290,11 +293,15 @@ export class Collection {
       const d = checkOptionsObject(docs[i], `docs[${i}]`)
       for (const f of Object.keys(d)) {
         if (f === 'id') continue
-        const known = (f === 'text' && this.text !== null) || (f === 'vector' && this.vector !== null) || (f === 'tokens' && this.multi !== null)
+        const known =
+          (f === 'text' && this.text !== null) ||
+          (f === 'vector' && this.vector !== null) ||
+          (f === 'tokens' && this.multi !== null)
         if (!known) throw invalid(`docs[${i}] has a field '${f}' that the collection's schema does not have`)
       }
       const id = idKey(d.id, `docs[${i}].id`)
-      if (seen.has(id)) throw new QuiverError('ERR_DUPLICATE_KEY', `id ${JSON.stringify(id)} appears more than once in this upsert`)
+      if (seen.has(id))
+        throw new QuiverError('ERR_DUPLICATE_KEY', `id ${JSON.stringify(id)} appears more than once in this upsert`)
       seen.add(id)
       let key = this.keyOf.get(id)
       if (key === undefined) {
@@ -311,18 +318,26 @@ export class Collection {
         if (d.vector === undefined) throw invalid(`docs[${i}].vector is required (the schema has a vector field)`)
         const v = toVector(d.vector, vdim, `docs[${i}].vector`)
         for (let j = 0; j < vdim; j++) {
-          if (!Number.isFinite(v[j])) throw new QuiverError('ERR_NON_FINITE', `docs[${i}].vector holds a non-finite value at ${j}`)
+          if (!Number.isFinite(v[j]))
+            throw new QuiverError('ERR_NON_FINITE', `docs[${i}].vector holds a non-finite value at ${j}`)
         }
         vectors.set(v, i * vdim)
       }
       if (this.multi !== null) {
         const t = d.tokens === undefined ? undefined : checkOptionsObject(d.tokens, `docs[${i}].tokens`)
-        if (t === undefined || !(t.data instanceof Float32Array)) throw invalid(`docs[${i}].tokens = { data: Float32Array, n } is required (the schema has a multiVector field)`)
+        if (t === undefined || !(t.data instanceof Float32Array))
+          throw invalid(
+            `docs[${i}].tokens = { data: Float32Array, n } is required (the schema has a multiVector field)`,
+          )
         const nt = checkInt(t.n, `docs[${i}].tokens.n`, 1, 1 << 24)
         if (t.data.length !== nt * tdim) {
-          throw new QuiverError('ERR_DIMENSION_MISMATCH', `docs[${i}].tokens: n = ${nt} tokens of dim ${tdim} need ${nt * tdim} values, got ${t.data.length}`)
+          throw new QuiverError(
+            'ERR_DIMENSION_MISMATCH',
+            `docs[${i}].tokens: n = ${nt} tokens of dim ${tdim} need ${nt * tdim} values, got ${t.data.length}`,
+          )
         }
-        for (const x of t.data) if (!Number.isFinite(x)) throw new QuiverError('ERR_NON_FINITE', `docs[${i}].tokens holds a non-finite value`)
+        for (const x of t.data)
+          if (!Number.isFinite(x)) throw new QuiverError('ERR_NON_FINITE', `docs[${i}].tokens holds a non-finite value`)
         tokParts.push(t.data)
       }
     }
@@ -393,7 +408,8 @@ export class Collection {
   async search(query: CollectionQuery): Promise<CollectionHit[]> {
     const q = checkOptionsObject(query, 'query')
     for (const f of Object.keys(q)) {
-      if (!['text', 'vector', 'tokens', 'k', 'fusion', 'candidates'].includes(f)) throw invalid(`unknown query field '${f}'`)
+      if (!['text', 'vector', 'tokens', 'k', 'fusion', 'candidates'].includes(f))
+        throw invalid(`unknown query field '${f}'`)
     }
     const k = q.k === undefined ? 10 : checkInt(q.k, 'k', 1, MAX_K)
     const cand = q.candidates === undefined ? Math.max(50, 4 * k) : checkInt(q.candidates, 'candidates', 1, MAX_K)
@@ -401,8 +417,14 @@ export class Collection {
     if (q.vector !== undefined) {
       if (this.vector === null) throw invalid('the query has a vector but the collection has no vector field')
       const metric = this.vector.metric
-      const r = await this.vector.search(q.vector as Float32Array, { k: cand, ef: Math.max(cand, this.vector.config().efSearch) })
-      lists.push({ name: 'vector', list: { keys: r.keys, scores: Float32Array.from(r.distances, (d) => similarity(metric, d)) } })
+      const r = await this.vector.search(q.vector as Float32Array, {
+        k: cand,
+        ef: Math.max(cand, this.vector.config().efSearch),
+      })
+      lists.push({
+        name: 'vector',
+        list: { keys: r.keys, scores: Float32Array.from(r.distances, (d) => similarity(metric, d)) },
+      })
     }
     if (q.tokens !== undefined) {
       if (this.multi === null) throw invalid('the query has tokens but the collection has no multiVector field')
@@ -416,16 +438,25 @@ export class Collection {
       lists.push({ name: 'text', list: { keys: r.keys, scores: r.scores } })
     }
     if (lists.length === 0) throw invalid('the query needs at least one of text, vector, tokens')
-    const toHit = (key: number, score: number, parts: CollectionHit['parts']): CollectionHit => ({ id: this.idOf.get(key) as DocId, score, parts })
+    const toHit = (key: number, score: number, parts: CollectionHit['parts']): CollectionHit => ({
+      id: this.idOf.get(key) as DocId,
+      score,
+      parts,
+    })
     if (lists.length === 1) {
       const { name, list } = lists[0]
       const n = Math.min(k, list.keys.length)
-      return Array.from({ length: n }, (_, i) => toHit(list.keys[i], list.scores[i], { [name]: { rank: i + 1, score: list.scores[i] } }))
+      return Array.from({ length: n }, (_, i) =>
+        toHit(list.keys[i], list.scores[i], { [name]: { rank: i + 1, score: list.scores[i] } }),
+      )
     }
     let method = q.fusion as FusionMethod | undefined
     if (method === undefined) {
       const dense = lists.filter((l) => l.name !== 'text')
-      method = lists.length === 2 && dense.length === 1 ? { method: 'convex', alpha: DEFAULT_ALPHA, normalize: 'minmax' } : { method: 'rrf', k: 60 }
+      method =
+        lists.length === 2 && dense.length === 1
+          ? { method: 'convex', alpha: DEFAULT_ALPHA, normalize: 'minmax' }
+          : { method: 'rrf', k: 60 }
     }
     // Convex fusion weighs list 0 (dense) by α and list 1 (lexical) by 1 − α.
     const fused = fuse(
@@ -479,7 +510,11 @@ export class Collection {
         }
         const body = Buffer.from(JSON.stringify(docs))
         writeDurable(path.join(gdir, 'docs.json'), body)
-        parts.docs = { file: 'docs.json', sha256: crypto.createHash('sha256').update(body).digest('hex'), bytes: body.length }
+        parts.docs = {
+          file: 'docs.json',
+          sha256: crypto.createHash('sha256').update(body).digest('hex'),
+          bytes: body.length,
+        }
         fsyncPath(gdir)
         const manifest: Manifest = { format: FORMAT, version: FORMAT_VERSION, generation, schema: this.schema, parts }
         const tmp = path.join(dir, `.${MANIFEST}.tmp-${process.pid}-${crypto.randomBytes(4).toString('hex')}`)
@@ -511,11 +546,16 @@ export class Collection {
     } catch (e) {
       throw corrupt(dir, `missing or unreadable ${MANIFEST} (${(e as Error).message})`)
     }
-    if (manifest === null || typeof manifest !== 'object' || manifest.format !== FORMAT) throw corrupt(dir, `${MANIFEST} is not a quiver-search collection manifest`)
+    if (manifest === null || typeof manifest !== 'object' || manifest.format !== FORMAT)
+      throw corrupt(dir, `${MANIFEST} is not a quiver-search collection manifest`)
     if (manifest.version !== FORMAT_VERSION) {
-      throw new QuiverError('ERR_VERSION_MISMATCH', `collection ${dir} has format version ${String(manifest.version)}, this build reads ${FORMAT_VERSION}`)
+      throw new QuiverError(
+        'ERR_VERSION_MISMATCH',
+        `collection ${dir} has format version ${String(manifest.version)}, this build reads ${FORMAT_VERSION}`,
+      )
     }
-    if (typeof manifest.generation !== 'string' || !/^gen-[0-9a-z-]+$/.test(manifest.generation)) throw corrupt(dir, 'bad generation in the manifest')
+    if (typeof manifest.generation !== 'string' || !/^gen-[0-9a-z-]+$/.test(manifest.generation))
+      throw corrupt(dir, 'bad generation in the manifest')
     const gdir = path.join(dir, manifest.generation)
     const schema = manifest.schema
     const c = Object.create(Collection.prototype) as Collection
@@ -527,7 +567,11 @@ export class Collection {
     c.idOf = new Map()
     c.texts = new Map()
     c.queue = Promise.resolve()
-    const part = async <T>(name: string | undefined, wanted: boolean, load: (file: string) => Promise<T>): Promise<T | null> => {
+    const part = async <T>(
+      name: string | undefined,
+      wanted: boolean,
+      load: (file: string) => Promise<T>,
+    ): Promise<T | null> => {
       if (!wanted) return null
       if (typeof name !== 'string') throw corrupt(dir, 'the manifest lacks a part the schema needs')
       const file = path.join(gdir, name)
@@ -546,12 +590,14 @@ export class Collection {
     let docs: DocsFile
     try {
       const body = fs.readFileSync(path.join(gdir, manifest.parts.docs.file))
-      if (crypto.createHash('sha256').update(body).digest('hex') !== manifest.parts.docs.sha256) throw new Error('checksum mismatch')
+      if (crypto.createHash('sha256').update(body).digest('hex') !== manifest.parts.docs.sha256)
+        throw new Error('checksum mismatch')
       docs = JSON.parse(body.toString('utf8')) as DocsFile
     } catch (e) {
       throw corrupt(dir, `part docs.json: ${(e as Error).message}`)
     }
-    if (!Array.isArray(docs.ids) || !Array.isArray(docs.keys) || docs.ids.length !== docs.keys.length) throw corrupt(dir, 'docs.json is inconsistent')
+    if (!Array.isArray(docs.ids) || !Array.isArray(docs.keys) || docs.ids.length !== docs.keys.length)
+      throw corrupt(dir, 'docs.json is inconsistent')
     for (let i = 0; i < docs.ids.length; i++) {
       const id = docs.ids[i]
       const k = docs.keys[i]
@@ -566,7 +612,8 @@ export class Collection {
       ['vector', c.vector?.size],
       ['multiVector', c.multi?.size],
     ] as const) {
-      if (size !== undefined && size !== n) throw corrupt(dir, `part ${name} holds ${size} documents, the id table ${n}`)
+      if (size !== undefined && size !== n)
+        throw corrupt(dir, `part ${name} holds ${size} documents, the id table ${n}`)
     }
     return c
   }

@@ -21,12 +21,7 @@ import { invalid } from './validate'
  * - `map@K`       – average precision of the top K.
  */
 export type EvalMetric =
-  | `ndcg@${number}`
-  | `recall@${number}`
-  | `mrr@${number}`
-  | 'map'
-  | `map@${number}`
-  | `precision@${number}`
+  `ndcg@${number}` | `recall@${number}` | `mrr@${number}` | 'map' | `map@${number}` | `precision@${number}`
 
 /** A run: for each query id, the retrieved document ids, best first. */
 export type EvalRun = ReadonlyMap<string, readonly string[]> | Readonly<Record<string, readonly string[]>>
@@ -36,8 +31,7 @@ export type EvalRun = ReadonlyMap<string, readonly string[]> | Readonly<Record<s
  * A grade ≤ 0 means non-relevant; unjudged documents are non-relevant.
  */
 export type EvalQrels =
-  | ReadonlyMap<string, ReadonlyMap<string, number>>
-  | Readonly<Record<string, Readonly<Record<string, number>>>>
+  ReadonlyMap<string, ReadonlyMap<string, number>> | Readonly<Record<string, Readonly<Record<string, number>>>>
 
 /** Options of {@link evaluate}. */
 export interface EvaluateOptions {
@@ -132,7 +126,10 @@ function readJudgements(value: unknown, qid: string): Map<string, number> {
       throw invalid(`qrels[${JSON.stringify(qid)}][${JSON.stringify(doc)}] must be a number, got ${describe(grade)}`)
     }
     if (!Number.isFinite(grade)) {
-      throw new QuiverError('ERR_NON_FINITE', `qrels[${JSON.stringify(qid)}][${JSON.stringify(doc)}] is not finite (${grade})`)
+      throw new QuiverError(
+        'ERR_NON_FINITE',
+        `qrels[${JSON.stringify(qid)}][${JSON.stringify(doc)}] is not finite (${grade})`,
+      )
     }
     if (grade > 0) rel.set(doc, grade)
   }

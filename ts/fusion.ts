@@ -375,7 +375,8 @@ export function fuse(lists: ReadonlyArray<FusionList>, method: FusionMethod, opt
   const total = unionKeys.length
 
   // --- method ---
-  if (!isObject(method)) throw invalid(`method must be an object { method: 'rrf' | 'convex' | 'dbsf', ... }, got ${describe(method)}`)
+  if (!isObject(method))
+    throw invalid(`method must be an object { method: 'rrf' | 'convex' | 'dbsf', ... }, got ${describe(method)}`)
   const kind: unknown = method.method
   const fused = new Float64Array(total)
   if (kind === 'rrf') {
@@ -387,8 +388,10 @@ export function fuse(lists: ReadonlyArray<FusionList>, method: FusionMethod, opt
       weights = new Array<number>(m).fill(1)
     } else {
       if (!Array.isArray(rrf.weights) || rrf.weights.length !== m) {
-        throw invalid(`rrf weights must be an array with one weight per list (${m}), got ${describe(rrf.weights)}` +
-          (Array.isArray(rrf.weights) ? ` of length ${rrf.weights.length}` : ''))
+        throw invalid(
+          `rrf weights must be an array with one weight per list (${m}), got ${describe(rrf.weights)}` +
+            (Array.isArray(rrf.weights) ? ` of length ${rrf.weights.length}` : ''),
+        )
       }
       weights = rrf.weights.map((w: unknown, i: number) => {
         const v = checkFiniteNumber(w, `rrf weights[${i}]`)

@@ -134,6 +134,21 @@ export type {
   MultiVectorLoadOptions,
 } from './multi-vector'
 export { TextIndex } from './text-index'
-export type { Analyzer, TextIndexOptions, ResolvedTextIndexOptions, TextSearchResult, TextSearchOptions, TextMemoryUsage } from './text-index'
+export type {
+  Analyzer,
+  TextIndexOptions,
+  ResolvedTextIndexOptions,
+  TextSearchResult,
+  TextSearchOptions,
+  TextMemoryUsage,
+} from './text-index'
 export { Collection, DEFAULT_ALPHA } from './collection'
-export type { DocId, CollectionSchema, CollectionDoc, CollectionHit, CollectionQuery, HitPart, CollectionMemoryUsage } from './collection'
+export type {
+  DocId,
+  CollectionSchema,
+  CollectionDoc,
+  CollectionHit,
+  CollectionQuery,
+  HitPart,
+  CollectionMemoryUsage,
+} from './collection'

@@ -92,7 +92,8 @@ function nativeFde(options: unknown, what = 'fde'): NativeFdeConfig {
   if (o.kSim !== undefined) c.kSim = checkInt(o.kSim, `${what}.kSim`, 1, 10)
   if (o.dProj !== undefined) c.dProj = o.dProj === 'identity' ? 0 : checkInt(o.dProj, `${what}.dProj`, 1, dim)
   if (o.reps !== undefined) c.reps = checkInt(o.reps, `${what}.reps`, 1, 4096)
-  if (o.finalDim !== undefined) c.finalDim = o.finalDim === null ? 0 : checkInt(o.finalDim, `${what}.finalDim`, 1, 1 << 24)
+  if (o.finalDim !== undefined)
+    c.finalDim = o.finalDim === null ? 0 : checkInt(o.finalDim, `${what}.finalDim`, 1, 1 << 24)
   if (o.seed !== undefined) {
     const s = o.seed
     if (typeof s === 'bigint') {
@@ -127,7 +128,10 @@ function tokenArray(tokens: unknown, dim: number, what: string): Float32Array {
   if (!(tokens instanceof Float32Array)) throw invalid(`${what} must be a Float32Array of nTokens × dim values`)
   if (tokens.length === 0) throw invalid(`${what} has no tokens`)
   if (tokens.length % dim !== 0) {
-    throw new QuiverError('ERR_DIMENSION_MISMATCH', `${what} has ${tokens.length} values, not a multiple of dim = ${dim}`)
+    throw new QuiverError(
+      'ERR_DIMENSION_MISMATCH',
+      `${what} has ${tokens.length} values, not a multiple of dim = ${dim}`,
+    )
   }
   return tokens
 }
@@ -136,7 +140,10 @@ function checkCount(tokens: Float32Array, nTokens: unknown, dim: number, what: s
   if (nTokens === undefined) return
   const n = checkInt(nTokens, 'nTokens', 1, MAX_U32)
   if (n * dim !== tokens.length) {
-    throw new QuiverError('ERR_DIMENSION_MISMATCH', `${what}: nTokens = ${n} needs ${n * dim} values, got ${tokens.length}`)
+    throw new QuiverError(
+      'ERR_DIMENSION_MISMATCH',
+      `${what}: nTokens = ${n} needs ${n * dim} values, got ${tokens.length}`,
+    )
   }
 }
 
@@ -292,7 +299,10 @@ function toDocs(docs: unknown, dim: number, n: number): { data: Float32Array; of
       if (!(d instanceof Float32Array)) throw invalid(`docs[${i}] must be a Float32Array (nTokens × dim, row-major)`)
       if (d.length === 0) throw invalid(`docs[${i}] has no tokens`)
       if (d.length % dim !== 0) {
-        throw new QuiverError('ERR_DIMENSION_MISMATCH', `docs[${i}] has ${d.length} values, not a multiple of dim = ${dim}`)
+        throw new QuiverError(
+          'ERR_DIMENSION_MISMATCH',
+          `docs[${i}] has ${d.length} values, not a multiple of dim = ${dim}`,
+        )
       }
       total += d.length
     }
@@ -315,15 +325,26 @@ function toDocs(docs: unknown, dim: number, n: number): { data: Float32Array; of
 }
 
 function multiResult(r: NativeMultiResult): MultiSearchResult {
-  return { keys: r.keys, scores: r.scores, timings: { encodeMs: r.encodeMs, searchMs: r.searchMs, rerankMs: r.rerankMs } }
+  return {
+    keys: r.keys,
+    scores: r.scores,
+    timings: { encodeMs: r.encodeMs, searchMs: r.searchMs, rerankMs: r.rerankMs },
+  }
 }
 
-function resolveMultiSearch(options: unknown): { k: number; candidates: number; ef: number; rerank: boolean; signal: ReturnType<typeof checkSignal> } {
+function resolveMultiSearch(options: unknown): {
+  k: number
+  candidates: number
+  ef: number
+  rerank: boolean
+  signal: ReturnType<typeof checkSignal>
+} {
   const o = checkOptionsObject(options, 'search options')
   const k = o.k === undefined ? 10 : checkInt(o.k, 'k', 1, MAX_K)
   const candidates = o.candidates === undefined ? 0 : checkInt(o.candidates, 'candidates', 1, MAX_K)
   const ef = o.ef === undefined ? 0 : checkInt(o.ef, 'ef', 1, MAX_EF)
-  if (o.rerank !== undefined && o.rerank !== 'exact' && o.rerank !== 'none') throw invalid("rerank must be 'exact' or 'none'")
+  if (o.rerank !== undefined && o.rerank !== 'exact' && o.rerank !== 'none')
+    throw invalid("rerank must be 'exact' or 'none'")
   return { k, candidates, ef, rerank: o.rerank !== 'none', signal: checkSignal(o.signal) }
 }
 
@@ -355,7 +376,10 @@ export class MultiVectorIndex {
     const o = checkOptionsObject(options, 'options')
     if (o.dim === undefined) throw invalid('options.dim is required')
     const dim = checkInt(o.dim, 'dim', 1, MAX_DIM)
-    const fde = nativeFde({ ...(o.fde === undefined ? {} : checkOptionsObject(o.fde, 'options.fde')), dim }, 'options.fde')
+    const fde = nativeFde(
+      { ...(o.fde === undefined ? {} : checkOptionsObject(o.fde, 'options.fde')), dim },
+      'options.fde',
+    )
     const tokenStorage = o.tokenStorage === undefined ? 'f16' : o.tokenStorage
     if (tokenStorage !== 'f32' && tokenStorage !== 'f16' && tokenStorage !== 'sq8') {
       throw invalid(`tokenStorage must be 'f32', 'f16' or 'sq8', got ${String(tokenStorage)}`)
@@ -465,12 +489,20 @@ export class MultiVectorIndex {
    * @throws {@link QuiverError} `ERR_INVALID_ARGUMENT`, `ERR_DIMENSION_MISMATCH`, `ERR_NON_FINITE`,
    *   `ERR_DUPLICATE_KEY`, `ERR_ABORTED` (with `inserted`: documents inserted before the abort).
    */
-  add(keys: Keys, docs: MultiVectorDocs, options?: { onProgress?: (done: number, total: number) => void; signal?: AbortSignal }): Promise<number> {
+  add(
+    keys: Keys,
+    docs: MultiVectorDocs,
+    options?: { onProgress?: (done: number, total: number) => void; signal?: AbortSignal },
+  ): Promise<number> {
     return this.addImpl(keys, docs, false, options)
   }
 
   /** Like {@link MultiVectorIndex.add}, replacing documents whose keys exist. */
-  upsert(keys: Keys, docs: MultiVectorDocs, options?: { onProgress?: (done: number, total: number) => void; signal?: AbortSignal }): Promise<number> {
+  upsert(
+    keys: Keys,
+    docs: MultiVectorDocs,
+    options?: { onProgress?: (done: number, total: number) => void; signal?: AbortSignal },
+  ): Promise<number> {
     return this.addImpl(keys, docs, true, options)
   }
 
@@ -497,7 +529,9 @@ export class MultiVectorIndex {
     const s = resolveMultiSearch(options)
     const q = tokenArray(queryTokens, this.tokenDim, 'queryTokens')
     if (s.signal !== undefined && s.signal.aborted) throw abortedError('search')
-    return multiResult(await withCancel(s.signal, (token) => this.native.search(q, s.k, s.candidates, s.ef, s.rerank, token)))
+    return multiResult(
+      await withCancel(s.signal, (token) => this.native.search(q, s.k, s.candidates, s.ef, s.rerank, token)),
+    )
   }
 
   /** Synchronous variant of {@link MultiVectorIndex.search}. */
@@ -508,7 +542,10 @@ export class MultiVectorIndex {
   }
 
   /** Exact MaxSim against every document (the ground truth for MUVERA's recall), on the worker pool. */
-  async searchExhaustive(queryTokens: Float32Array, options?: { k?: number; signal?: AbortSignal }): Promise<MultiSearchResult> {
+  async searchExhaustive(
+    queryTokens: Float32Array,
+    options?: { k?: number; signal?: AbortSignal },
+  ): Promise<MultiSearchResult> {
     const s = resolveMultiSearch(options)
     const q = tokenArray(queryTokens, this.tokenDim, 'queryTokens')
     if (s.signal !== undefined && s.signal.aborted) throw abortedError('searchExhaustive')

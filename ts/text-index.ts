@@ -6,7 +6,17 @@
 
 import { getNative } from './native'
 import type { NativeTextConfig, NativeTextIndex, NativeTextInfo } from '../native/index'
-import { checkInt, checkOptionsObject, checkSignal, defaultThreads, invalid, toKeys, MAX_K, MAX_THREADS, MAX_U32 } from './validate'
+import {
+  checkInt,
+  checkOptionsObject,
+  checkSignal,
+  defaultThreads,
+  invalid,
+  toKeys,
+  MAX_K,
+  MAX_THREADS,
+  MAX_U32,
+} from './validate'
 import { abortedError, checkPath, runAdd, syncCall, withCancel } from './call'
 import type { Keys } from './vector-index'
 
@@ -98,7 +108,8 @@ function nativeText(options: unknown): NativeTextConfig {
     c.mode = (ao.mode as string | undefined) ?? 'pretokenize'
   }
   if (o.stem !== undefined) {
-    if (o.stem !== 'english' && o.stem !== false) throw invalid(`stem must be 'english' or false, got ${String(o.stem)}`)
+    if (o.stem !== 'english' && o.stem !== false)
+      throw invalid(`stem must be 'english' or false, got ${String(o.stem)}`)
     c.stem = o.stem === 'english'
   }
   if (o.stopWords !== undefined) {
@@ -126,7 +137,10 @@ function nativeText(options: unknown): NativeTextConfig {
 
 function resolved(i: NativeTextInfo): ResolvedTextIndexOptions {
   return {
-    analyzer: i.analyzer === 'default' ? 'default' : { tokenizerJson: i.tokenizerName ?? '', mode: (i.mode ?? 'pretokenize') as 'pretokenize' | 'subword' },
+    analyzer:
+      i.analyzer === 'default'
+        ? 'default'
+        : { tokenizerJson: i.tokenizerName ?? '', mode: (i.mode ?? 'pretokenize') as 'pretokenize' | 'subword' },
     stem: i.stem ? 'english' : false,
     stopWords: i.stopWords === 'english' ? 'english' : i.stopWords === 'none' ? false : i.stopWordList,
     k1: i.k1,
@@ -257,7 +271,11 @@ export class TextIndex {
    * the batch is applied all at once (a bad batch or an abort changes nothing).
    * @throws {@link QuiverError} `ERR_INVALID_ARGUMENT`, `ERR_DUPLICATE_KEY` (a key twice in one call), `ERR_ABORTED`.
    */
-  async add(keys: Keys, texts: readonly string[], options?: { onProgress?: (done: number, total: number) => void; signal?: AbortSignal }): Promise<void> {
+  async add(
+    keys: Keys,
+    texts: readonly string[],
+    options?: { onProgress?: (done: number, total: number) => void; signal?: AbortSignal },
+  ): Promise<void> {
     await runAdd(
       options,
       'add',
@@ -300,7 +318,8 @@ export class TextIndex {
 
   /** Searches many queries in parallel on the worker pool. */
   async searchBatch(queries: readonly string[], options?: { k?: number }): Promise<TextSearchResult[]> {
-    if (!Array.isArray(queries) || !queries.every((q) => typeof q === 'string')) throw invalid('queries must be an array of strings')
+    if (!Array.isArray(queries) || !queries.every((q) => typeof q === 'string'))
+      throw invalid('queries must be an array of strings')
     const s = resolveTextSearch(options)
     const r = await withCancel(undefined, () => this.native.searchBatch([...queries], s.k))
     return r.map((x) => ({ keys: x.keys, scores: x.scores }))

@@ -108,7 +108,8 @@ export function resolveQuantization(quantization: unknown, originals: unknown, d
   const q: Record<string, unknown> =
     quantization === undefined ? { type: 'none' } : checkOptionsObject(quantization, 'options.quantization')
   const type = optEnum(q.type, 'quantization.type', QUANT_TYPES, 'none')
-  if (q.type === undefined && quantization !== undefined) throw invalid("quantization.type is required ('none', 'sq8', 'binary', 'rabitq' or 'pq')")
+  if (q.type === undefined && quantization !== undefined)
+    throw invalid("quantization.type is required ('none', 'sq8', 'binary', 'rabitq' or 'pq')")
   const nbits = q.nbits === undefined ? 8 : q.nbits
   if (nbits !== 4 && nbits !== 8) throw invalid(`quantization.nbits must be 4 or 8, got ${describe(q.nbits)}`)
   let pqM = 0
@@ -124,21 +125,27 @@ export function resolveQuantization(quantization: unknown, originals: unknown, d
     if (dim % pqM !== 0) throw invalid(`quantization.m must divide dim ${dim}, got ${pqM}`)
   }
   const queryBits = q.queryBits === undefined ? 4 : q.queryBits
-  if (queryBits !== 1 && queryBits !== 4) throw invalid(`quantization.queryBits must be 1 or 4, got ${describe(q.queryBits)}`)
+  if (queryBits !== 1 && queryBits !== 4)
+    throw invalid(`quantization.queryBits must be 1 or 4, got ${describe(q.queryBits)}`)
   if (q.opq !== undefined && typeof q.opq !== 'boolean') throw invalid('quantization.opq must be a boolean')
   const rerank = optEnum(q.rerank, 'quantization.rerank', ['exact', 'none'], 'exact')
   const coarse = type === 'binary' || type === 'rabitq'
-  const oversample = q.oversample === undefined ? (coarse ? LIMITS.defaultOversampleCoarse : LIMITS.defaultOversample) : q.oversample
+  const oversample =
+    q.oversample === undefined ? (coarse ? LIMITS.defaultOversampleCoarse : LIMITS.defaultOversample) : q.oversample
   const { minOversample, maxOversample } = LIMITS
   if (typeof oversample !== 'number' || !(oversample >= minOversample && oversample <= maxOversample)) {
-    throw invalid(`quantization.oversample must be a number in [${minOversample}, ${maxOversample}], got ${describe(q.oversample)}`)
+    throw invalid(
+      `quantization.oversample must be a number in [${minOversample}, ${maxOversample}], got ${describe(q.oversample)}`,
+    )
   }
   const pqTraining = nbits === 8 ? LIMITS.defaultTrainingSizePq8 : LIMITS.defaultTrainingSizePq4
   const defaultTraining = type === 'pq' ? pqTraining : LIMITS.defaultTrainingSize
   const trainingSize = optInt(q.trainingSize, 'quantization.trainingSize', 1, LIMITS.maxTraining, defaultTraining)
   const orig = optEnum(originals, 'originals', ORIGINALS, 'memory')
   if (rerank === 'exact' && orig === 'none' && type !== 'none') {
-    throw invalid("rerank: 'exact' needs the f32 originals: use originals 'memory' or 'mmap', or quantization.rerank: 'none'")
+    throw invalid(
+      "rerank: 'exact' needs the f32 originals: use originals 'memory' or 'mmap', or quantization.rerank: 'none'",
+    )
   }
   return {
     quantization: type,
@@ -260,7 +267,10 @@ export function toMatrix(vectors: unknown, dim: number, what: string): Matrix {
   if (typeof vectors[0] === 'number') {
     // Flat number[] in row-major order.
     if (n % dim !== 0) {
-      throw new QuiverError('ERR_DIMENSION_MISMATCH', `${what} has length ${n}, which is not a multiple of dim = ${dim}`)
+      throw new QuiverError(
+        'ERR_DIMENSION_MISMATCH',
+        `${what} has length ${n}, which is not a multiple of dim = ${dim}`,
+      )
     }
     const data = new Float32Array(n)
     copyNumbers(vectors, data, 0, what)

@@ -288,7 +288,9 @@ function checkExpectedQuantization(index: VectorIndex, expected: unknown): Vecto
   const differs: string[] = []
   if (want.quantization !== g.type) differs.push(`type ${g.type} (expected ${want.quantization})`)
   else if (g.type === 'pq' && (want.pqM !== g.m || want.nbits !== g.nbits || want.opq !== g.opq)) {
-    differs.push(`pq m ${g.m} nbits ${g.nbits} opq ${g.opq} (expected m ${want.pqM} nbits ${want.nbits} opq ${want.opq})`)
+    differs.push(
+      `pq m ${g.m} nbits ${g.nbits} opq ${g.opq} (expected m ${want.pqM} nbits ${want.nbits} opq ${want.opq})`,
+    )
   } else if (g.type === 'binary' && want.queryBits !== g.queryBits) {
     differs.push(`queryBits ${g.queryBits} (expected ${want.queryBits})`)
   }

@@ -102,18 +102,31 @@ export function makeRng(seed) {
     z = Math.imul(z ^ (z >>> 13), 0xc2b2ae35) >>> 0;
     return (z ^ (z >>> 16)) >>> 0;
   };
-  let a = split(), b = split(), c = split(), d = split();
+  let a = split(),
+    b = split(),
+    c = split(),
+    d = split();
   const next = () => {
     const r = Math.imul(rotl(Math.imul(b, 5), 7), 9) >>> 0;
     const t = (b << 9) >>> 0;
-    c ^= a; d ^= b; b ^= c; a ^= d; c ^= t; d = rotl(d, 11);
+    c ^= a;
+    d ^= b;
+    b ^= c;
+    a ^= d;
+    c ^= t;
+    d = rotl(d, 11);
     return r;
   };
   const uniform = () => (next() + 0.5) / 4294967296; // (0,1)
   let spare = null;
   const gauss = () => {
-    if (spare !== null) { const v = spare; spare = null; return v; }
-    const u = uniform(), v = uniform();
+    if (spare !== null) {
+      const v = spare;
+      spare = null;
+      return v;
+    }
+    const u = uniform(),
+      v = uniform();
     const r = Math.sqrt(-2 * Math.log(u));
     spare = r * Math.sin(2 * Math.PI * v);
     return r * Math.cos(2 * Math.PI * v);
@@ -121,7 +134,9 @@ export function makeRng(seed) {
   const int = (n) => Math.floor(uniform() * n);
   return { next, uniform, gauss, int };
 }
-function rotl(x, k) { return ((x << k) | (x >>> (32 - k))) >>> 0; }
+function rotl(x, k) {
+  return ((x << k) | (x >>> (32 - k))) >>> 0;
+}
 
 function normalizeRows(arr, rows, dim) {
   for (let r = 0; r < rows; r++) {
@@ -148,10 +163,17 @@ export function generateSynthetic(p) {
   normalizeRows(centres, clusters, dim);
   // per-dimension noise std: power law, random permutation, scaled to total rms `noise`
   const perm = Array.from({ length: dim }, (_, i) => i);
-  for (let i = dim - 1; i > 0; i--) { const j = rng.int(i + 1); [perm[i], perm[j]] = [perm[j], perm[i]]; }
+  for (let i = dim - 1; i > 0; i--) {
+    const j = rng.int(i + 1);
+    [perm[i], perm[j]] = [perm[j], perm[i]];
+  }
   const std = new Float64Array(dim);
   let ss = 0;
-  for (let j = 0; j < dim; j++) { const v = Math.pow(j + 1, -decay); std[perm[j]] = v; ss += v * v; }
+  for (let j = 0; j < dim; j++) {
+    const v = Math.pow(j + 1, -decay);
+    std[perm[j]] = v;
+    ss += v * v;
+  }
   const scale = noise / Math.sqrt(ss);
   for (let j = 0; j < dim; j++) std[j] *= scale;
 
@@ -206,10 +228,17 @@ export function bruteForceJs(base, n, queries, qFrom, qTo, dim, k, metric) {
       const bo = i * dim;
       let d = 0;
       if (metric === 'l2') {
-        for (let j = 0; j < dim; j++) { const t = base[bo + j] - queries[qo + j]; d += t * t; }
+        for (let j = 0; j < dim; j++) {
+          const t = base[bo + j] - queries[qo + j];
+          d += t * t;
+        }
       } else {
-        let dot = 0, bn = 0;
-        for (let j = 0; j < dim; j++) { dot += base[bo + j] * queries[qo + j]; bn += base[bo + j] * base[bo + j]; }
+        let dot = 0,
+          bn = 0;
+        for (let j = 0; j < dim; j++) {
+          dot += base[bo + j] * queries[qo + j];
+          bn += base[bo + j] * base[bo + j];
+        }
         d = 1 - (dot * qnorm) / Math.sqrt(bn);
       }
       topkInsert(dists, ids, k, d, i);
@@ -255,7 +284,9 @@ function compareGt(idsA, idsB, rows, k, refDist) {
 // ---------------------------------------------------------------------------
 // prepare (parent) / load (children)
 
-function log(...a) { console.error('[datasets]', ...a); }
+function log(...a) {
+  console.error('[datasets]', ...a);
+}
 
 /**
  * @param {'fashion-mnist'|'synthetic'} name
@@ -273,18 +304,25 @@ async function prepareFmnist({ quick = false, nBase, nQuery } = {}) {
   const train = path.join(FMNIST_DIR, 'train-images-idx3-ubyte.gz');
   const test = path.join(FMNIST_DIR, 't10k-images-idx3-ubyte.gz');
   const gtFile = path.join(FMNIST_DIR, 'groundtruth', 'test_top100_l2_neighbors.ivecs');
-  for (const f of [train, test, gtFile]) if (!fs.existsSync(f)) throw new Error(`missing ${f} (set QUIVER_SHARED_DATA)`);
+  for (const f of [train, test, gtFile])
+    if (!fs.existsSync(f)) throw new Error(`missing ${f} (set QUIVER_SHARED_DATA)`);
   const n = nBase ?? (quick ? 10_000 : 60_000);
   const nq = nQuery ?? (quick ? 200 : 10_000);
   const spec = {
-    name: 'fashion-mnist', metric: 'l2', dim: 784, nBase: n, nQuery: nq, k: K,
+    name: 'fashion-mnist',
+    metric: 'l2',
+    dim: 784,
+    nBase: n,
+    nQuery: nq,
+    k: K,
     scaling: 'raw 0..255 as float32 (as in PROVENANCE.md ground truth)',
     source: path.relative(REPO_ROOT, FMNIST_DIR),
     files: { train, test },
   };
   if (n === 60_000) {
     spec.gt = { kind: 'ivecs', path: gtFile, k: 100 };
-    spec.gtMethod = 'shipped groundtruth/test_top100_l2_neighbors.ivecs (exact integer L2, ties -> lower id), first 10 of 100';
+    spec.gtMethod =
+      'shipped groundtruth/test_top100_l2_neighbors.ivecs (exact integer L2, ties -> lower id), first 10 of 100';
     return spec;
   }
   // Subset of the base set: the shipped ground truth does not apply; compute exact
@@ -299,7 +337,10 @@ async function prepareFmnist({ quick = false, nBase, nQuery } = {}) {
     const te = readIdxImages(test);
     const ids = bruteForceU8L2(tr.data, n, te.data, nq, 784, K);
     writeTyped(gtPath, ids);
-    fs.writeFileSync(path.join(dir, 'meta.json'), JSON.stringify({ n, nq, k: K, method: 'js exact integer L2' }, null, 2));
+    fs.writeFileSync(
+      path.join(dir, 'meta.json'),
+      JSON.stringify({ n, nq, k: K, method: 'js exact integer L2' }, null, 2),
+    );
     log(`fashion-mnist subset ground truth (${n}x${nq}) computed in ${((nowMs() - t0) / 1000).toFixed(1)} s`);
   }
   spec.gt = { kind: 'i32', path: gtPath, k: K };
@@ -318,7 +359,10 @@ function bruteForceU8L2(base, n, queries, nq, dim, k) {
     for (let i = 0; i < n; i++) {
       const bo = i * dim;
       let d = 0;
-      for (let j = 0; j < dim; j++) { const t = base[bo + j] - queries[qo + j]; d += t * t; }
+      for (let j = 0; j < dim; j++) {
+        const t = base[bo + j] - queries[qo + j];
+        d += t * t;
+      }
       topkInsert(dists, ids, k, d, i);
     }
     out.set(ids, q * k);
@@ -328,12 +372,20 @@ function bruteForceU8L2(base, n, queries, nq, dim, k) {
 
 async function prepareSynthetic({ quick = false, nBase, nQuery } = {}) {
   const params = { ...SYNTHETIC_DEFAULTS };
-  if (quick) { params.n = 10_000; params.nq = 200; }
+  if (quick) {
+    params.n = 10_000;
+    params.nq = 200;
+  }
   if (nBase) params.n = nBase;
   if (nQuery) params.nq = nQuery;
   const key = hashKey(params);
   const dir = path.join(CACHE_DIR, `synthetic-${key}`);
-  const f = { base: path.join(dir, 'base.f32'), queries: path.join(dir, 'queries.f32'), gt: path.join(dir, 'gt.i32'), meta: path.join(dir, 'meta.json') };
+  const f = {
+    base: path.join(dir, 'base.f32'),
+    queries: path.join(dir, 'queries.f32'),
+    gt: path.join(dir, 'gt.i32'),
+    meta: path.join(dir, 'meta.json'),
+  };
   fs.mkdirSync(dir, { recursive: true });
   let meta = fs.existsSync(f.meta) ? JSON.parse(fs.readFileSync(f.meta, 'utf8')) : null;
   let base, queries;
@@ -347,10 +399,15 @@ async function prepareSynthetic({ quick = false, nBase, nQuery } = {}) {
       ({ base, queries } = generateSynthetic(params));
       writeTyped(f.base, base);
       writeTyped(f.queries, queries);
-      log(`synthetic ${params.n}x${params.dim} generated in ${((nowMs() - t0) / 1000).toFixed(1)} s -> ${path.relative(REPO_ROOT, dir)}`);
+      log(
+        `synthetic ${params.n}x${params.dim} generated in ${((nowMs() - t0) / 1000).toFixed(1)} s -> ${path.relative(REPO_ROOT, dir)}`,
+      );
     }
   };
-  if (!fs.existsSync(f.base) || !fs.existsSync(f.queries)) { meta = null; loadVectors(); }
+  if (!fs.existsSync(f.base) || !fs.existsSync(f.queries)) {
+    meta = null;
+    loadVectors();
+  }
 
   const quiver = await loadQuiver();
   const needGt = !meta || !fs.existsSync(f.gt) || (meta.method !== 'quiver-flat' && quiver);
@@ -367,37 +424,70 @@ async function prepareSynthetic({ quick = false, nBase, nQuery } = {}) {
       method = 'quiver-flat';
       const ref = bruteForceJs(base, n, queries, 0, nCheck, dim, K, 'cosine');
       // tolerate a swap at the k-th boundary when the true distances tie within 1e-6
-      const trueDist = (q, id) => { let dot = 0; for (let j = 0; j < dim; j++) dot += base[id * dim + j] * queries[q * dim + j]; return 1 - dot; };
+      const trueDist = (q, id) => {
+        let dot = 0;
+        for (let j = 0; j < dim; j++) dot += base[id * dim + j] * queries[q * dim + j];
+        return 1 - dot;
+      };
       const kth = (q) => ref.dists[q * K + K - 1];
       verification = compareGt(ref.ids, ids, nCheck, K, (q, id) => Math.abs(trueDist(q, id) - kth(q)) < 1e-6);
       verification.against = `plain-JS brute force (float64) on the first ${nCheck} queries`;
       if (meta && meta.method === 'js-bruteforce' && fs.existsSync(f.gt)) {
         // upgrading a cache computed before the addon existed: compare every query
         const old = readTyped(f.gt, Int32Array);
-        const kthOld = (q) => { let w = -Infinity; for (let j = 0; j < K; j++) w = Math.max(w, trueDist(q, old[q * K + j])); return w; };
-        verification.vsCachedJsAll = compareGt(old, ids, nq, K, (q, id) => Math.abs(trueDist(q, id) - kthOld(q)) < 1e-6);
-        if (verification.vsCachedJsAll.mismatches > 0) throw new Error(`synthetic ground truth: quiver flat disagrees with the cached JS brute force: ${JSON.stringify(verification.vsCachedJsAll)}`);
+        const kthOld = (q) => {
+          let w = -Infinity;
+          for (let j = 0; j < K; j++) w = Math.max(w, trueDist(q, old[q * K + j]));
+          return w;
+        };
+        verification.vsCachedJsAll = compareGt(
+          old,
+          ids,
+          nq,
+          K,
+          (q, id) => Math.abs(trueDist(q, id) - kthOld(q)) < 1e-6,
+        );
+        if (verification.vsCachedJsAll.mismatches > 0)
+          throw new Error(
+            `synthetic ground truth: quiver flat disagrees with the cached JS brute force: ${JSON.stringify(verification.vsCachedJsAll)}`,
+          );
       }
-      if (verification.mismatches > 0) throw new Error(`synthetic ground truth: quiver flat disagrees with JS brute force: ${JSON.stringify(verification)}`);
+      if (verification.mismatches > 0)
+        throw new Error(
+          `synthetic ground truth: quiver flat disagrees with JS brute force: ${JSON.stringify(verification)}`,
+        );
     } else {
-      log(`our addon (dist/index.mjs) not available: computing synthetic ground truth with plain-JS brute force (${n}x${nq}) ...`);
+      log(
+        `our addon (dist/index.mjs) not available: computing synthetic ground truth with plain-JS brute force (${n}x${nq}) ...`,
+      );
       ids = bruteForceJs(base, n, queries, 0, nq, dim, K, 'cosine').ids;
       method = 'js-bruteforce';
-      verification = { note: 'computed entirely with plain-JS brute force; will be recomputed with quiver flat when available' };
+      verification = {
+        note: 'computed entirely with plain-JS brute force; will be recomputed with quiver flat when available',
+      };
     }
     writeTyped(f.gt, ids);
     meta = { params, k: K, method, verification, seconds: (nowMs() - t0) / 1000, created: new Date().toISOString() };
     fs.writeFileSync(f.meta, JSON.stringify(meta, null, 2));
-    log(`synthetic ground truth (${method}) in ${meta.seconds.toFixed(1)} s; verification ${JSON.stringify(verification)}`);
+    log(
+      `synthetic ground truth (${method}) in ${meta.seconds.toFixed(1)} s; verification ${JSON.stringify(verification)}`,
+    );
   }
   return {
-    name: 'synthetic', metric: 'cosine', dim: params.dim, nBase: params.n, nQuery: params.nq, k: K,
-    params, cacheDir: path.relative(REPO_ROOT, dir),
+    name: 'synthetic',
+    metric: 'cosine',
+    dim: params.dim,
+    nBase: params.n,
+    nQuery: params.nq,
+    k: K,
+    params,
+    cacheDir: path.relative(REPO_ROOT, dir),
     files: { base: f.base, queries: f.queries },
     gt: { kind: 'i32', path: f.gt, k: K },
-    gtMethod: meta.method === 'quiver-flat'
-      ? 'quiver index:"flat" searchBatch (exact scan), verified against plain-JS brute force on the first 20 queries'
-      : 'plain-JS brute force (quiver addon was not built yet)',
+    gtMethod:
+      meta.method === 'quiver-flat'
+        ? 'quiver index:"flat" searchBatch (exact scan), verified against plain-JS brute force on the first 20 queries'
+        : 'plain-JS brute force (quiver addon was not built yet)',
     gtVerification: meta.verification,
   };
 }

@@ -30,7 +30,7 @@ export async function loadQuiver() {
     const mod = await import(pathToFileURL(entry).href);
     // dist/ can exist before the native addon is built: make sure it really loads
     if (typeof mod.capabilities === 'function') mod.capabilities();
-    else new mod.VectorIndex({ dim: 2, metric: 'l2', index: 'flat' });
+    else void new mod.VectorIndex({ dim: 2, metric: 'l2', index: 'flat' });
     quiverCache = mod;
   } catch (e) {
     console.error(`[peers] failed to import ${entry}: ${e.message}`);
@@ -41,7 +41,8 @@ export async function loadQuiver() {
 
 export function packageVersion(pkg) {
   try {
-    const file = pkg === 'quiver-search' ? path.join(REPO_ROOT, 'package.json') : require.resolve(`${pkg}/package.json`);
+    const file =
+      pkg === 'quiver-search' ? path.join(REPO_ROOT, 'package.json') : require.resolve(`${pkg}/package.json`);
     return JSON.parse(fs.readFileSync(file, 'utf8')).version;
   } catch {
     // packages whose "exports" hide package.json
@@ -73,7 +74,9 @@ class OursAdapter {
     this.ef = 64;
   }
   get notes() {
-    return [`VectorIndex(${JSON.stringify(this.config)}); build = await index.add(all keys, all vectors) with threads: ${this.threads}`];
+    return [
+      `VectorIndex(${JSON.stringify(this.config)}); build = await index.add(all keys, all vectors) with threads: ${this.threads}`,
+    ];
   }
   async build(keys, vectors) {
     await this.index.add(keys, vectors);
@@ -203,7 +206,15 @@ class UsearchAdapter {
     this.threads = threads;
     this.tmpDir = tmpDir;
     this.metric = metric === 'cosine' ? 'cos' : metric === 'ip' ? 'ip' : 'l2sq';
-    this.config = { dimensions: dim, metric: this.metric, quantization: 'f32', connectivity: m, expansion_add: efConstruction, expansion_search: 64, multi: false };
+    this.config = {
+      dimensions: dim,
+      metric: this.metric,
+      quantization: 'f32',
+      connectivity: m,
+      expansion_add: efConstruction,
+      expansion_search: 64,
+      multi: false,
+    };
     this.index = new this.u.Index(this.config);
     this.ef = 64;
     this.savedPath = null;

@@ -19,12 +19,23 @@ export const BENCH_DIR = path.resolve(path.dirname(fileURLToPath(import.meta.url
 export const SUMMARY_DIR = path.join(BENCH_DIR, 'summaries');
 export const TEMPLATE = path.join(BENCH_DIR, 'templates', 'RESULTS.md');
 /** Summary file → layout prefix of its tables. */
-export const LAYOUT_PREFIX = { ann: 'ann', quant: 'quant', hybrid: 'hybrid', 'pq-faiss': 'pq', muvera: 'muvera', 'muvera-sq8': 'muvera' };
+export const LAYOUT_PREFIX = {
+  ann: 'ann',
+  quant: 'quant',
+  hybrid: 'hybrid',
+  'pq-faiss': 'pq',
+  muvera: 'muvera',
+  'muvera-sq8': 'muvera',
+};
 const LABELS = { ours: 'quiver-search', hnswlib: 'hnswlib-node', usearch: 'usearch' };
 
 export function loadSummaries(dir = SUMMARY_DIR) {
   const out = {};
-  for (const f of fs.readdirSync(dir).filter((x) => x.endsWith('.json')).sort()) out[f.slice(0, -5)] = JSON.parse(fs.readFileSync(path.join(dir, f), 'utf8'));
+  for (const f of fs
+    .readdirSync(dir)
+    .filter((x) => x.endsWith('.json'))
+    .sort())
+    out[f.slice(0, -5)] = JSON.parse(fs.readFileSync(path.join(dir, f), 'utf8'));
   return out;
 }
 
@@ -105,7 +116,14 @@ export function svgFor(summaries, dataset) {
   const res = {
     libs,
     versions: s.versions,
-    dataset: { name: dataset, nBase: s.dataset.nBase, dim: s.dataset.dim, metric: s.dataset.metric, nQuery: s.dataset.nQuery, k: s.dataset.k },
+    dataset: {
+      name: dataset,
+      nBase: s.dataset.nBase,
+      dim: s.dataset.dim,
+      metric: s.dataset.metric,
+      nQuery: s.dataset.nQuery,
+      k: s.dataset.k,
+    },
     machine: { cpuModel: s.machine.cpu, cpus: s.machine.cores, node: s.machine.node },
     mode: 'full',
   };
@@ -115,6 +133,7 @@ export function svgFor(summaries, dataset) {
 /** Every file the renderer owns, path (relative to bench/) → content. */
 export function renderAll(summaries = loadSummaries()) {
   const files = { 'RESULTS.md': renderResults(summaries) };
-  for (const ds of Object.keys(summaries.ann ?? {}).filter((k) => summaries.ann[k]?.sweep)) files[`recall-qps-${ds}.svg`] = svgFor(summaries, ds);
+  for (const ds of Object.keys(summaries.ann ?? {}).filter((k) => summaries.ann[k]?.sweep))
+    files[`recall-qps-${ds}.svg`] = svgFor(summaries, ds);
   return files;
 }

@@ -14,33 +14,83 @@
 
 /** @type {Record<string, { head: string, sep: string, cols: (string | { t: string, none: string })[] }>} */
 export const LAYOUTS = {
-  'ann.summary': { head: '| measure | target | fashion-mnist | synthetic |', sep: '| --- | --- | --- | --- |', cols: [] }, // rendered by joinTargets()
+  'ann.summary': {
+    head: '| measure | target | fashion-mnist | synthetic |',
+    sep: '| --- | --- | --- | --- |',
+    cols: [],
+  }, // rendered by joinTargets()
   'ann.ratios': {
     head: '| dataset | recall ≥ | ours QPS | hnswlib-node QPS | usearch QPS | ours / hnswlib-node | ours / usearch |',
     sep: '| --- | ---: | ---: | ---: | ---: | ---: | ---: |',
-    cols: ['{dataset:s}', '{target:f2}', n('{ours:c0}{oursFirst? (≥)}', 'n/a'), n('{hnswlib:c0}{hnswlibFirst? (≥)}', 'n/a'), n('{usearch:c0}{usearchFirst? (≥)}', 'n/a'), n('{vsHnswlib:f2}×', 'n/a'), n('{vsUsearch:f2}×', 'n/a')],
+    cols: [
+      '{dataset:s}',
+      '{target:f2}',
+      n('{ours:c0}{oursFirst? (≥)}', 'n/a'),
+      n('{hnswlib:c0}{hnswlibFirst? (≥)}', 'n/a'),
+      n('{usearch:c0}{usearchFirst? (≥)}', 'n/a'),
+      n('{vsHnswlib:f2}×', 'n/a'),
+      n('{vsUsearch:f2}×', 'n/a'),
+    ],
   },
   'ann.sweep': {
     head: '| ef | quiver-search recall | quiver-search QPS | hnswlib-node recall | hnswlib-node QPS | usearch recall | usearch QPS | Δrecall vs hnswlib |',
     sep: '| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: |',
-    cols: ['{ef:c0}', n('{ours:f4}', ''), n('{oursQps:c0}', ''), n('{hnswlib:f4}', ''), n('{hnswlibQps:c0}', ''), n('{usearch:f4}', ''), n('{usearchQps:c0}', ''), n('{diff:sign}', '')],
+    cols: [
+      '{ef:c0}',
+      n('{ours:f4}', ''),
+      n('{oursQps:c0}', ''),
+      n('{hnswlib:f4}', ''),
+      n('{hnswlibQps:c0}', ''),
+      n('{usearch:f4}', ''),
+      n('{usearchQps:c0}', ''),
+      n('{diff:sign}', ''),
+    ],
   },
   'ann.qpsAt': {
     head: '| recall ≥ | quiver-search | hnswlib-node | usearch | ours / hnswlib-node | ours / usearch |',
     sep: '| --- | ---: | ---: | ---: | ---: | ---: |',
-    cols: ['{target:f2}', n('{ours:c0}{oursFirst? (≥, first point)}', 'n/a'), n('{hnswlib:c0}{hnswlibFirst? (≥, first point)}', 'n/a'), n('{usearch:c0}{usearchFirst? (≥, first point)}', 'n/a'), n('{vsHnswlib:f2}×', 'n/a'), n('{vsUsearch:f2}×', 'n/a')],
+    cols: [
+      '{target:f2}',
+      n('{ours:c0}{oursFirst? (≥, first point)}', 'n/a'),
+      n('{hnswlib:c0}{hnswlibFirst? (≥, first point)}', 'n/a'),
+      n('{usearch:c0}{usearchFirst? (≥, first point)}', 'n/a'),
+      n('{vsHnswlib:f2}×', 'n/a'),
+      n('{vsUsearch:f2}×', 'n/a'),
+    ],
   },
   'ann.build': {
     head: '| library | threads | build time | RSS growth (build) | memoryUsage() | index file | peak RSS (process) |',
     sep: '| --- | ---: | ---: | ---: | ---: | ---: | ---: |',
-    cols: ['{library:s}', '{threads:c0}', '{buildS:f2} s', '{rssMiB:f1} MiB', n('{memoryUsageMiB:f1} MiB'), n('{fileMiB:f1} MiB'), '{peakRssMiB:f1} MiB'],
+    cols: [
+      '{library:s}',
+      '{threads:c0}',
+      '{buildS:f2} s',
+      '{rssMiB:f1} MiB',
+      n('{memoryUsageMiB:f1} MiB'),
+      n('{fileMiB:f1} MiB'),
+      '{peakRssMiB:f1} MiB',
+    ],
   },
   'ann.extras': { head: '| measure | value |', sep: '| --- | ---: |', cols: ['{measure:s}', '{value:s}'] },
-  'ann.targets': { head: '| measure | target | measured | result |', sep: '| --- | ---: | ---: | ---: |', cols: ['{measure:s}', '{target:s}', '{measured:s}', '{pass:pass}'] },
+  'ann.targets': {
+    head: '| measure | target | measured | result |',
+    sep: '| --- | ---: | ---: | ---: |',
+    cols: ['{measure:s}', '{target:s}', '{measured:s}', '{pass:pass}'],
+  },
   'quant.modes': {
     head: '| mode | bytes/vector hot (codes + graph + keys) | bytes/vector originals | build s | train s | QPS @ recall≥0.95 (ef) | × hnswlib-node | × quiver f32 | best recall@10 |',
     sep: '|---|---:|---:|---:|---:|---:|---:|---:|---:|',
-    cols: ['{mode:s}', n('{hotBytes:c0}'), n('{originalsBytes:c0}'), '{buildS:c1}', n('{trainS:c2}'), n('{qps:c0} ({ef:c0})', 'not reached'), n('{vsHnswlib:c2}'), n('{vsF32:c2}'), '{bestRecall:c3}'],
+    cols: [
+      '{mode:s}',
+      n('{hotBytes:c0}'),
+      n('{originalsBytes:c0}'),
+      '{buildS:c1}',
+      n('{trainS:c2}'),
+      n('{qps:c0} ({ef:c0})', 'not reached'),
+      n('{vsHnswlib:c2}'),
+      n('{vsF32:c2}'),
+      '{bestRecall:c3}',
+    ],
   },
   'quant.flat': {
     head: '| scan | ms/query | vectors/s | × f32 flat | recall@10 |',
@@ -60,17 +110,46 @@ export const LAYOUTS = {
   'hybrid.engines': {
     head: '| BM25 engine (same run) | index build | docs/s | query p50 | query p99 | × p50 vs quiver (BMM) | nDCG@10 |',
     sep: '|---|---:|---:|---:|---:|---:|---:|',
-    cols: ['{engine:s}', n('{buildMs:f0} ms', ''), n('{docsPerS:f0}', ''), '{p50Us:f1} µs', '{p99Us:f1} µs', '{vsQuiverP50:f1}', n('{ndcg10:f4}')],
+    cols: [
+      '{engine:s}',
+      n('{buildMs:f0} ms', ''),
+      n('{docsPerS:f0}', ''),
+      '{p50Us:f1} µs',
+      '{p99Us:f1} µs',
+      '{vsQuiverP50:f1}',
+      n('{ndcg10:f4}'),
+    ],
   },
   'pq.faiss': {
     head: '| data | m, nbits | MSE faiss | MSE quiver | ratio | recall@10 no rerank, faiss | quiver | train faiss (1 thread) | quiver (2 threads) |',
     sep: '|---|---|---:|---:|---:|---:|---:|---:|---:|',
-    cols: ['{data:s}', '{m:c0}, {nbits:c0}', '{mseFaiss:c0}', '{mseQuiver:c0}', '**{ratio:f2}**', '{recallFaiss:f4}', '{recallQuiver:f4}', '{trainFaissS:f1} s', '{trainQuiverS:f1} s'],
+    cols: [
+      '{data:s}',
+      '{m:c0}, {nbits:c0}',
+      '{mseFaiss:c0}',
+      '{mseQuiver:c0}',
+      '**{ratio:f2}**',
+      '{recallFaiss:f4}',
+      '{recallQuiver:f4}',
+      '{trainFaissS:f1} s',
+      '{trainQuiverS:f1} s',
+    ],
   },
   'muvera.configs': {
     head: '| FDE config | FDE dim | build s | KiB/doc (FDE index + tokens) | C for recall@10 ≥ 0.95 | recall@10 @ C | ms/query @ C (encode / search / rerank) | × faster than exhaustive | C for recall@100 = 0.9 | nDCG@10 @ C |',
     sep: '|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|',
-    cols: ['{config:s}', '{fdeDim:f0}', '{buildS:f1}', '{kibPerDoc:f1} ({kibFde:f1} + {kibTokens:f1})', n('{candidates:f0}', 'not reached'), n('{recall10:f3}'), n('{ms:f2} ({encodeMs:f2} / {searchMs:f2} / {rerankMs:f2})'), n('{vsExhaustive:f1}'), n('{candidatesRecall100:f0}'), n('{ndcg10:f4}')],
+    cols: [
+      '{config:s}',
+      '{fdeDim:f0}',
+      '{buildS:f1}',
+      '{kibPerDoc:f1} ({kibFde:f1} + {kibTokens:f1})',
+      n('{candidates:f0}', 'not reached'),
+      n('{recall10:f3}'),
+      n('{ms:f2} ({encodeMs:f2} / {searchMs:f2} / {rerankMs:f2})'),
+      n('{vsExhaustive:f1}'),
+      n('{candidatesRecall100:f0}'),
+      n('{ndcg10:f4}'),
+    ],
   },
   'muvera.sweep': {
     head: '| candidates | recall@10 | recall@100 | ms/query | nDCG@10 |',
@@ -85,7 +164,16 @@ export const LAYOUTS = {
   'muvera.sq8': {
     head: '| FDE config | KiB/doc (FDE index + tokens) | candidates | recall@10 vs f16 exhaustive | recall@100 | ms/query (encode / search / rerank) | × faster than f16 exhaustive | nDCG@10 |',
     sep: '|---|---:|---:|---:|---:|---:|---:|---:|',
-    cols: ['{config:s}', n('{kibPerDoc:f1}', ''), '{candidates:f0}', '{recall10:f3}', '{recall100:f3}', '{ms:f2} ({encodeMs:f2} / {searchMs:f2} / {rerankMs:f2})', '{vsExhaustive:f0}', '{ndcg10:f4}'],
+    cols: [
+      '{config:s}',
+      n('{kibPerDoc:f1}', ''),
+      '{candidates:f0}',
+      '{recall10:f3}',
+      '{recall100:f3}',
+      '{ms:f2} ({encodeMs:f2} / {searchMs:f2} / {rerankMs:f2})',
+      '{vsExhaustive:f0}',
+      '{ndcg10:f4}',
+    ],
   },
 };
 
@@ -114,7 +202,11 @@ function n(t, none = '—') {
 }
 
 export function slug(s) {
-  return String(s).toLowerCase().normalize('NFKD').replace(/[^a-z0-9.]+/g, '-').replace(/^-+|-+$/g, '');
+  return String(s)
+    .toLowerCase()
+    .normalize('NFKD')
+    .replace(/[^a-z0-9.]+/g, '-')
+    .replace(/^-+|-+$/g, '');
 }
 
 const PLACE = /\{(\w+)(?::(\w+)|\?([^}]*))?\}/g;
@@ -140,20 +232,36 @@ export function formatValue(v, fmt = 's', digits) {
 export function renderCell(col, row) {
   const t = typeof col === 'string' ? col : col.t;
   const fields = [...t.matchAll(PLACE)].filter((m) => m[3] === undefined).map((m) => m[1]);
-  if (fields.length && fields.every((f) => row[f] === null || row[f] === undefined)) return typeof col === 'string' ? '—' : col.none;
-  return t.replace(PLACE, (_, f, fmt, cond) => (cond !== undefined ? (row[f] ? cond : '') : formatValue(row[f], fmt, row.digits?.[f])));
+  if (fields.length && fields.every((f) => row[f] === null || row[f] === undefined))
+    return typeof col === 'string' ? '—' : col.none;
+  return t.replace(PLACE, (_, f, fmt, cond) =>
+    cond !== undefined ? (row[f] ? cond : '') : formatValue(row[f], fmt, row.digits?.[f]),
+  );
 }
 
 /** The markdown table for a layout and its rows. */
 export function renderTable(kind, rows) {
   const L = LAYOUTS[kind];
   if (!L) throw new Error(`no table layout ${kind}`);
-  return [L.head, L.sep, ...rows.map((r) => `|${L.cols.map((c) => renderCell(c, r)).map((c) => (c === '' ? ' ' : ` ${c} `)).join('|')}|`)].join('\n');
+  return [
+    L.head,
+    L.sep,
+    ...rows.map(
+      (r) =>
+        `|${L.cols
+          .map((c) => renderCell(c, r))
+          .map((c) => (c === '' ? ' ' : ` ${c} `))
+          .join('|')}|`,
+    ),
+  ].join('\n');
 }
 
 /** Splits a markdown table row into its cells. */
 export function splitRow(line) {
-  return line.slice(1, -1).split('|').map((c) => c.trim());
+  return line
+    .slice(1, -1)
+    .split('|')
+    .map((c) => c.trim());
 }
 
 /** Parses one rendered cell back into fields (used to turn a printed table into a summary). */
@@ -210,7 +318,8 @@ export function makeRow(kind, fields) {
   const row = { id: ROW_ID[kind](fields) };
   for (const c of LAYOUTS[kind].cols) {
     const t = typeof c === 'string' ? c : c.t;
-    for (const m of t.matchAll(PLACE)) if (!(m[1] in row)) row[m[1]] = fields[m[1]] ?? (m[3] !== undefined ? false : null);
+    for (const m of t.matchAll(PLACE))
+      if (!(m[1] in row)) row[m[1]] = fields[m[1]] ?? (m[3] !== undefined ? false : null);
   }
   if (fields.digits && Object.keys(fields.digits).length) row.digits = fields.digits;
   return row;

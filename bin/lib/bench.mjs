@@ -64,7 +64,8 @@ export async function runBench(data, { metric, k, efs, m, efConstruction, thread
         const results = new Array(nQuery)
         for (let i = 0; i < nQuery; i++) results[i] = index.searchSync(query(i), { k, ef })
         ms += now() - p0
-        for (let i = 0; i < nQuery; i++) hits += rowHits(results[i].keys, results[i].distances, truth.keys, truth.distances, i * k, k)
+        for (let i = 0; i < nQuery; i++)
+          hits += rowHits(results[i].keys, results[i].distances, truth.keys, truth.distances, i * k, k)
       } else {
         for (let i = 0; i < nQuery; i++) index.searchSync(query(i), { k, ef })
         ms += now() - p0
@@ -72,7 +73,15 @@ export async function runBench(data, { metric, k, efs, m, efConstruction, thread
       passes++
     } while (ms < minSeconds * 1000)
     const qps = (passes * nQuery * 1000) / ms
-    const point = { ef, effectiveEf: Math.max(ef, k), recall: hits / (nQuery * k), qps, meanLatencyUs: (ms * 1000) / (passes * nQuery), passes, seconds: ms / 1000 }
+    const point = {
+      ef,
+      effectiveEf: Math.max(ef, k),
+      recall: hits / (nQuery * k),
+      qps,
+      meanLatencyUs: (ms * 1000) / (passes * nQuery),
+      passes,
+      seconds: ms / 1000,
+    }
     sweep.push(point)
     log(`  ef ${String(ef).padStart(4)}: recall@${k} ${point.recall.toFixed(4)}, ${qps.toFixed(0)} QPS`)
   }
@@ -82,14 +91,23 @@ export async function runBench(data, { metric, k, efs, m, efConstruction, thread
   return {
     tool: 'quiver-search bench',
     date: new Date().toISOString(),
-    machine: { cpuModel: cpu[0]?.model?.trim() ?? 'unknown', cpus: cpu.length, platform: process.platform, arch: process.arch, node: process.versions.node },
+    machine: {
+      cpuModel: cpu[0]?.model?.trim() ?? 'unknown',
+      cpus: cpu.length,
+      platform: process.platform,
+      arch: process.arch,
+      node: process.versions.node,
+    },
     engine: { version: caps.version, isa: caps.isa, availableIsas: caps.availableIsas, forcedIsa: caps.forcedIsa },
     dataset: { name: data.name, path: data.path, format: data.format, dim, nBase, nQuery, metric },
     params: { k, m, efConstruction, seed: 42, threads: buildThreads, minSecondsPerPoint: minSeconds },
     build: { ms: buildMs, threads: buildThreads, vectorsPerSecond: (nBase * 1000) / buildMs },
     memoryUsageBytes: index.memoryUsage().total,
     flatMemoryUsageBytes: flatMemory,
-    groundTruth: { method: 'index: "flat" (exact scan) searchBatch; a result tied with the k-th exact distance counts as a hit', ms: groundTruthMs },
+    groundTruth: {
+      method: 'index: "flat" (exact scan) searchBatch; a result tied with the k-th exact distance counts as a hit',
+      ms: groundTruthMs,
+    },
     sweep,
   }
 }

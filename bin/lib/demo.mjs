@@ -20,7 +20,10 @@ export async function runDemo({ dataDir = DEFAULT_DATA_DIR, log = console.log } 
   const dim = 384
   const raw = readFileSync(join(dataDir, 'embeddings.bin'))
   const vectors = new Float32Array(raw.buffer.slice(raw.byteOffset, raw.byteOffset + raw.byteLength))
-  const records = readFileSync(join(dataDir, 'records.jsonl'), 'utf8').trim().split('\n').map((l) => JSON.parse(l))
+  const records = readFileSync(join(dataDir, 'records.jsonl'), 'utf8')
+    .trim()
+    .split('\n')
+    .map((l) => JSON.parse(l))
   const n = vectors.length / dim
   if (n !== records.length) throw new Error(`data mismatch: ${n} vectors, ${records.length} records`)
   const keys = Uint32Array.from({ length: n }, (_, i) => i)
@@ -35,7 +38,9 @@ export async function runDemo({ dataDir = DEFAULT_DATA_DIR, log = console.log } 
   await index.add(keys, vectors)
   const buildMs = performance.now() - t
   await exact.add(keys, vectors)
-  log(`built HNSW over ${index.size} vectors in ${buildMs.toFixed(0)} ms, ${(index.memoryUsage().total / 1024).toFixed(0)} KiB\n`)
+  log(
+    `built HNSW over ${index.size} vectors in ${buildMs.toFixed(0)} ms, ${(index.memoryUsage().total / 1024).toFixed(0)} KiB\n`,
+  )
 
   // Related documents for a few chunks: the query is the chunk's own embedding; skip itself.
   const row = (i) => vectors.subarray(i * dim, (i + 1) * dim)
@@ -66,6 +71,8 @@ export async function runDemo({ dataDir = DEFAULT_DATA_DIR, log = console.log } 
   const batchQps = (rounds * n) / ((performance.now() - t) / 1000)
   const recall = hit / (n * k)
   log(`recall@${k} vs exact search: ${recall.toFixed(4)} (${n} queries, ef ${index.config().efSearch})`)
-  log(`single-thread searchSync: ${qps.toFixed(0)} queries/s · searchBatch (${index.config().threads} threads): ${batchQps.toFixed(0)} queries/s`)
+  log(
+    `single-thread searchSync: ${qps.toFixed(0)} queries/s · searchBatch (${index.config().threads} threads): ${batchQps.toFixed(0)} queries/s`,
+  )
   return { n, dim, buildMs, recall, k, qps, batchQps }
 }

@@ -46,10 +46,15 @@ function nativeBinary(loaded) {
       return null
     }
   }
-  const override = process.env.NAPI_RS_NATIVE_LIBRARY_PATH ? resolveOrNull(process.env.NAPI_RS_NATIVE_LIBRARY_PATH) : null
+  const override = process.env.NAPI_RS_NATIVE_LIBRARY_PATH
+    ? resolveOrNull(process.env.NAPI_RS_NATIVE_LIBRARY_PATH)
+    : null
   let path = null
   if (loaded) {
-    path = override ?? Object.keys(require.cache).find((f) => f.endsWith('.node') && basename(f).startsWith('quiver-search')) ?? null
+    path =
+      override ??
+      Object.keys(require.cache).find((f) => f.endsWith('.node') && basename(f).startsWith('quiver-search')) ??
+      null
   }
   if (path === null) path = existsSync(local) ? local : resolveOrNull(pkg)
   let source = 'not found'
@@ -100,12 +105,22 @@ export function collectInfo() {
 export function formatInfo(info) {
   const lines = []
   const row = (name, value) => lines.push(`${`${name}:`.padEnd(18)}${value}`)
-  row('quiver-search', info.version + (info.engineVersion && info.engineVersion !== info.version ? ` (native engine ${info.engineVersion})` : ''))
+  row(
+    'quiver-search',
+    info.version +
+      (info.engineVersion && info.engineVersion !== info.version ? ` (native engine ${info.engineVersion})` : ''),
+  )
   const b = info.binary
-  const where = b.path ? `${b.path} (${b.source}${b.platformPackageVersion ? ` ${b.platformPackageVersion}` : ''})` : null
+  const where = b.path
+    ? `${b.path} (${b.source}${b.platformPackageVersion ? ` ${b.platformPackageVersion}` : ''})`
+    : null
   if (where && b.loaded) row('native binary', where)
   else if (where) row('native binary', `not loaded; found ${where}`)
-  else row('native binary', `none found (looked for native/quiver-search.${platformTriple()}.node and the package ${b.platformPackage})`)
+  else
+    row(
+      'native binary',
+      `none found (looked for native/quiver-search.${platformTriple()}.node and the package ${b.platformPackage})`,
+    )
   if (b.loadError) row('load error', b.loadError)
   const libc = info.libc === null ? '' : info.libc === 'glibc' ? `, glibc ${info.glibcVersion}` : ', musl'
   row('platform', `${info.platform}/${info.arch}${libc}`)

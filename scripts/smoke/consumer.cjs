@@ -6,7 +6,14 @@ const fs = require('node:fs')
 const { VectorIndex, capabilities } = require('quiver-search')
 
 const index = new VectorIndex({ dim: 3, metric: 'cosine', index: 'flat' })
-index.addSync([10, 20, 30], [[1, 0, 0], [0, 1, 0], [0, 0, 1]])
+index.addSync(
+  [10, 20, 30],
+  [
+    [1, 0, 0],
+    [0, 1, 0],
+    [0, 0, 1],
+  ],
+)
 const r = index.searchSync([0.1, 0.9, 0], { k: 2 })
 assert.equal(r.keys[0], 20)
 const file = path.join(fs.mkdtempSync(path.join(os.tmpdir(), 'consumer-')), 'y.qvr')

@@ -17,5 +17,8 @@ const file = join(mkdtempSync(join(tmpdir(), 'consumer-')), 'x.qvr')
 await index.save(file)
 const back = await VectorIndex.load(file, { mmap: true })
 assert.deepEqual([...back.searchSync(vectors.subarray(7 * dim, 8 * dim), { k: 3 }).keys], [...r.keys])
-await assert.rejects(index.add([1], [new Array(dim).fill(0)]), (e) => e instanceof QuiverError && e.code === 'ERR_DUPLICATE_KEY')
+await assert.rejects(
+  index.add([1], [new Array(dim).fill(0)]),
+  (e) => e instanceof QuiverError && e.code === 'ERR_DUPLICATE_KEY',
+)
 console.log(`ESM consumer ok (node ${process.versions.node}, ${capabilities().isa})`)

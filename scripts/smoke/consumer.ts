@@ -6,7 +6,9 @@ const options: VectorIndexOptions = { dim: 8, metric: 'cosine', m: 16, efConstru
 const index = new VectorIndex(options)
 
 export async function run(): Promise<number> {
-  await index.add(new Uint32Array([1, 2]), new Float32Array(16), { onProgress: (done: number, total: number) => void [done, total] })
+  await index.add(new Uint32Array([1, 2]), new Float32Array(16), {
+    onProgress: (done: number, total: number) => void [done, total],
+  })
   const r: SearchResult = await index.search(new Float32Array(8), { k: Math.min(10, MAX_K) })
   const first: number | undefined = r.keys[0]
   try {
