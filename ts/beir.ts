@@ -10,7 +10,7 @@ import * as fs from 'node:fs'
 import * as path from 'node:path'
 import * as readline from 'node:readline'
 import { QuiverError } from './errors'
-import { invalid } from './validate'
+import { checkFields, invalid } from './validate'
 
 /** One document of a BEIR corpus. */
 export interface BeirDocument {
@@ -183,6 +183,7 @@ export async function loadBeir(dir: string, options?: LoadBeirOptions): Promise<
   if (options !== undefined && (options === null || typeof options !== 'object')) {
     throw invalid(`options must be an object { split }, got ${options === null ? 'null' : typeof options}`)
   }
+  if (options !== undefined) checkFields(options as unknown as Record<string, unknown>, 'loadBeir options', ['split'])
   const split: unknown = options?.split ?? 'test'
   if (typeof split !== 'string' || split === '' || /[/\\]/.test(split) || split === '.' || split === '..') {
     throw invalid(`options.split must be a non-empty name without path separators, got ${JSON.stringify(split)}`)

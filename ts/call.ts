@@ -100,7 +100,7 @@ export async function runAdd<T>(
   prepare: () => { total: number; data: T },
   call: (data: T, progress: NativeProgressCallback | null, token: NativeCancelToken | null) => Promise<NativeAddResult>,
 ): Promise<number> {
-  const o = checkOptionsObject(options, 'add options')
+  const o = checkOptionsObject(options, 'add options', ['onProgress', 'signal'])
   const onProgress = o.onProgress
   if (onProgress !== undefined && typeof onProgress !== 'function') {
     throw invalid('options.onProgress must be a function')

@@ -194,11 +194,7 @@ export class Collection {
    * @throws {@link QuiverError} `ERR_INVALID_ARGUMENT` for an empty or bad schema.
    */
   constructor(schema: CollectionSchema) {
-    const s = checkOptionsObject(schema, 'schema')
-    for (const f of Object.keys(s)) {
-      if (f !== 'text' && f !== 'vector' && f !== 'multiVector')
-        throw invalid(`unknown schema field '${f}' (fields: text, vector, multiVector)`)
-    }
+    const s = checkOptionsObject(schema, 'schema', ['text', 'vector', 'multiVector'])
     if (s.text === undefined && s.vector === undefined && s.multiVector === undefined) {
       throw invalid('the schema needs at least one of text, vector, multiVector')
     }
@@ -290,7 +286,7 @@ export class Collection {
     const tdim = this.multi?.dim ?? 0
     const tokParts: Float32Array[] = []
     for (let i = 0; i < n; i++) {
-      const d = checkOptionsObject(docs[i], `docs[${i}]`)
+      const d = checkOptionsObject(docs[i], `docs[${i}]`, ['id', 'text', 'vector', 'tokens'])
       for (const f of Object.keys(d)) {
         if (f === 'id') continue
         const known =
@@ -324,7 +320,7 @@ export class Collection {
         vectors.set(v, i * vdim)
       }
       if (this.multi !== null) {
-        const t = d.tokens === undefined ? undefined : checkOptionsObject(d.tokens, `docs[${i}].tokens`)
+        const t = d.tokens === undefined ? undefined : checkOptionsObject(d.tokens, `docs[${i}].tokens`, ['data', 'n'])
         if (t === undefined || !(t.data instanceof Float32Array))
           throw invalid(
             `docs[${i}].tokens = { data: Float32Array, n } is required (the schema has a multiVector field)`,
@@ -406,11 +402,7 @@ export class Collection {
    *   fusion), plus each retriever's own errors.
    */
   async search(query: CollectionQuery): Promise<CollectionHit[]> {
-    const q = checkOptionsObject(query, 'query')
-    for (const f of Object.keys(q)) {
-      if (!['text', 'vector', 'tokens', 'k', 'fusion', 'candidates'].includes(f))
-        throw invalid(`unknown query field '${f}'`)
-    }
+    const q = checkOptionsObject(query, 'query', ['text', 'vector', 'tokens', 'k', 'fusion', 'candidates'])
     const k = q.k === undefined ? 10 : checkInt(q.k, 'k', 1, MAX_K)
     const cand = q.candidates === undefined ? Math.max(50, 4 * k) : checkInt(q.candidates, 'candidates', 1, MAX_K)
     const lists: Array<{ name: 'text' | 'vector' | 'multiVector'; list: FusionList<Uint32Array> }> = []

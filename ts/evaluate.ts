@@ -8,7 +8,7 @@
  */
 
 import { QuiverError } from './errors'
-import { invalid } from './validate'
+import { checkFields, invalid } from './validate'
 
 /**
  * A metric name for {@link evaluate}. `K` is a positive integer cutoff (e.g. `'ndcg@10'`, `'recall@100'`).
@@ -238,6 +238,7 @@ export function evaluate(run: EvalRun, qrels: EvalQrels, options: EvaluateOption
   if (options === null || typeof options !== 'object') {
     throw invalid(`options must be an object { metrics }, got ${describe(options)}`)
   }
+  checkFields(options as unknown as Record<string, unknown>, 'evaluate options', ['metrics'])
   const metrics = parseMetrics(options.metrics)
 
   const rankings = new Map<string, unknown>()

@@ -15,7 +15,7 @@
  */
 
 import { QuiverError } from './errors'
-import { invalid } from './validate'
+import { checkFields, invalid } from './validate'
 
 /**
  * Keys of a fused result: a `Uint32Array` (the keys of a `VectorIndex`) or an
@@ -357,6 +357,7 @@ export function fuse(lists: ReadonlyArray<FusionList>, method: FusionMethod, opt
 export function fuse(lists: ReadonlyArray<FusionList>, method: FusionMethod, options: FuseOptions): FusionResult {
   // --- options ---
   if (!isObject(options)) throw invalid(`options must be an object { limit }, got ${describe(options)}`)
+  checkFields(options, 'fuse options', ['limit'])
   const limit: unknown = options.limit
   if (typeof limit !== 'number' || !Number.isSafeInteger(limit) || limit < 1) {
     throw invalid(`options.limit must be a positive integer, got ${describe(limit)}`)
@@ -380,6 +381,7 @@ export function fuse(lists: ReadonlyArray<FusionList>, method: FusionMethod, opt
   const kind: unknown = method.method
   const fused = new Float64Array(total)
   if (kind === 'rrf') {
+    checkFields(method, 'rrf fusion', ['method', 'k', 'weights'])
     const rrf = method as RrfFusion
     const k = rrf.k === undefined ? DEFAULT_RRF_K : checkFiniteNumber(rrf.k, 'rrf k')
     if (k < 0) throw invalid(`rrf k must be ≥ 0, got ${k}`)
@@ -405,6 +407,7 @@ export function fuse(lists: ReadonlyArray<FusionList>, method: FusionMethod, opt
       for (let j = 0; j < n; j++) fused[ids[j]] += w / (k + ranks[j])
     }
   } else if (kind === 'convex') {
+    checkFields(method, 'convex fusion', ['method', 'alpha', 'normalize', 'theoreticalBounds'])
     const cv = method as ConvexFusion
     const alpha: unknown = cv.alpha
     if (typeof alpha !== 'number' || !(alpha >= 0 && alpha <= 1)) {
@@ -420,6 +423,7 @@ export function fuse(lists: ReadonlyArray<FusionList>, method: FusionMethod, opt
     const phi1 = normalizeForConvex(prepared[1], total, normalize, bounds?.[1])
     for (let d = 0; d < total; d++) fused[d] = alpha * phi0[d] + (1 - alpha) * phi1[d]
   } else if (kind === 'dbsf') {
+    checkFields(method, 'dbsf fusion', ['method'])
     for (let i = 0; i < m; i++) {
       const list = prepared[i]
       if (list.n === 0) continue

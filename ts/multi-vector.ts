@@ -78,8 +78,10 @@ export interface FdeParams {
 
 const PRESETS: readonly string[] = ['paper-10240', 'compact-2560']
 
+const FDE_FIELDS: readonly string[] = ['dim', 'preset', 'kSim', 'dProj', 'reps', 'finalDim', 'seed', 'fillEmpty']
+
 function nativeFde(options: unknown, what = 'fde'): NativeFdeConfig {
-  const o = checkOptionsObject(options, what)
+  const o = checkOptionsObject(options, what, FDE_FIELDS)
   if (o.dim === undefined) throw invalid(`${what}.dim is required`)
   const dim = checkInt(o.dim, `${what}.dim`, 1, MAX_DIM)
   const c: NativeFdeConfig = { dim }
@@ -317,7 +319,7 @@ function toDocs(docs: unknown, dim: number, n: number): { data: Float32Array; of
     }
     return { data, offsets }
   }
-  const o = checkOptionsObject(docs, 'docs')
+  const o = checkOptionsObject(docs, 'docs', ['data', 'offsets'])
   if (!(o.data instanceof Float32Array) || !(o.offsets instanceof Uint32Array)) {
     throw invalid('docs must be an array of Float32Array or { data: Float32Array, offsets: Uint32Array }')
   }
@@ -339,7 +341,7 @@ function resolveMultiSearch(options: unknown): {
   rerank: boolean
   signal: ReturnType<typeof checkSignal>
 } {
-  const o = checkOptionsObject(options, 'search options')
+  const o = checkOptionsObject(options, 'search options', ['k', 'candidates', 'ef', 'rerank', 'signal'])
   const k = o.k === undefined ? 10 : checkInt(o.k, 'k', 1, MAX_K)
   const candidates = o.candidates === undefined ? 0 : checkInt(o.candidates, 'candidates', 1, MAX_K)
   const ef = o.ef === undefined ? 0 : checkInt(o.ef, 'ef', 1, MAX_EF)
@@ -373,13 +375,24 @@ export class MultiVectorIndex {
    * @throws {@link QuiverError} `ERR_INVALID_ARGUMENT` for bad options.
    */
   constructor(options: MultiVectorIndexOptions) {
-    const o = checkOptionsObject(options, 'options')
+    const o = checkOptionsObject(options, 'options', [
+      'dim',
+      'fde',
+      'tokenStorage',
+      'fdeQuantization',
+      'index',
+      'm',
+      'efConstruction',
+      'threads',
+      'seed',
+    ])
     if (o.dim === undefined) throw invalid('options.dim is required')
     const dim = checkInt(o.dim, 'dim', 1, MAX_DIM)
-    const fde = nativeFde(
-      { ...(o.fde === undefined ? {} : checkOptionsObject(o.fde, 'options.fde')), dim },
-      'options.fde',
-    )
+    const f = o.fde === undefined ? {} : checkOptionsObject(o.fde, 'options.fde', FDE_FIELDS)
+    if (f.dim !== undefined && f.dim !== dim) {
+      throw invalid(`options.fde.dim (${String(f.dim)}) disagrees with options.dim (${dim}); set options.dim only`)
+    }
+    const fde = nativeFde({ ...f, dim }, 'options.fde')
     const tokenStorage = o.tokenStorage === undefined ? 'f16' : o.tokenStorage
     if (tokenStorage !== 'f32' && tokenStorage !== 'f16' && tokenStorage !== 'sq8') {
       throw invalid(`tokenStorage must be 'f32', 'f16' or 'sq8', got ${String(tokenStorage)}`)
@@ -420,7 +433,7 @@ export class MultiVectorIndex {
    */
   static async load(path: string, options?: MultiVectorLoadOptions): Promise<MultiVectorIndex> {
     const p = checkPath(path)
-    const o = checkOptionsObject(options, 'load options')
+    const o = checkOptionsObject(options, 'load options', ['mmap', 'fde'])
     const expected = o.fde === undefined ? null : nativeFde(o.fde, 'options.fde')
     const Native = getNative().NativeMultiVectorIndex
     return MultiVectorIndex.wrap(await withCancel(undefined, () => Native.load(p, o.mmap === true, expected)))
@@ -429,7 +442,7 @@ export class MultiVectorIndex {
   /** Synchronous variant of {@link MultiVectorIndex.load}. */
   static loadSync(path: string, options?: MultiVectorLoadOptions): MultiVectorIndex {
     const p = checkPath(path)
-    const o = checkOptionsObject(options, 'load options')
+    const o = checkOptionsObject(options, 'load options', ['mmap', 'fde'])
     const expected = o.fde === undefined ? null : nativeFde(o.fde, 'options.fde')
     const Native = getNative().NativeMultiVectorIndex
     return MultiVectorIndex.wrap(syncCall(() => Native.loadSync(p, o.mmap === true, expected)))

@@ -84,7 +84,7 @@ export interface TextSearchOptions {
 }
 
 function nativeText(options: unknown): NativeTextConfig {
-  const o = checkOptionsObject(options, 'options')
+  const o = checkOptionsObject(options, 'options', ['threads', 'analyzer', 'stem', 'stopWords', 'k1', 'b'])
   const c: NativeTextConfig = {
     analyzer: 'default',
     stem: true,
@@ -96,7 +96,7 @@ function nativeText(options: unknown): NativeTextConfig {
   }
   const a = o.analyzer
   if (a !== undefined && a !== 'default') {
-    const ao = checkOptionsObject(a, 'analyzer')
+    const ao = checkOptionsObject(a, 'analyzer', ['tokenizerJson', 'mode'])
     if (typeof ao.tokenizerJson !== 'string' || ao.tokenizerJson.length === 0) {
       throw invalid("analyzer must be 'default' or { tokenizerJson: path, mode?: 'pretokenize' | 'subword' }")
     }
@@ -158,7 +158,7 @@ function toTexts(texts: unknown, n: number): string[] {
 }
 
 function resolveTextSearch(options: unknown): { k: number; strategy: string; signal: ReturnType<typeof checkSignal> } {
-  const o = checkOptionsObject(options, 'search options')
+  const o = checkOptionsObject(options, 'search options', ['k', 'strategy', 'signal'])
   const k = o.k === undefined ? 10 : checkInt(o.k, 'k', 1, MAX_K)
   const strategy = o.strategy === undefined ? 'bmm' : o.strategy
   if (strategy !== 'bmm' && strategy !== 'bmw' && strategy !== 'exhaustive') {
@@ -225,7 +225,7 @@ export class TextIndex {
    */
   static async load(path: string, options?: { threads?: number }): Promise<TextIndex> {
     const p = checkPath(path)
-    const o = checkOptionsObject(options, 'load options')
+    const o = checkOptionsObject(options, 'load options', ['threads'])
     const threads = o.threads === undefined ? defaultThreads() : checkInt(o.threads, 'threads', 1, MAX_THREADS)
     const Native = getNative().NativeTextIndex
     return TextIndex.wrap(await withCancel(undefined, () => Native.load(p, threads)))
@@ -234,7 +234,7 @@ export class TextIndex {
   /** Synchronous variant of {@link TextIndex.load}. */
   static loadSync(path: string, options?: { threads?: number }): TextIndex {
     const p = checkPath(path)
-    const o = checkOptionsObject(options, 'load options')
+    const o = checkOptionsObject(options, 'load options', ['threads'])
     const threads = o.threads === undefined ? defaultThreads() : checkInt(o.threads, 'threads', 1, MAX_THREADS)
     const Native = getNative().NativeTextIndex
     return TextIndex.wrap(syncCall(() => Native.loadSync(p, threads)))

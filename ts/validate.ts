@@ -74,12 +74,46 @@ export function defaultThreads(): number {
   return Math.min(n, MAX_THREADS)
 }
 
+const VECTOR_INDEX_FIELDS: readonly string[] = [
+  'dim',
+  'metric',
+  'index',
+  'm',
+  'efConstruction',
+  'efSearch',
+  'seed',
+  'threads',
+  'quantization',
+  'originals',
+]
+
+/** Which quantization fields apply to which `type` (the others are rejected). */
+const QUANT_FIELDS: Readonly<Record<string, readonly string[]>> = {
+  none: ['type'],
+  sq8: ['type', 'rerank', 'oversample', 'trainingSize'],
+  binary: ['type', 'queryBits', 'rerank', 'oversample', 'trainingSize'],
+  rabitq: ['type', 'rerank', 'oversample', 'trainingSize'],
+  pq: ['type', 'm', 'nbits', 'opq', 'rerank', 'oversample', 'trainingSize'],
+}
+const ALL_QUANT_FIELDS: readonly string[] = [...new Set(Object.values(QUANT_FIELDS).flat())]
+/** What `config()` reports for a quantization field that does not apply to the type. */
+const NEUTRAL_QUANT: Readonly<Record<string, unknown>> = {
+  m: 0,
+  nbits: 8,
+  opq: false,
+  queryBits: 4,
+  rerank: 'exact',
+  oversample: LIMITS.defaultOversample,
+  trainingSize: LIMITS.defaultTrainingSize,
+}
+
 /** Validates user options and fills in defaults. @internal */
 export function resolveConfig(options: unknown): NativeConfig {
   if (options === null || typeof options !== 'object') {
     throw invalid(`options must be an object with at least { dim }, got ${describe(options)}`)
   }
   const o = options as Record<string, unknown>
+  checkFields(o, 'options', VECTOR_INDEX_FIELDS)
   if (o.dim === undefined) throw invalid('options.dim is required')
   const dim = checkInt(o.dim, 'dim', 1, MAX_DIM)
   return {
@@ -106,8 +140,17 @@ type QuantFields = Pick<
 /** Validates `quantization` / `originals` and fills in their defaults. @internal */
 export function resolveQuantization(quantization: unknown, originals: unknown, dim: number): QuantFields {
   const q: Record<string, unknown> =
-    quantization === undefined ? { type: 'none' } : checkOptionsObject(quantization, 'options.quantization')
+    quantization === undefined
+      ? { type: 'none' }
+      : checkOptionsObject(quantization, 'options.quantization', ALL_QUANT_FIELDS)
   const type = optEnum(q.type, 'quantization.type', QUANT_TYPES, 'none')
+  for (const f of Object.keys(q)) {
+    // A field that does not apply is accepted only with the value config() reports for it, so
+    // that resolved options can be passed back in.
+    if (q[f] !== undefined && !QUANT_FIELDS[type].includes(f) && q[f] !== NEUTRAL_QUANT[f]) {
+      throw invalid(`quantization.${f} does not apply to type '${type}'`)
+    }
+  }
   if (q.type === undefined && quantization !== undefined)
     throw invalid("quantization.type is required ('none', 'sq8', 'binary', 'rabitq' or 'pq')")
   const nbits = q.nbits === undefined ? 8 : q.nbits
@@ -316,10 +359,49 @@ export function checkSignal(signal: unknown): SignalLike | undefined {
 }
 
 /** Checks that an options argument is undefined or an object. @internal */
-export function checkOptionsObject(opts: unknown, name: string): Record<string, unknown> {
+export function checkOptionsObject(opts: unknown, name: string, fields: readonly string[]): Record<string, unknown> {
   if (opts === undefined) return {}
   if (opts === null || typeof opts !== 'object') throw invalid(`${name} must be an object, got ${describe(opts)}`)
-  return opts as Record<string, unknown>
+  const o = opts as Record<string, unknown>
+  checkFields(o, name, fields)
+  return o
+}
+
+/**
+ * Rejects a field of `o` that is not one of `fields` (a field set to `undefined` counts as
+ * absent), naming the closest valid field. @internal
+ */
+export function checkFields(o: Record<string, unknown>, name: string, fields: readonly string[]): void {
+  for (const f of Object.keys(o)) {
+    if (fields.includes(f) || o[f] === undefined) continue
+    const near = nearest(f, fields)
+    const hint =
+      near !== undefined ? `did you mean '${near}'?` : `valid fields: ${fields.map((x) => `'${x}'`).join(', ')}`
+    throw invalid(`unknown field '${f}' in ${name} (${hint})`)
+  }
+}
+
+/** The field closest to `f` by case-insensitive edit distance, if close enough to be a typo. */
+function nearest(f: string, fields: readonly string[]): string | undefined {
+  let best: string | undefined
+  let bestD = Math.max(2, Math.floor(f.length / 3)) + 1
+  for (const c of fields) {
+    const d = editDistance(f.toLowerCase(), c.toLowerCase())
+    if (d < bestD) [best, bestD] = [c, d]
+  }
+  return best
+}
+
+function editDistance(a: string, b: string): number {
+  let prev = Array.from({ length: b.length + 1 }, (_, j) => j)
+  for (let i = 1; i <= a.length; i++) {
+    const cur = [i]
+    for (let j = 1; j <= b.length; j++) {
+      cur[j] = Math.min(prev[j] + 1, cur[j - 1] + 1, prev[j - 1] + (a[i - 1] === b[j - 1] ? 0 : 1))
+    }
+    prev = cur
+  }
+  return prev[b.length]
 }
 
 /** Resolved search parameters. @internal */
@@ -331,7 +413,7 @@ export interface ResolvedSearch {
 
 /** Validates `{ k, ef, signal }`; `ef` defaults to max(efSearch, k). @internal */
 export function resolveSearch(opts: unknown, efSearch: number): ResolvedSearch {
-  const o = checkOptionsObject(opts, 'search options')
+  const o = checkOptionsObject(opts, 'search options', ['k', 'ef', 'signal'])
   const k = o.k === undefined ? 10 : checkInt(o.k, 'k', 1, MAX_K)
   const ef = o.ef === undefined ? Math.max(efSearch, k) : checkInt(o.ef, 'ef', 1, MAX_EF)
   return { k, ef, signal: checkSignal(o.signal) }

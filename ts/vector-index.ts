@@ -274,7 +274,7 @@ export function resolvedOptions(c: Readonly<NativeConfig>): ResolvedVectorIndexO
 }
 
 function checkLoadOptions(options: unknown): { mmap: boolean; quantization: unknown } {
-  const o = checkOptionsObject(options, 'load options')
+  const o = checkOptionsObject(options, 'load options', ['mmap', 'quantization'])
   if (o.mmap !== undefined && typeof o.mmap !== 'boolean') throw invalid('options.mmap must be a boolean')
   return { mmap: o.mmap === true, quantization: o.quantization }
 }
@@ -421,7 +421,7 @@ export class VectorIndex {
    *   dropped), `ERR_DIMENSION_MISMATCH`, `ERR_NON_FINITE`, `ERR_READ_ONLY`, `ERR_ABORTED`.
    */
   async train(sample?: Vectors, options?: { signal?: AbortSignal }): Promise<void> {
-    const o = checkOptionsObject(options, 'train options')
+    const o = checkOptionsObject(options, 'train options', ['signal'])
     const signal = checkSignal(o.signal)
     const data = sample === undefined ? new Float32Array(0) : toMatrix(sample, this.cfg.dim, 'sample').data
     if (sample !== undefined && data.length === 0) throw invalid('the training sample is empty')
