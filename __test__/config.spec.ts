@@ -13,6 +13,7 @@ test('constants have the documented values', (t) => {
   t.deepEqual([...ERROR_CODES].sort(), [
     'ERR_ABORTED',
     'ERR_CAPACITY',
+    'ERR_CLOSED',
     'ERR_CORRUPT_FILE',
     'ERR_DIMENSION_MISMATCH',
     'ERR_DUPLICATE_KEY',

@@ -31,6 +31,10 @@ export declare class NativeFdeEncoder {
   encodeQuery(tokens: Float32Array): Float32Array
   /** Document FDE (blocks AVERAGE their tokens; empty partitions filled if configured). */
   encodeDocument(tokens: Float32Array): Float32Array
+  /** Frees the encoder's matrices now; later calls fail with `ERR_CLOSED`. */
+  close(): void
+  /** Whether `close()` was called. */
+  get closed(): boolean
 }
 
 /** A MUVERA multi-vector index. */
@@ -80,6 +84,13 @@ export declare class NativeMultiVectorIndex {
   save(path: string): Promise<void>
   /** Saves atomically on the JS thread. */
   saveSync(path: string): void
+  /**
+   * Releases the index now (its memory, thread pool and file mapping; in-flight calls finish first). Idempotent; every
+   * later call fails with `ERR_CLOSED`.
+   */
+  close(): void
+  /** Whether `close()` was called. */
+  get closed(): boolean
 }
 
 /** A BM25 text index. */
@@ -120,6 +131,13 @@ export declare class NativeTextIndex {
   save(path: string): Promise<void>
   /** Saves atomically on the JS thread. */
   saveSync(path: string): void
+  /**
+   * Releases the index now (its memory and thread pool; in-flight calls finish first). Idempotent; every
+   * later call fails with `ERR_CLOSED`.
+   */
+  close(): void
+  /** Whether `close()` was called. */
+  get closed(): boolean
 }
 
 /** A vector index. See the TypeScript `VectorIndex` for the documented API. */
@@ -172,6 +190,13 @@ export declare class NativeVectorIndex {
   save(path: string): Promise<void>
   /** Saves atomically on the JS thread. */
   saveSync(path: string): void
+  /**
+   * Releases the index now (its memory, thread pool and file mapping; in-flight calls finish first). Idempotent; every
+   * later call fails with `ERR_CLOSED`.
+   */
+  close(): void
+  /** Whether `close()` was called. */
+  get closed(): boolean
 }
 
 /** Reports the SIMD path in use and the build. */

@@ -135,3 +135,31 @@ export function checkPath(path: unknown): string {
   }
   return path
 }
+
+/**
+ * Makes `await using x = …` (and `using`) close instances of `cls`, on runtimes that define
+ * `Symbol.asyncDispose` / `Symbol.dispose`. @internal
+ */
+export function closeOnDispose(cls: { prototype: { close(): void } }): void {
+  const symbols = Symbol as unknown as { asyncDispose?: symbol; dispose?: symbol }
+  const proto = cls.prototype
+  if (symbols.asyncDispose !== undefined) {
+    Object.defineProperty(proto, symbols.asyncDispose, {
+      value(this: { close(): void }): Promise<void> {
+        this.close()
+        return Promise.resolve()
+      },
+      configurable: true,
+      writable: true,
+    })
+  }
+  if (symbols.dispose !== undefined) {
+    Object.defineProperty(proto, symbols.dispose, {
+      value(this: { close(): void }): void {
+        this.close()
+      },
+      configurable: true,
+      writable: true,
+    })
+  }
+}

@@ -9,6 +9,7 @@ import * as crypto from 'node:crypto'
 import * as fs from 'node:fs'
 import * as path from 'node:path'
 import { QuiverError } from './errors'
+import { closeOnDispose } from './call'
 import { fuse } from './fusion'
 import type { FusionMethod, FusionList } from './fusion'
 import { MultiVectorIndex } from './multi-vector'
@@ -188,6 +189,7 @@ export class Collection {
   private texts = new Map<number, string>()
   private nextKey = 0
   private queue: Promise<unknown> = Promise.resolve()
+  private closedFlag = false
 
   /**
    * Creates an empty collection.
@@ -225,6 +227,22 @@ export class Collection {
     for (const id of this.keyOf.keys()) if (typeof id === 'string') ids += 2 * id.length
     for (const t of this.texts.values()) ids += 2 * t.length
     return { total: text + vector + multiVector + ids, text, vector, multiVector, ids }
+  }
+
+  /**
+   * Closes every index of the collection now (see `VectorIndex.close`); later calls fail with
+   * `ERR_CLOSED`. Idempotent.
+   */
+  close(): void {
+    this.closedFlag = true
+    this.text?.close()
+    this.vector?.close()
+    this.multi?.close()
+  }
+
+  /** Whether {@link Collection.close} was called. */
+  get closed(): boolean {
+    return this.closedFlag
   }
 
   /** The schema. */
@@ -610,3 +628,5 @@ export class Collection {
     return c
   }
 }
+
+closeOnDispose(Collection)

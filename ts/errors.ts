@@ -23,6 +23,7 @@
  * - `ERR_VERSION_MISMATCH`   – an index file was written by an incompatible format version.
  * - `ERR_ABORTED`            – the operation was cancelled through an `AbortSignal`.
  * - `ERR_READ_ONLY`          – a write was attempted on a read-only (memory-mapped) index.
+ * - `ERR_CLOSED`             – a call on an object after its `close()`.
  * - `ERR_UNSUPPORTED_PLATFORM` – no native binary for this platform/arch/libc is installed.
  * - `ERR_INTERNAL`           – an unexpected internal failure (a bug; please report it).
  */
@@ -39,6 +40,7 @@ export type QuiverErrorCode =
   | 'ERR_VERSION_MISMATCH'
   | 'ERR_ABORTED'
   | 'ERR_READ_ONLY'
+  | 'ERR_CLOSED'
   | 'ERR_UNSUPPORTED_PLATFORM'
   | 'ERR_INTERNAL'
 
@@ -56,6 +58,7 @@ export const ERROR_CODES: readonly QuiverErrorCode[] = Object.freeze([
   'ERR_VERSION_MISMATCH',
   'ERR_ABORTED',
   'ERR_READ_ONLY',
+  'ERR_CLOSED',
   'ERR_UNSUPPORTED_PLATFORM',
   'ERR_INTERNAL',
 ] as const)

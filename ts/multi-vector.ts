@@ -20,7 +20,7 @@ import {
   MAX_K,
   MAX_U32,
 } from './validate'
-import { abortedError, checkPath, runAdd, syncCall, withCancel } from './call'
+import { abortedError, checkPath, closeOnDispose, runAdd, syncCall, withCancel } from './call'
 import { resolvedOptions } from './vector-index'
 import type { Keys, MemoryUsage, QuantizationOptions, ResolvedVectorIndexOptions, IndexType } from './vector-index'
 
@@ -173,6 +173,20 @@ export class FdeEncoder {
     const Native = getNative().NativeFdeEncoder
     this.native = syncCall(() => new Native(c))
     this.resolved = paramsOut(this.native.params())
+  }
+
+  /**
+   * Releases the encoder now (its random matrices) instead of at garbage
+   * collection; calls already running finish first. Idempotent; every later call fails with
+   * `ERR_CLOSED`. Where the runtime has `Symbol.asyncDispose`, `await using` closes it too.
+   */
+  close(): void {
+    this.native.close()
+  }
+
+  /** Whether {@link FdeEncoder.close} was called. */
+  get closed(): boolean {
+    return this.native.closed
   }
 
   /** Length of every FDE this encoder produces. */
@@ -455,22 +469,36 @@ export class MultiVectorIndex {
 
   /** Number of documents. */
   get size(): number {
-    return this.native.size
+    return syncCall(() => this.native.size)
+  }
+
+  /**
+   * Releases the index now (native memory, worker threads, file mapping) instead of at garbage
+   * collection; calls already running finish first. Idempotent; every later call fails with
+   * `ERR_CLOSED`. Where the runtime has `Symbol.asyncDispose`, `await using` closes it too.
+   */
+  close(): void {
+    this.native.close()
+  }
+
+  /** Whether {@link MultiVectorIndex.close} was called. */
+  get closed(): boolean {
+    return this.native.closed
   }
 
   /** Token storage of the rerank. */
   get tokenStorage(): TokenStorage {
-    return this.native.tokenStorage as TokenStorage
+    return syncCall(() => this.native.tokenStorage) as TokenStorage
   }
 
   /** The encoder's resolved parameters. */
   get fdeParams(): FdeParams {
-    return paramsOut(this.native.fdeParams())
+    return paramsOut(syncCall(() => this.native.fdeParams()))
   }
 
   /** The FDE index's resolved configuration (dim = FDE dimension, metric `'ip'`). */
   indexConfig(): ResolvedVectorIndexOptions {
-    return resolvedOptions(this.native.indexConfig())
+    return resolvedOptions(syncCall(() => this.native.indexConfig()))
   }
 
   /** Heap bytes by part. */
@@ -596,12 +624,14 @@ export class MultiVectorIndex {
 
   /** True if a document is stored under `key`. */
   has(key: number): boolean {
-    return this.native.has(checkInt(key, 'key', 0, MAX_U32))
+    const k = checkInt(key, 'key', 0, MAX_U32)
+    return syncCall(() => this.native.has(k))
   }
 
   /** The stored tokens of `key` (decoded to f32; f16/sq8 storage rounds them), or `undefined`. */
   tokens(key: number): Float32Array | undefined {
-    const t = this.native.tokens(checkInt(key, 'key', 0, MAX_U32))
+    const k = checkInt(key, 'key', 0, MAX_U32)
+    const t = syncCall(() => this.native.tokens(k))
     return t === null ? undefined : t
   }
 
@@ -617,3 +647,6 @@ export class MultiVectorIndex {
     syncCall(() => this.native.saveSync(p))
   }
 }
+
+closeOnDispose(FdeEncoder)
+closeOnDispose(MultiVectorIndex)

@@ -17,7 +17,7 @@ import {
   MAX_THREADS,
   MAX_U32,
 } from './validate'
-import { abortedError, checkPath, runAdd, syncCall, withCancel } from './call'
+import { abortedError, checkPath, closeOnDispose, runAdd, syncCall, withCancel } from './call'
 import type { Keys } from './vector-index'
 
 /**
@@ -242,17 +242,31 @@ export class TextIndex {
 
   /** Number of documents. */
   get size(): number {
-    return this.native.size
+    return syncCall(() => this.native.size)
+  }
+
+  /**
+   * Releases the index now (native memory and worker threads) instead of at garbage
+   * collection; calls already running finish first. Idempotent; every later call fails with
+   * `ERR_CLOSED`. Where the runtime has `Symbol.asyncDispose`, `await using` closes it too.
+   */
+  close(): void {
+    this.native.close()
+  }
+
+  /** Whether {@link TextIndex.close} was called. */
+  get closed(): boolean {
+    return this.native.closed
   }
 
   /** Number of distinct indexed terms. */
   get terms(): number {
-    return this.native.terms
+    return syncCall(() => this.native.terms)
   }
 
   /** The resolved options. */
   config(): ResolvedTextIndexOptions {
-    return resolved(this.native.info())
+    return resolved(syncCall(() => this.native.info()))
   }
 
   /** Approximate native memory held, in bytes, by part. */
@@ -338,7 +352,8 @@ export class TextIndex {
 
   /** True if a document is stored under `key`. */
   has(key: number): boolean {
-    return this.native.has(checkInt(key, 'key', 0, MAX_U32))
+    const k = checkInt(key, 'key', 0, MAX_U32)
+    return syncCall(() => this.native.has(k))
   }
 
   /** Writes the index to `path` atomically (checksummed; a failed write keeps the old file), on a worker thread. */
@@ -353,3 +368,5 @@ export class TextIndex {
     syncCall(() => this.native.saveSync(p))
   }
 }
+
+closeOnDispose(TextIndex)

@@ -5,7 +5,7 @@
  */
 
 import { QuiverError } from './errors'
-import { abortedError, checkPath, runAdd, syncCall, withCancel } from './call'
+import { abortedError, checkPath, closeOnDispose, runAdd, syncCall, withCancel } from './call'
 import { getNative } from './native'
 import type { NativeBatchResult, NativeConfig, NativeVectorIndex } from '../native/index'
 import {
@@ -385,12 +385,26 @@ export class VectorIndex {
 
   /** Number of vectors currently stored. */
   get size(): number {
-    return this.native.size
+    return syncCall(() => this.native.size)
   }
 
   /** True for an index loaded with `{ mmap: true }`: writes fail with `ERR_READ_ONLY`. */
   get readOnly(): boolean {
-    return this.native.readOnly
+    return syncCall(() => this.native.readOnly)
+  }
+
+  /**
+   * Releases the index now (native memory, worker threads, file mapping) instead of at garbage
+   * collection; calls already running finish first. Idempotent; every later call fails with
+   * `ERR_CLOSED`. Where the runtime has `Symbol.asyncDispose`, `await using` closes it too.
+   */
+  close(): void {
+    this.native.close()
+  }
+
+  /** Whether {@link VectorIndex.close} was called. */
+  get closed(): boolean {
+    return this.native.closed
   }
 
   /** The resolved configuration (all options, defaults filled in). */
@@ -408,7 +422,7 @@ export class VectorIndex {
    * vectors are kept in f32 and searched exactly.
    */
   get trained(): boolean {
-    return this.native.trained
+    return syncCall(() => this.native.trained)
   }
 
   /**
@@ -602,3 +616,5 @@ export class VectorIndex {
     syncCall(() => this.native.saveSync(p))
   }
 }
+
+closeOnDispose(VectorIndex)

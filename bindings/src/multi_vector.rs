@@ -3,7 +3,6 @@
 
 use std::path::PathBuf;
 use std::sync::atomic::AtomicBool;
-use std::sync::Arc;
 
 use napi::bindgen_prelude::{AsyncTask, Float32Array, Uint32Array};
 use napi::Env;
@@ -13,10 +12,12 @@ use quiver_engine::multi_vector::{
     SharedMultiIndex,
 };
 use quiver_engine::options::{self, FdeOptions};
-use quiver_engine::{AddOutcome, Error as EngineError, FdeEncoder, FdeParams, ENCODER_VERSION};
+use quiver_engine::{
+    AddOutcome, Error as EngineError, FdeEncoder, FdeParams, Handle, ENCODER_VERSION,
+};
 
 use crate::error::{guard, to_js};
-use crate::tasks::{check_cancel, job, report, Job, Progress};
+use crate::tasks::{access, check_cancel, job, report, Job, Progress};
 use crate::vector_index::{
     add_result, flag, memory_of, to_config, CancelToken, NativeAddResult, NativeConfig,
     NativeMemoryUsage,
@@ -116,7 +117,7 @@ fn params_out(p: &FdeParams, output_dim: usize) -> NativeFdeParams {
 /// A MUVERA FDE encoder.
 #[napi]
 pub struct NativeFdeEncoder {
-    inner: Arc<FdeEncoder>,
+    handle: Handle<FdeEncoder>,
 }
 
 #[napi]
@@ -127,46 +128,61 @@ impl NativeFdeEncoder {
         let enc = guard(|| FdeEncoder::new(fde_params(&config)?).map_err(muvera_error))
             .map_err(|e| to_js(&env, e))?;
         Ok(NativeFdeEncoder {
-            inner: Arc::new(enc),
+            handle: Handle::new(enc, "FdeEncoder"),
         })
     }
 
     /// Output dimension.
     #[napi(getter)]
-    pub fn output_dim(&self) -> u32 {
-        self.inner.output_dim() as u32
+    pub fn output_dim(&self, env: Env) -> napi::Result<u32> {
+        access(&env, &self.handle, |e| e.output_dim() as u32)
     }
 
     /// Resolved parameters.
     #[napi]
-    pub fn params(&self) -> NativeFdeParams {
-        params_out(self.inner.params(), self.inner.output_dim())
+    pub fn params(&self, env: Env) -> napi::Result<NativeFdeParams> {
+        access(&env, &self.handle, |e| {
+            params_out(e.params(), e.output_dim())
+        })
     }
 
     /// Query FDE (blocks SUM their tokens).
     #[napi]
     pub fn encode_query(&self, env: Env, tokens: Float32Array) -> napi::Result<Float32Array> {
-        let mut out = vec![0f32; self.inner.output_dim()];
         guard(|| {
-            self.inner
-                .encode_query(&tokens, &mut out)
-                .map_err(muvera_error)
+            let enc = self.handle.get()?;
+            let mut out = vec![0f32; enc.output_dim()];
+            enc.encode_query(&tokens, &mut out).map_err(muvera_error)?;
+            Ok(out)
         })
-        .map_err(|e| to_js(&env, e))?;
-        Ok(Float32Array::new(out))
+        .map(Float32Array::new)
+        .map_err(|e| to_js(&env, e))
     }
 
     /// Document FDE (blocks AVERAGE their tokens; empty partitions filled if configured).
     #[napi]
     pub fn encode_document(&self, env: Env, tokens: Float32Array) -> napi::Result<Float32Array> {
-        let mut out = vec![0f32; self.inner.output_dim()];
         guard(|| {
-            self.inner
-                .encode_document(&tokens, &mut out)
-                .map_err(muvera_error)
+            let enc = self.handle.get()?;
+            let mut out = vec![0f32; enc.output_dim()];
+            enc.encode_document(&tokens, &mut out)
+                .map_err(muvera_error)?;
+            Ok(out)
         })
-        .map_err(|e| to_js(&env, e))?;
-        Ok(Float32Array::new(out))
+        .map(Float32Array::new)
+        .map_err(|e| to_js(&env, e))
+    }
+
+    /// Frees the encoder's matrices now; later calls fail with `ERR_CLOSED`.
+    #[napi]
+    pub fn close(&self) {
+        self.handle.close();
+    }
+
+    /// Whether `close()` was called.
+    #[napi(getter)]
+    pub fn closed(&self) -> bool {
+        self.handle.is_closed()
     }
 }
 
@@ -195,12 +211,12 @@ fn opt(x: u32) -> Option<usize> {
 /// A MUVERA multi-vector index.
 #[napi]
 pub struct NativeMultiVectorIndex {
-    inner: Arc<SharedMultiIndex>,
+    handle: Handle<SharedMultiIndex>,
 }
 
 fn wrap(index: MultiVectorIndex) -> NativeMultiVectorIndex {
     NativeMultiVectorIndex {
-        inner: Arc::new(SharedMultiIndex::new(index)),
+        handle: Handle::new(SharedMultiIndex::new(index), "MultiVectorIndex"),
     }
 }
 
@@ -258,10 +274,11 @@ impl NativeMultiVectorIndex {
         on_progress: Option<Progress>,
         cancel: Option<&CancelToken>,
     ) -> AsyncTask<Job<AddOutcome, NativeAddResult>> {
-        let (inner, cancel) = (self.inner.clone(), flag(cancel));
+        let (inner, cancel) = (self.handle.get(), flag(cancel));
         let (keys, data, offsets) = (keys.to_vec(), data.to_vec(), offsets.to_vec());
         job(
             move || {
+                let inner = inner?;
                 let report = report(on_progress.as_ref());
                 let docs = DocBatch {
                     data: &data,
@@ -288,9 +305,13 @@ impl NativeMultiVectorIndex {
             data: &data,
             offsets: &offsets,
         };
-        guard(|| self.inner.add(&keys, &docs, upsert, &never, &mut |_, _| {}))
-            .map(add_result)
-            .map_err(|e| to_js(&env, e))
+        guard(|| {
+            self.handle
+                .get()?
+                .add(&keys, &docs, upsert, &never, &mut |_, _| {})
+        })
+        .map(add_result)
+        .map_err(|e| to_js(&env, e))
     }
 
     /// MUVERA search on a worker thread (the rerank uses the index's pool).
@@ -304,13 +325,16 @@ impl NativeMultiVectorIndex {
         rerank: bool,
         cancel: Option<&CancelToken>,
     ) -> AsyncTask<Job<(MultiHits, SearchTimings), NativeMultiResult>> {
-        let (inner, cancel, query) = (self.inner.clone(), flag(cancel), query.to_vec());
+        let (inner, cancel, query) = (self.handle.get(), flag(cancel), query.to_vec());
         job(
             move || {
+                let inner = inner?;
                 check_cancel(&cancel)?;
-                inner
-                    .read()
-                    .search(&query, k as usize, opt(candidates), opt(ef), rerank)
+                let hits =
+                    inner
+                        .read()
+                        .search(&query, k as usize, opt(candidates), opt(ef), rerank);
+                hits
             },
             |(h, t)| multi_result(h, t),
         )
@@ -328,7 +352,8 @@ impl NativeMultiVectorIndex {
         rerank: bool,
     ) -> napi::Result<NativeMultiResult> {
         guard(|| {
-            self.inner
+            self.handle
+                .get()?
                 .read()
                 .search(&query, k as usize, opt(candidates), opt(ef), rerank)
         })
@@ -344,11 +369,13 @@ impl NativeMultiVectorIndex {
         k: u32,
         cancel: Option<&CancelToken>,
     ) -> AsyncTask<Job<MultiHits, NativeMultiResult>> {
-        let (inner, cancel, query) = (self.inner.clone(), flag(cancel), query.to_vec());
+        let (inner, cancel, query) = (self.handle.get(), flag(cancel), query.to_vec());
         job(
             move || {
+                let inner = inner?;
                 check_cancel(&cancel)?;
-                inner.read().search_exhaustive(&query, k as usize, &cancel)
+                let hits = inner.read().search_exhaustive(&query, k as usize, &cancel);
+                hits
             },
             exhaustive_result,
         )
@@ -364,7 +391,8 @@ impl NativeMultiVectorIndex {
     ) -> napi::Result<NativeMultiResult> {
         let never = AtomicBool::new(false);
         guard(|| {
-            self.inner
+            self.handle
+                .get()?
                 .read()
                 .search_exhaustive(&query, k as usize, &never)
         })
@@ -381,7 +409,7 @@ impl NativeMultiVectorIndex {
         query: Float32Array,
         keys: Uint32Array,
     ) -> napi::Result<Float32Array> {
-        guard(|| self.inner.read().score(&query, &keys))
+        guard(|| self.handle.get()?.read().score(&query, &keys))
             .map(Float32Array::new)
             .map_err(|e| to_js(&env, e))
     }
@@ -389,78 +417,101 @@ impl NativeMultiVectorIndex {
     /// Removes keys on a worker thread.
     #[napi(ts_return_type = "Promise<number>")]
     pub fn remove(&self, keys: Uint32Array) -> AsyncTask<Job<usize, u32>> {
-        let (inner, keys) = (self.inner.clone(), keys.to_vec());
-        job(move || inner.remove(&keys), |n| n as u32)
+        let (inner, keys) = (self.handle.get(), keys.to_vec());
+        job(move || inner?.remove(&keys), |n| n as u32)
     }
 
     /// Removes keys on the JS thread.
     #[napi]
     pub fn remove_sync(&self, env: Env, keys: Uint32Array) -> napi::Result<u32> {
-        guard(|| self.inner.remove(&keys))
+        guard(|| self.handle.get()?.remove(&keys))
             .map(|n| n as u32)
             .map_err(|e| to_js(&env, e))
     }
 
     /// Whether `key` is present.
     #[napi]
-    pub fn has(&self, key: u32) -> bool {
-        self.inner.read().has(key)
+    pub fn has(&self, env: Env, key: u32) -> napi::Result<bool> {
+        access(&env, &self.handle, |i| i.read().has(key))
     }
 
     /// The stored tokens of `key` (decoded to f32), or null.
     #[napi]
-    pub fn tokens(&self, key: u32) -> Option<Float32Array> {
-        self.inner.read().tokens_of(key).map(Float32Array::new)
+    pub fn tokens(&self, env: Env, key: u32) -> napi::Result<Option<Float32Array>> {
+        access(&env, &self.handle, |i| {
+            i.read().tokens_of(key).map(Float32Array::new)
+        })
     }
 
     /// Live documents.
     #[napi(getter)]
-    pub fn size(&self) -> u32 {
-        self.inner.read().len() as u32
+    pub fn size(&self, env: Env) -> napi::Result<u32> {
+        access(&env, &self.handle, |i| i.read().len() as u32)
     }
 
     /// Resolved encoder parameters.
     #[napi]
-    pub fn fde_params(&self) -> NativeFdeParams {
-        let r = self.inner.read();
-        params_out(r.encoder().params(), r.encoder().output_dim())
+    pub fn fde_params(&self, env: Env) -> napi::Result<NativeFdeParams> {
+        access(&env, &self.handle, |i| {
+            let r = i.read();
+            params_out(r.encoder().params(), r.encoder().output_dim())
+        })
     }
 
     /// Token storage name.
     #[napi(getter)]
-    pub fn token_storage(&self) -> String {
-        self.inner.read().config().token_storage.name().into()
+    pub fn token_storage(&self, env: Env) -> napi::Result<String> {
+        access(&env, &self.handle, |i| {
+            i.read().config().token_storage.name().into()
+        })
     }
 
     /// The FDE index's resolved configuration.
     #[napi]
-    pub fn index_config(&self) -> NativeConfig {
-        crate::vector_index::from_config(self.inner.read().fde_index().config())
+    pub fn index_config(&self, env: Env) -> napi::Result<NativeConfig> {
+        access(&env, &self.handle, |i| {
+            crate::vector_index::from_config(i.read().fde_index().config())
+        })
     }
 
     /// Heap bytes by part.
     #[napi]
-    pub fn memory_usage(&self) -> NativeMultiMemory {
-        let m = self.inner.read().memory_usage();
-        NativeMultiMemory {
-            total: m.total() as f64,
-            fde: memory_of(&m.fde),
-            tokens: m.tokens as f64,
-            encoder: m.encoder as f64,
-        }
+    pub fn memory_usage(&self, env: Env) -> napi::Result<NativeMultiMemory> {
+        access(&env, &self.handle, |i| {
+            let m = i.read().memory_usage();
+            NativeMultiMemory {
+                total: m.total() as f64,
+                fde: memory_of(&m.fde),
+                tokens: m.tokens as f64,
+                encoder: m.encoder as f64,
+            }
+        })
     }
 
     /// Saves atomically on a worker thread.
     #[napi(ts_return_type = "Promise<void>")]
     pub fn save(&self, path: String) -> AsyncTask<Job<(), ()>> {
-        let inner = self.inner.clone();
-        job(move || inner.save(&PathBuf::from(path)), |()| ())
+        let inner = self.handle.get();
+        job(move || inner?.save(&PathBuf::from(path)), |()| ())
     }
 
     /// Saves atomically on the JS thread.
     #[napi]
     pub fn save_sync(&self, env: Env, path: String) -> napi::Result<()> {
-        guard(|| self.inner.save(&PathBuf::from(path))).map_err(|e| to_js(&env, e))
+        guard(|| self.handle.get()?.save(&PathBuf::from(path))).map_err(|e| to_js(&env, e))
+    }
+
+    /// Releases the index now (its memory, thread pool and file mapping; in-flight calls finish first). Idempotent; every
+    /// later call fails with `ERR_CLOSED`.
+    #[napi]
+    pub fn close(&self) {
+        self.handle.close();
+    }
+
+    /// Whether `close()` was called.
+    #[napi(getter)]
+    pub fn closed(&self) -> bool {
+        self.handle.is_closed()
     }
 }
 

@@ -3,17 +3,16 @@
 
 use std::path::PathBuf;
 use std::sync::atomic::AtomicBool;
-use std::sync::Arc;
 
 use napi::bindgen_prelude::{AsyncTask, Float32Array, Uint32Array};
 use napi::Env;
 use napi_derive::napi;
 use quiver_engine::options;
 use quiver_engine::text_index::{SharedTextIndex, TextHits};
-use quiver_engine::{AddOutcome, Bm25Params, Error as EngineError};
+use quiver_engine::{AddOutcome, Bm25Params, Error as EngineError, Handle};
 
 use crate::error::{guard, to_js};
-use crate::tasks::{check_cancel, job, report, Job, Progress};
+use crate::tasks::{access, check_cancel, job, report, Job, Progress};
 use crate::vector_index::{add_result, flag, CancelToken, NativeAddResult};
 
 /// Text index options, resolved by the TypeScript layer.
@@ -94,7 +93,7 @@ fn batch_hits(v: Vec<TextHits>) -> Vec<NativeTextResult> {
 
 fn wrap(index: SharedTextIndex) -> NativeTextIndex {
     NativeTextIndex {
-        inner: Arc::new(index),
+        handle: Handle::new(index, "TextIndex"),
     }
 }
 
@@ -105,7 +104,7 @@ fn load(path: String, threads: u32) -> Result<SharedTextIndex, EngineError> {
 /// A BM25 text index.
 #[napi]
 pub struct NativeTextIndex {
-    inner: Arc<SharedTextIndex>,
+    handle: Handle<SharedTextIndex>,
 }
 
 #[napi]
@@ -144,9 +143,9 @@ impl NativeTextIndex {
         on_progress: Option<Progress>,
         cancel: Option<&CancelToken>,
     ) -> AsyncTask<Job<AddOutcome, NativeAddResult>> {
-        let (inner, cancel, keys) = (self.inner.clone(), flag(cancel), keys.to_vec());
+        let (inner, cancel, keys) = (self.handle.get(), flag(cancel), keys.to_vec());
         job(
-            move || inner.add(&keys, &texts, &cancel, &report(on_progress.as_ref())),
+            move || inner?.add(&keys, &texts, &cancel, &report(on_progress.as_ref())),
             add_result,
         )
     }
@@ -155,7 +154,7 @@ impl NativeTextIndex {
     #[napi]
     pub fn add_sync(&self, env: Env, keys: Uint32Array, texts: Vec<String>) -> napi::Result<()> {
         let never = AtomicBool::new(false);
-        guard(|| self.inner.add(&keys, &texts, &never, &|_, _| {}))
+        guard(|| self.handle.get()?.add(&keys, &texts, &never, &|_, _| {}))
             .map(|_| ())
             .map_err(|e| to_js(&env, e))
     }
@@ -169,9 +168,10 @@ impl NativeTextIndex {
         strategy: String,
         cancel: Option<&CancelToken>,
     ) -> AsyncTask<Job<TextHits, NativeTextResult>> {
-        let (inner, cancel) = (self.inner.clone(), flag(cancel));
+        let (inner, cancel) = (self.handle.get(), flag(cancel));
         job(
             move || {
+                let inner = inner?;
                 check_cancel(&cancel)?;
                 inner.search(&query, k as usize, options::text_strategy(&strategy)?)
             },
@@ -189,7 +189,8 @@ impl NativeTextIndex {
         strategy: String,
     ) -> napi::Result<NativeTextResult> {
         guard(|| {
-            self.inner
+            self.handle
+                .get()?
                 .search(&query, k as usize, options::text_strategy(&strategy)?)
         })
         .map(hits)
@@ -203,88 +204,108 @@ impl NativeTextIndex {
         queries: Vec<String>,
         k: u32,
     ) -> AsyncTask<Job<Vec<TextHits>, Vec<NativeTextResult>>> {
-        let inner = self.inner.clone();
-        job(move || inner.search_batch(&queries, k as usize), batch_hits)
+        let inner = self.handle.get();
+        job(
+            move || inner?.search_batch(&queries, k as usize),
+            batch_hits,
+        )
     }
 
     /// The analyzer's tokens for `text` (what is indexed / searched).
     #[napi]
     pub fn analyze(&self, env: Env, text: String) -> napi::Result<Vec<String>> {
-        guard(|| self.inner.analyze(&text)).map_err(|e| to_js(&env, e))
+        guard(|| self.handle.get()?.analyze(&text)).map_err(|e| to_js(&env, e))
     }
 
     /// Removes keys on the JS thread; returns how many were present.
     #[napi]
     pub fn remove_sync(&self, env: Env, keys: Uint32Array) -> napi::Result<u32> {
-        guard(|| Ok(self.inner.remove(&keys) as u32)).map_err(|e| to_js(&env, e))
+        guard(|| Ok(self.handle.get()?.remove(&keys) as u32)).map_err(|e| to_js(&env, e))
     }
 
     /// Removes keys on a worker thread.
     #[napi(ts_return_type = "Promise<number>")]
     pub fn remove(&self, keys: Uint32Array) -> AsyncTask<Job<usize, u32>> {
-        let (inner, keys) = (self.inner.clone(), keys.to_vec());
-        job(move || Ok(inner.remove(&keys)), |n| n as u32)
+        let (inner, keys) = (self.handle.get(), keys.to_vec());
+        job(move || Ok(inner?.remove(&keys)), |n| n as u32)
     }
 
     /// Whether `key` is present.
     #[napi]
-    pub fn has(&self, key: u32) -> bool {
-        self.inner.read().contains(key)
+    pub fn has(&self, env: Env, key: u32) -> napi::Result<bool> {
+        access(&env, &self.handle, |i| i.read().contains(key))
     }
 
     /// Live documents.
     #[napi(getter)]
-    pub fn size(&self) -> u32 {
-        self.inner.read().len() as u32
+    pub fn size(&self, env: Env) -> napi::Result<u32> {
+        access(&env, &self.handle, |i| i.read().len() as u32)
     }
 
     /// Distinct indexed terms.
     #[napi(getter)]
-    pub fn terms(&self) -> u32 {
-        self.inner.read().num_terms() as u32
+    pub fn terms(&self, env: Env) -> napi::Result<u32> {
+        access(&env, &self.handle, |i| i.read().num_terms() as u32)
     }
 
     /// Options of this index.
     #[napi]
-    pub fn info(&self) -> NativeTextInfo {
-        let index = self.inner.read();
-        let a = index.analyzer_config();
-        let n = options::analyzer_names(a);
-        let p = index.params();
-        NativeTextInfo {
-            analyzer: n.kind.into(),
-            tokenizer_name: n.tokenizer_name,
-            mode: n.mode.map(Into::into),
-            stem: a.stem,
-            stop_words: n.stop_words.into(),
-            stop_word_list: n.stop_word_list,
-            k1: f64::from(p.k1),
-            b: f64::from(p.b),
-        }
+    pub fn info(&self, env: Env) -> napi::Result<NativeTextInfo> {
+        access(&env, &self.handle, |i| {
+            let index = i.read();
+            let a = index.analyzer_config();
+            let n = options::analyzer_names(a);
+            let p = index.params();
+            NativeTextInfo {
+                analyzer: n.kind.into(),
+                tokenizer_name: n.tokenizer_name,
+                mode: n.mode.map(Into::into),
+                stem: a.stem,
+                stop_words: n.stop_words.into(),
+                stop_word_list: n.stop_word_list,
+                k1: f64::from(p.k1),
+                b: f64::from(p.b),
+            }
+        })
     }
 
     /// Heap bytes held, by part.
     #[napi]
-    pub fn memory_usage(&self) -> NativeTextMemory {
-        let m = self.inner.read().memory_usage();
-        NativeTextMemory {
-            total: m.total() as f64,
-            postings: m.postings as f64,
-            terms: m.terms as f64,
-            documents: m.documents as f64,
-        }
+    pub fn memory_usage(&self, env: Env) -> napi::Result<NativeTextMemory> {
+        access(&env, &self.handle, |i| {
+            let m = i.read().memory_usage();
+            NativeTextMemory {
+                total: m.total() as f64,
+                postings: m.postings as f64,
+                terms: m.terms as f64,
+                documents: m.documents as f64,
+            }
+        })
     }
 
     /// Saves atomically on a worker thread.
     #[napi(ts_return_type = "Promise<void>")]
     pub fn save(&self, path: String) -> AsyncTask<Job<(), ()>> {
-        let inner = self.inner.clone();
-        job(move || inner.save(&PathBuf::from(path)), |()| ())
+        let inner = self.handle.get();
+        job(move || inner?.save(&PathBuf::from(path)), |()| ())
     }
 
     /// Saves atomically on the JS thread.
     #[napi]
     pub fn save_sync(&self, env: Env, path: String) -> napi::Result<()> {
-        guard(|| self.inner.save(&PathBuf::from(path))).map_err(|e| to_js(&env, e))
+        guard(|| self.handle.get()?.save(&PathBuf::from(path))).map_err(|e| to_js(&env, e))
+    }
+
+    /// Releases the index now (its memory and thread pool; in-flight calls finish first). Idempotent; every
+    /// later call fails with `ERR_CLOSED`.
+    #[napi]
+    pub fn close(&self) {
+        self.handle.close();
+    }
+
+    /// Whether `close()` was called.
+    #[napi(getter)]
+    pub fn closed(&self) -> bool {
+        self.handle.is_closed()
     }
 }

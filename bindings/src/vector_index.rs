@@ -11,12 +11,12 @@ use napi::Env;
 use napi_derive::napi;
 use quiver_engine::quantized::{QuantConfig, QuantKind};
 use quiver_engine::{
-    options, persist, AddOutcome, BatchHits, Config, Error as EngineError, SearchHits, SharedIndex,
-    VectorIndex,
+    options, persist, AddOutcome, BatchHits, Config, Error as EngineError, Handle, SearchHits,
+    SharedIndex, VectorIndex,
 };
 
 use crate::error::{guard, to_js};
-use crate::tasks::{check_cancel, job, report, CancelFlag, Job, Progress};
+use crate::tasks::{access, check_cancel, job, report, CancelFlag, Job, Progress};
 
 /// Options, fully resolved by the TypeScript layer (which applies the defaults).
 #[napi(object)]
@@ -204,12 +204,12 @@ fn count(x: u32) -> usize {
 /// A vector index. See the TypeScript `VectorIndex` for the documented API.
 #[napi]
 pub struct NativeVectorIndex {
-    inner: Arc<SharedIndex>,
+    handle: Handle<SharedIndex>,
 }
 
 fn wrap(index: VectorIndex) -> NativeVectorIndex {
     NativeVectorIndex {
-        inner: Arc::new(SharedIndex::new(index)),
+        handle: Handle::new(SharedIndex::new(index), "VectorIndex"),
     }
 }
 
@@ -258,10 +258,11 @@ impl NativeVectorIndex {
         on_progress: Option<Progress>,
         cancel: Option<&CancelToken>,
     ) -> AsyncTask<Job<AddOutcome, NativeAddResult>> {
-        let (inner, cancel) = (self.inner.clone(), flag(cancel));
+        let (inner, cancel) = (self.handle.get(), flag(cancel));
         let (keys, vectors) = (keys.to_vec(), vectors.to_vec());
         job(
             move || {
+                let inner = inner?;
                 let report = report(on_progress.as_ref());
                 inner.add(&keys, &vectors, upsert, &cancel, &mut |d, t| report(d, t))
             },
@@ -280,7 +281,8 @@ impl NativeVectorIndex {
     ) -> napi::Result<NativeAddResult> {
         let never = AtomicBool::new(false);
         guard(|| {
-            self.inner
+            self.handle
+                .get()?
                 .add(&keys, &vectors, upsert, &never, &mut |_, _| {})
         })
         .map(add_result)
@@ -296,12 +298,14 @@ impl NativeVectorIndex {
         ef: u32,
         cancel: Option<&CancelToken>,
     ) -> AsyncTask<Job<SearchHits, NativeSearchResult>> {
-        let (inner, cancel, query) = (self.inner.clone(), flag(cancel), query.to_vec());
+        let (inner, cancel, query) = (self.handle.get(), flag(cancel), query.to_vec());
         let (k, ef) = k_ef(k, ef);
         job(
             move || {
+                let inner = inner?;
                 check_cancel(&cancel)?;
-                inner.read().search(&query, k, ef)
+                let hits = inner.read().search(&query, k, ef);
+                hits
             },
             search_result,
         )
@@ -317,7 +321,7 @@ impl NativeVectorIndex {
         ef: u32,
     ) -> napi::Result<NativeSearchResult> {
         let (k, ef) = k_ef(k, ef);
-        guard(|| self.inner.read().search(&query, k, ef))
+        guard(|| self.handle.get()?.read().search(&query, k, ef))
             .map(search_result)
             .map_err(|e| to_js(&env, e))
     }
@@ -331,10 +335,10 @@ impl NativeVectorIndex {
         ef: u32,
         cancel: Option<&CancelToken>,
     ) -> AsyncTask<Job<BatchHits, NativeBatchResult>> {
-        let (inner, cancel, queries) = (self.inner.clone(), flag(cancel), queries.to_vec());
+        let (inner, cancel, queries) = (self.handle.get(), flag(cancel), queries.to_vec());
         let (k, ef) = k_ef(k, ef);
         job(
-            move || inner.read().search_batch(&queries, k, ef, &cancel),
+            move || inner?.read().search_batch(&queries, k, ef, &cancel),
             batch_result,
         )
     }
@@ -350,104 +354,126 @@ impl NativeVectorIndex {
     ) -> napi::Result<NativeBatchResult> {
         let never = AtomicBool::new(false);
         let (k, ef) = k_ef(k, ef);
-        guard(|| self.inner.read().search_batch(&queries, k, ef, &never))
-            .map(batch_result)
-            .map_err(|e| to_js(&env, e))
+        guard(|| {
+            self.handle
+                .get()?
+                .read()
+                .search_batch(&queries, k, ef, &never)
+        })
+        .map(batch_result)
+        .map_err(|e| to_js(&env, e))
     }
 
     /// Removes keys on a worker thread; resolves to how many were present.
     #[napi(ts_return_type = "Promise<number>")]
     pub fn remove(&self, keys: Uint32Array) -> AsyncTask<Job<usize, u32>> {
-        let (inner, keys) = (self.inner.clone(), keys.to_vec());
-        job(move || inner.remove(&keys), |n| n as u32)
+        let (inner, keys) = (self.handle.get(), keys.to_vec());
+        job(move || inner?.remove(&keys), |n| n as u32)
     }
 
     /// Removes keys on the JS thread; returns how many were present.
     #[napi]
     pub fn remove_sync(&self, env: Env, keys: Uint32Array) -> napi::Result<u32> {
-        guard(|| self.inner.remove(&keys))
+        guard(|| self.handle.get()?.remove(&keys))
             .map(|n| n as u32)
             .map_err(|e| to_js(&env, e))
     }
 
     /// Whether `key` is present.
     #[napi]
-    pub fn has(&self, key: u32) -> bool {
-        self.inner.read().has(key)
+    pub fn has(&self, env: Env, key: u32) -> napi::Result<bool> {
+        access(&env, &self.handle, |i| i.read().has(key))
     }
 
     /// A copy of the stored vector, or null.
     #[napi]
-    pub fn get(&self, key: u32) -> Option<Float32Array> {
-        self.inner.read().get(key).map(Float32Array::new)
+    pub fn get(&self, env: Env, key: u32) -> napi::Result<Option<Float32Array>> {
+        access(&env, &self.handle, |i| {
+            i.read().get(key).map(Float32Array::new)
+        })
     }
 
     /// Live vectors.
     #[napi(getter)]
-    pub fn size(&self) -> u32 {
-        self.inner.read().len() as u32
+    pub fn size(&self, env: Env) -> napi::Result<u32> {
+        access(&env, &self.handle, |i| i.read().len() as u32)
     }
 
     /// Dimension.
     #[napi(getter)]
-    pub fn dim(&self) -> u32 {
-        self.inner.read().config().dim as u32
+    pub fn dim(&self, env: Env) -> napi::Result<u32> {
+        access(&env, &self.handle, |i| i.read().config().dim as u32)
     }
 
     /// Metric name.
     #[napi(getter)]
-    pub fn metric(&self) -> String {
-        self.inner.read().config().metric.name().into()
+    pub fn metric(&self, env: Env) -> napi::Result<String> {
+        access(&env, &self.handle, |i| {
+            i.read().config().metric.name().into()
+        })
     }
 
     /// Whether this is a read-only memory-mapped view.
     #[napi(getter)]
-    pub fn read_only(&self) -> bool {
-        self.inner.read().is_read_only()
+    pub fn read_only(&self, env: Env) -> napi::Result<bool> {
+        access(&env, &self.handle, |i| i.read().is_read_only())
     }
 
     /// The resolved configuration.
     #[napi]
-    pub fn config(&self) -> NativeConfig {
-        from_config(self.inner.read().config())
+    pub fn config(&self, env: Env) -> napi::Result<NativeConfig> {
+        access(&env, &self.handle, |i| from_config(i.read().config()))
     }
 
     /// Heap bytes held, by part.
     #[napi]
-    pub fn memory_usage(&self) -> NativeMemoryUsage {
-        memory_of(&self.inner.read().memory_usage())
+    pub fn memory_usage(&self, env: Env) -> napi::Result<NativeMemoryUsage> {
+        access(&env, &self.handle, |i| memory_of(&i.read().memory_usage()))
     }
 
     /// Whether the quantizer is trained (true for an index without quantization).
     #[napi(getter)]
-    pub fn trained(&self) -> bool {
-        !self.inner.read().needs_training()
+    pub fn trained(&self, env: Env) -> napi::Result<bool> {
+        access(&env, &self.handle, |i| !i.read().needs_training())
     }
 
     /// Trains the quantizer on a worker thread (`sample` empty: on the stored vectors).
     #[napi(ts_return_type = "Promise<void>")]
     pub fn train(&self, sample: Float32Array) -> AsyncTask<Job<(), ()>> {
-        let (inner, sample) = (self.inner.clone(), sample.to_vec());
-        job(move || inner.train(sample_of(&sample)), |()| ())
+        let (inner, sample) = (self.handle.get(), sample.to_vec());
+        job(move || inner?.train(sample_of(&sample)), |()| ())
     }
 
     /// Trains the quantizer on the JS thread.
     #[napi]
     pub fn train_sync(&self, env: Env, sample: Float32Array) -> napi::Result<()> {
-        guard(|| self.inner.train(sample_of(&sample))).map_err(|e| to_js(&env, e))
+        guard(|| self.handle.get()?.train(sample_of(&sample))).map_err(|e| to_js(&env, e))
     }
 
     /// Saves atomically on a worker thread.
     #[napi(ts_return_type = "Promise<void>")]
     pub fn save(&self, path: String) -> AsyncTask<Job<(), ()>> {
-        let inner = self.inner.clone();
-        job(move || inner.save(&PathBuf::from(path)), |()| ())
+        let inner = self.handle.get();
+        job(move || inner?.save(&PathBuf::from(path)), |()| ())
     }
 
     /// Saves atomically on the JS thread.
     #[napi]
     pub fn save_sync(&self, env: Env, path: String) -> napi::Result<()> {
-        guard(|| self.inner.save(&PathBuf::from(path))).map_err(|e| to_js(&env, e))
+        guard(|| self.handle.get()?.save(&PathBuf::from(path))).map_err(|e| to_js(&env, e))
+    }
+
+    /// Releases the index now (its memory, thread pool and file mapping; in-flight calls finish first). Idempotent; every
+    /// later call fails with `ERR_CLOSED`.
+    #[napi]
+    pub fn close(&self) {
+        self.handle.close();
+    }
+
+    /// Whether `close()` was called.
+    #[napi(getter)]
+    pub fn closed(&self) -> bool {
+        self.handle.is_closed()
     }
 }
 

@@ -12,7 +12,7 @@ use std::sync::Arc;
 use napi::bindgen_prelude::{AsyncTask, FnArgs, ToNapiValue, TypeName, Unknown};
 use napi::threadsafe_function::{ThreadsafeFunction, ThreadsafeFunctionCallMode};
 use napi::{Env, Task};
-use quiver_engine::{Error as EngineError, ErrorCode};
+use quiver_engine::{Error as EngineError, ErrorCode, Handle};
 
 use crate::error::{guard, to_js};
 
@@ -90,3 +90,9 @@ pub fn check_cancel(cancel: &AtomicBool) -> Result<(), EngineError> {
 
 /// A cancel flag shared with a JS `CancelToken` (or a fresh, never-set one).
 pub type CancelFlag = Arc<AtomicBool>;
+
+/// Runs a quick accessor on the object behind `handle` on the JS thread (`ERR_CLOSED` once the
+/// object is closed).
+pub fn access<T, R>(env: &Env, handle: &Handle<T>, f: impl FnOnce(&T) -> R) -> napi::Result<R> {
+    handle.get().map(|t| f(&t)).map_err(|e| to_js(env, e))
+}

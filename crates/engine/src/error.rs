@@ -30,6 +30,8 @@ pub enum ErrorCode {
     Aborted,
     /// A write on a read-only (memory-mapped) index.
     ReadOnly,
+    /// A call on an object after its `close()`.
+    Closed,
     /// A bug: an invariant did not hold. Please report it.
     Internal,
 }
@@ -50,6 +52,7 @@ impl ErrorCode {
             ErrorCode::VersionMismatch => "ERR_VERSION_MISMATCH",
             ErrorCode::Aborted => "ERR_ABORTED",
             ErrorCode::ReadOnly => "ERR_READ_ONLY",
+            ErrorCode::Closed => "ERR_CLOSED",
             ErrorCode::Internal => "ERR_INTERNAL",
         }
     }

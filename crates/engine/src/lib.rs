@@ -15,6 +15,7 @@
 
 pub mod config;
 pub mod error;
+pub mod handle;
 pub mod multi_vector;
 pub mod options;
 pub mod persist;
@@ -27,6 +28,7 @@ pub mod vector_index;
 
 pub use config::{limits, Config, IndexKind, Limits, MAX_DIM, MAX_EF, MAX_K, MAX_M, MAX_THREADS};
 pub use error::{Error, ErrorCode, Result};
+pub use handle::Handle;
 pub use quiver_distance::Metric;
 pub use shared::{AddOutcome, SharedIndex};
 pub use vector_index::{BatchHits, MemoryUsage, SearchHits, VectorIndex};

@@ -1,0 +1,64 @@
+//! [`Handle`]: how a host object owns an engine object it can `close()`. Calls take a cheap
+//! shared reference ([`Handle::get`]); `close` drops the handle's reference at once, so the
+//! object (its memory, thread pool and file mappings) is freed as soon as the calls already in
+//! flight finish, and every later call fails with `ERR_CLOSED`.
+
+use std::sync::Arc;
+
+use parking_lot::RwLock;
+
+use crate::error::{err, Result};
+
+/// A closable shared owner of a `T`.
+pub struct Handle<T> {
+    inner: RwLock<Option<Arc<T>>>,
+    what: &'static str,
+}
+
+impl<T> Handle<T> {
+    /// Owns `value`; `what` names it in the `ERR_CLOSED` message (e.g. `"VectorIndex"`).
+    pub fn new(value: T, what: &'static str) -> Self {
+        Handle {
+            inner: RwLock::new(Some(Arc::new(value))),
+            what,
+        }
+    }
+
+    /// A reference for one call, or `ERR_CLOSED`.
+    pub fn get(&self) -> Result<Arc<T>> {
+        self.inner
+            .read()
+            .clone()
+            .ok_or_else(|| err!(Closed, "this {} was closed", self.what))
+    }
+
+    /// Drops the handle's reference (idempotent). Returns whether this call closed it.
+    pub fn close(&self) -> bool {
+        self.inner.write().take().is_some()
+    }
+
+    /// Whether `close` was called.
+    pub fn is_closed(&self) -> bool {
+        self.inner.read().is_none()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::ErrorCode;
+
+    #[test]
+    fn close_frees_when_the_last_call_ends() {
+        let h = Handle::new(vec![1u8; 16], "thing");
+        let in_flight = h.get().expect("open");
+        assert!(h.close());
+        assert!(!h.close(), "idempotent");
+        assert!(h.is_closed());
+        assert_eq!(h.get().err().map(|e| e.code), Some(ErrorCode::Closed));
+        let weak = Arc::downgrade(&in_flight);
+        assert!(weak.upgrade().is_some(), "a call in flight keeps it alive");
+        drop(in_flight);
+        assert!(weak.upgrade().is_none(), "freed once that call ends");
+    }
+}
