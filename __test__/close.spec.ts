@@ -1,4 +1,4 @@
-import fs from 'node:fs'
+import * as fs from 'node:fs'
 import test from 'ava'
 import { Collection, FdeEncoder, MultiVectorIndex, TextIndex, VectorIndex } from '../ts/index'
 import { expectCode, expectCodeSync, randomVectors, seqKeys } from './helpers'
