@@ -1,0 +1,121 @@
+//! Files written by quiver-search 0.1.0 (before the shared container crate) keep loading, and
+//! saving what they load gives back the same bytes: the container layout did not change.
+//!
+//! The fixtures were written by 0.1.0 with `QUIVER_WRITE_FIXTURES=1 cargo test --test
+//! file_compat`; the same command rewrites them with the current build.
+
+use std::path::PathBuf;
+
+use quiver_engine::{persist, Config, ErrorCode, IndexKind, Metric, VectorIndex};
+use quiver_lexical::{AnalyzerConfig, Bm25Params, TextIndex};
+
+fn fixture(name: &str) -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+        .join("tests/fixtures")
+        .join(name)
+}
+
+fn tmp(name: &str) -> PathBuf {
+    let dir = std::env::temp_dir().join(format!("quiver-engine-compat-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    dir.join(name)
+}
+
+fn vectors(n: usize, dim: usize) -> Vec<f32> {
+    (0..n * dim)
+        .map(|i| ((i * 37 % 101) as f32 - 50.0) / 25.0)
+        .collect()
+}
+
+fn vector_index(kind: IndexKind) -> VectorIndex {
+    let dim = 8;
+    let mut idx = VectorIndex::new(Config {
+        metric: Metric::L2,
+        kind,
+        threads: 1,
+        m: 4,
+        ..Config::new(dim)
+    })
+    .unwrap();
+    let keys: Vec<u32> = (0..40).map(|i| i * 5 + 1).collect();
+    idx.add(&keys, &vectors(40, dim), false).unwrap();
+    if kind == IndexKind::Hnsw {
+        idx.remove(&[6, 11]).unwrap();
+    }
+    idx
+}
+
+fn text_index() -> TextIndex {
+    let mut t = TextIndex::new(AnalyzerConfig::default(), Bm25Params::default()).unwrap();
+    t.add(
+        &[3, 9, 27],
+        &[
+            "the quick brown fox jumps over the lazy dog",
+            "a vector index keeps its graph in one file",
+            "brown dogs and lazy foxes share one checksummed file",
+        ],
+    )
+    .unwrap();
+    t
+}
+
+const WRITE: &str = "QUIVER_WRITE_FIXTURES";
+
+#[test]
+fn vector_index_files_of_0_1_0_load_and_save_back_identically() {
+    for (kind, name) in [
+        (IndexKind::Hnsw, "hnsw-v2.qvr"),
+        (IndexKind::Flat, "flat-v2.qvr"),
+    ] {
+        let path = fixture(name);
+        if std::env::var_os(WRITE).is_some() {
+            persist::save(&vector_index(kind), &path).unwrap();
+        }
+        let fresh = vector_index(kind);
+        for mmap in [false, true] {
+            let back = persist::load(&path, mmap, None).unwrap();
+            assert_eq!(back.len(), fresh.len());
+            let q = vectors(1, 8);
+            assert_eq!(
+                back.search(&q, 5, Some(64)).unwrap().keys,
+                fresh.search(&q, 5, Some(64)).unwrap().keys,
+                "{name} mmap {mmap}"
+            );
+            let again = tmp(name);
+            persist::save(&back, &again).unwrap();
+            assert_eq!(
+                std::fs::read(&again).unwrap(),
+                std::fs::read(&path).unwrap(),
+                "{name} mmap {mmap}"
+            );
+        }
+        // A bumped version is a version mismatch, for plain and mapped loads.
+        let mut newer = std::fs::read(&path).unwrap();
+        newer[8..12].copy_from_slice(&(persist::FORMAT_VERSION + 1).to_le_bytes());
+        let p = tmp("newer.qvr");
+        std::fs::write(&p, &newer).unwrap();
+        for mmap in [false, true] {
+            let e = persist::load(&p, mmap, None).err().unwrap();
+            assert_eq!(e.code, ErrorCode::VersionMismatch, "{e}");
+        }
+    }
+}
+
+#[test]
+fn text_index_files_of_0_1_0_load_and_save_back_identically() {
+    let path = fixture("text-v1.qvt");
+    if std::env::var_os(WRITE).is_some() {
+        text_index().save(&path).unwrap();
+    }
+    let back = TextIndex::load(&path).unwrap();
+    assert_eq!(
+        back.search("brown lazy", 3).unwrap(),
+        text_index().search("brown lazy", 3).unwrap()
+    );
+    let again = tmp("text.qvt");
+    back.save(&again).unwrap();
+    assert_eq!(
+        std::fs::read(&again).unwrap(),
+        std::fs::read(&path).unwrap()
+    );
+}
