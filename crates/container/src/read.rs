@@ -165,9 +165,12 @@ fn read_exact(file: &mut File, buf: &mut [u8], path: &Path, format: &Format) -> 
     })
 }
 
+/// Sections read into memory: (kind, bytes) in file order.
+pub type OwnedSections = Vec<(u32, Vec<u8>)>;
+
 /// Reads every section of `path` into its own `Vec`, in file order, with plain reads.
-/// Returns the layout and (kind, bytes) pairs.
-pub fn read_all(path: &Path, format: &Format) -> Result<(Layout, Vec<(u32, Vec<u8>)>)> {
+/// Returns the layout and the sections.
+pub fn read_all(path: &Path, format: &Format) -> Result<(Layout, OwnedSections)> {
     let mut r = SectionReader::open(path, format)?;
     let mut out = Vec::with_capacity(r.layout().entries.len());
     while let Some(e) = r.next_section()? {
