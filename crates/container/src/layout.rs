@@ -29,6 +29,15 @@ pub struct Format {
 }
 
 impl Format {
+    /// A file type with `magic`, written at `version` (the newest read), named `label`.
+    pub const fn new(magic: [u8; 8], version: u32, label: &'static str) -> Self {
+        Format {
+            magic,
+            version,
+            label,
+        }
+    }
+
     pub(crate) fn corrupt(&self, msg: impl std::fmt::Display) -> ContainerError {
         ContainerError::corrupt(self.label, msg)
     }

@@ -27,19 +27,13 @@ use crate::quantized::{AnyQuantizer, Originals, QuantConfig};
 use crate::store::{AlignedF32, MappedSection, VectorStore};
 use crate::vector_index::{build_pool, VectorIndex};
 
-#[cfg(target_endian = "big")]
-compile_error!("the index file format is little-endian; big-endian targets are not supported");
-
+/// The index file in the shared container: magic, version 2 (version 1 files, without
+/// quantization sections, still load), and how messages name it.
+const FORMAT: Format = Format::new(*b"QVRINDEX", 2, "index file");
 /// File magic.
-pub const MAGIC: &[u8; 8] = b"QVRINDEX";
+pub const MAGIC: &[u8; 8] = &FORMAT.magic;
 /// The format version this build writes and the newest it reads.
-pub const FORMAT_VERSION: u32 = 2;
-/// The index file type.
-const FORMAT: Format = Format {
-    magic: *MAGIC,
-    version: FORMAT_VERSION,
-    label: "index file",
-};
+pub const FORMAT_VERSION: u32 = FORMAT.version;
 
 const META: u32 = 1;
 const KEYS: u32 = 2;

@@ -119,3 +119,24 @@ fn text_index_files_of_0_1_0_load_and_save_back_identically() {
         std::fs::read(&path).unwrap()
     );
 }
+
+#[test]
+fn a_newer_text_index_file_is_err_version_mismatch_through_the_engine() {
+    let mut bytes = std::fs::read(fixture("text-v1.qvt")).unwrap();
+    bytes[8..12].copy_from_slice(&(quiver_lexical::persist::FORMAT_VERSION + 1).to_le_bytes());
+    let p = tmp("newer.qvt");
+    std::fs::write(&p, &bytes).unwrap();
+    let e = quiver_engine::text_index::lexical_error(TextIndex::load(&p).err().unwrap());
+    assert_eq!(e.code, ErrorCode::VersionMismatch, "{e}");
+    assert_eq!(e.code.as_str(), "ERR_VERSION_MISMATCH");
+}
+
+#[test]
+fn write_atomic_is_durable_replacement_with_io_errors() {
+    let p = tmp("MANIFEST.json");
+    quiver_engine::write_atomic(&p, b"{\"generation\":1}").unwrap();
+    quiver_engine::write_atomic(&p, b"{\"generation\":2}").unwrap();
+    assert_eq!(std::fs::read(&p).unwrap(), b"{\"generation\":2}");
+    let e = quiver_engine::write_atomic(&tmp("no-such-dir").join("x.json"), b"x").unwrap_err();
+    assert_eq!(e.code, ErrorCode::Io, "{e}");
+}

@@ -39,12 +39,7 @@ use crate::stopwords::StopWords;
 pub const MAGIC: &[u8; 8] = b"QVRTEXT\0";
 /// The format version this build writes and the newest it reads.
 pub const FORMAT_VERSION: u32 = 1;
-/// The text index file type.
-const FORMAT: Format = Format {
-    magic: *MAGIC,
-    version: FORMAT_VERSION,
-    label: "text index file",
-};
+const FORMAT: Format = Format::new(*MAGIC, FORMAT_VERSION, "text index file");
 
 const META: u32 = 1;
 const ANALYZER: u32 = 2;
