@@ -140,3 +140,32 @@ fn write_atomic_is_durable_replacement_with_io_errors() {
     let e = quiver_engine::write_atomic(&tmp("no-such-dir").join("x.json"), b"x").unwrap_err();
     assert_eq!(e.code, ErrorCode::Io, "{e}");
 }
+
+#[test]
+fn version_1_index_files_still_load() {
+    // A version-1 file is a version-2 file without the quantization options section.
+    use quiver_container::{read_all, write_file, Format, Payload};
+    let v2 = Format::new(*b"QVRINDEX", 2, "index file");
+    let v1 = Format::new(*b"QVRINDEX", 1, "index file");
+    for name in ["flat-v2.qvr", "hnsw-v2.qvr"] {
+        let (_, sections) = read_all(&fixture(name), &v2).unwrap();
+        let sections: Vec<(u32, Payload)> = sections
+            .into_iter()
+            .filter(|(kind, _)| *kind != 8)
+            .map(|(kind, bytes)| (kind, Payload::Bytes(bytes)))
+            .collect();
+        let p = tmp(&format!("v1-{name}"));
+        write_file(&p, &v1, &sections).unwrap();
+        assert_eq!(&std::fs::read(&p).unwrap()[8..12], &1u32.to_le_bytes());
+        let original = persist::load(&fixture(name), false, None).unwrap();
+        for mmap in [false, true] {
+            let back = persist::load(&p, mmap, None).unwrap();
+            let q = vectors(1, 8);
+            assert_eq!(
+                back.search(&q, 5, Some(64)).unwrap().keys,
+                original.search(&q, 5, Some(64)).unwrap().keys,
+                "{name} mmap {mmap}"
+            );
+        }
+    }
+}
