@@ -412,10 +412,22 @@ fn failed_saves_leave_the_previous_file_and_no_temp() {
             (3, Payload::Bytes(vec![9; 70])),
         ]
     };
-    // Byte positions of every step: inside the header, the table, each padding and section.
-    let total = 64 * 2 + 200 + 56 + 12_000 + 64 + 70; // upper bound of the new file
-    let mut points = vec![0, 1, 16, 31, 32, 33, 64, 127, 128, 129, 300, 328, 329, 500];
-    points.extend((600..total).step_by(997));
+    // Byte positions of every step: the header, the table, and around the start and end of
+    // every padding run and section (taken from the layout of the file the save would write).
+    let scratch = dir.join("scratch").join("f.bin");
+    std::fs::create_dir_all(scratch.parent().unwrap()).unwrap();
+    write_file(&scratch, &FMT, &new_sections()).unwrap();
+    let (layout, _) = read_all(&scratch, &FMT).unwrap();
+    let mut points = vec![0, 1, 16, 31, 32, 33, 64, 127];
+    for e in &layout.entries {
+        let (start, end) = (e.offset as usize, (e.offset + e.len) as usize);
+        points.extend([start - 1, start, start + 1, (start + end) / 2, end - 1, end]);
+    }
+    points.sort_unstable();
+    points.dedup();
+    // A fault at the very end never triggers (nothing more is written).
+    let total = std::fs::metadata(&scratch).unwrap().len() as usize;
+    assert_eq!(points.pop(), Some(total));
     let mut faults = Vec::new();
     for &at in &points {
         faults.push(Fault::WriteErr(at, ENOSPC));
