@@ -494,7 +494,12 @@ fn stale_temps_of_dead_saves_are_removed() {
     let live = ".idx.bin.tmp-1-abcd".to_string();
     let other_target = format!(".other.bin.tmp-{}-1", u32::MAX - 1);
     let odd = ".idx.bin.tmp-notapid".to_string();
-    for n in [&dead, &old_own, &live, &other_target, &odd] {
+    // A process that really ran and exited, as a save killed with SIGKILL would have.
+    let mut child = std::process::Command::new("true").spawn().unwrap();
+    let child_pid = child.id();
+    child.wait().unwrap();
+    let killed = format!(".idx.bin.tmp-{child_pid}-5eed");
+    for n in [&dead, &old_own, &live, &other_target, &odd, &killed] {
         std::fs::write(dir.join(n), b"junk").unwrap();
     }
     write_atomic(&path, b"data").unwrap();
@@ -503,9 +508,29 @@ fn stale_temps_of_dead_saves_are_removed() {
     let mut want = vec![other_target.clone(), odd.clone()];
     if !(cfg!(target_os = "linux") && Path::new("/proc/1").exists()) {
         want.push(dead.clone());
+        want.push(killed.clone());
     }
     want.push(live.clone());
     want.sort();
     assert_eq!(left, want);
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+#[test]
+fn concurrent_saves_to_one_target_do_not_remove_each_others_temps() {
+    let dir = tmpdir("concurrent");
+    let path = dir.join("MANIFEST.json");
+    std::thread::scope(|s| {
+        for t in 0..4u8 {
+            let path = &path;
+            s.spawn(move || {
+                for i in 0..25u8 {
+                    write_atomic(path, &[t, i]).unwrap();
+                }
+            });
+        }
+    });
+    assert_eq!(std::fs::read(&path).unwrap().len(), 2);
+    assert!(temps_in(&dir).is_empty());
     let _ = std::fs::remove_dir_all(&dir);
 }
