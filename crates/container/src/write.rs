@@ -209,7 +209,9 @@ fn random() -> u64 {
 }
 
 /// Whether process `pid` may still be running. On Linux `/proc/<pid>` answers (when `/proc`
-/// is mounted); elsewhere every other process is assumed alive.
+/// is mounted); elsewhere every other process is assumed alive. A reused pid keeps a
+/// leftover (harmless); a process in another PID namespace looks dead (documented: such
+/// processes must not save the same target concurrently).
 fn may_be_alive(pid: u32) -> bool {
     if cfg!(target_os = "linux") && Path::new("/proc/self").exists() {
         Path::new(&format!("/proc/{pid}")).exists()
