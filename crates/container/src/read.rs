@@ -77,7 +77,7 @@ impl SectionReader {
         };
         self.next += 1;
         let mut left = entry.offset - gap;
-        let mut buf = [0u8; 64];
+        let mut buf = [0u8; 4096];
         while left > 0 {
             let n = left.min(buf.len() as u64) as usize;
             read_exact(&mut self.file, &mut buf[..n], &self.path, &self.format)?;
