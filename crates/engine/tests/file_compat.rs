@@ -169,3 +169,26 @@ fn version_1_index_files_still_load() {
         }
     }
 }
+
+/// A plain-loaded index holds no mapping of its file; `mmap: true` does (Linux:
+/// /proc/self/maps). That the load itself only reads is checked in quiver-container, where a
+/// file truncated mid-read is a Corrupt error.
+#[cfg(target_os = "linux")]
+#[test]
+fn a_plain_loaded_index_holds_no_mapping() {
+    for name in ["hnsw-v2.qvr", "flat-v2.qvr"] {
+        let p = tmp(&format!("maps-{name}"));
+        std::fs::copy(fixture(name), &p).unwrap();
+        let canonical = std::fs::canonicalize(&p).unwrap();
+        let mapped = || {
+            std::fs::read_to_string("/proc/self/maps")
+                .unwrap()
+                .contains(canonical.to_str().unwrap())
+        };
+        let plain = persist::load(&p, false, None).unwrap();
+        assert!(!mapped(), "{name}: a plain load mapped the file");
+        let m = persist::load(&p, true, None).unwrap();
+        assert!(mapped(), "{name}: mmap: true did not map the file");
+        drop((plain, m));
+    }
+}
