@@ -94,3 +94,15 @@ pub(crate) use err;
 
 /// The engine's result type.
 pub type Result<T> = std::result::Result<T, Error>;
+
+impl From<quiver_container::ContainerError> for Error {
+    fn from(e: quiver_container::ContainerError) -> Self {
+        use quiver_container::ErrorKind;
+        let code = match e.kind {
+            ErrorKind::Corrupt => ErrorCode::CorruptFile,
+            ErrorKind::VersionMismatch => ErrorCode::VersionMismatch,
+            ErrorKind::Io => ErrorCode::Io,
+        };
+        Error::new(code, e.to_string())
+    }
+}

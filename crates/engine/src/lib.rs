@@ -6,7 +6,8 @@
 //! - `vector_index.rs`: add / upsert / remove / get / search / search_batch.
 //! - `scorer.rs`: the f32 scorer the HNSW graph traverses with.
 //! - `shared.rs`: locking, chunked adds with cancel and progress.
-//! - `persist.rs`: the file format, atomic save, checked and memory-mapped load.
+//! - `persist.rs`: the index file's sections on the shared container (`quiver-container`):
+//!   atomic save, checked read or memory-mapped load; [`write_atomic`] for small files.
 //! - `options.rs`: option names and values as a host language passes them, parsed.
 //! - `multi_vector.rs`, `text_index.rs`: the multi-vector (MUVERA) and BM25 indexes.
 //!
@@ -29,6 +30,7 @@ pub mod vector_index;
 pub use config::{limits, Config, IndexKind, Limits, MAX_DIM, MAX_EF, MAX_K, MAX_M, MAX_THREADS};
 pub use error::{Error, ErrorCode, Result};
 pub use handle::Handle;
+pub use persist::write_atomic;
 pub use quiver_distance::Metric;
 pub use shared::{AddOutcome, SharedIndex};
 pub use vector_index::{BatchHits, MemoryUsage, SearchHits, VectorIndex};

@@ -1,33 +1,25 @@
 //! The index file: one self-describing, checksummed file; atomic writes; memory-mapped opens.
 //!
-//! Layout (all integers little-endian; see docs/FILE_FORMAT.md):
-//!
-//! ```text
-//! 0   magic            8 bytes  "QVRINDEX"
-//! 8   format version   u32      FORMAT_VERSION
-//! 12  section count    u32
-//! 16  file length      u64      must equal the file's size
-//! 24  header checksum  u64      xxh3-64 of bytes 0..24 and of the section table
-//! 32  section table    count × { kind u32, reserved u32, offset u64, length u64, xxh3-64 u64 }
-//! ..  sections         each starting at a multiple of 64 bytes
-//! ```
+//! The container (header, checksummed section table, 64-byte aligned sections, atomic
+//! writes, checked reads) is `quiver-container`'s, with magic `"QVRINDEX"` and
+//! [`FORMAT_VERSION`]; see docs/FILE_FORMAT.md. All integers little-endian.
 //!
 //! Sections: META (config and counts), KEYS (slot → key), VECTORS (slots × dim f32), and for
 //! HNSW: LEVEL0 (slots × (2M+1) u32), UPPER (slot offsets then link words), DELETED
 //! (tombstone bits), FREE (free slots). Every length is checked against the file size and the
-//! META counts before anything is allocated; every section's checksum is verified on load.
+//! META counts; every section's checksum is verified on load. A plain load reads the file
+//! (each section straight into its final buffer); only `mmap` and `originals: mmap` map it.
 
 use std::collections::HashMap;
-use std::fs::{self, File, OpenOptions};
-use std::io::{BufWriter, Write};
-use std::path::{Path, PathBuf};
-use std::sync::atomic::{AtomicU32, Ordering};
+use std::ops::Range;
+use std::path::Path;
+use std::sync::atomic::AtomicU32;
 use std::sync::Arc;
 
 use memmap2::Mmap;
+use quiver_container::{le_u32, le_u64, read_u32s, u32s, Format, Payload, SectionReader};
 use quiver_distance::Metric;
 use quiver_hnsw::{Graph, GraphParts, Params, WordArena};
-use xxhash_rust::xxh3::{xxh3_64, Xxh3};
 
 use crate::config::{Config, IndexKind};
 use crate::error::{err, Error, Result};
@@ -35,17 +27,13 @@ use crate::quantized::{AnyQuantizer, Originals, QuantConfig};
 use crate::store::{AlignedF32, MappedSection, VectorStore};
 use crate::vector_index::{build_pool, VectorIndex};
 
-#[cfg(target_endian = "big")]
-compile_error!("the index file format is little-endian; big-endian targets are not supported");
-
+/// The index file in the shared container: magic, version 2 (version 1 files, without
+/// quantization sections, still load), and how messages name it.
+const FORMAT: Format = Format::new(*b"QVRINDEX", 2, "index file");
 /// File magic.
-pub const MAGIC: &[u8; 8] = b"QVRINDEX";
+pub const MAGIC: &[u8; 8] = &FORMAT.magic;
 /// The format version this build writes and the newest it reads.
-pub const FORMAT_VERSION: u32 = 2;
-const HEADER_LEN: usize = 32;
-const ENTRY_LEN: usize = 32;
-const ALIGN: usize = 64;
-const MAX_SECTIONS: usize = 64;
+pub const FORMAT_VERSION: u32 = FORMAT.version;
 
 const META: u32 = 1;
 const KEYS: u32 = 2;
@@ -64,75 +52,8 @@ const CODES: u32 = 10;
 /// Size of the META section.
 const META_LEN: usize = 64;
 
-fn io_err(what: &str, path: &Path, e: std::io::Error) -> Error {
-    err!(Io, "{what} {}: {e}", path.display())
-}
-
 fn corrupt(msg: impl std::fmt::Display) -> Error {
     err!(CorruptFile, "not a valid quiver-search index file: {msg}")
-}
-
-/// A section's bytes, produced lazily while writing (so large arenas are streamed, not
-/// copied).
-enum Payload<'a> {
-    Bytes(Vec<u8>),
-    Borrowed(&'a [u8]),
-    F32(&'a [f32]),
-    Words(&'a [AtomicU32]),
-}
-
-impl Payload<'_> {
-    fn len(&self) -> usize {
-        match self {
-            Payload::Bytes(b) => b.len(),
-            Payload::Borrowed(b) => b.len(),
-            Payload::F32(v) => v.len() * 4,
-            Payload::Words(w) => w.len() * 4,
-        }
-    }
-
-    /// Feeds the bytes, in pieces, to `sink`.
-    fn for_each_piece(
-        &self,
-        mut sink: impl FnMut(&[u8]) -> std::io::Result<()>,
-    ) -> std::io::Result<()> {
-        match self {
-            Payload::Bytes(b) => sink(b),
-            Payload::Borrowed(b) => sink(b),
-            Payload::F32(v) => le_pieces(v, |x| x.to_le_bytes(), sink),
-            Payload::Words(w) => le_pieces(w, |x| x.load(Ordering::Relaxed).to_le_bytes(), sink),
-        }
-    }
-
-    fn checksum(&self) -> u64 {
-        let mut h = Xxh3::new();
-        let _ = self.for_each_piece(|b| {
-            h.update(b);
-            Ok(())
-        });
-        h.digest()
-    }
-}
-
-/// Streams 4-byte values as little-endian bytes to `sink` in 64 KiB pieces.
-fn le_pieces<T>(
-    items: &[T],
-    bytes: impl Fn(&T) -> [u8; 4],
-    mut sink: impl FnMut(&[u8]) -> std::io::Result<()>,
-) -> std::io::Result<()> {
-    let mut buf = Vec::with_capacity(1 << 16);
-    for chunk in items.chunks(1 << 14) {
-        buf.clear();
-        for x in chunk {
-            buf.extend_from_slice(&bytes(x));
-        }
-        sink(&buf)?;
-    }
-    Ok(())
-}
-
-fn u32s(v: impl IntoIterator<Item = u32>) -> Vec<u8> {
-    v.into_iter().flat_map(u32::to_le_bytes).collect()
 }
 
 fn metric_code(m: Metric) -> u8 {
@@ -178,8 +99,10 @@ pub type ExtraSections = Vec<(u32, Vec<u8>)>;
 /// (e.g. a `MultiVectorIndex`); a plain load ignores them.
 pub const FIRST_EXTRA_SECTION: u32 = 100;
 
-/// Writes `index` to `path` atomically: a temporary file in the same directory, fsync,
-/// rename over `path`, fsync of the directory. On failure the previous file is untouched.
+/// Writes `index` to `path` atomically: a temporary file `.<name>.tmp-<pid>-<random>` in the
+/// same directory, fsync, rename over `path`, fsync of the directory. On failure the previous
+/// file is untouched and the temporary file removed; temporary files left by crashed saves to
+/// the same path are removed by the next save.
 pub fn save(index: &VectorIndex, path: &Path) -> Result<()> {
     save_with(index, path, Vec::new())
 }
@@ -244,177 +167,14 @@ pub fn save_with(index: &VectorIndex, path: &Path, extras: Vec<(u32, Vec<u8>)>) 
         sections.push((FREE, Payload::Bytes(u32s(index.free.iter().copied()))));
     }
 
-    // Section table.
-    let mut table = Vec::with_capacity(sections.len() * ENTRY_LEN);
-    let mut offset = (HEADER_LEN + sections.len() * ENTRY_LEN).next_multiple_of(ALIGN);
-    let mut placed = Vec::with_capacity(sections.len());
-    for (kind, payload) in &sections {
-        let len = payload.len();
-        table.extend_from_slice(&kind.to_le_bytes());
-        table.extend_from_slice(&0u32.to_le_bytes());
-        table.extend_from_slice(&(offset as u64).to_le_bytes());
-        table.extend_from_slice(&(len as u64).to_le_bytes());
-        table.extend_from_slice(&payload.checksum().to_le_bytes());
-        placed.push(offset);
-        offset = (offset + len).next_multiple_of(ALIGN);
-    }
-    let file_len = placed
-        .last()
-        .zip(sections.last())
-        .map_or(offset, |(&o, (_, p))| o + p.len());
-    let mut header = Vec::with_capacity(HEADER_LEN);
-    header.extend_from_slice(MAGIC);
-    header.extend_from_slice(&FORMAT_VERSION.to_le_bytes());
-    header.extend_from_slice(&(sections.len() as u32).to_le_bytes());
-    header.extend_from_slice(&(file_len as u64).to_le_bytes());
-    let mut h = Xxh3::new();
-    h.update(&header);
-    h.update(&table);
-    header.extend_from_slice(&h.digest().to_le_bytes());
-
-    let dir = match path.parent() {
-        Some(p) if !p.as_os_str().is_empty() => p.to_path_buf(),
-        _ => PathBuf::from("."),
-    };
-    let name = path
-        .file_name()
-        .ok_or_else(|| err!(Io, "cannot save to {}: not a file path", path.display()))?;
-    let tmp = dir.join(format!(
-        ".{}.tmp-{}-{}",
-        name.to_string_lossy(),
-        std::process::id(),
-        std::time::SystemTime::now()
-            .duration_since(std::time::UNIX_EPOCH)
-            .map_or(0, |d| d.as_nanos())
-    ));
-    let write = || -> std::io::Result<()> {
-        let file = OpenOptions::new().write(true).create_new(true).open(&tmp)?;
-        let mut w = BufWriter::with_capacity(1 << 20, file);
-        w.write_all(&header)?;
-        w.write_all(&table)?;
-        let mut pos = HEADER_LEN + table.len();
-        for ((_, payload), &at) in sections.iter().zip(&placed) {
-            w.write_all(&vec![0u8; at - pos])?;
-            payload.for_each_piece(|b| w.write_all(b))?;
-            pos = at + payload.len();
-        }
-        let file = w.into_inner().map_err(|e| e.into_error())?;
-        file.sync_all()?;
-        Ok(())
-    };
-    if let Err(e) = write() {
-        let _ = fs::remove_file(&tmp);
-        return Err(io_err("cannot write", path, e));
-    }
-    if let Err(e) = fs::rename(&tmp, path) {
-        let _ = fs::remove_file(&tmp);
-        return Err(io_err("cannot replace", path, e));
-    }
-    // Make the rename durable. Some filesystems refuse to open a directory; that is not a
-    // failure of the save itself.
-    if let Ok(d) = File::open(&dir) {
-        let _ = d.sync_all();
-    }
-    Ok(())
+    Ok(quiver_container::write_file(path, &FORMAT, &sections)?)
 }
 
-/// One validated section: kind and byte range.
-struct Section {
-    kind: u32,
-    offset: usize,
-    len: usize,
-}
-
-/// Parses and verifies the header, the section table and every checksum.
-fn read_sections(bytes: &[u8]) -> Result<Vec<Section>> {
-    if bytes.len() < 12 || &bytes[..8] != MAGIC {
-        return Err(corrupt(
-            "missing the QVRINDEX magic (another format, or an empty/truncated file)",
-        ));
-    }
-    let version = le_u32(bytes, 8);
-    if version == 0 || version > FORMAT_VERSION {
-        return Err(err!(
-            VersionMismatch,
-            "file format version {version} is not supported by this build (reads up to {FORMAT_VERSION}); upgrade quiver-search"
-        ));
-    }
-    if bytes.len() < HEADER_LEN {
-        return Err(corrupt("truncated header"));
-    }
-    let count = le_u32(bytes, 12) as usize;
-    let file_len = le_u64(bytes, 16);
-    if file_len != bytes.len() as u64 {
-        return Err(corrupt(format!(
-            "header says {file_len} bytes, the file has {} (truncated or appended to)",
-            bytes.len()
-        )));
-    }
-    if count == 0 || count > MAX_SECTIONS || HEADER_LEN + count * ENTRY_LEN > bytes.len() {
-        return Err(corrupt("bad section count"));
-    }
-    let table = &bytes[HEADER_LEN..HEADER_LEN + count * ENTRY_LEN];
-    let mut h = Xxh3::new();
-    h.update(&bytes[..24]);
-    h.update(table);
-    if h.digest() != le_u64(bytes, 24) {
-        return Err(corrupt("header checksum mismatch"));
-    }
-    let mut out = Vec::with_capacity(count);
-    for e in table.chunks_exact(ENTRY_LEN) {
-        let kind = le_u32(e, 0);
-        let offset = le_u64(e, 8);
-        let len = le_u64(e, 16);
-        let end = offset
-            .checked_add(len)
-            .ok_or_else(|| corrupt("section overflows"))?;
-        if end > bytes.len() as u64 || !offset.is_multiple_of(ALIGN as u64) {
-            return Err(corrupt(format!("section {kind} lies outside the file")));
-        }
-        let (offset, len) = (offset as usize, len as usize);
-        if xxh3_64(&bytes[offset..offset + len]) != le_u64(e, 24) {
-            return Err(corrupt(format!(
-                "section {kind} checksum mismatch (the file is damaged)"
-            )));
-        }
-        out.push(Section { kind, offset, len });
-    }
-    // Sections may not overlap, and every byte between them (alignment padding) must be
-    // zero, so that no byte of the file escapes a check.
-    let mut by_offset: Vec<&Section> = out.iter().collect();
-    by_offset.sort_by_key(|s| s.offset);
-    let mut pos = HEADER_LEN + count * ENTRY_LEN;
-    for s in by_offset {
-        if s.offset < pos {
-            return Err(corrupt("sections overlap"));
-        }
-        if bytes[pos..s.offset].iter().any(|&b| b != 0) {
-            return Err(corrupt(
-                "non-zero padding between sections (the file is damaged)",
-            ));
-        }
-        pos = s.offset + s.len;
-    }
-    if pos != bytes.len() {
-        return Err(corrupt("bytes after the last section"));
-    }
-    Ok(out)
-}
-
-fn le_u32(b: &[u8], at: usize) -> u32 {
-    let mut a = [0u8; 4];
-    a.copy_from_slice(&b[at..at + 4]);
-    u32::from_le_bytes(a)
-}
-
-fn le_u64(b: &[u8], at: usize) -> u64 {
-    let mut a = [0u8; 8];
-    a.copy_from_slice(&b[at..at + 8]);
-    u64::from_le_bytes(a)
-}
-
-fn read_u32s(b: &[u8]) -> Vec<u32> {
-    b.chunks_exact(4).map(|c| le_u32(c, 0)).collect()
+/// Writes `bytes` to `path` durably and atomically (temporary file in the same directory,
+/// fsync, rename, directory fsync), for small files such as a collection's manifest: readers
+/// see the old content or the new, never a mix. Failures are `ERR_IO`.
+pub fn write_atomic(path: &Path, bytes: &[u8]) -> Result<()> {
+    Ok(quiver_container::write_atomic(path, bytes)?)
 }
 
 /// Loads an index file. With `mmap`, vectors and level-0 links are served read-only from
@@ -425,41 +185,169 @@ pub fn load(path: &Path, mmap: bool, threads: Option<usize>) -> Result<VectorInd
     load_with(path, mmap, threads).map(|(index, _)| index)
 }
 
+/// A section's bytes after opening: read into memory (plain load) or left in the file map.
+enum Body {
+    /// Read into its own buffer.
+    Bytes(Vec<u8>),
+    /// VECTORS read straight into the 64-byte aligned arena.
+    F32(AlignedF32),
+    /// LEVEL0 read straight into the graph's word arena.
+    Words(Vec<AtomicU32>),
+    /// A byte range of the file map.
+    Mapped(Range<usize>),
+}
+
+/// Every section of an opened file, by kind, and the file map when one is used.
+struct Sections {
+    bodies: Vec<(u32, Body)>,
+    map: Option<Arc<Mmap>>,
+}
+
+impl Sections {
+    /// Maps the file: every section stays in the map.
+    fn mapped(path: &Path) -> Result<Self> {
+        let (map, layout) = quiver_container::open_mapped(path, &FORMAT)?;
+        let bodies = layout
+            .entries
+            .iter()
+            .map(|e| (e.kind, Body::Mapped(e.range())))
+            .collect();
+        Ok(Sections {
+            bodies,
+            map: Some(map),
+        })
+    }
+
+    /// Reads the file with plain reads, each section into its final buffer. VECTORS of an
+    /// index with `originals: mmap` (its QCONFIG precedes it in files this crate writes) are
+    /// verified but left in the file, which is then mapped.
+    fn read(path: &Path) -> Result<Self> {
+        let mut r = SectionReader::open(path, &FORMAT)?;
+        let mut bodies = Vec::with_capacity(r.layout().entries.len());
+        let mut originals_mmap = false;
+        let mut needs_map = false;
+        while let Some(e) = r.next_section()? {
+            let len = e.len as usize;
+            let body = match e.kind {
+                VECTORS if originals_mmap => {
+                    r.skip()?;
+                    needs_map = true;
+                    Body::Mapped(e.range())
+                }
+                VECTORS if len.is_multiple_of(4) => {
+                    let mut v = AlignedF32::default();
+                    v.reserve_exact(len / 4);
+                    v.resize(len / 4);
+                    r.read_into(v.as_bytes_mut())?;
+                    Body::F32(v)
+                }
+                LEVEL0 if len.is_multiple_of(4) => {
+                    let mut w: Vec<AtomicU32> = (0..len / 4).map(|_| AtomicU32::new(0)).collect();
+                    // SAFETY: AtomicU32 has the size and alignment of u32, so the Vec holds
+                    // `len` contiguous initialised bytes; every byte pattern is a valid u32;
+                    // the view is exclusive (`&mut w`) and dropped before `w` is used again.
+                    // The file is little-endian, as is every supported target.
+                    let bytes =
+                        unsafe { std::slice::from_raw_parts_mut(w.as_mut_ptr().cast::<u8>(), len) };
+                    r.read_into(bytes)?;
+                    Body::Words(w)
+                }
+                _ => Body::Bytes(r.read_vec()?),
+            };
+            if let (QCONFIG, Body::Bytes(b)) = (e.kind, &body) {
+                originals_mmap =
+                    QuantConfig::from_bytes(b).is_some_and(|(_, o)| o == Originals::Mmap);
+            }
+            bodies.push((e.kind, body));
+        }
+        let file = r.finish()?;
+        let map = if needs_map {
+            // SAFETY: the map is read-only. If another process truncates or rewrites the file
+            // while it is mapped, reads may fault or change; our own saves never do that
+            // (they rename a new file over the old one, which leaves this mapping intact).
+            let map = unsafe { Mmap::map(&file) }
+                .map_err(|e| err!(Io, "cannot map {}: {e}", path.display()))?;
+            Some(Arc::new(map))
+        } else {
+            None
+        };
+        Ok(Sections { bodies, map })
+    }
+
+    fn bytes<'a>(&'a self, body: &'a Body) -> &'a [u8] {
+        match body {
+            Body::Bytes(b) => b,
+            Body::Mapped(r) => self.map.as_deref().map_or(&[][..], |m| &m[r.clone()]),
+            // Taken out before the byte views are used.
+            Body::F32(_) | Body::Words(_) => &[],
+        }
+    }
+
+    /// The section of `kind`, if present.
+    fn get(&self, kind: u32) -> Option<&[u8]> {
+        self.bodies
+            .iter()
+            .find(|(k, _)| *k == kind)
+            .map(|(_, b)| self.bytes(b))
+    }
+
+    /// The section of `kind`, which must be present.
+    fn find(&self, kind: u32) -> Result<&[u8]> {
+        self.get(kind)
+            .ok_or_else(|| corrupt(format!("section {kind} is missing")))
+    }
+
+    /// Removes and returns the section of `kind`.
+    fn take(&mut self, kind: u32) -> Option<Body> {
+        let at = self.bodies.iter().position(|(k, _)| *k == kind)?;
+        Some(self.bodies.remove(at).1)
+    }
+
+    /// The byte length of a body.
+    fn len_of(body: &Body) -> usize {
+        match body {
+            Body::Bytes(b) => b.len(),
+            Body::F32(v) => v.len() * 4,
+            Body::Words(w) => w.len() * 4,
+            Body::Mapped(r) => r.len(),
+        }
+    }
+
+    /// A body's bytes as an owned Vec (moved when already owned).
+    fn owned(&self, body: Body) -> Vec<u8> {
+        match body {
+            Body::Bytes(b) => b,
+            other => self.bytes(&other).to_vec(),
+        }
+    }
+
+    /// A mapped view of a body left in the file.
+    fn mapped_section(&self, body: &Body, what: &str) -> Result<MappedSection> {
+        match (body, &self.map) {
+            (Body::Mapped(r), Some(map)) => MappedSection::new(map.clone(), r.start, r.len())
+                .ok_or_else(|| corrupt(format!("misaligned {what}"))),
+            _ => Err(corrupt(format!("{what} has an unusable length"))),
+        }
+    }
+}
+
 /// [`load`], also returning the caller-defined sections (kind, bytes) in file order.
 pub fn load_with(
     path: &Path,
     mmap: bool,
     threads: Option<usize>,
 ) -> Result<(VectorIndex, ExtraSections)> {
-    let file = File::open(path).map_err(|e| io_err("cannot open", path, e))?;
-    let len = file
-        .metadata()
-        .map_err(|e| io_err("cannot stat", path, e))?
-        .len();
-    if len < HEADER_LEN as u64 {
-        return Err(corrupt(
-            "missing the QVRINDEX magic (another format, or an empty/truncated file)",
-        ));
-    }
-    // The file is always mapped for reading: a plain load copies what it needs out of the
-    // map (one copy, no intermediate buffer); `mmap` (or `originals: mmap`) keeps parts of it
-    // mapped instead.
-    // SAFETY: the map is read-only. If another process truncates or rewrites the file
-    // while it is mapped, reads may fault or change; our own saves never do that (they
-    // write a new file and rename it over the old one, which leaves this mapping intact).
-    let map = unsafe { Mmap::map(&file) }.map_err(|e| io_err("cannot map", path, e))?;
-    let map = Arc::new(map);
-    let bytes: &[u8] = &map;
-    let sections = read_sections(bytes)?;
-    let find = |kind: u32| -> Result<&Section> {
-        sections
-            .iter()
-            .find(|s| s.kind == kind)
-            .ok_or_else(|| corrupt(format!("section {kind} is missing")))
+    let mut secs = if mmap {
+        Sections::mapped(path)?
+    } else {
+        Sections::read(path)?
     };
-    let slice = |s: &Section| &bytes[s.offset..s.offset + s.len];
+    // The large sections are taken out first, to be moved (not copied) into the index.
+    let l0_body = secs.take(LEVEL0);
+    let vec_body = secs.take(VECTORS);
+    let codes_body = secs.take(CODES);
 
-    let meta = slice(find(META)?);
+    let meta = secs.find(META)?;
     if meta.len() != META_LEN {
         return Err(corrupt("bad META length"));
     }
@@ -488,9 +376,9 @@ pub fn load_with(
         originals: Originals::Memory,
     };
     let mut config = config;
-    if let Some(qs) = sections.iter().find(|s| s.kind == QCONFIG) {
-        let (q, o) = QuantConfig::from_bytes(slice(qs))
-            .ok_or_else(|| corrupt("bad quantization options"))?;
+    if let Some(qs) = secs.get(QCONFIG) {
+        let (q, o) =
+            QuantConfig::from_bytes(qs).ok_or_else(|| corrupt("bad quantization options"))?;
         config.quant = q;
         config.originals = o;
     }
@@ -500,20 +388,20 @@ pub fn load_with(
     let entry_id = le_u32(meta, 48);
     let entry_level = le_u32(meta, 52);
 
-    let keys_s = find(KEYS)?;
-    if keys_s.len as u64 != slots.saturating_mul(4) || live > slots {
+    let keys = secs.find(KEYS)?;
+    if keys.len() as u64 != slots.saturating_mul(4) || live > slots {
         return Err(corrupt("KEYS length disagrees with the slot count"));
     }
     let slots = slots as usize;
-    let vec_s = sections.iter().find(|s| s.kind == VECTORS);
-    if let Some(vec_s) = vec_s {
-        if vec_s.len as u64 != (slots as u64).saturating_mul(dim as u64).saturating_mul(4) {
+    if let Some(v) = &vec_body {
+        if Sections::len_of(v) as u64 != (slots as u64).saturating_mul(dim as u64).saturating_mul(4)
+        {
             return Err(corrupt("VECTORS length disagrees with slots × dim"));
         }
     }
-    let quant = match sections.iter().find(|s| s.kind == QPARAMS) {
+    let quant = match secs.get(QPARAMS) {
         Some(p) => {
-            let q = AnyQuantizer::read_params(slice(p))?;
+            let q = AnyQuantizer::read_params(p)?;
             if q.kind() != config.quant.kind {
                 return Err(corrupt("quantizer parameters disagree with the options"));
             }
@@ -523,41 +411,37 @@ pub fn load_with(
     };
     let codes = match &quant {
         Some(q) => {
-            let c = find(CODES)?;
-            if c.len as u64 != (slots as u64).saturating_mul(q.code_bytes() as u64) {
+            let c = codes_body.ok_or_else(|| corrupt(format!("section {CODES} is missing")))?;
+            if Sections::len_of(&c) as u64 != (slots as u64).saturating_mul(q.code_bytes() as u64) {
                 return Err(corrupt("CODES length disagrees with slots × code size"));
             }
-            slice(c).to_vec()
+            secs.owned(c)
         }
         None => Vec::new(),
     };
-    if vec_s.is_none() && quant.is_none() {
+    if vec_body.is_none() && quant.is_none() {
         return Err(corrupt("the file holds neither vectors nor codes"));
     }
-    let slot_keys = read_u32s(slice(keys_s));
+    let slot_keys = read_u32s(keys);
 
     let (graph, free) = match kind {
         IndexKind::Flat => (None, Vec::new()),
         IndexKind::Hnsw => {
             let params = Params::new(config.m, config.ef_construction, config.seed);
-            let l0 = find(LEVEL0)?;
-            if l0.len as u64 != (slots as u64) * (params.m0 as u64 + 1) * 4 {
+            let l0 = l0_body.ok_or_else(|| corrupt(format!("section {LEVEL0} is missing")))?;
+            if Sections::len_of(&l0) as u64 != (slots as u64) * (params.m0 as u64 + 1) * 4 {
                 return Err(corrupt("LEVEL0 length disagrees with slots × (2M+1)"));
             }
-            let level0 = if mmap {
-                WordArena::Borrowed(Arc::new(
-                    MappedSection::new(map.clone(), l0.offset, l0.len)
-                        .ok_or_else(|| corrupt("misaligned LEVEL0"))?,
-                ))
-            } else {
-                WordArena::Owned(
-                    slice(l0)
-                        .chunks_exact(4)
+            let level0 = match l0 {
+                Body::Words(w) => WordArena::Owned(w),
+                Body::Bytes(b) => WordArena::Owned(
+                    b.chunks_exact(4)
                         .map(|c| AtomicU32::new(le_u32(c, 0)))
                         .collect(),
-                )
+                ),
+                other => WordArena::Borrowed(Arc::new(secs.mapped_section(&other, "LEVEL0")?)),
             };
-            let up = slice(find(UPPER)?);
+            let up = secs.find(UPPER)?;
             if (up.len() as u64) < (slots as u64 + 1) * 4 || up.len() % 4 != 0 {
                 return Err(corrupt("UPPER section too short"));
             }
@@ -573,12 +457,12 @@ pub fn load_with(
                 .windows(2)
                 .map(|w| data[w[0] as usize..w[1] as usize].to_vec())
                 .collect();
-            let del = slice(find(DELETED)?);
+            let del = secs.find(DELETED)?;
             if del.len() != slots.div_ceil(64) * 8 {
                 return Err(corrupt("DELETED length disagrees with the slot count"));
             }
             let deleted = del.chunks_exact(8).map(|c| le_u64(c, 0)).collect();
-            let free = read_u32s(slice(find(FREE)?));
+            let free = read_u32s(secs.find(FREE)?);
             if free.iter().any(|&f| f as usize >= slots) {
                 return Err(corrupt("free slot past the end"));
             }
@@ -612,18 +496,20 @@ pub fn load_with(
         return Err(corrupt("live count disagrees with the key table"));
     }
 
-    let store = match vec_s {
+    let store = match vec_body {
         None => VectorStore::Owned(AlignedF32::default()),
-        Some(vec_s) if mmap || config.originals == Originals::Mmap => VectorStore::Mapped(
-            MappedSection::new(map.clone(), vec_s.offset, vec_s.len)
-                .ok_or_else(|| corrupt("misaligned VECTORS"))?,
-        ),
-        Some(vec_s) => VectorStore::Owned(AlignedF32::from_iter_exact(
-            vec_s.len / 4,
-            slice(vec_s)
-                .chunks_exact(4)
-                .map(|c| f32::from_le_bytes([c[0], c[1], c[2], c[3]])),
-        )),
+        Some(Body::F32(v)) => VectorStore::Owned(v),
+        Some(body @ Body::Mapped(_)) if mmap || config.originals == Originals::Mmap => {
+            VectorStore::Mapped(secs.mapped_section(&body, "VECTORS")?)
+        }
+        Some(body) => {
+            let b = secs.owned(body);
+            VectorStore::Owned(AlignedF32::from_iter_exact(
+                b.len() / 4,
+                b.chunks_exact(4)
+                    .map(|c| f32::from_le_bytes([c[0], c[1], c[2], c[3]])),
+            ))
+        }
     };
     let mut index = VectorIndex {
         pool: build_pool(config.threads)?,
@@ -639,10 +525,12 @@ pub fn load_with(
         fastscan: None,
     };
     index.refresh_fastscan();
-    let extras = sections
-        .iter()
-        .filter(|s| s.kind >= FIRST_EXTRA_SECTION)
-        .map(|s| (s.kind, slice(s).to_vec()))
+    // Caller-defined sections, in file order.
+    let bodies = std::mem::take(&mut secs.bodies);
+    let extras = bodies
+        .into_iter()
+        .filter(|(k, _)| *k >= FIRST_EXTRA_SECTION)
+        .map(|(k, b)| (k, secs.owned(b)))
         .collect();
     Ok((index, extras))
 }

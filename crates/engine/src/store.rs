@@ -91,6 +91,15 @@ impl AlignedF32 {
         self.len = len;
     }
 
+    /// The floats as their in-memory bytes, to be filled by a read (the file format and
+    /// every supported target are little-endian, so file bytes are the floats).
+    pub fn as_bytes_mut(&mut self) -> &mut [u8] {
+        let len = self.len * 4;
+        // SAFETY: as in `deref_mut`: `len` f32s are initialised and contiguous; any byte
+        // pattern written through the view is a valid f32; `&mut self` is exclusive.
+        unsafe { std::slice::from_raw_parts_mut(self.lines.as_mut_ptr().cast::<u8>(), len) }
+    }
+
     /// Bytes allocated.
     pub fn capacity_bytes(&self) -> usize {
         self.lines.capacity() * 64

@@ -23,6 +23,7 @@ pub fn lexical_error(e: LexicalError) -> Error {
             err!(DuplicateKey, "key {k} appears more than once in this batch")
         }
         LexicalError::Corrupt(m) => err!(CorruptFile, "{m}"),
+        LexicalError::VersionMismatch(m) => err!(VersionMismatch, "{m}"),
         LexicalError::Io { context, source } => err!(Io, "{context}: {source}"),
         LexicalError::Cancelled => err!(Aborted, "add aborted (nothing was inserted)"),
     }

@@ -1,16 +1,8 @@
 //! The text index file: one self-describing, checksummed file written atomically.
 //!
-//! Same conventions as the engine's vector index file. All integers little-endian:
-//!
-//! ```text
-//! 0   magic            8 bytes  "QVRTEXT\0"
-//! 8   format version   u32      FORMAT_VERSION
-//! 12  section count    u32
-//! 16  file length      u64      must equal the file's size
-//! 24  header checksum  u64      xxh3-64 of bytes 0..24 and of the section table
-//! 32  section table    count × { kind u32, reserved u32, offset u64, length u64, xxh3-64 u64 }
-//! ..  sections         each starting at a multiple of 64 bytes, zero padding between
-//! ```
+//! The container (header, checksummed section table, 64-byte aligned sections, atomic
+//! writes, checked reads) is `quiver-container`'s, with magic `"QVRTEXT\0"` and
+//! [`FORMAT_VERSION`]. All integers little-endian.
 //!
 //! Sections:
 //!
@@ -31,31 +23,23 @@
 //! fails any check is [`LexicalError::Corrupt`](crate::LexicalError::Corrupt).
 
 use std::collections::{HashMap, HashSet};
-use std::fs::{self, File, OpenOptions};
-use std::io::{BufWriter, Write};
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::sync::Arc;
 
-use xxhash_rust::xxh3::{xxh3_64, Xxh3};
+use quiver_container::{le_u32, le_u64, u32s, Format, Payload};
 
 use crate::analyzer::{Analyzer, AnalyzerConfig, AnalyzerKind, TokenizerMode};
 use crate::bm25::Bm25Params;
-use crate::error::{corrupt, io_err, LexicalError, Result};
+use crate::error::{corrupt, Result};
 use crate::index::TextIndex;
 use crate::postings::PostingList;
 use crate::stopwords::StopWords;
-
-#[cfg(target_endian = "big")]
-compile_error!("the text index file format is little-endian; big-endian targets are not supported");
 
 /// File magic.
 pub const MAGIC: &[u8; 8] = b"QVRTEXT\0";
 /// The format version this build writes and the newest it reads.
 pub const FORMAT_VERSION: u32 = 1;
-const HEADER_LEN: usize = 32;
-const ENTRY_LEN: usize = 32;
-const ALIGN: usize = 64;
-const MAX_SECTIONS: usize = 64;
+const FORMAT: Format = Format::new(*MAGIC, FORMAT_VERSION, "text index file");
 
 const META: u32 = 1;
 const ANALYZER: u32 = 2;
@@ -69,10 +53,6 @@ const REQUIRED: [u32; 8] = [
     META, ANALYZER, KEYS, DOCLEN, DELETED, TERMS, POSTDIR, POSTDATA,
 ];
 const META_LEN: usize = 64;
-
-fn u32s(v: impl IntoIterator<Item = u32>) -> Vec<u8> {
-    v.into_iter().flat_map(u32::to_le_bytes).collect()
-}
 
 fn put_str(out: &mut Vec<u8>, s: &str) {
     out.extend_from_slice(&(s.len() as u32).to_le_bytes());
@@ -161,7 +141,7 @@ pub fn save(index: &TextIndex, path: &Path) -> Result<()> {
     for p in &ix.postings {
         data.extend_from_slice(p.data());
     }
-    let sections: Vec<(u32, Vec<u8>)> = vec![
+    let sections = [
         (META, meta),
         (ANALYZER, encode_analyzer(ix.analyzer.config())),
         (KEYS, u32s(ix.slot_keys.iter().copied())),
@@ -173,175 +153,9 @@ pub fn save(index: &TextIndex, path: &Path) -> Result<()> {
         (TERMS, terms),
         (POSTDIR, dir),
         (POSTDATA, data),
-    ];
-    write_file(path, &sections)
-}
-
-fn write_file(path: &Path, sections: &[(u32, Vec<u8>)]) -> Result<()> {
-    let mut table = Vec::with_capacity(sections.len() * ENTRY_LEN);
-    let mut offset = (HEADER_LEN + sections.len() * ENTRY_LEN).next_multiple_of(ALIGN);
-    let mut placed = Vec::with_capacity(sections.len());
-    let mut end = offset;
-    for (kind, payload) in sections {
-        table.extend_from_slice(&kind.to_le_bytes());
-        table.extend_from_slice(&0u32.to_le_bytes());
-        table.extend_from_slice(&(offset as u64).to_le_bytes());
-        table.extend_from_slice(&(payload.len() as u64).to_le_bytes());
-        table.extend_from_slice(&xxh3_64(payload).to_le_bytes());
-        placed.push(offset);
-        end = offset + payload.len();
-        offset = end.next_multiple_of(ALIGN);
-    }
-    let mut header = Vec::with_capacity(HEADER_LEN);
-    header.extend_from_slice(MAGIC);
-    header.extend_from_slice(&FORMAT_VERSION.to_le_bytes());
-    header.extend_from_slice(&(sections.len() as u32).to_le_bytes());
-    header.extend_from_slice(&(end as u64).to_le_bytes());
-    let mut h = Xxh3::new();
-    h.update(&header);
-    h.update(&table);
-    header.extend_from_slice(&h.digest().to_le_bytes());
-
-    let dir = match path.parent() {
-        Some(p) if !p.as_os_str().is_empty() => p.to_path_buf(),
-        _ => PathBuf::from("."),
-    };
-    let name = path.file_name().ok_or_else(|| LexicalError::Io {
-        context: format!("cannot save to {}", path.display()),
-        source: std::io::Error::new(std::io::ErrorKind::InvalidInput, "not a file path"),
-    })?;
-    let tmp = dir.join(format!(
-        ".{}.tmp-{}-{}",
-        name.to_string_lossy(),
-        std::process::id(),
-        std::time::SystemTime::now()
-            .duration_since(std::time::UNIX_EPOCH)
-            .map_or(0, |d| d.as_nanos())
-    ));
-    let write = || -> std::io::Result<()> {
-        let file = OpenOptions::new().write(true).create_new(true).open(&tmp)?;
-        let mut w = BufWriter::with_capacity(1 << 20, file);
-        w.write_all(&header)?;
-        w.write_all(&table)?;
-        let mut pos = HEADER_LEN + table.len();
-        for ((_, payload), &at) in sections.iter().zip(&placed) {
-            w.write_all(&vec![0u8; at - pos])?;
-            w.write_all(payload)?;
-            pos = at + payload.len();
-        }
-        let file = w.into_inner().map_err(|e| e.into_error())?;
-        file.sync_all()?;
-        Ok(())
-    };
-    if let Err(e) = write() {
-        let _ = fs::remove_file(&tmp);
-        return Err(io_err("cannot write", path, e));
-    }
-    if let Err(e) = fs::rename(&tmp, path) {
-        let _ = fs::remove_file(&tmp);
-        return Err(io_err("cannot replace", path, e));
-    }
-    // Make the rename durable. Some filesystems refuse to open a directory; that is not a
-    // failure of the save itself.
-    if let Ok(d) = File::open(&dir) {
-        let _ = d.sync_all();
-    }
-    Ok(())
-}
-
-/// Parses and verifies the header, the section table and every checksum; returns each
-/// required section's bytes.
-fn read_sections(bytes: &[u8]) -> Result<HashMap<u32, &[u8]>> {
-    if bytes.len() < 12 || &bytes[..8] != MAGIC {
-        return Err(corrupt(
-            "missing the QVRTEXT magic (another format, or an empty/truncated file)",
-        ));
-    }
-    let version = le_u32(bytes, 8);
-    if version == 0 || version > FORMAT_VERSION {
-        return Err(corrupt(format!(
-            "file format version {version} is not supported by this build (reads up to {FORMAT_VERSION})"
-        )));
-    }
-    if bytes.len() < HEADER_LEN {
-        return Err(corrupt("truncated header"));
-    }
-    let count = le_u32(bytes, 12) as usize;
-    let file_len = le_u64(bytes, 16);
-    if file_len != bytes.len() as u64 {
-        return Err(corrupt(format!(
-            "header says {file_len} bytes, the file has {} (truncated or appended to)",
-            bytes.len()
-        )));
-    }
-    if count == 0 || count > MAX_SECTIONS || HEADER_LEN + count * ENTRY_LEN > bytes.len() {
-        return Err(corrupt("bad section count"));
-    }
-    let table = &bytes[HEADER_LEN..HEADER_LEN + count * ENTRY_LEN];
-    let mut h = Xxh3::new();
-    h.update(&bytes[..24]);
-    h.update(table);
-    if h.digest() != le_u64(bytes, 24) {
-        return Err(corrupt("header checksum mismatch"));
-    }
-    let mut out: HashMap<u32, &[u8]> = HashMap::new();
-    let mut ranges = Vec::with_capacity(count);
-    for e in table.chunks_exact(ENTRY_LEN) {
-        let kind = le_u32(e, 0);
-        let offset = le_u64(e, 8);
-        let len = le_u64(e, 16);
-        let end = offset
-            .checked_add(len)
-            .ok_or_else(|| corrupt("section overflows"))?;
-        if end > bytes.len() as u64 || !offset.is_multiple_of(ALIGN as u64) {
-            return Err(corrupt(format!("section {kind} lies outside the file")));
-        }
-        let (offset, len) = (offset as usize, len as usize);
-        let body = &bytes[offset..offset + len];
-        if xxh3_64(body) != le_u64(e, 24) {
-            return Err(corrupt(format!(
-                "section {kind} checksum mismatch (the file is damaged)"
-            )));
-        }
-        if out.insert(kind, body).is_some() {
-            return Err(corrupt(format!("section {kind} appears twice")));
-        }
-        ranges.push((offset, len));
-    }
-    ranges.sort_unstable();
-    let mut pos = HEADER_LEN + count * ENTRY_LEN;
-    for (offset, len) in ranges {
-        if offset < pos {
-            return Err(corrupt("sections overlap"));
-        }
-        if bytes[pos..offset].iter().any(|&b| b != 0) {
-            return Err(corrupt(
-                "non-zero padding between sections (the file is damaged)",
-            ));
-        }
-        pos = offset + len;
-    }
-    if pos != bytes.len() {
-        return Err(corrupt("bytes after the last section"));
-    }
-    for k in REQUIRED {
-        if !out.contains_key(&k) {
-            return Err(corrupt(format!("section {k} is missing")));
-        }
-    }
-    Ok(out)
-}
-
-fn le_u32(b: &[u8], at: usize) -> u32 {
-    let mut a = [0u8; 4];
-    a.copy_from_slice(&b[at..at + 4]);
-    u32::from_le_bytes(a)
-}
-
-fn le_u64(b: &[u8], at: usize) -> u64 {
-    let mut a = [0u8; 8];
-    a.copy_from_slice(&b[at..at + 8]);
-    u64::from_le_bytes(a)
+    ]
+    .map(|(kind, bytes)| (kind, Payload::Bytes(bytes)));
+    Ok(quiver_container::write_file(path, &FORMAT, &sections)?)
 }
 
 /// A bounds-checked reader over one section.
@@ -437,16 +251,22 @@ fn decode_analyzer(b: &[u8]) -> Result<AnalyzerConfig> {
     })
 }
 
-/// Loads an index file (read fully into memory).
+/// Loads an index file (read into memory with plain reads, each section into its own
+/// buffer; the file is never mapped).
 pub fn load(path: &Path) -> Result<TextIndex> {
-    let bytes = fs::read(path).map_err(|e| io_err("cannot read", path, e))?;
-    parse(&bytes)
+    let (_, sections) = quiver_container::read_all(path, &FORMAT)?;
+    let s: HashMap<u32, Vec<u8>> = sections.into_iter().collect();
+    for k in REQUIRED {
+        if !s.contains_key(&k) {
+            return Err(corrupt(format!("section {k} is missing")));
+        }
+    }
+    parse(&s)
 }
 
-/// Parses a whole file image.
-pub(crate) fn parse(bytes: &[u8]) -> Result<TextIndex> {
-    let s = read_sections(bytes)?;
-    let sec = |k: u32| s.get(&k).copied().unwrap_or(&[]);
+/// Builds the index from its sections (every required one present).
+fn parse(s: &HashMap<u32, Vec<u8>>) -> Result<TextIndex> {
+    let sec = |k: u32| s.get(&k).map_or(&[][..], Vec::as_slice);
     let meta = sec(META);
     if meta.len() != META_LEN {
         return Err(corrupt("META section has the wrong size"));
