@@ -407,3 +407,9 @@ export interface NativeTextResult {
   keys: Uint32Array
   scores: Float32Array
 }
+
+/**
+ * Writes `data` to `path` durably and atomically on a worker thread (temporary file in the same
+ * directory, fsync, rename, directory fsync), for small files such as a collection manifest.
+ */
+export declare function writeFileAtomic(path: string, data: Uint8Array): Promise<void>

@@ -9,7 +9,8 @@ import * as crypto from 'node:crypto'
 import * as fs from 'node:fs'
 import * as path from 'node:path'
 import { QuiverError } from './errors'
-import { closeOnDispose } from './call'
+import { closeOnDispose, withCancel } from './call'
+import { getNative } from './native'
 import { fuse } from './fusion'
 import type { FusionMethod, FusionList } from './fusion'
 import { MultiVectorIndex } from './multi-vector'
@@ -137,26 +138,9 @@ function idKey(id: unknown, what: string): DocId {
   )
 }
 
-function fsyncPath(p: string): void {
-  let fd: number | undefined
-  try {
-    fd = fs.openSync(p, 'r')
-    fs.fsyncSync(fd)
-  } catch {
-    // Some platforms cannot open or fsync a directory; the data files themselves were synced.
-  } finally {
-    if (fd !== undefined) fs.closeSync(fd)
-  }
-}
-
-function writeDurable(file: string, data: string | Buffer): void {
-  const fd = fs.openSync(file, 'w')
-  try {
-    fs.writeSync(fd, typeof data === 'string' ? Buffer.from(data) : data)
-    fs.fsyncSync(fd)
-  } finally {
-    fs.closeSync(fd)
-  }
+/** Durable atomic write through the engine's file container (see docs/FILE_FORMAT.md). */
+function writeFileAtomic(file: string, data: Buffer): Promise<void> {
+  return withCancel(undefined, () => getNative().writeFileAtomic(file, data))
 }
 
 function similarity(metric: Metric, distance: number): number {
@@ -519,18 +503,14 @@ export class Collection {
           texts: this.text !== null ? keys.map((k) => this.texts.get(k) ?? '') : null,
         }
         const body = Buffer.from(JSON.stringify(docs))
-        writeDurable(path.join(gdir, 'docs.json'), body)
+        await writeFileAtomic(path.join(gdir, 'docs.json'), body)
         parts.docs = {
           file: 'docs.json',
           sha256: crypto.createHash('sha256').update(body).digest('hex'),
           bytes: body.length,
         }
-        fsyncPath(gdir)
         const manifest: Manifest = { format: FORMAT, version: FORMAT_VERSION, generation, schema: this.schema, parts }
-        const tmp = path.join(dir, `.${MANIFEST}.tmp-${process.pid}-${crypto.randomBytes(4).toString('hex')}`)
-        writeDurable(tmp, JSON.stringify(manifest, null, 2))
-        fs.renameSync(tmp, path.join(dir, MANIFEST))
-        fsyncPath(dir)
+        await writeFileAtomic(path.join(dir, MANIFEST), Buffer.from(JSON.stringify(manifest, null, 2)))
         for (const e of fs.readdirSync(dir)) {
           if (e.startsWith('gen-') && e !== generation) fs.rmSync(path.join(dir, e), { recursive: true, force: true })
         }

@@ -9,7 +9,10 @@ mod tasks;
 mod text_index;
 mod vector_index;
 
+use napi::bindgen_prelude::{AsyncTask, Uint8Array};
 use napi_derive::napi;
+
+use crate::tasks::{job, Job};
 
 pub use multi_vector::*;
 pub use text_index::*;
@@ -97,4 +100,15 @@ pub fn limits() -> NativeLimits {
         default_training_size_pq8: l.default_training_size_pq8 as u32,
         default_training_size_pq4: l.default_training_size_pq4 as u32,
     }
+}
+
+/// Writes `data` to `path` durably and atomically on a worker thread (temporary file in the same
+/// directory, fsync, rename, directory fsync), for small files such as a collection manifest.
+#[napi(ts_return_type = "Promise<void>")]
+pub fn write_file_atomic(path: String, data: Uint8Array) -> AsyncTask<Job<(), ()>> {
+    let data = data.to_vec();
+    job(
+        move || quiver_engine::write_atomic(std::path::Path::new(&path), &data),
+        |()| (),
+    )
 }
