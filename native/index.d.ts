@@ -31,7 +31,10 @@ export declare class NativeFdeEncoder {
   encodeQuery(tokens: Float32Array): Float32Array
   /** Document FDE (blocks AVERAGE their tokens; empty partitions filled if configured). */
   encodeDocument(tokens: Float32Array): Float32Array
-  /** Frees the encoder's matrices now; later calls fail with `ERR_CLOSED`. */
+  /**
+   * Releases the object now: its memory, thread pool and any file mapping (calls in
+   * flight finish first). Idempotent; every later call fails with `ERR_CLOSED`.
+   */
   close(): void
   /** Whether `close()` was called. */
   get closed(): boolean
@@ -62,10 +65,6 @@ export declare class NativeMultiVectorIndex {
    * thread (the scoring uses the pool).
    */
   scoreSync(query: Float32Array, keys: Uint32Array): Float32Array
-  /** Removes keys on a worker thread. */
-  remove(keys: Uint32Array): Promise<number>
-  /** Removes keys on the JS thread. */
-  removeSync(keys: Uint32Array): number
   /** Whether `key` is present. */
   has(key: number): boolean
   /** The stored tokens of `key` (decoded to f32), or null. */
@@ -80,13 +79,17 @@ export declare class NativeMultiVectorIndex {
   indexConfig(): NativeConfig
   /** Heap bytes by part. */
   memoryUsage(): NativeMultiMemory
+  /** Removes keys on a worker thread; resolves to how many were present. */
+  remove(keys: Uint32Array): Promise<number>
+  /** Removes keys on the JS thread; returns how many were present. */
+  removeSync(keys: Uint32Array): number
   /** Saves atomically on a worker thread. */
   save(path: string): Promise<void>
   /** Saves atomically on the JS thread. */
   saveSync(path: string): void
   /**
-   * Releases the index now (its memory, thread pool and file mapping; in-flight calls finish first). Idempotent; every
-   * later call fails with `ERR_CLOSED`.
+   * Releases the object now: its memory, thread pool and any file mapping (calls in
+   * flight finish first). Idempotent; every later call fails with `ERR_CLOSED`.
    */
   close(): void
   /** Whether `close()` was called. */
@@ -113,10 +116,6 @@ export declare class NativeTextIndex {
   searchBatch(queries: Array<string>, k: number): Promise<NativeTextResult[]>
   /** The analyzer's tokens for `text` (what is indexed / searched). */
   analyze(text: string): Array<string>
-  /** Removes keys on the JS thread; returns how many were present. */
-  removeSync(keys: Uint32Array): number
-  /** Removes keys on a worker thread. */
-  remove(keys: Uint32Array): Promise<number>
   /** Whether `key` is present. */
   has(key: number): boolean
   /** Live documents. */
@@ -127,13 +126,17 @@ export declare class NativeTextIndex {
   info(): NativeTextInfo
   /** Heap bytes held, by part. */
   memoryUsage(): NativeTextMemory
+  /** Removes keys on a worker thread; resolves to how many were present. */
+  remove(keys: Uint32Array): Promise<number>
+  /** Removes keys on the JS thread; returns how many were present. */
+  removeSync(keys: Uint32Array): number
   /** Saves atomically on a worker thread. */
   save(path: string): Promise<void>
   /** Saves atomically on the JS thread. */
   saveSync(path: string): void
   /**
-   * Releases the index now (its memory and thread pool; in-flight calls finish first). Idempotent; every
-   * later call fails with `ERR_CLOSED`.
+   * Releases the object now: its memory, thread pool and any file mapping (calls in
+   * flight finish first). Idempotent; every later call fails with `ERR_CLOSED`.
    */
   close(): void
   /** Whether `close()` was called. */
@@ -160,10 +163,6 @@ export declare class NativeVectorIndex {
   searchBatch(queries: Float32Array, k: number, ef: number, cancel?: CancelToken | undefined | null): Promise<NativeBatchResult>
   /** Searches many queries on the index's thread pool; the JS thread waits. */
   searchBatchSync(queries: Float32Array, k: number, ef: number): NativeBatchResult
-  /** Removes keys on a worker thread; resolves to how many were present. */
-  remove(keys: Uint32Array): Promise<number>
-  /** Removes keys on the JS thread; returns how many were present. */
-  removeSync(keys: Uint32Array): number
   /** Whether `key` is present. */
   has(key: number): boolean
   /** A copy of the stored vector, or null. */
@@ -186,13 +185,17 @@ export declare class NativeVectorIndex {
   train(sample: Float32Array): Promise<void>
   /** Trains the quantizer on the JS thread. */
   trainSync(sample: Float32Array): void
+  /** Removes keys on a worker thread; resolves to how many were present. */
+  remove(keys: Uint32Array): Promise<number>
+  /** Removes keys on the JS thread; returns how many were present. */
+  removeSync(keys: Uint32Array): number
   /** Saves atomically on a worker thread. */
   save(path: string): Promise<void>
   /** Saves atomically on the JS thread. */
   saveSync(path: string): void
   /**
-   * Releases the index now (its memory, thread pool and file mapping; in-flight calls finish first). Idempotent; every
-   * later call fails with `ERR_CLOSED`.
+   * Releases the object now: its memory, thread pool and any file mapping (calls in
+   * flight finish first). Idempotent; every later call fails with `ERR_CLOSED`.
    */
   close(): void
   /** Whether `close()` was called. */

@@ -16,6 +16,7 @@ use quiver_engine::{
     AddOutcome, Error as EngineError, FdeEncoder, FdeParams, Handle, ENCODER_VERSION,
 };
 
+use crate::common::{close_methods, store_methods};
 use crate::error::{guard, to_js};
 use crate::tasks::{access, check_cancel, job, report, Job, Progress};
 use crate::vector_index::{
@@ -171,18 +172,6 @@ impl NativeFdeEncoder {
         })
         .map(Float32Array::new)
         .map_err(|e| to_js(&env, e))
-    }
-
-    /// Frees the encoder's matrices now; later calls fail with `ERR_CLOSED`.
-    #[napi]
-    pub fn close(&self) {
-        self.handle.close();
-    }
-
-    /// Whether `close()` was called.
-    #[napi(getter)]
-    pub fn closed(&self) -> bool {
-        self.handle.is_closed()
     }
 }
 
@@ -414,21 +403,6 @@ impl NativeMultiVectorIndex {
             .map_err(|e| to_js(&env, e))
     }
 
-    /// Removes keys on a worker thread.
-    #[napi(ts_return_type = "Promise<number>")]
-    pub fn remove(&self, keys: Uint32Array) -> AsyncTask<Job<usize, u32>> {
-        let (inner, keys) = (self.handle.get(), keys.to_vec());
-        job(move || inner?.remove(&keys), |n| n as u32)
-    }
-
-    /// Removes keys on the JS thread.
-    #[napi]
-    pub fn remove_sync(&self, env: Env, keys: Uint32Array) -> napi::Result<u32> {
-        guard(|| self.handle.get()?.remove(&keys))
-            .map(|n| n as u32)
-            .map_err(|e| to_js(&env, e))
-    }
-
     /// Whether `key` is present.
     #[napi]
     pub fn has(&self, env: Env, key: u32) -> napi::Result<bool> {
@@ -487,32 +461,6 @@ impl NativeMultiVectorIndex {
             }
         })
     }
-
-    /// Saves atomically on a worker thread.
-    #[napi(ts_return_type = "Promise<void>")]
-    pub fn save(&self, path: String) -> AsyncTask<Job<(), ()>> {
-        let inner = self.handle.get();
-        job(move || inner?.save(&PathBuf::from(path)), |()| ())
-    }
-
-    /// Saves atomically on the JS thread.
-    #[napi]
-    pub fn save_sync(&self, env: Env, path: String) -> napi::Result<()> {
-        guard(|| self.handle.get()?.save(&PathBuf::from(path))).map_err(|e| to_js(&env, e))
-    }
-
-    /// Releases the index now (its memory, thread pool and file mapping; in-flight calls finish first). Idempotent; every
-    /// later call fails with `ERR_CLOSED`.
-    #[napi]
-    pub fn close(&self) {
-        self.handle.close();
-    }
-
-    /// Whether `close()` was called.
-    #[napi(getter)]
-    pub fn closed(&self) -> bool {
-        self.handle.is_closed()
-    }
 }
 
 fn load_multi(
@@ -523,3 +471,6 @@ fn load_multi(
     let want = expected.map(fde_params).transpose()?;
     MultiVectorIndex::load(path, mmap, want.as_ref())
 }
+
+store_methods!(NativeMultiVectorIndex);
+close_methods!(NativeFdeEncoder);

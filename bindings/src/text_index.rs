@@ -11,6 +11,7 @@ use quiver_engine::options;
 use quiver_engine::text_index::{SharedTextIndex, TextHits};
 use quiver_engine::{AddOutcome, Bm25Params, Error as EngineError, Handle};
 
+use crate::common::store_methods;
 use crate::error::{guard, to_js};
 use crate::tasks::{access, check_cancel, job, report, Job, Progress};
 use crate::vector_index::{add_result, flag, CancelToken, NativeAddResult};
@@ -217,19 +218,6 @@ impl NativeTextIndex {
         guard(|| self.handle.get()?.analyze(&text)).map_err(|e| to_js(&env, e))
     }
 
-    /// Removes keys on the JS thread; returns how many were present.
-    #[napi]
-    pub fn remove_sync(&self, env: Env, keys: Uint32Array) -> napi::Result<u32> {
-        guard(|| Ok(self.handle.get()?.remove(&keys) as u32)).map_err(|e| to_js(&env, e))
-    }
-
-    /// Removes keys on a worker thread.
-    #[napi(ts_return_type = "Promise<number>")]
-    pub fn remove(&self, keys: Uint32Array) -> AsyncTask<Job<usize, u32>> {
-        let (inner, keys) = (self.handle.get(), keys.to_vec());
-        job(move || Ok(inner?.remove(&keys)), |n| n as u32)
-    }
-
     /// Whether `key` is present.
     #[napi]
     pub fn has(&self, env: Env, key: u32) -> napi::Result<bool> {
@@ -282,30 +270,6 @@ impl NativeTextIndex {
             }
         })
     }
-
-    /// Saves atomically on a worker thread.
-    #[napi(ts_return_type = "Promise<void>")]
-    pub fn save(&self, path: String) -> AsyncTask<Job<(), ()>> {
-        let inner = self.handle.get();
-        job(move || inner?.save(&PathBuf::from(path)), |()| ())
-    }
-
-    /// Saves atomically on the JS thread.
-    #[napi]
-    pub fn save_sync(&self, env: Env, path: String) -> napi::Result<()> {
-        guard(|| self.handle.get()?.save(&PathBuf::from(path))).map_err(|e| to_js(&env, e))
-    }
-
-    /// Releases the index now (its memory and thread pool; in-flight calls finish first). Idempotent; every
-    /// later call fails with `ERR_CLOSED`.
-    #[napi]
-    pub fn close(&self) {
-        self.handle.close();
-    }
-
-    /// Whether `close()` was called.
-    #[napi(getter)]
-    pub fn closed(&self) -> bool {
-        self.handle.is_closed()
-    }
 }
+
+store_methods!(NativeTextIndex);

@@ -15,6 +15,7 @@ use quiver_engine::{
     SharedIndex, VectorIndex,
 };
 
+use crate::common::store_methods;
 use crate::error::{guard, to_js};
 use crate::tasks::{access, check_cancel, job, report, CancelFlag, Job, Progress};
 
@@ -364,21 +365,6 @@ impl NativeVectorIndex {
         .map_err(|e| to_js(&env, e))
     }
 
-    /// Removes keys on a worker thread; resolves to how many were present.
-    #[napi(ts_return_type = "Promise<number>")]
-    pub fn remove(&self, keys: Uint32Array) -> AsyncTask<Job<usize, u32>> {
-        let (inner, keys) = (self.handle.get(), keys.to_vec());
-        job(move || inner?.remove(&keys), |n| n as u32)
-    }
-
-    /// Removes keys on the JS thread; returns how many were present.
-    #[napi]
-    pub fn remove_sync(&self, env: Env, keys: Uint32Array) -> napi::Result<u32> {
-        guard(|| self.handle.get()?.remove(&keys))
-            .map(|n| n as u32)
-            .map_err(|e| to_js(&env, e))
-    }
-
     /// Whether `key` is present.
     #[napi]
     pub fn has(&self, env: Env, key: u32) -> napi::Result<bool> {
@@ -449,35 +435,11 @@ impl NativeVectorIndex {
     pub fn train_sync(&self, env: Env, sample: Float32Array) -> napi::Result<()> {
         guard(|| self.handle.get()?.train(sample_of(&sample))).map_err(|e| to_js(&env, e))
     }
-
-    /// Saves atomically on a worker thread.
-    #[napi(ts_return_type = "Promise<void>")]
-    pub fn save(&self, path: String) -> AsyncTask<Job<(), ()>> {
-        let inner = self.handle.get();
-        job(move || inner?.save(&PathBuf::from(path)), |()| ())
-    }
-
-    /// Saves atomically on the JS thread.
-    #[napi]
-    pub fn save_sync(&self, env: Env, path: String) -> napi::Result<()> {
-        guard(|| self.handle.get()?.save(&PathBuf::from(path))).map_err(|e| to_js(&env, e))
-    }
-
-    /// Releases the index now (its memory, thread pool and file mapping; in-flight calls finish first). Idempotent; every
-    /// later call fails with `ERR_CLOSED`.
-    #[napi]
-    pub fn close(&self) {
-        self.handle.close();
-    }
-
-    /// Whether `close()` was called.
-    #[napi(getter)]
-    pub fn closed(&self) -> bool {
-        self.handle.is_closed()
-    }
 }
 
 /// An empty sample means "train on the stored vectors".
 fn sample_of(s: &[f32]) -> Option<&[f32]> {
     (!s.is_empty()).then_some(s)
 }
+
+store_methods!(NativeVectorIndex);

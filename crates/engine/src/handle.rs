@@ -9,6 +9,32 @@ use parking_lot::RwLock;
 
 use crate::error::{err, Result};
 
+/// What every shared index offers a host besides search: removal by key and an atomic save.
+pub trait Store: Send + Sync {
+    /// Removes `keys` (unknown keys are ignored); returns how many were present.
+    fn remove(&self, keys: &[u32]) -> Result<usize>;
+    /// Saves atomically to `path`.
+    fn save(&self, path: &std::path::Path) -> Result<()>;
+}
+
+macro_rules! impl_store {
+    ($($t:ty),*) => {$(
+        impl Store for $t {
+            fn remove(&self, keys: &[u32]) -> Result<usize> {
+                <$t>::remove(self, keys)
+            }
+            fn save(&self, path: &std::path::Path) -> Result<()> {
+                <$t>::save(self, path)
+            }
+        }
+    )*};
+}
+impl_store!(
+    crate::SharedIndex,
+    crate::multi_vector::SharedMultiIndex,
+    crate::text_index::SharedTextIndex
+);
+
 /// A closable shared owner of a `T`.
 pub struct Handle<T> {
     inner: RwLock<Option<Arc<T>>>,

@@ -29,7 +29,7 @@ pub mod vector_index;
 
 pub use config::{limits, Config, IndexKind, Limits, MAX_DIM, MAX_EF, MAX_K, MAX_M, MAX_THREADS};
 pub use error::{Error, ErrorCode, Result};
-pub use handle::Handle;
+pub use handle::{Handle, Store};
 pub use persist::write_atomic;
 pub use quiver_distance::Metric;
 pub use shared::{AddOutcome, SharedIndex};

@@ -145,9 +145,9 @@ impl SharedTextIndex {
     }
 
     /// Removes keys; returns how many were present.
-    pub fn remove(&self, keys: &[u32]) -> usize {
+    pub fn remove(&self, keys: &[u32]) -> Result<usize> {
         let _writer = self.writer.lock();
-        self.inner.write().remove(keys)
+        Ok(self.inner.write().remove(keys))
     }
 
     /// Saves atomically; searches continue, writers wait.

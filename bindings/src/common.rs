@@ -1,0 +1,83 @@
+//! The methods every class shares, written once: `close`/`closed` for every class with a
+//! `handle: Handle<_>`, and remove/save for the index classes, whose handle owns an engine
+//! object that implements [`quiver_engine::Store`].
+
+/// Adds `remove`/`removeSync`, `save`/`saveSync` (and [`close_methods`]) to a class with a
+/// `handle: Handle<impl Store>` field.
+macro_rules! store_methods {
+    ($native:ident) => {
+        #[napi_derive::napi]
+        impl $native {
+            /// Removes keys on a worker thread; resolves to how many were present.
+            #[napi(ts_return_type = "Promise<number>")]
+            pub fn remove(
+                &self,
+                keys: napi::bindgen_prelude::Uint32Array,
+            ) -> napi::bindgen_prelude::AsyncTask<crate::tasks::Job<usize, u32>> {
+                let (inner, keys) = (self.handle.get(), keys.to_vec());
+                crate::tasks::job(
+                    move || quiver_engine::Store::remove(&*inner?, &keys),
+                    |n| n as u32,
+                )
+            }
+
+            /// Removes keys on the JS thread; returns how many were present.
+            #[napi]
+            pub fn remove_sync(
+                &self,
+                env: napi::Env,
+                keys: napi::bindgen_prelude::Uint32Array,
+            ) -> napi::Result<u32> {
+                crate::error::guard(|| quiver_engine::Store::remove(&*self.handle.get()?, &keys))
+                    .map(|n| n as u32)
+                    .map_err(|e| crate::error::to_js(&env, e))
+            }
+
+            /// Saves atomically on a worker thread.
+            #[napi(ts_return_type = "Promise<void>")]
+            pub fn save(
+                &self,
+                path: String,
+            ) -> napi::bindgen_prelude::AsyncTask<crate::tasks::Job<(), ()>> {
+                let inner = self.handle.get();
+                crate::tasks::job(
+                    move || quiver_engine::Store::save(&*inner?, std::path::Path::new(&path)),
+                    |()| (),
+                )
+            }
+
+            /// Saves atomically on the JS thread.
+            #[napi]
+            pub fn save_sync(&self, env: napi::Env, path: String) -> napi::Result<()> {
+                crate::error::guard(|| {
+                    quiver_engine::Store::save(&*self.handle.get()?, std::path::Path::new(&path))
+                })
+                .map_err(|e| crate::error::to_js(&env, e))
+            }
+        }
+        crate::common::close_methods!($native);
+    };
+}
+
+/// Adds `close` and `closed` to a class with a `handle: Handle<_>` field.
+macro_rules! close_methods {
+    ($native:ident) => {
+        #[napi_derive::napi]
+        impl $native {
+            /// Releases the object now: its memory, thread pool and any file mapping (calls in
+            /// flight finish first). Idempotent; every later call fails with `ERR_CLOSED`.
+            #[napi]
+            pub fn close(&self) {
+                self.handle.close();
+            }
+
+            /// Whether `close()` was called.
+            #[napi(getter)]
+            pub fn closed(&self) -> bool {
+                self.handle.is_closed()
+            }
+        }
+    };
+}
+
+pub(crate) use {close_methods, store_methods};
