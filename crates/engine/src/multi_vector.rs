@@ -139,8 +139,11 @@ pub struct MultiVectorIndex {
     tokens: TokenStore,
     /// key → token slot.
     slot_of: HashMap<u32, u32>,
-    /// token slot → key (u32::MAX for garbage).
+    /// token slot → key (meaningful where `live`).
     slot_keys: Vec<u32>,
+    /// token slot → whether it holds a live document (every key, `u32::MAX` included, is a
+    /// valid key, so garbage slots are marked here rather than by a key value).
+    live: Vec<bool>,
 }
 
 impl MultiVectorIndex {
@@ -158,6 +161,7 @@ impl MultiVectorIndex {
             tokens,
             slot_of: HashMap::new(),
             slot_keys: Vec::new(),
+            live: Vec::new(),
         })
     }
 
@@ -309,10 +313,11 @@ impl MultiVectorIndex {
             let slot = self.tokens.push(docs.doc(i, dim)).map_err(muvera_error)?;
             let key = keys[i];
             if let Some(old) = self.slot_of.insert(key, slot) {
-                self.slot_keys[old as usize] = u32::MAX;
+                self.live[old as usize] = false;
             }
             debug_assert_eq!(slot as usize, self.slot_keys.len());
             self.slot_keys.push(key);
+            self.live.push(true);
         }
         Ok(())
     }
@@ -335,7 +340,7 @@ impl MultiVectorIndex {
         self.fde.remove(&present)?;
         for k in &present {
             if let Some(slot) = self.slot_of.remove(k) {
-                self.slot_keys[slot as usize] = u32::MAX;
+                self.live[slot as usize] = false;
             }
         }
         Ok(present.len())
@@ -455,13 +460,13 @@ impl MultiVectorIndex {
             ));
         }
         self.check_query(query)?;
-        let keys = &self.slot_keys;
+        let live = &self.live;
         let top = self
             .fde
             .pool
             .install(|| {
                 self.tokens.exhaustive_top_k(query, k, |s| {
-                    keys[s as usize] != u32::MAX && !cancel.load(Ordering::Relaxed)
+                    live[s as usize] && !cancel.load(Ordering::Relaxed)
                 })
             })
             .map_err(muvera_error)?;
@@ -504,13 +509,12 @@ impl MultiVectorIndex {
     /// Writes the index to one file, atomically (the FDE index's sections plus encoder, tokens
     /// and slot keys). Garbage token slots are compacted away in the written copy.
     pub fn save(&self, path: &Path) -> Result<()> {
-        let keep: Vec<bool> = self.slot_keys.iter().map(|&k| k != u32::MAX).collect();
-        let (compact, _) = self.tokens.compact(&keep).map_err(muvera_error)?;
+        let (compact, _) = self.tokens.compact(&self.live).map_err(muvera_error)?;
         let live_keys: Vec<u32> = self
             .slot_keys
             .iter()
-            .copied()
-            .filter(|&k| k != u32::MAX)
+            .zip(&self.live)
+            .filter_map(|(&k, &live)| live.then_some(k))
             .collect();
         let mut meta = Vec::with_capacity(16);
         meta.extend_from_slice(&ENCODER_VERSION.to_le_bytes());
@@ -612,6 +616,7 @@ impl MultiVectorIndex {
             fde,
             tokens,
             slot_of,
+            live: vec![true; slot_keys.len()],
             slot_keys,
         })
     }

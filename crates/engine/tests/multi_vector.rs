@@ -306,3 +306,37 @@ fn bad_input_is_rejected_and_nothing_is_inserted() {
         ErrorCode::InvalidArgument
     );
 }
+
+#[test]
+fn every_key_survives_save_and_load_including_u32_max() {
+    let n = 3;
+    let (data, offsets, _) = corpus(n, 11);
+    let keys = [u32::MAX, 0, 7];
+    let mut mv = MultiVectorIndex::new(config(TokenStorage::F32, IndexKind::Flat)).unwrap();
+    let docs = DocBatch {
+        data: &data,
+        offsets: &offsets,
+    };
+    mv.add(&keys, &docs, false).unwrap();
+    // Replace and remove so that garbage slots exist next to the u32::MAX key.
+    let first = [0u32, offsets[1]];
+    let doc0 = DocBatch {
+        data: &data[..offsets[1] as usize * DIM],
+        offsets: &first,
+    };
+    mv.add(&[7], &doc0, true).unwrap();
+    assert_eq!(mv.remove(&[0]).unwrap(), 1);
+    let dir = std::env::temp_dir().join(format!("qv-mv-keymax-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let path = dir.join("mv.qvr");
+    mv.save(&path).unwrap();
+    let back = MultiVectorIndex::load(&path, false, None).unwrap();
+    assert_eq!(back.len(), 2);
+    assert!(back.has(u32::MAX) && back.has(7) && !back.has(0));
+    let never = AtomicBool::new(false);
+    let q = &data[..offsets[1] as usize * DIM];
+    let all = back.search_exhaustive(q, 10, &never).unwrap();
+    assert_eq!(all.keys.len(), 2);
+    assert!(all.keys.contains(&u32::MAX));
+    std::fs::remove_dir_all(&dir).ok();
+}
