@@ -85,6 +85,22 @@ pub struct VectorIndex {
 /// pool: about 0.2 ms of single-thread work, well above the cost of the fork and merge.
 const PAR_SCAN_LOOKUPS: usize = 1 << 22;
 
+/// Largest squared norm a stored or query vector may have: below it, every L2 distance
+/// (at most 2‖a‖² + 2‖b‖²) and every inner product fits an f32.
+pub const MAX_NORM_SQ: f64 = f32::MAX as f64 / 4.0;
+
+/// Finite, with a squared norm of at most [`MAX_NORM_SQ`] (so no distance overflows).
+fn representable(v: &[f32]) -> bool {
+    let mut s = 0f64;
+    for &x in v {
+        if !x.is_finite() {
+            return false;
+        }
+        s += f64::from(x) * f64::from(x);
+    }
+    s <= MAX_NORM_SQ
+}
+
 pub(crate) fn build_pool(threads: usize) -> Result<rayon::ThreadPool> {
     rayon::ThreadPoolBuilder::new()
         .num_threads(threads)
@@ -298,6 +314,12 @@ impl VectorIndex {
                 v[i]
             ));
         }
+        if !representable(v) {
+            return Err(err!(
+                NonFinite,
+                "{what} is too large: its squared norm exceeds {MAX_NORM_SQ:e}, so its distances would overflow f32"
+            ));
+        }
         Ok(())
     }
 
@@ -319,14 +341,23 @@ impl VectorIndex {
         let bad = self.pool.install(|| {
             vectors
                 .par_chunks(dim.max(1))
-                .position_first(|row| row.iter().any(|x| !x.is_finite()))
+                .position_first(|row| !representable(row))
         });
         if let Some(row) = bad {
-            return Err(err!(
-                NonFinite,
-                "vector {row} (key {}) holds NaN or ±Infinity",
-                keys[row]
-            ));
+            let v = &vectors[row * dim..(row + 1) * dim];
+            return Err(if v.iter().all(|x| x.is_finite()) {
+                err!(
+                    NonFinite,
+                    "vector {row} (key {}) is too large: its squared norm exceeds {MAX_NORM_SQ:e}, so its distances would overflow f32",
+                    keys[row]
+                )
+            } else {
+                err!(
+                    NonFinite,
+                    "vector {row} (key {}) holds NaN or ±Infinity",
+                    keys[row]
+                )
+            });
         }
         let mut sorted = keys.to_vec();
         sorted.sort_unstable();

@@ -393,3 +393,37 @@ fn failed_save_leaves_the_previous_file() {
         .count();
     assert_eq!(leftovers, 0);
 }
+
+#[test]
+fn vectors_whose_distances_would_overflow_are_rejected() {
+    let dim = 4;
+    for kind in [IndexKind::Hnsw, IndexKind::Flat] {
+        for metric in [Metric::L2, Metric::Ip, Metric::Cosine] {
+            let mut idx = VectorIndex::new(config(dim, metric, kind)).unwrap();
+            let mut v = data(3, dim, 9);
+            v[dim + 1] = 1e20;
+            let e = idx.add(&[1, 2, 3], &v, false).unwrap_err();
+            assert_eq!(e.code, ErrorCode::NonFinite, "{kind:?} {metric:?}");
+            assert!(e.message.contains("too large"), "{}", e.message);
+            assert!(idx.is_empty(), "nothing of the batch is inserted");
+            // The largest accepted magnitudes still give finite distances and min(k, n) hits.
+            let big = (quiver_engine::vector_index::MAX_NORM_SQ / dim as f64).sqrt() as f32 * 0.999;
+            let rows = [
+                big, big, big, big, -big, -big, -big, -big, 1.0, 0.0, 0.0, 0.0,
+            ];
+            idx.add(&[1, 2, 3], &rows, false).unwrap();
+            let hits = idx.search(&[big, -big, big, -big], 3, None).unwrap();
+            assert_eq!(hits.keys.len(), 3, "{kind:?} {metric:?}");
+            assert!(
+                hits.distances.iter().all(|d| d.is_finite()),
+                "{:?}",
+                hits.distances
+            );
+            let q = [0.0, 1e20, 0.0, 0.0];
+            assert_eq!(
+                idx.search(&q, 3, None).unwrap_err().code,
+                ErrorCode::NonFinite
+            );
+        }
+    }
+}
