@@ -1,6 +1,7 @@
 import test from 'ava'
 import { Collection, FdeEncoder, MultiVectorIndex, TextIndex, VectorIndex, evaluate, fuse } from '../ts/index'
-import { expectCode, expectCodeSync, randomVectors, seqKeys } from './helpers'
+import * as path from 'node:path'
+import { expectCode, expectCodeSync, randomVectors, seqKeys, tempDir } from './helpers'
 
 const DIM = 8
 
@@ -134,4 +135,21 @@ test('async calls own their inputs: transferring the buffers right after the cal
   const search = index.search(q, { k: 1 })
   detach(q)
   t.is((await search).keys[0], 0)
+})
+
+test('load takes threads (default: the machine’s cores), never the count saved in the file', async (t) => {
+  const dir = tempDir(t)
+  const cores = new VectorIndex({ dim: DIM }).config().threads
+  const index = new VectorIndex({ dim: DIM, threads: 7 })
+  await index.add(seqKeys(10), randomVectors(10, DIM, 1))
+  await index.save(path.join(dir, 'v.qvr'))
+  t.is((await VectorIndex.load(path.join(dir, 'v.qvr'))).config().threads, cores)
+  t.is(VectorIndex.loadSync(path.join(dir, 'v.qvr'), { threads: 3 }).config().threads, 3)
+  t.is((await VectorIndex.load(path.join(dir, 'v.qvr'), { mmap: true, threads: 1 })).config().threads, 1)
+  await expectCode(t, () => VectorIndex.load(path.join(dir, 'v.qvr'), { threads: 0 }), 'ERR_INVALID_ARGUMENT')
+  const mv = new MultiVectorIndex({ dim: 16, threads: 5 })
+  await mv.add([1], [randomVectors(2, 16, 2)])
+  await mv.save(path.join(dir, 'm.qvr'))
+  t.is((await MultiVectorIndex.load(path.join(dir, 'm.qvr'))).indexConfig().threads, cores)
+  t.is(MultiVectorIndex.loadSync(path.join(dir, 'm.qvr'), { threads: 2 }).indexConfig().threads, 2)
 })

@@ -45,9 +45,9 @@ export declare class NativeMultiVectorIndex {
   /** An empty index. */
   constructor(config: NativeMultiConfig)
   /** Loads a multi-vector index file on a worker thread. */
-  static load(path: string, mmap: boolean, expected?: NativeFdeConfig | undefined | null): Promise<NativeMultiVectorIndex>
+  static load(path: string, mmap: boolean, expected?: NativeFdeConfig | undefined | null, threads?: number | undefined | null): Promise<NativeMultiVectorIndex>
   /** Loads a multi-vector index file on the JS thread. */
-  static loadSync(path: string, mmap: boolean, expected?: NativeFdeConfig | undefined | null): NativeMultiVectorIndex
+  static loadSync(path: string, mmap: boolean, expected?: NativeFdeConfig | undefined | null, threads?: number | undefined | null): NativeMultiVectorIndex
   /** Adds (or upserts) documents on a worker thread. */
   add(keys: Uint32Array, data: Float32Array, offsets: Uint32Array, upsert: boolean, onProgress?: ((err: Error | null, done: number, total: number) => void) | null, cancel?: CancelToken | null): Promise<NativeAddResult>
   /** Adds (or upserts) documents on the JS thread. */
@@ -148,9 +148,9 @@ export declare class NativeVectorIndex {
   /** An empty index for a resolved configuration. */
   constructor(config: NativeConfig)
   /** Loads an index file on a worker thread. */
-  static load(path: string, mmap: boolean): Promise<NativeVectorIndex>
+  static load(path: string, mmap: boolean, threads?: number | undefined | null): Promise<NativeVectorIndex>
   /** Loads an index file on the JS thread. */
-  static loadSync(path: string, mmap: boolean): NativeVectorIndex
+  static loadSync(path: string, mmap: boolean, threads?: number | undefined | null): NativeVectorIndex
   /** Adds (or upserts) a batch on a worker thread. */
   add(keys: Uint32Array, vectors: Float32Array, upsert: boolean, onProgress?: ((err: Error | null, done: number, total: number) => void) | null, cancel?: CancelToken | null): Promise<NativeAddResult>
   /** Adds (or upserts) a batch on the JS thread. */

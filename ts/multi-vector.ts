@@ -13,6 +13,7 @@ import {
   checkOptionsObject,
   checkSignal,
   invalid,
+  loadThreads,
   resolveConfig,
   toKeys,
   MAX_DIM,
@@ -304,6 +305,8 @@ export interface MultiVectorLoadOptions {
   mmap?: boolean
   /** Fail with `ERR_VERSION_MISMATCH` unless the file's encoder has exactly these parameters. */
   fde?: FdeOptions
+  /** Worker threads of the loaded index; integer in [1, 256]. Default: the number of logical CPUs. */
+  threads?: number
 }
 
 function toDocs(docs: unknown, dim: number, n: number): { data: Float32Array; offsets: Uint32Array } {
@@ -447,19 +450,21 @@ export class MultiVectorIndex {
    */
   static async load(path: string, options?: MultiVectorLoadOptions): Promise<MultiVectorIndex> {
     const p = checkPath(path)
-    const o = checkOptionsObject(options, 'load options', ['mmap', 'fde'])
+    const o = checkOptionsObject(options, 'load options', ['mmap', 'fde', 'threads'])
     const expected = o.fde === undefined ? null : nativeFde(o.fde, 'options.fde')
+    const threads = loadThreads(o.threads)
     const Native = getNative().NativeMultiVectorIndex
-    return MultiVectorIndex.wrap(await withCancel(undefined, () => Native.load(p, o.mmap === true, expected)))
+    return MultiVectorIndex.wrap(await withCancel(undefined, () => Native.load(p, o.mmap === true, expected, threads)))
   }
 
   /** Synchronous variant of {@link MultiVectorIndex.load}. */
   static loadSync(path: string, options?: MultiVectorLoadOptions): MultiVectorIndex {
     const p = checkPath(path)
-    const o = checkOptionsObject(options, 'load options', ['mmap', 'fde'])
+    const o = checkOptionsObject(options, 'load options', ['mmap', 'fde', 'threads'])
     const expected = o.fde === undefined ? null : nativeFde(o.fde, 'options.fde')
+    const threads = loadThreads(o.threads)
     const Native = getNative().NativeMultiVectorIndex
-    return MultiVectorIndex.wrap(syncCall(() => Native.loadSync(p, o.mmap === true, expected)))
+    return MultiVectorIndex.wrap(syncCall(() => Native.loadSync(p, o.mmap === true, expected, threads)))
   }
 
   /** Token dimension. */

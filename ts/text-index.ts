@@ -12,6 +12,7 @@ import {
   checkSignal,
   defaultThreads,
   invalid,
+  loadThreads,
   toKeys,
   MAX_K,
   MAX_THREADS,
@@ -226,7 +227,7 @@ export class TextIndex {
   static async load(path: string, options?: { threads?: number }): Promise<TextIndex> {
     const p = checkPath(path)
     const o = checkOptionsObject(options, 'load options', ['threads'])
-    const threads = o.threads === undefined ? defaultThreads() : checkInt(o.threads, 'threads', 1, MAX_THREADS)
+    const threads = loadThreads(o.threads)
     const Native = getNative().NativeTextIndex
     return TextIndex.wrap(await withCancel(undefined, () => Native.load(p, threads)))
   }
@@ -235,7 +236,7 @@ export class TextIndex {
   static loadSync(path: string, options?: { threads?: number }): TextIndex {
     const p = checkPath(path)
     const o = checkOptionsObject(options, 'load options', ['threads'])
-    const threads = o.threads === undefined ? defaultThreads() : checkInt(o.threads, 'threads', 1, MAX_THREADS)
+    const threads = loadThreads(o.threads)
     const Native = getNative().NativeTextIndex
     return TextIndex.wrap(syncCall(() => Native.loadSync(p, threads)))
   }

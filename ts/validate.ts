@@ -107,6 +107,11 @@ const NEUTRAL_QUANT: Readonly<Record<string, unknown>> = {
   trainingSize: LIMITS.defaultTrainingSize,
 }
 
+/** The `threads` option of a load: default this machine's logical CPUs. @internal */
+export function loadThreads(threads: unknown): number {
+  return threads === undefined ? defaultThreads() : checkInt(threads, 'threads', 1, MAX_THREADS)
+}
+
 /** Validates user options and fills in defaults. @internal */
 export function resolveConfig(options: unknown): NativeConfig {
   if (options === null || typeof options !== 'object') {

@@ -14,6 +14,7 @@ import {
   checkOptionsObject,
   checkSignal,
   invalid,
+  loadThreads,
   resolveConfig,
   resolveSearch,
   toKeys,
@@ -227,6 +228,11 @@ export interface LoadOptions {
    * modified in place while mapped (replacing it with `save()` is safe). Default `false`.
    */
   mmap?: boolean
+  /**
+   * Worker threads of the loaded index (`add`/`upsert`, `searchBatch`); integer in [1, 256].
+   * Default: the number of logical CPUs. The thread count a file was saved with is not used.
+   */
+  threads?: number
 }
 
 /** Key value used to fill unused slots of {@link BatchSearchResult.keys}. */
@@ -273,10 +279,10 @@ export function resolvedOptions(c: Readonly<NativeConfig>): ResolvedVectorIndexO
   }
 }
 
-function checkLoadOptions(options: unknown): { mmap: boolean; quantization: unknown } {
-  const o = checkOptionsObject(options, 'load options', ['mmap', 'quantization'])
+function checkLoadOptions(options: unknown): { mmap: boolean; quantization: unknown; threads: number } {
+  const o = checkOptionsObject(options, 'load options', ['mmap', 'quantization', 'threads'])
   if (o.mmap !== undefined && typeof o.mmap !== 'boolean') throw invalid('options.mmap must be a boolean')
-  return { mmap: o.mmap === true, quantization: o.quantization }
+  return { mmap: o.mmap === true, quantization: o.quantization, threads: loadThreads(o.threads) }
 }
 
 /** Fails if a loaded index's quantization disagrees with the expected one. */
@@ -354,18 +360,18 @@ export class VectorIndex {
    */
   static async load(path: string, options?: LoadOptions): Promise<VectorIndex> {
     const p = checkPath(path)
-    const { mmap, quantization } = checkLoadOptions(options)
+    const { mmap, quantization, threads } = checkLoadOptions(options)
     const Native = getNative().NativeVectorIndex
-    const native = await withCancel(undefined, () => Native.load(p, mmap))
+    const native = await withCancel(undefined, () => Native.load(p, mmap, threads))
     return checkExpectedQuantization(VectorIndex.wrap(native), quantization)
   }
 
   /** Synchronous variant of {@link VectorIndex.load} (blocks the event loop while reading). */
   static loadSync(path: string, options?: LoadOptions): VectorIndex {
     const p = checkPath(path)
-    const { mmap, quantization } = checkLoadOptions(options)
+    const { mmap, quantization, threads } = checkLoadOptions(options)
     const Native = getNative().NativeVectorIndex
-    return checkExpectedQuantization(VectorIndex.wrap(syncCall(() => Native.loadSync(p, mmap))), quantization)
+    return checkExpectedQuantization(VectorIndex.wrap(syncCall(() => Native.loadSync(p, mmap, threads))), quantization)
   }
 
   /** Number of components per vector. */

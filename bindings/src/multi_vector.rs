@@ -229,9 +229,10 @@ impl NativeMultiVectorIndex {
         path: String,
         mmap: bool,
         expected: Option<NativeFdeConfig>,
+        threads: Option<u32>,
     ) -> AsyncTask<Job<MultiVectorIndex, NativeMultiVectorIndex>> {
         job(
-            move || load_multi(&PathBuf::from(path), mmap, expected.as_ref()),
+            move || load_multi(&PathBuf::from(path), mmap, expected.as_ref(), threads),
             wrap,
         )
     }
@@ -243,8 +244,9 @@ impl NativeMultiVectorIndex {
         path: String,
         mmap: bool,
         expected: Option<NativeFdeConfig>,
+        threads: Option<u32>,
     ) -> napi::Result<NativeMultiVectorIndex> {
-        guard(|| load_multi(&PathBuf::from(path), mmap, expected.as_ref()))
+        guard(|| load_multi(&PathBuf::from(path), mmap, expected.as_ref(), threads))
             .map(wrap)
             .map_err(|e| to_js(&env, e))
     }
@@ -467,9 +469,10 @@ fn load_multi(
     path: &std::path::Path,
     mmap: bool,
     expected: Option<&NativeFdeConfig>,
+    threads: Option<u32>,
 ) -> Result<MultiVectorIndex, EngineError> {
     let want = expected.map(fde_params).transpose()?;
-    MultiVectorIndex::load(path, mmap, want.as_ref())
+    MultiVectorIndex::load_threads(path, mmap, want.as_ref(), threads.map(|t| t as usize))
 }
 
 store_methods!(NativeMultiVectorIndex);

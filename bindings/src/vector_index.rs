@@ -231,17 +231,26 @@ impl NativeVectorIndex {
 
     /// Loads an index file on a worker thread.
     #[napi(ts_return_type = "Promise<NativeVectorIndex>")]
-    pub fn load(path: String, mmap: bool) -> AsyncTask<Job<VectorIndex, NativeVectorIndex>> {
+    pub fn load(
+        path: String,
+        mmap: bool,
+        threads: Option<u32>,
+    ) -> AsyncTask<Job<VectorIndex, NativeVectorIndex>> {
         job(
-            move || persist::load(&PathBuf::from(path), mmap, None),
+            move || persist::load(&PathBuf::from(path), mmap, threads.map(count)),
             wrap,
         )
     }
 
     /// Loads an index file on the JS thread.
     #[napi]
-    pub fn load_sync(env: Env, path: String, mmap: bool) -> napi::Result<NativeVectorIndex> {
-        guard(|| persist::load(&PathBuf::from(path), mmap, None))
+    pub fn load_sync(
+        env: Env,
+        path: String,
+        mmap: bool,
+        threads: Option<u32>,
+    ) -> napi::Result<NativeVectorIndex> {
+        guard(|| persist::load(&PathBuf::from(path), mmap, threads.map(count)))
             .map(wrap)
             .map_err(|e| to_js(&env, e))
     }

@@ -82,7 +82,7 @@ impl Config {
             ef_construction: 200,
             ef_search: 64,
             seed: 42,
-            threads: std::thread::available_parallelism().map_or(1, |n| n.get()),
+            threads: default_threads(),
             quant: QuantConfig::default(),
             originals: Originals::Memory,
         }
@@ -164,6 +164,11 @@ impl Config {
         }
         q.kind.validate(self.dim)
     }
+}
+
+/// The default pool size: this machine's logical CPUs (at most [`MAX_THREADS`]).
+pub fn default_threads() -> usize {
+    std::thread::available_parallelism().map_or(1, |n| n.get().min(MAX_THREADS))
 }
 
 /// Largest `trainingSize`.

@@ -540,7 +540,18 @@ impl MultiVectorIndex {
     /// Loads a file written by [`MultiVectorIndex::save`]. With `expected`, the stored encoder
     /// must have exactly these parameters (`ERR_VERSION_MISMATCH` otherwise).
     pub fn load(path: &Path, mmap: bool, expected: Option<&FdeParams>) -> Result<Self> {
-        let (fde, extras) = persist::load_with(path, mmap, None)?;
+        Self::load_threads(path, mmap, expected, None)
+    }
+
+    /// [`MultiVectorIndex::load`] with the FDE index's pool size (default: this machine's
+    /// cores; never the file's).
+    pub fn load_threads(
+        path: &Path,
+        mmap: bool,
+        expected: Option<&FdeParams>,
+        threads: Option<usize>,
+    ) -> Result<Self> {
+        let (fde, extras) = persist::load_with(path, mmap, threads)?;
         let find = |kind: u32| {
             extras
                 .iter()

@@ -370,7 +370,9 @@ pub fn load_with(
         m: le_u32(meta, 8) as usize,
         ef_construction: le_u32(meta, 12) as usize,
         ef_search: le_u32(meta, 16) as usize,
-        threads: threads.unwrap_or(le_u32(meta, 20) as usize),
+        // The pool size is the caller's (default: this machine's cores), never the file's: a
+        // file must not decide how many threads a process starts.
+        threads: threads.unwrap_or_else(crate::config::default_threads),
         seed: le_u64(meta, 24),
         quant: QuantConfig::default(),
         originals: Originals::Memory,
