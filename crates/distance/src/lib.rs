@@ -73,23 +73,21 @@
 
 use std::cmp::Ordering;
 use std::collections::BinaryHeap;
-use std::sync::OnceLock;
 
 pub mod bits;
+mod float;
+pub mod hadamard;
+pub mod isa;
 pub mod maxsim;
 pub mod maxsim_i8;
 pub mod pq;
-pub mod scalar;
 pub mod sq8;
 
-#[cfg(target_arch = "x86_64")]
-mod x86;
+pub use float::{kernels, kernels_for, scalar, Kernels};
+pub use isa::{available_isas, Isa, FORCE_ISA_ENV};
 
-#[cfg(target_arch = "aarch64")]
-mod neon;
-
-/// Name of the environment variable that forces a kernel ISA.
-pub const FORCE_ISA_ENV: &str = "QUIVER_FORCE_ISA";
+#[cfg(test)]
+use isa::{honoured_force, select_isa};
 
 /// Distance metric. Smaller distances are always closer.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
@@ -121,166 +119,42 @@ impl Metric {
     }
 }
 
-/// Instruction set a [`Kernels`] table is implemented with.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
-pub enum Isa {
-    /// Portable code, no explicit SIMD.
-    Scalar,
-    /// x86_64 AVX2 + FMA.
-    Avx2,
-    /// x86_64 AVX-512F.
-    Avx512,
-    /// aarch64 Advanced SIMD.
-    Neon,
-}
-
-impl Isa {
-    /// `"scalar"`, `"avx2"`, `"avx512"` or `"neon"`.
-    pub fn name(self) -> &'static str {
-        match self {
-            Isa::Scalar => "scalar",
-            Isa::Avx2 => "avx2",
-            Isa::Avx512 => "avx512",
-            Isa::Neon => "neon",
-        }
-    }
-
-    /// Inverse of [`Isa::name`] (ASCII case-insensitive, surrounding whitespace ignored).
-    pub fn parse(s: &str) -> Option<Isa> {
-        let s = s.trim();
-        [Isa::Scalar, Isa::Avx2, Isa::Avx512, Isa::Neon]
-            .into_iter()
-            .find(|i| i.name().eq_ignore_ascii_case(s))
-    }
-}
-
-/// A table of kernels for one ISA.
-///
-/// Every function is safe to call with any slices: it uses
-/// `n = min(a.len(), b.len())` and never reads out of bounds.
-///
-/// Obtain one from [`kernels`] or [`kernels_for`]; it cannot be built by
-/// hand outside this crate, which is what guarantees that a SIMD table only
-/// exists on a CPU that can run it.
-#[derive(Clone, Copy, Debug)]
-pub struct Kernels {
-    /// The instruction set these kernels use.
-    pub isa: Isa,
-    /// `Σ a[i]·b[i]`.
-    pub dot: fn(&[f32], &[f32]) -> f32,
-    /// `Σ (a[i]-b[i])²`.
-    pub l2sq: fn(&[f32], &[f32]) -> f32,
-    /// `1 - cos(a, b)` computed in one pass (dot, |a|², |b|²); returns 1.0 if either norm is 0.
-    pub cosine: fn(&[f32], &[f32]) -> f32,
-    /// `1 - Σ a[i]·b[i]`, returned by [`Kernels::distance_fn`] for `Ip`/`Cosine`.
-    one_minus_dot: fn(&[f32], &[f32]) -> f32,
-}
-
-impl Kernels {
-    /// Distance in the library convention: `L2` → `l2sq`, `Ip` → `1 - dot`,
-    /// `Cosine` → `cosine` (full cosine, no normalisation assumed).
-    #[inline]
-    pub fn distance(&self, metric: Metric, a: &[f32], b: &[f32]) -> f32 {
-        match metric {
-            Metric::L2 => (self.l2sq)(a, b),
-            Metric::Ip => (self.one_minus_dot)(a, b),
-            Metric::Cosine => (self.cosine)(a, b),
-        }
-    }
-
-    /// The fastest function for `metric`, assuming that for `Cosine` the
-    /// vectors were normalised beforehand (see [`normalize`]), so cosine
-    /// distance equals `1 - a·b`: `L2` → `l2sq`, `Ip`/`Cosine` → `1 - dot`.
-    #[inline]
-    pub fn distance_fn(&self, metric: Metric) -> fn(&[f32], &[f32]) -> f32 {
-        match metric {
-            Metric::L2 => self.l2sq,
-            Metric::Ip | Metric::Cosine => self.one_minus_dot,
-        }
-    }
-}
-
-fn scalar_one_minus_dot(a: &[f32], b: &[f32]) -> f32 {
-    1.0 - scalar::dot(a, b)
-}
-
-const SCALAR_KERNELS: Kernels = Kernels {
-    isa: Isa::Scalar,
-    dot: scalar::dot,
-    l2sq: scalar::l2sq,
-    cosine: scalar::cosine,
-    one_minus_dot: scalar_one_minus_dot,
-};
-
-/// Kernels for a specific ISA, or `None` if this CPU/build cannot run it.
-pub fn kernels_for(isa: Isa) -> Option<Kernels> {
-    match isa {
-        Isa::Scalar => Some(SCALAR_KERNELS),
-        #[cfg(target_arch = "x86_64")]
-        Isa::Avx2 => x86::avx2_kernels(),
-        #[cfg(target_arch = "x86_64")]
-        Isa::Avx512 => x86::avx512_kernels(),
-        #[cfg(target_arch = "aarch64")]
-        Isa::Neon => neon::neon_kernels(),
-        // ISAs that do not exist on this target architecture.
-        _ => None,
-    }
-}
-
-/// ISAs this CPU can run, best first (always ends with [`Isa::Scalar`]).
-pub fn available_isas() -> Vec<Isa> {
-    [Isa::Avx512, Isa::Avx2, Isa::Neon, Isa::Scalar]
-        .into_iter()
-        .filter(|&isa| kernels_for(isa).is_some())
-        .collect()
-}
-
-/// The ISA named by a `QUIVER_FORCE_ISA` value, if it parses and is in `available`.
-fn honoured_force(forced: Option<&str>, available: &[Isa]) -> Option<Isa> {
-    forced
-        .and_then(Isa::parse)
-        .filter(|isa| available.contains(isa))
-}
-
-/// Pure selection logic behind [`kernels`]: the forced ISA if it is valid and
-/// available, otherwise the first (best) available one, otherwise scalar.
-fn select_isa(forced: Option<&str>, available: &[Isa]) -> Isa {
-    honoured_force(forced, available)
-        .or_else(|| available.first().copied())
-        .unwrap_or(Isa::Scalar)
-}
-
-struct Selection {
-    kernels: Kernels,
-    forced: Option<Isa>,
-}
-
-static SELECTION: OnceLock<Selection> = OnceLock::new();
-
-fn selection() -> &'static Selection {
-    SELECTION.get_or_init(|| {
-        // A non-UTF-8 value is treated like an unknown one: ignored.
-        let env = std::env::var(FORCE_ISA_ENV).ok();
-        let available = available_isas();
-        let isa = select_isa(env.as_deref(), &available);
-        Selection {
-            kernels: kernels_for(isa).unwrap_or(SCALAR_KERNELS),
-            forced: honoured_force(env.as_deref(), &available),
-        }
-    })
-}
-
-/// The process-wide kernels, chosen once: the best ISA the CPU supports,
-/// unless `QUIVER_FORCE_ISA` names another one it can run (see the crate docs).
-#[inline]
-pub fn kernels() -> &'static Kernels {
-    &selection().kernels
-}
-
 /// The ISA forced by `QUIVER_FORCE_ISA` at selection time, if the variable was
 /// set and honoured; `None` if unset, unknown, or not runnable here.
 pub fn forced_isa() -> Option<Isa> {
-    selection().forced
+    isa::forced()
+}
+
+/// What each kernel family actually runs in this process; see [`capabilities`].
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Capabilities {
+    /// The process-wide level every family is capped at (forced or best available).
+    pub isa: Isa,
+    /// Whether `isa` comes from an honoured `QUIVER_FORCE_ISA`.
+    pub forced: bool,
+    /// `(family, variant)` pairs, e.g. `("sq8_i8", "avx512-vnni")`, in a fixed order:
+    /// `f32`, `sq8`, `sq8_i8`, `bits`, `pq`, `maxsim`, `maxsim_i8`, `hadamard`.
+    pub families: Vec<(&'static str, &'static str)>,
+}
+
+/// The level chosen for this process, whether it was forced, and for every kernel family
+/// the name of the variant it uses (a level name, with the extra feature it relies on
+/// appended where it needs one: `"avx512-vnni"`, `"avx512-vpopcntdq"`, `"avx512bw"`, …).
+pub fn capabilities() -> Capabilities {
+    Capabilities {
+        isa: isa::chosen(),
+        forced: isa::forced().is_some(),
+        families: vec![
+            ("f32", float::chosen_variant().name),
+            ("sq8", sq8::chosen_dot_u8().name),
+            ("sq8_i8", sq8::chosen_dot_u8_i8().name),
+            ("bits", bits::chosen_variant().name),
+            ("pq", pq::chosen_variant().name),
+            ("maxsim", maxsim::chosen_variant().name),
+            ("maxsim_i8", maxsim_i8::chosen_variant().name),
+            ("hadamard", hadamard::chosen_variant().name),
+        ],
+    }
 }
 
 /// Normalises `v` in place to unit L2 norm and returns its original norm.
@@ -498,6 +372,35 @@ mod tests {
         for isa in ALL {
             if let Some(k) = kernels_for(isa) {
                 assert_eq!(k.isa, isa);
+            }
+        }
+    }
+
+    #[test]
+    fn capabilities_follow_the_chosen_level() {
+        let c = capabilities();
+        assert_eq!(c.isa, kernels().isa);
+        assert_eq!(c.forced, forced_isa().is_some());
+        let names: Vec<_> = c.families.iter().map(|f| f.0).collect();
+        assert_eq!(
+            names,
+            [
+                "f32",
+                "sq8",
+                "sq8_i8",
+                "bits",
+                "pq",
+                "maxsim",
+                "maxsim_i8",
+                "hadamard"
+            ]
+        );
+        assert_eq!(c.families[0].1, c.isa.name());
+        for (family, variant) in &c.families {
+            match c.isa {
+                Isa::Scalar => assert_eq!(*variant, "scalar", "{family}"),
+                Isa::Avx2 => assert!(["avx2", "scalar"].contains(variant), "{family}: {variant}"),
+                _ => {}
             }
         }
     }

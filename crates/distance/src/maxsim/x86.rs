@@ -16,52 +16,55 @@
 use core::arch::x86_64::*;
 
 use super::MaxSimKernels;
-use crate::Isa;
+use crate::isa::{base_only, CpuFeatures, Isa, Variant};
 
 /// Bytes of `b` rows [`MaxSimKernels::dot_matrix`] keeps hot in L1 per panel.
 const PANEL_BYTES: usize = 24 * 1024;
 
+/// F16C, which the AVX2 kernels use to widen binary16 tokens.
+fn f16c(c: &CpuFeatures) -> bool {
+    c.f16c
+}
+
 /// True when the AVX2 MaxSim kernels may run on this CPU.
 fn has_avx2() -> bool {
-    is_x86_feature_detected!("avx2")
-        && is_x86_feature_detected!("fma")
-        && is_x86_feature_detected!("f16c")
+    Isa::Avx2.runnable() && f16c(crate::isa::cpu())
 }
 
 /// True when the AVX-512 MaxSim kernels may run on this CPU.
 fn has_avx512() -> bool {
-    is_x86_feature_detected!("avx512f")
+    Isa::Avx512.runnable()
 }
 
-/// The AVX2+FMA+F16C table, or `None` if the CPU lacks one of them.
-pub(super) fn avx2_maxsim_kernels() -> Option<MaxSimKernels> {
-    if !has_avx2() {
-        return None;
-    }
-    Some(MaxSimKernels {
+/// The AVX2+FMA+F16C table; selected only where all three were detected.
+pub(super) const AVX2: Variant<MaxSimKernels> = Variant {
+    level: Isa::Avx2,
+    name: "avx2",
+    needs: f16c,
+    table: MaxSimKernels {
         isa: Isa::Avx2,
         maxsim_f32: avx2_maxsim_f32,
         maxsim_f16: avx2_maxsim_f16,
         maxsim_sq8: avx2_maxsim_sq8,
         dot_matrix: avx2_dot_matrix,
         add_assign: avx2_add_assign,
-    })
-}
+    },
+};
 
-/// The AVX-512F table, or `None` if the CPU lacks AVX-512F.
-pub(super) fn avx512_maxsim_kernels() -> Option<MaxSimKernels> {
-    if !has_avx512() {
-        return None;
-    }
-    Some(MaxSimKernels {
+/// The AVX-512F table; selected only where AVX-512F (and AVX2+FMA) were detected.
+pub(super) const AVX512: Variant<MaxSimKernels> = Variant {
+    level: Isa::Avx512,
+    name: "avx512",
+    needs: base_only,
+    table: MaxSimKernels {
         isa: Isa::Avx512,
         maxsim_f32: avx512_maxsim_f32,
         maxsim_f16: avx512_maxsim_f16,
         maxsim_sq8: avx512_maxsim_sq8,
         dot_matrix: avx512_dot_matrix,
         add_assign: avx512_add_assign,
-    })
-}
+    },
+};
 
 // ---------------------------------------------------------------------------
 // Safe wrappers. Only ever stored in a table built after detection.
@@ -74,7 +77,7 @@ fn rows(len: usize, dim: usize) -> usize {
 fn avx512_maxsim_f32(query: &[f32], doc: &[f32], dim: usize) -> f32 {
     debug_assert!(has_avx512());
     let (nq, np) = (rows(query.len(), dim), rows(doc.len(), dim));
-    // SAFETY: only reachable through `avx512_maxsim_kernels` (AVX-512F
+    // SAFETY: only reachable through the `AVX512` variant (AVX-512F
     // detected); `query` holds `nq·dim` and `doc` `np·dim` elements.
     unsafe { maxsim512(query.as_ptr(), nq, doc.as_ptr(), np, dim, |_, d| d) }
 }
@@ -124,14 +127,14 @@ fn avx512_dot_matrix(a: &[f32], b: &[f32], dim: usize, out: &mut [f32]) {
 
 fn avx512_add_assign(acc: &mut [f32], x: &[f32]) {
     debug_assert!(has_avx512());
-    // SAFETY: only reachable through `avx512_maxsim_kernels` (AVX-512F detected).
+    // SAFETY: only reachable through the `AVX512` variant (AVX-512F detected).
     unsafe { add_assign512(acc, x) }
 }
 
 fn avx2_maxsim_f32(query: &[f32], doc: &[f32], dim: usize) -> f32 {
     debug_assert!(has_avx2());
     let (nq, np) = (rows(query.len(), dim), rows(doc.len(), dim));
-    // SAFETY: only reachable through `avx2_maxsim_kernels` (AVX2+FMA+F16C
+    // SAFETY: only reachable through the `AVX2` variant (AVX2+FMA+F16C
     // detected); `query` holds `nq·dim` and `doc` `np·dim` elements.
     unsafe { maxsim256(query.as_ptr(), nq, doc.as_ptr(), np, dim, |_, d| d) }
 }
@@ -180,7 +183,7 @@ fn avx2_dot_matrix(a: &[f32], b: &[f32], dim: usize, out: &mut [f32]) {
 
 fn avx2_add_assign(acc: &mut [f32], x: &[f32]) {
     debug_assert!(has_avx2());
-    // SAFETY: only reachable through `avx2_maxsim_kernels` (AVX2 detected).
+    // SAFETY: only reachable through the `AVX2` variant (AVX2 detected).
     unsafe { add_assign256(acc, x) }
 }
 

@@ -5,8 +5,8 @@
 //!   which Rust makes `unsafe` to call from code that does not itself have the
 //!   features enabled;
 //! * a plain, private `fn` wrapper calls it inside an `unsafe` block;
-//! * wrappers are only reachable through [`avx2_kernels`] / [`avx512_kernels`],
-//!   which return `Some` only after `is_x86_feature_detected!` has confirmed
+//! * wrappers are only reachable through the [`AVX2`] / [`AVX512`] variants,
+//!   which [`crate::isa::select`] hands out only after detection confirmed
 //!   the CPU supports the features. That is the single invariant that makes
 //!   the wrappers sound.
 //!
@@ -16,98 +16,97 @@
 
 use core::arch::x86_64::*;
 
-use crate::scalar::cosine_from_parts;
-use crate::{Isa, Kernels};
+use super::scalar::cosine_from_parts;
+use super::Kernels;
+use crate::isa::{base_only, Isa, Variant};
 
-/// True when the AVX2 kernels may run on this CPU.
-pub(crate) fn has_avx2() -> bool {
-    is_x86_feature_detected!("avx2") && is_x86_feature_detected!("fma")
-}
-
-/// True when the AVX-512 kernels may run on this CPU.
-pub(crate) fn has_avx512() -> bool {
-    is_x86_feature_detected!("avx512f")
-}
-
-/// The AVX2+FMA kernel table, or `None` if the CPU lacks AVX2 or FMA.
-pub(crate) fn avx2_kernels() -> Option<Kernels> {
-    if !has_avx2() {
-        return None;
-    }
-    Some(Kernels {
+/// The AVX2+FMA table; [`crate::isa::select`] hands it out only on a CPU with AVX2 and FMA.
+pub(super) const AVX2: Variant<Kernels> = Variant {
+    level: Isa::Avx2,
+    name: "avx2",
+    needs: base_only,
+    table: Kernels {
         isa: Isa::Avx2,
         dot: avx2_dot,
         l2sq: avx2_l2sq,
         cosine: avx2_cosine,
         one_minus_dot: avx2_one_minus_dot,
-    })
-}
+    },
+};
 
-/// The AVX-512F kernel table, or `None` if the CPU lacks AVX-512F.
-pub(crate) fn avx512_kernels() -> Option<Kernels> {
-    if !has_avx512() {
-        return None;
-    }
-    Some(Kernels {
+/// The AVX-512F table; handed out only on a CPU with AVX-512F (and AVX2+FMA).
+pub(super) const AVX512: Variant<Kernels> = Variant {
+    level: Isa::Avx512,
+    name: "avx512",
+    needs: base_only,
+    table: Kernels {
         isa: Isa::Avx512,
         dot: avx512_dot,
         l2sq: avx512_l2sq,
         cosine: avx512_cosine,
         one_minus_dot: avx512_one_minus_dot,
-    })
+    },
+};
+
+fn has_avx2() -> bool {
+    Isa::Avx2.runnable()
+}
+
+fn has_avx512() -> bool {
+    Isa::Avx512.runnable()
 }
 
 // ---------------------------------------------------------------------------
-// Safe wrappers. Only ever stored in a table built by `avx2_kernels` /
-// `avx512_kernels`, i.e. after runtime detection succeeded.
+// Safe wrappers. Only ever stored in a table built by the `AVX2` variant /
+// the `AVX512` variant, i.e. after runtime detection succeeded.
 // ---------------------------------------------------------------------------
 
 fn avx2_dot(a: &[f32], b: &[f32]) -> f32 {
     debug_assert!(has_avx2());
     // SAFETY: this fn is only reachable through the table returned by
-    // `avx2_kernels`, which exists only if the CPU supports AVX2 and FMA.
+    // the `AVX2` variant, which exists only if the CPU supports AVX2 and FMA.
     unsafe { dot_avx2_impl(a, b) }
 }
 
 fn avx2_one_minus_dot(a: &[f32], b: &[f32]) -> f32 {
     debug_assert!(has_avx2());
-    // SAFETY: only reachable through `avx2_kernels` (AVX2+FMA detected).
+    // SAFETY: only reachable through the `AVX2` variant (AVX2+FMA detected).
     1.0 - unsafe { dot_avx2_impl(a, b) }
 }
 
 fn avx2_l2sq(a: &[f32], b: &[f32]) -> f32 {
     debug_assert!(has_avx2());
-    // SAFETY: only reachable through `avx2_kernels` (AVX2+FMA detected).
+    // SAFETY: only reachable through the `AVX2` variant (AVX2+FMA detected).
     unsafe { l2sq_avx2_impl(a, b) }
 }
 
 fn avx2_cosine(a: &[f32], b: &[f32]) -> f32 {
     debug_assert!(has_avx2());
-    // SAFETY: only reachable through `avx2_kernels` (AVX2+FMA detected).
+    // SAFETY: only reachable through the `AVX2` variant (AVX2+FMA detected).
     unsafe { cosine_avx2_impl(a, b) }
 }
 
 fn avx512_dot(a: &[f32], b: &[f32]) -> f32 {
     debug_assert!(has_avx512());
-    // SAFETY: only reachable through `avx512_kernels` (AVX-512F detected).
+    // SAFETY: only reachable through the `AVX512` variant (AVX-512F detected).
     unsafe { dot_avx512_impl(a, b) }
 }
 
 fn avx512_one_minus_dot(a: &[f32], b: &[f32]) -> f32 {
     debug_assert!(has_avx512());
-    // SAFETY: only reachable through `avx512_kernels` (AVX-512F detected).
+    // SAFETY: only reachable through the `AVX512` variant (AVX-512F detected).
     1.0 - unsafe { dot_avx512_impl(a, b) }
 }
 
 fn avx512_l2sq(a: &[f32], b: &[f32]) -> f32 {
     debug_assert!(has_avx512());
-    // SAFETY: only reachable through `avx512_kernels` (AVX-512F detected).
+    // SAFETY: only reachable through the `AVX512` variant (AVX-512F detected).
     unsafe { l2sq_avx512_impl(a, b) }
 }
 
 fn avx512_cosine(a: &[f32], b: &[f32]) -> f32 {
     debug_assert!(has_avx512());
-    // SAFETY: only reachable through `avx512_kernels` (AVX-512F detected).
+    // SAFETY: only reachable through the `AVX512` variant (AVX-512F detected).
     unsafe { cosine_avx512_impl(a, b) }
 }
 

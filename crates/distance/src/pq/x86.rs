@@ -2,52 +2,57 @@
 //!
 //! Same structure as `x86.rs`: `#[target_feature]` implementations with safe signatures, plain
 //! private wrappers that call them inside `unsafe`, and wrappers reachable only through
-//! [`avx2_pq_kernels`] / [`avx512_pq_kernels`], which return `Some` only after
-//! `is_x86_feature_detected!` confirmed every feature the implementations enable. That is the
+//! the [`AVX2`] / [`AVX512`] variants, which [`crate::isa::select`] hands out only after
+//! detection confirmed every feature the implementations enable. That is the
 //! single invariant that makes the wrappers sound. Raw-pointer loads are bounds-reasoned at
 //! each site.
 
 use core::arch::x86_64::*;
 
 use super::{nearest_sizes, PqKernels, FS_BLOCK};
-use crate::Isa;
+use crate::isa::{base_only, CpuFeatures, Isa, Variant};
 
 fn has_avx2() -> bool {
-    is_x86_feature_detected!("avx2") && is_x86_feature_detected!("fma")
+    Isa::Avx2.runnable()
+}
+
+/// AVX-512BW (on top of the `Avx512` level's AVX-512F, AVX2 and FMA).
+fn bw(c: &CpuFeatures) -> bool {
+    c.avx512bw
 }
 
 fn has_avx512bw() -> bool {
-    has_avx2() && is_x86_feature_detected!("avx512f") && is_x86_feature_detected!("avx512bw")
+    Isa::Avx512.runnable() && bw(crate::isa::cpu())
 }
 
-/// The AVX2+FMA PQ table, or `None` without AVX2/FMA.
-pub(super) fn avx2_pq_kernels() -> Option<PqKernels> {
-    if !has_avx2() {
-        return None;
-    }
-    Some(PqKernels {
+/// The AVX2+FMA PQ table; selected only where AVX2 and FMA were detected.
+pub(super) const AVX2: Variant<PqKernels> = Variant {
+    level: Isa::Avx2,
+    name: "avx2",
+    needs: base_only,
+    table: PqKernels {
         isa: Isa::Avx2,
         // Measured (pq_kernels example): the unrolled scalar sum beats `vgatherdps` here.
         adc_u8: super::adc_u8_scalar,
         adc_u4: super::adc_u4_scalar,
         fastscan_block: avx2_fastscan,
         nearest: avx2_nearest,
-    })
-}
+    },
+};
 
-/// The AVX-512F+BW PQ table, or `None` without them (or without AVX2/FMA).
-pub(super) fn avx512_pq_kernels() -> Option<PqKernels> {
-    if !has_avx512bw() {
-        return None;
-    }
-    Some(PqKernels {
+/// The AVX-512F+BW PQ table; selected only where AVX-512F/BW, AVX2 and FMA were detected.
+pub(super) const AVX512: Variant<PqKernels> = Variant {
+    level: Isa::Avx512,
+    name: "avx512bw",
+    needs: bw,
+    table: PqKernels {
         isa: Isa::Avx512,
         adc_u8: super::adc_u8_scalar,
         adc_u4: super::adc_u4_scalar,
         fastscan_block: avx512_fastscan,
         nearest: avx512_nearest,
-    })
-}
+    },
+};
 
 /// The gather-based AVX-512 ADC kernels, exposed for measurement and tests only.
 pub(super) fn avx512_gather_adc() -> Option<(super::AdcU8Fn, super::AdcU4Fn)> {
@@ -63,25 +68,25 @@ pub(super) fn avx512_gather_adc() -> Option<(super::AdcU8Fn, super::AdcU4Fn)> {
 
 fn avx2_fastscan(lut: &[u8], block: &[u8], out: &mut [u16; FS_BLOCK]) {
     debug_assert!(has_avx2());
-    // SAFETY: only reachable through `avx2_pq_kernels` (AVX2+FMA detected).
+    // SAFETY: only reachable through the `AVX2` variant (AVX2+FMA detected).
     unsafe { fastscan_avx2_impl(lut, block, out) }
 }
 
 fn avx512_fastscan(lut: &[u8], block: &[u8], out: &mut [u16; FS_BLOCK]) {
     debug_assert!(has_avx512bw());
-    // SAFETY: only reachable through `avx512_pq_kernels` (AVX-512F/BW, AVX2, FMA detected).
+    // SAFETY: only reachable through the `AVX512` variant (AVX-512F/BW, AVX2, FMA detected).
     unsafe { fastscan_avx512_impl(lut, block, out) }
 }
 
 fn avx2_nearest(p: &[f32], dim: usize, ct: &[f32], cn: &[f32], oi: &mut [u32], od: &mut [f32]) {
     debug_assert!(has_avx2());
-    // SAFETY: only reachable through `avx2_pq_kernels` (AVX2+FMA detected).
+    // SAFETY: only reachable through the `AVX2` variant (AVX2+FMA detected).
     unsafe { nearest_avx2_impl(p, dim, ct, cn, oi, od) }
 }
 
 fn avx512_nearest(p: &[f32], dim: usize, ct: &[f32], cn: &[f32], oi: &mut [u32], od: &mut [f32]) {
     debug_assert!(has_avx512bw());
-    // SAFETY: only reachable through `avx512_pq_kernels` (AVX-512F/BW, AVX2, FMA detected).
+    // SAFETY: only reachable through the `AVX512` variant (AVX-512F/BW, AVX2, FMA detected).
     unsafe { nearest_avx512_impl(p, dim, ct, cn, oi, od) }
 }
 
