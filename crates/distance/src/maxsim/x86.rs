@@ -1,17 +1,19 @@
 //! x86_64 MaxSim kernels: AVX2+FMA+F16C and AVX-512F.
 //!
-//! Same structure as `x86.rs`: `#[target_feature]` implementations, private
-//! safe wrappers that are only reachable through the tables returned by
-//! [`avx2_maxsim_kernels`] / [`avx512_maxsim_kernels`], which exist only
-//! after `is_x86_feature_detected!` confirmed the features.
+//! The drivers (register tile, running maxima, MaxSim, the dot-product matrix and
+//! `add_assign`) are written once, in the [`drivers!`] macro, over a lane width ([`Lanes`]:
+//! [`L512`] = 16 f32 lanes, [`L256`] = 8) and a document-row element type ([`Row`]: f32, f16,
+//! i8, widened to f32 lanes). The macro stamps them into one module per ISA (`avx512`,
+//! `avx2`) whose functions carry that ISA's `#[target_feature]`, so the `#[inline]` leaf
+//! functions of the traits inline into them. Each module also holds the safe wrappers that
+//! go into the [`AVX512`] / [`AVX2`] variants, which [`crate::isa::select`] hands out only
+//! after detection confirmed the features.
 //!
 //! The core is a register tile: `QB` query rows × `PB` document rows of dot
 //! products over the whole dimension, accumulated in `QB·PB` vector
 //! registers (AVX-512: up to 4×4, AVX2: up to 4×2), with a masked or
-//! zero-padded tail so nothing is read past a row. Document rows are read
-//! through the [`Row512`] / [`Row256`] traits, which widen f32 / f16 / i8
-//! elements to f32 lanes. Rows are passed as raw pointers whose validity for
-//! `dim` elements the drivers establish from slice lengths.
+//! zero-padded tail so nothing is read past a row. Rows are passed as raw pointers whose
+//! validity for `dim` elements the drivers establish from slice lengths.
 
 use core::arch::x86_64::*;
 
@@ -26,16 +28,6 @@ fn f16c(c: &CpuFeatures) -> bool {
     c.f16c
 }
 
-/// True when the AVX2 MaxSim kernels may run on this CPU.
-fn has_avx2() -> bool {
-    Isa::Avx2.runnable() && f16c(crate::isa::cpu())
-}
-
-/// True when the AVX-512 MaxSim kernels may run on this CPU.
-fn has_avx512() -> bool {
-    Isa::Avx512.runnable()
-}
-
 /// The AVX2+FMA+F16C table; selected only where all three were detected.
 pub(super) const AVX2: Variant<MaxSimKernels> = Variant {
     level: Isa::Avx2,
@@ -43,11 +35,11 @@ pub(super) const AVX2: Variant<MaxSimKernels> = Variant {
     needs: f16c,
     table: MaxSimKernels {
         isa: Isa::Avx2,
-        maxsim_f32: avx2_maxsim_f32,
-        maxsim_f16: avx2_maxsim_f16,
-        maxsim_sq8: avx2_maxsim_sq8,
-        dot_matrix: avx2_dot_matrix,
-        add_assign: avx2_add_assign,
+        maxsim_f32: avx2::maxsim_f32,
+        maxsim_f16: avx2::maxsim_f16,
+        maxsim_sq8: avx2::maxsim_sq8,
+        dot_matrix: avx2::dot_matrix,
+        add_assign: avx2::add_assign,
     },
 };
 
@@ -58,172 +50,144 @@ pub(super) const AVX512: Variant<MaxSimKernels> = Variant {
     needs: base_only,
     table: MaxSimKernels {
         isa: Isa::Avx512,
-        maxsim_f32: avx512_maxsim_f32,
-        maxsim_f16: avx512_maxsim_f16,
-        maxsim_sq8: avx512_maxsim_sq8,
-        dot_matrix: avx512_dot_matrix,
-        add_assign: avx512_add_assign,
+        maxsim_f32: avx512::maxsim_f32,
+        maxsim_f16: avx512::maxsim_f16,
+        maxsim_sq8: avx512::maxsim_sq8,
+        dot_matrix: avx512::dot_matrix,
+        add_assign: avx512::add_assign,
     },
 };
-
-// ---------------------------------------------------------------------------
-// Safe wrappers. Only ever stored in a table built after detection.
-// ---------------------------------------------------------------------------
 
 fn rows(len: usize, dim: usize) -> usize {
     len.checked_div(dim).unwrap_or(0)
 }
 
-fn avx512_maxsim_f32(query: &[f32], doc: &[f32], dim: usize) -> f32 {
-    debug_assert!(has_avx512());
-    let (nq, np) = (rows(query.len(), dim), rows(doc.len(), dim));
-    // SAFETY: only reachable through the `AVX512` variant (AVX-512F
-    // detected); `query` holds `nq·dim` and `doc` `np·dim` elements.
-    unsafe { maxsim512(query.as_ptr(), nq, doc.as_ptr(), np, dim, |_, d| d) }
-}
-
-fn avx512_maxsim_f16(query: &[f32], doc: &[u16], dim: usize) -> f32 {
-    debug_assert!(has_avx512());
-    let (nq, np) = (rows(query.len(), dim), rows(doc.len(), dim));
-    // SAFETY: as in `avx512_maxsim_f32`; `F16` rows read `dim` u16s.
-    unsafe {
-        maxsim512(
-            query.as_ptr(),
-            nq,
-            doc.as_ptr().cast::<F16>(),
-            np,
-            dim,
-            |_, d| d,
-        )
-    }
-}
-
-fn avx512_maxsim_sq8(query: &[f32], codes: &[i8], scales: &[f32], dim: usize) -> f32 {
-    debug_assert!(has_avx512());
-    let (nq, np) = (
-        rows(query.len(), dim),
-        rows(codes.len(), dim).min(scales.len()),
-    );
-    // SAFETY: as in `avx512_maxsim_f32`; `codes` holds at least `np·dim`
-    // elements and the closure only indexes `scales` below `np`.
-    unsafe {
-        maxsim512(query.as_ptr(), nq, codes.as_ptr(), np, dim, |j, d| {
-            d * scales[j]
-        })
-    }
-}
-
-fn avx512_dot_matrix(a: &[f32], b: &[f32], dim: usize, out: &mut [f32]) {
-    debug_assert!(has_avx512());
-    let nb = rows(b.len(), dim);
-    if nb == 0 {
-        return;
-    }
-    let na = rows(a.len(), dim).min(out.len() / nb);
-    // SAFETY: AVX-512F detected; `a` holds `na·dim`, `b` `nb·dim` and `out`
-    // at least `na·nb` elements.
-    unsafe { dot_matrix512(a.as_ptr(), na, b.as_ptr(), nb, dim, out.as_mut_ptr()) }
-}
-
-fn avx512_add_assign(acc: &mut [f32], x: &[f32]) {
-    debug_assert!(has_avx512());
-    // SAFETY: only reachable through the `AVX512` variant (AVX-512F detected).
-    unsafe { add_assign512(acc, x) }
-}
-
-fn avx2_maxsim_f32(query: &[f32], doc: &[f32], dim: usize) -> f32 {
-    debug_assert!(has_avx2());
-    let (nq, np) = (rows(query.len(), dim), rows(doc.len(), dim));
-    // SAFETY: only reachable through the `AVX2` variant (AVX2+FMA+F16C
-    // detected); `query` holds `nq·dim` and `doc` `np·dim` elements.
-    unsafe { maxsim256(query.as_ptr(), nq, doc.as_ptr(), np, dim, |_, d| d) }
-}
-
-fn avx2_maxsim_f16(query: &[f32], doc: &[u16], dim: usize) -> f32 {
-    debug_assert!(has_avx2());
-    let (nq, np) = (rows(query.len(), dim), rows(doc.len(), dim));
-    // SAFETY: as in `avx2_maxsim_f32`; `F16` rows read `dim` u16s.
-    unsafe {
-        maxsim256(
-            query.as_ptr(),
-            nq,
-            doc.as_ptr().cast::<F16>(),
-            np,
-            dim,
-            |_, d| d,
-        )
-    }
-}
-
-fn avx2_maxsim_sq8(query: &[f32], codes: &[i8], scales: &[f32], dim: usize) -> f32 {
-    debug_assert!(has_avx2());
-    let (nq, np) = (
-        rows(query.len(), dim),
-        rows(codes.len(), dim).min(scales.len()),
-    );
-    // SAFETY: as in `avx2_maxsim_f32`; the closure only indexes `scales` below `np`.
-    unsafe {
-        maxsim256(query.as_ptr(), nq, codes.as_ptr(), np, dim, |j, d| {
-            d * scales[j]
-        })
-    }
-}
-
-fn avx2_dot_matrix(a: &[f32], b: &[f32], dim: usize, out: &mut [f32]) {
-    debug_assert!(has_avx2());
-    let nb = rows(b.len(), dim);
-    if nb == 0 {
-        return;
-    }
-    let na = rows(a.len(), dim).min(out.len() / nb);
-    // SAFETY: AVX2+FMA+F16C detected; `a` holds `na·dim`, `b` `nb·dim` and
-    // `out` at least `na·nb` elements.
-    unsafe { dot_matrix256(a.as_ptr(), na, b.as_ptr(), nb, dim, out.as_mut_ptr()) }
-}
-
-fn avx2_add_assign(acc: &mut [f32], x: &[f32]) {
-    debug_assert!(has_avx2());
-    // SAFETY: only reachable through the `AVX2` variant (AVX2 detected).
-    unsafe { add_assign256(acc, x) }
+/// Row pointers `base + (first + i)·dim` for `i < N`.
+#[inline(always)]
+fn row_ptrs<T, const N: usize>(base: *const T, first: usize, dim: usize) -> [*const T; N] {
+    core::array::from_fn(|i| base.wrapping_add((first + i) * dim))
 }
 
 // ---------------------------------------------------------------------------
-// Element types
+// Lane widths and element types
 // ---------------------------------------------------------------------------
+
+/// A vector width: the f32 vector type and the handful of operations the drivers use.
+///
+/// Every method requires the features of the ISA the implementor belongs to (AVX-512F for
+/// [`L512`], AVX2+FMA+F16C for [`L256`]); pointers must be readable (writable for `storeu`)
+/// for [`Lanes::W`] floats.
+trait Lanes {
+    /// The f32 vector.
+    type V: Copy;
+    /// f32 lanes per vector.
+    const W: usize;
+    /// All lanes zero.
+    unsafe fn zero() -> Self::V;
+    /// `a·b + c` per lane (fused).
+    unsafe fn fmadd(a: Self::V, b: Self::V, c: Self::V) -> Self::V;
+    /// `a + b` per lane.
+    unsafe fn add(a: Self::V, b: Self::V) -> Self::V;
+    /// Unaligned load of `W` floats.
+    unsafe fn loadu(p: *const f32) -> Self::V;
+    /// Unaligned store of `W` floats.
+    unsafe fn storeu(p: *mut f32, v: Self::V);
+    /// Sums the vector down to 8 lanes (pairwise for [`L512`], identity for [`L256`]).
+    unsafe fn fold(v: Self::V) -> __m256;
+}
+
+/// 16 f32 lanes (AVX-512F).
+struct L512;
+
+/// 8 f32 lanes (AVX2+FMA+F16C).
+struct L256;
+
+/// Implements [`Lanes`] for `$L` from its intrinsics, all under `$feat`.
+macro_rules! lanes {
+    ($L:ty, $V:ty, $w:literal, $feat:tt, $zero:ident, $fmadd:ident, $add:ident, $load:ident,
+     $store:ident, $fold:expr) => {
+        impl Lanes for $L {
+            type V = $V;
+            const W: usize = $w;
+            #[inline]
+            #[target_feature(enable = $feat)]
+            unsafe fn zero() -> $V {
+                $zero()
+            }
+            #[inline]
+            #[target_feature(enable = $feat)]
+            unsafe fn fmadd(a: $V, b: $V, c: $V) -> $V {
+                $fmadd(a, b, c)
+            }
+            #[inline]
+            #[target_feature(enable = $feat)]
+            unsafe fn add(a: $V, b: $V) -> $V {
+                $add(a, b)
+            }
+            #[inline]
+            #[target_feature(enable = $feat)]
+            unsafe fn loadu(p: *const f32) -> $V {
+                // SAFETY: the caller guarantees `W` readable floats; the load is unaligned.
+                unsafe { $load(p) }
+            }
+            #[inline]
+            #[target_feature(enable = $feat)]
+            unsafe fn storeu(p: *mut f32, v: $V) {
+                // SAFETY: the caller guarantees `W` writable floats; the store is unaligned.
+                unsafe { $store(p, v) }
+            }
+            #[inline]
+            #[target_feature(enable = $feat)]
+            unsafe fn fold(v: $V) -> __m256 {
+                $fold(v)
+            }
+        }
+    };
+}
+
+lanes!(
+    L512,
+    __m512,
+    16,
+    "avx512f",
+    _mm512_setzero_ps,
+    _mm512_fmadd_ps,
+    _mm512_add_ps,
+    _mm512_loadu_ps,
+    _mm512_storeu_ps,
+    fold512
+);
+lanes!(
+    L256,
+    __m256,
+    8,
+    "avx2,fma,f16c",
+    _mm256_setzero_ps,
+    _mm256_fmadd_ps,
+    _mm256_add_ps,
+    _mm256_loadu_ps,
+    _mm256_storeu_ps,
+    core::convert::identity
+);
 
 /// A binary16 element (bit pattern), distinct from `u16` only for dispatch.
 #[derive(Clone, Copy)]
 #[repr(transparent)]
 struct F16(#[allow(dead_code)] u16);
 
-/// Document-row element that widens to 16 f32 lanes.
-trait Row512: Copy {
-    /// Loads 16 elements at `p` as f32 lanes.
+/// Document-row element that widens to the f32 lanes of `L`.
+trait Row<L: Lanes>: Copy {
+    /// Loads `L::W` elements at `p` as f32 lanes.
     ///
     /// # Safety
-    /// AVX-512F available; `p` valid for reading 16 elements.
-    unsafe fn load(p: *const Self) -> __m512;
+    /// `L`'s features available; `p` valid for reading `L::W` elements.
+    unsafe fn load(p: *const Self) -> L::V;
 
-    /// Loads `rem < 16` elements at `p` into the low lanes, zeroing the rest.
+    /// Loads `rem < L::W` elements at `p` into the low lanes, zeroing the rest.
     ///
     /// # Safety
-    /// AVX-512F available; `p` valid for reading `rem` elements.
-    unsafe fn load_tail(p: *const Self, rem: usize) -> __m512;
-}
-
-/// Document-row element that widens to 8 f32 lanes.
-trait Row256: Copy {
-    /// Loads 8 elements at `p` as f32 lanes.
-    ///
-    /// # Safety
-    /// AVX2+FMA+F16C available; `p` valid for reading 8 elements.
-    unsafe fn load(p: *const Self) -> __m256;
-
-    /// Loads `rem < 8` elements at `p` into the low lanes, zeroing the rest.
-    ///
-    /// # Safety
-    /// AVX2+FMA+F16C available; `p` valid for reading `rem` elements.
-    unsafe fn load_tail(p: *const Self, rem: usize) -> __m256;
+    /// `L`'s features available; `p` valid for reading `rem` elements.
+    unsafe fn load_tail(p: *const Self, rem: usize) -> L::V;
 }
 
 /// Copies `rem <= N` elements from `p` into a zero-filled array.
@@ -241,7 +205,7 @@ unsafe fn padded<T: Copy + Default, const N: usize>(p: *const T, rem: usize) -> 
     buf
 }
 
-impl Row512 for f32 {
+impl Row<L512> for f32 {
     #[inline]
     #[target_feature(enable = "avx512f")]
     unsafe fn load(p: *const f32) -> __m512 {
@@ -257,7 +221,7 @@ impl Row512 for f32 {
     }
 }
 
-impl Row512 for F16 {
+impl Row<L512> for F16 {
     #[inline]
     #[target_feature(enable = "avx512f")]
     unsafe fn load(p: *const F16) -> __m512 {
@@ -275,7 +239,7 @@ impl Row512 for F16 {
     }
 }
 
-impl Row512 for i8 {
+impl Row<L512> for i8 {
     #[inline]
     #[target_feature(enable = "avx512f")]
     unsafe fn load(p: *const i8) -> __m512 {
@@ -294,7 +258,7 @@ impl Row512 for i8 {
     }
 }
 
-impl Row256 for f32 {
+impl Row<L256> for f32 {
     #[inline]
     #[target_feature(enable = "avx2,fma,f16c")]
     unsafe fn load(p: *const f32) -> __m256 {
@@ -311,7 +275,7 @@ impl Row256 for f32 {
     }
 }
 
-impl Row256 for F16 {
+impl Row<L256> for F16 {
     #[inline]
     #[target_feature(enable = "avx2,fma,f16c")]
     unsafe fn load(p: *const F16) -> __m256 {
@@ -328,7 +292,7 @@ impl Row256 for F16 {
     }
 }
 
-impl Row256 for i8 {
+impl Row<L256> for i8 {
     #[inline]
     #[target_feature(enable = "avx2,fma,f16c")]
     unsafe fn load(p: *const i8) -> __m256 {
@@ -413,537 +377,330 @@ fn fold512(v: __m512) -> __m256 {
     _mm256_add_ps(_mm512_castps512_ps256(v), hi)
 }
 
-// ---------------------------------------------------------------------------
-// AVX-512 tile and drivers
-// ---------------------------------------------------------------------------
-
-/// `out[i][j] = ⟨q_i, p_j⟩` over `dim` elements.
-///
-/// # Safety
-/// AVX-512F available; each `q[i]` readable for `dim` f32s and each `p[j]`
-/// readable for `dim` elements.
-#[inline]
-#[target_feature(enable = "avx512f")]
-unsafe fn tile512<E: Row512, const QB: usize, const PB: usize>(
-    q: [*const f32; QB],
-    p: [*const E; PB],
-    dim: usize,
-) -> [[f32; PB]; QB] {
-    let mut acc = [[_mm512_setzero_ps(); PB]; QB];
-    let mut off = 0;
-    while off + 16 <= dim {
-        let mut pv = [_mm512_setzero_ps(); PB];
-        for j in 0..PB {
-            // SAFETY: `off + 16 <= dim` and `p[j]` is readable for `dim` elements.
-            pv[j] = unsafe { E::load(p[j].add(off)) };
+/// Runs `$step!(n)` over `$i` = 0, `max`, 2·`max`, … while a full block of `max` fits below
+/// `$n`, then once for the remaining `1..max` rows (`max` ≤ 4); `$step` reads `$i`.
+macro_rules! by_blocks {
+    ($i:ident < $n:expr, $max:literal, $step:ident) => {
+        while $i + $max <= $n {
+            $step!($max);
+            $i += $max;
         }
-        for i in 0..QB {
-            // SAFETY: `off + 16 <= dim` and `q[i]` is readable for `dim` floats.
-            let qv = unsafe { _mm512_loadu_ps(q[i].add(off)) };
-            for j in 0..PB {
-                acc[i][j] = _mm512_fmadd_ps(qv, pv[j], acc[i][j]);
-            }
+        match $n - $i {
+            3 if $max > 3 => $step!(3),
+            2 if $max > 2 => $step!(2),
+            1 => $step!(1),
+            _ => {}
         }
-        off += 16;
-    }
-    let rem = dim - off;
-    if rem > 0 {
-        let mask = ((1u32 << rem) - 1) as __mmask16;
-        let mut pv = [_mm512_setzero_ps(); PB];
-        for j in 0..PB {
-            // SAFETY: exactly `rem` elements remain readable at `p[j] + off`.
-            pv[j] = unsafe { E::load_tail(p[j].add(off), rem) };
-        }
-        for i in 0..QB {
-            // SAFETY: the masked load touches lanes `0..rem` only, all inside `q[i]`'s row.
-            let qv = unsafe { _mm512_maskz_loadu_ps(mask, q[i].add(off)) };
-            for j in 0..PB {
-                acc[i][j] = _mm512_fmadd_ps(qv, pv[j], acc[i][j]);
-            }
-        }
-    }
-    let mut flat = [_mm256_setzero_ps(); 16];
-    for i in 0..QB {
-        for j in 0..PB {
-            flat[i * PB + j] = fold512(acc[i][j]);
-        }
-    }
-    let mut sums = [0.0f32; 16];
-    reduce256(&flat, QB * PB, &mut sums);
-    let mut out = [[0.0f32; PB]; QB];
-    for i in 0..QB {
-        out[i].copy_from_slice(&sums[i * PB..(i + 1) * PB]);
-    }
-    out
+    };
 }
 
-/// Row pointers `base + (first + i)·dim` for `i < N`.
-#[inline(always)]
-fn row_ptrs<T, const N: usize>(base: *const T, first: usize, dim: usize) -> [*const T; N] {
-    core::array::from_fn(|i| base.wrapping_add((first + i) * dim))
-}
+// ---------------------------------------------------------------------------
+// Drivers, written once over the lane width
+// ---------------------------------------------------------------------------
 
-/// Running maxima of `QB` query rows against all `np` document rows.
-///
-/// # Safety
-/// AVX-512F; `q` rows readable for `dim` f32s each; `doc` readable for `np·dim` elements.
-#[inline]
-#[target_feature(enable = "avx512f")]
-unsafe fn maxima512<E: Row512, const QB: usize>(
-    q: [*const f32; QB],
-    doc: *const E,
-    np: usize,
-    dim: usize,
-    post: &impl Fn(usize, f32) -> f32,
-) -> [f32; QB] {
-    let mut best = [f32::NEG_INFINITY; QB];
-    let mut j = 0;
-    macro_rules! step {
-        ($pb:literal) => {{
-            // SAFETY: rows `j..j + $pb` are below `np`, so readable (caller).
-            let t = unsafe { tile512::<E, QB, $pb>(q, row_ptrs(doc, j, dim), dim) };
-            for i in 0..QB {
-                for jj in 0..$pb {
-                    best[i] = best[i].max(post(j + jj, t[i][jj]));
+/// Stamps the drivers and the safe wrappers for one ISA: `$m` is the module name, `$feat`
+/// the `#[target_feature]` list, `$L` the [`Lanes`] type and `$pb` the number of document
+/// rows per tile (bounded by the register file: 4 for 32 zmm, 2 for 16 ymm registers).
+macro_rules! drivers {
+    ($m:ident, $feat:tt, $L:ty, $pb:literal) => {
+        mod $m {
+            use super::*;
+
+            type V = <$L as Lanes>::V;
+            const W: usize = <$L as Lanes>::W;
+
+            /// `out[i][j] = ⟨q_i, p_j⟩` over `dim` elements.
+            ///
+            /// # Safety
+            /// The ISA's features available; each `q[i]` readable for `dim` f32s and each
+            /// `p[j]` readable for `dim` elements.
+            #[inline]
+            #[target_feature(enable = $feat)]
+            unsafe fn tile<E: Row<$L>, const QB: usize, const PB: usize>(
+                q: [*const f32; QB],
+                p: [*const E; PB],
+                dim: usize,
+            ) -> [[f32; PB]; QB] {
+                // SAFETY: the ISA's features are enabled in this function.
+                let zero: V = unsafe { <$L>::zero() };
+                let mut acc = [[zero; PB]; QB];
+                let mut off = 0;
+                while off + W <= dim {
+                    let mut pv = [zero; PB];
+                    for j in 0..PB {
+                        // SAFETY: `off + W <= dim` and `p[j]` is readable for `dim` elements.
+                        pv[j] = unsafe { E::load(p[j].add(off)) };
+                    }
+                    for i in 0..QB {
+                        // SAFETY: `off + W <= dim` and `q[i]` is readable for `dim` floats.
+                        let qv = unsafe { <$L>::loadu(q[i].add(off)) };
+                        for j in 0..PB {
+                            // SAFETY: register-only arithmetic; features enabled (caller).
+                            acc[i][j] = unsafe { <$L>::fmadd(qv, pv[j], acc[i][j]) };
+                        }
+                    }
+                    off += W;
+                }
+                let rem = dim - off;
+                if rem > 0 {
+                    let mut pv = [zero; PB];
+                    for j in 0..PB {
+                        // SAFETY: exactly `rem` elements remain readable at `p[j] + off`.
+                        pv[j] = unsafe { E::load_tail(p[j].add(off), rem) };
+                    }
+                    for i in 0..QB {
+                        // SAFETY: exactly `rem` floats remain readable at `q[i] + off`.
+                        let qv = unsafe { <f32 as Row<$L>>::load_tail(q[i].add(off), rem) };
+                        for j in 0..PB {
+                            // SAFETY: register-only arithmetic; features enabled (caller).
+                            acc[i][j] = unsafe { <$L>::fmadd(qv, pv[j], acc[i][j]) };
+                        }
+                    }
+                }
+                let mut flat = [_mm256_setzero_ps(); 16];
+                for i in 0..QB {
+                    for j in 0..PB {
+                        // SAFETY: register-only arithmetic; features enabled (caller).
+                        flat[i * PB + j] = unsafe { <$L>::fold(acc[i][j]) };
+                    }
+                }
+                let mut sums = [0.0f32; 16];
+                reduce256(&flat, QB * PB, &mut sums);
+                let mut out = [[0.0f32; PB]; QB];
+                for i in 0..QB {
+                    out[i].copy_from_slice(&sums[i * PB..(i + 1) * PB]);
+                }
+                out
+            }
+
+            /// Running maxima of `QB` query rows against all `np` document rows.
+            ///
+            /// # Safety
+            /// Features available; `q` rows readable for `dim` f32s; `doc` readable for
+            /// `np·dim` elements.
+            #[inline]
+            #[target_feature(enable = $feat)]
+            unsafe fn maxima<E: Row<$L>, const QB: usize>(
+                q: [*const f32; QB],
+                doc: *const E,
+                np: usize,
+                dim: usize,
+                post: &impl Fn(usize, f32) -> f32,
+            ) -> [f32; QB] {
+                let mut best = [f32::NEG_INFINITY; QB];
+                let mut j = 0;
+                macro_rules! step {
+                    ($n:literal) => {{
+                        // SAFETY: rows `j..j + $n` are below `np`, so readable (caller).
+                        let t = unsafe { tile::<E, QB, $n>(q, row_ptrs(doc, j, dim), dim) };
+                        for i in 0..QB {
+                            for jj in 0..$n {
+                                best[i] = best[i].max(post(j + jj, t[i][jj]));
+                            }
+                        }
+                    }};
+                }
+                by_blocks!(j < np, $pb, step);
+                best
+            }
+
+            /// MaxSim driver; `post(j, dot)` maps the raw dot with document row `j` to its
+            /// score.
+            ///
+            /// # Safety
+            /// Features available; `q` readable for `nq·dim` f32s, `doc` for `np·dim`
+            /// elements.
+            #[target_feature(enable = $feat)]
+            unsafe fn maxsim<E: Row<$L>>(
+                q: *const f32,
+                nq: usize,
+                doc: *const E,
+                np: usize,
+                dim: usize,
+                post: impl Fn(usize, f32) -> f32,
+            ) -> f32 {
+                if dim == 0 || nq == 0 {
+                    return 0.0;
+                }
+                if np == 0 {
+                    return f32::NEG_INFINITY;
+                }
+                let mut total = 0.0f64;
+                let mut i = 0;
+                macro_rules! step {
+                    ($qb:literal) => {{
+                        let qr = row_ptrs(q, i, dim);
+                        // SAFETY: query rows `i..i + $qb` are below `nq` (caller).
+                        let m = unsafe { maxima::<E, $qb>(qr, doc, np, dim, &post) };
+                        total += m.iter().map(|&x| f64::from(x)).sum::<f64>();
+                    }};
+                }
+                by_blocks!(i < nq, 4, step);
+                total as f32
+            }
+
+            /// Pairwise dots of `QB` rows of `a` against all rows of `b`, into `out` rows.
+            ///
+            /// # Safety
+            /// Features available; `a` rows readable for `dim`, `b` for `nb·dim`, `out` rows
+            /// writable for `nb`.
+            #[inline]
+            #[target_feature(enable = $feat)]
+            unsafe fn dot_rows<const QB: usize>(
+                a: [*const f32; QB],
+                b: *const f32,
+                nb: usize,
+                dim: usize,
+                out: [*mut f32; QB],
+            ) {
+                let mut j = 0;
+                macro_rules! step {
+                    ($n:literal) => {{
+                        // SAFETY: rows `j..j + $n` of `b` are below `nb` (caller).
+                        let t = unsafe { tile::<f32, QB, $n>(a, row_ptrs(b, j, dim), dim) };
+                        for i in 0..QB {
+                            // SAFETY: `out[i]` is writable for `nb` floats and `j + $n <= nb`.
+                            unsafe {
+                                core::ptr::copy_nonoverlapping(t[i].as_ptr(), out[i].add(j), $n)
+                            };
+                        }
+                    }};
+                }
+                by_blocks!(j < nb, $pb, step);
+            }
+
+            /// `out[i·ldo + j] = ⟨a_i, b_j⟩` for `i < na`, `j < nb`.
+            ///
+            /// # Safety
+            /// Features available; `a` readable for `na·dim`, `b` for `nb·dim`, `out`
+            /// writable at `i·ldo + j` for those `i, j`.
+            #[target_feature(enable = $feat)]
+            unsafe fn dot_panel(
+                a: *const f32,
+                na: usize,
+                b: *const f32,
+                nb: usize,
+                dim: usize,
+                out: *mut f32,
+                ldo: usize,
+            ) {
+                let mut i = 0;
+                macro_rules! step {
+                    ($qb:literal) => {{
+                        let o: [*mut f32; $qb] =
+                            core::array::from_fn(|k| out.wrapping_add((i + k) * ldo));
+                        // SAFETY: rows `i..i + $qb` are below `na` (caller).
+                        unsafe { dot_rows::<$qb>(row_ptrs(a, i, dim), b, nb, dim, o) };
+                    }};
+                }
+                by_blocks!(i < na, 4, step);
+            }
+
+            /// # Safety
+            /// Features available; `a` readable for `na·dim`, `b` for `nb·dim`, `out`
+            /// writable for `na·nb` f32s.
+            #[target_feature(enable = $feat)]
+            unsafe fn dot_matrix_impl(
+                a: *const f32,
+                na: usize,
+                b: *const f32,
+                nb: usize,
+                dim: usize,
+                out: *mut f32,
+            ) {
+                // Panels of `b` rows that fit in L1 are swept by every row of `a`, so `b` is
+                // read from L2 once per panel instead of once per block of `a` rows.
+                let panel = (PANEL_BYTES / (4 * dim.max(1))).max(4) & !3;
+                let mut j0 = 0;
+                while j0 < nb {
+                    let pb = panel.min(nb - j0);
+                    // SAFETY: rows `j0..j0 + pb` of `b` are below `nb`; output columns
+                    // `j0..j0 + pb` of each of the `na` rows (stride `nb`) are writable.
+                    unsafe {
+                        dot_panel(
+                            a,
+                            na,
+                            b.wrapping_add(j0 * dim),
+                            pb,
+                            dim,
+                            out.wrapping_add(j0),
+                            nb,
+                        )
+                    };
+                    j0 += pb;
                 }
             }
-        }};
-    }
-    while j + 4 <= np {
-        step!(4);
-        j += 4;
-    }
-    match np - j {
-        3 => step!(3),
-        2 => step!(2),
-        1 => step!(1),
-        _ => {}
-    }
-    best
-}
 
-/// MaxSim driver; `post(j, dot)` maps the raw dot with document row `j` to its score.
-///
-/// # Safety
-/// AVX-512F; `q` readable for `nq·dim` f32s, `doc` for `np·dim` elements.
-#[target_feature(enable = "avx512f")]
-unsafe fn maxsim512<E: Row512>(
-    q: *const f32,
-    nq: usize,
-    doc: *const E,
-    np: usize,
-    dim: usize,
-    post: impl Fn(usize, f32) -> f32,
-) -> f32 {
-    if dim == 0 || nq == 0 {
-        return 0.0;
-    }
-    if np == 0 {
-        return f32::NEG_INFINITY;
-    }
-    let mut total = 0.0f64;
-    let mut i = 0;
-    macro_rules! step {
-        ($qb:literal) => {{
-            // SAFETY: query rows `i..i + $qb` are below `nq` (caller).
-            let m = unsafe { maxima512::<E, $qb>(row_ptrs(q, i, dim), doc, np, dim, &post) };
-            total += m.iter().map(|&x| f64::from(x)).sum::<f64>();
-        }};
-    }
-    while i + 4 <= nq {
-        step!(4);
-        i += 4;
-    }
-    match nq - i {
-        3 => step!(3),
-        2 => step!(2),
-        1 => step!(1),
-        _ => {}
-    }
-    total as f32
-}
-
-/// Pairwise dots of `QB` rows of `a` against all rows of `b`, into `out` rows.
-///
-/// # Safety
-/// AVX-512F; `a` rows readable for `dim`, `b` for `nb·dim`, `out` rows writable for `nb`.
-#[inline]
-#[target_feature(enable = "avx512f")]
-unsafe fn dot_rows512<const QB: usize>(
-    a: [*const f32; QB],
-    b: *const f32,
-    nb: usize,
-    dim: usize,
-    out: [*mut f32; QB],
-) {
-    let mut j = 0;
-    macro_rules! step {
-        ($pb:literal) => {{
-            // SAFETY: rows `j..j + $pb` of `b` are below `nb` (caller).
-            let t = unsafe { tile512::<f32, QB, $pb>(a, row_ptrs(b, j, dim), dim) };
-            for i in 0..QB {
-                // SAFETY: `out[i]` is writable for `nb` floats and `j + $pb <= nb`.
-                unsafe { core::ptr::copy_nonoverlapping(t[i].as_ptr(), out[i].add(j), $pb) };
-            }
-        }};
-    }
-    while j + 4 <= nb {
-        step!(4);
-        j += 4;
-    }
-    match nb - j {
-        3 => step!(3),
-        2 => step!(2),
-        1 => step!(1),
-        _ => {}
-    }
-}
-
-/// # Safety
-/// AVX-512F; `a` readable for `na·dim`, `b` for `nb·dim`, `out` writable for `na·nb` f32s.
-#[target_feature(enable = "avx512f")]
-unsafe fn dot_matrix512(
-    a: *const f32,
-    na: usize,
-    b: *const f32,
-    nb: usize,
-    dim: usize,
-    out: *mut f32,
-) {
-    // Panels of `b` rows that fit in L1 are swept by every row of `a`, so
-    // `b` is read from L2 once per panel instead of once per block of `a` rows.
-    let panel = (PANEL_BYTES / (4 * dim.max(1))).max(4) & !3;
-    let mut j0 = 0;
-    while j0 < nb {
-        let pb = panel.min(nb - j0);
-        // SAFETY: rows `j0..j0 + pb` of `b` are below `nb`; output columns
-        // `j0..j0 + pb` of each of the `na` rows (stride `nb`) are writable (caller).
-        unsafe {
-            dot_panel512(
-                a,
-                na,
-                b.wrapping_add(j0 * dim),
-                pb,
-                dim,
-                out.wrapping_add(j0),
-                nb,
-            )
-        };
-        j0 += pb;
-    }
-}
-
-/// `out[i·ldo + j] = ⟨a_i, b_j⟩` for `i < na`, `j < nb`.
-///
-/// # Safety
-/// As [`dot_matrix512`], with `out` writable at `i·ldo + j` for those `i, j`.
-#[target_feature(enable = "avx512f")]
-unsafe fn dot_panel512(
-    a: *const f32,
-    na: usize,
-    b: *const f32,
-    nb: usize,
-    dim: usize,
-    out: *mut f32,
-    ldo: usize,
-) {
-    let mut i = 0;
-    macro_rules! step {
-        ($qb:literal) => {{
-            let o: [*mut f32; $qb] = core::array::from_fn(|k| out.wrapping_add((i + k) * ldo));
-            // SAFETY: rows `i..i + $qb` are below `na` (caller).
-            unsafe { dot_rows512::<$qb>(row_ptrs(a, i, dim), b, nb, dim, o) };
-        }};
-    }
-    while i + 4 <= na {
-        step!(4);
-        i += 4;
-    }
-    match na - i {
-        3 => step!(3),
-        2 => step!(2),
-        1 => step!(1),
-        _ => {}
-    }
-}
-
-#[target_feature(enable = "avx512f")]
-fn add_assign512(acc: &mut [f32], x: &[f32]) {
-    let n = acc.len().min(x.len());
-    let mut off = 0;
-    while off + 16 <= n {
-        // SAFETY: `off + 16 <= n` ≤ both lengths.
-        unsafe {
-            let s = _mm512_add_ps(
-                _mm512_loadu_ps(acc.as_ptr().add(off)),
-                _mm512_loadu_ps(x.as_ptr().add(off)),
-            );
-            _mm512_storeu_ps(acc.as_mut_ptr().add(off), s);
-        }
-        off += 16;
-    }
-    for k in off..n {
-        acc[k] += x[k];
-    }
-}
-
-// ---------------------------------------------------------------------------
-// AVX2 tile and drivers
-// ---------------------------------------------------------------------------
-
-/// `out[i][j] = ⟨q_i, p_j⟩` over `dim` elements.
-///
-/// # Safety
-/// AVX2+FMA+F16C available; each `q[i]` readable for `dim` f32s and each
-/// `p[j]` readable for `dim` elements.
-#[inline]
-#[target_feature(enable = "avx2,fma,f16c")]
-unsafe fn tile256<E: Row256, const QB: usize, const PB: usize>(
-    q: [*const f32; QB],
-    p: [*const E; PB],
-    dim: usize,
-) -> [[f32; PB]; QB] {
-    let mut acc = [[_mm256_setzero_ps(); PB]; QB];
-    let mut off = 0;
-    while off + 8 <= dim {
-        let mut pv = [_mm256_setzero_ps(); PB];
-        for j in 0..PB {
-            // SAFETY: `off + 8 <= dim` and `p[j]` is readable for `dim` elements.
-            pv[j] = unsafe { E::load(p[j].add(off)) };
-        }
-        for i in 0..QB {
-            // SAFETY: `off + 8 <= dim` and `q[i]` is readable for `dim` floats.
-            let qv = unsafe { _mm256_loadu_ps(q[i].add(off)) };
-            for j in 0..PB {
-                acc[i][j] = _mm256_fmadd_ps(qv, pv[j], acc[i][j]);
-            }
-        }
-        off += 8;
-    }
-    let rem = dim - off;
-    if rem > 0 {
-        let mut pv = [_mm256_setzero_ps(); PB];
-        for j in 0..PB {
-            // SAFETY: exactly `rem` elements remain readable at `p[j] + off`.
-            pv[j] = unsafe { E::load_tail(p[j].add(off), rem) };
-        }
-        for i in 0..QB {
-            // SAFETY: exactly `rem` floats remain readable at `q[i] + off`.
-            let qv = unsafe { <f32 as Row256>::load_tail(q[i].add(off), rem) };
-            for j in 0..PB {
-                acc[i][j] = _mm256_fmadd_ps(qv, pv[j], acc[i][j]);
-            }
-        }
-    }
-    let mut flat = [_mm256_setzero_ps(); 16];
-    for i in 0..QB {
-        for j in 0..PB {
-            flat[i * PB + j] = acc[i][j];
-        }
-    }
-    let mut sums = [0.0f32; 16];
-    reduce256(&flat, QB * PB, &mut sums);
-    let mut out = [[0.0f32; PB]; QB];
-    for i in 0..QB {
-        out[i].copy_from_slice(&sums[i * PB..(i + 1) * PB]);
-    }
-    out
-}
-
-/// Running maxima of `QB` query rows against all `np` document rows.
-///
-/// # Safety
-/// AVX2+FMA+F16C; `q` rows readable for `dim` f32s; `doc` for `np·dim` elements.
-#[inline]
-#[target_feature(enable = "avx2,fma,f16c")]
-unsafe fn maxima256<E: Row256, const QB: usize>(
-    q: [*const f32; QB],
-    doc: *const E,
-    np: usize,
-    dim: usize,
-    post: &impl Fn(usize, f32) -> f32,
-) -> [f32; QB] {
-    let mut best = [f32::NEG_INFINITY; QB];
-    let mut j = 0;
-    macro_rules! step {
-        ($pb:literal) => {{
-            // SAFETY: rows `j..j + $pb` are below `np`, so readable (caller).
-            let t = unsafe { tile256::<E, QB, $pb>(q, row_ptrs(doc, j, dim), dim) };
-            for i in 0..QB {
-                for jj in 0..$pb {
-                    best[i] = best[i].max(post(j + jj, t[i][jj]));
+            #[target_feature(enable = $feat)]
+            fn add_assign_impl(acc: &mut [f32], x: &[f32]) {
+                let n = acc.len().min(x.len());
+                let mut off = 0;
+                while off + W <= n {
+                    // SAFETY: `off + W <= n` ≤ both lengths; features enabled here.
+                    unsafe {
+                        let s = <$L>::add(
+                            <$L>::loadu(acc.as_ptr().add(off)),
+                            <$L>::loadu(x.as_ptr().add(off)),
+                        );
+                        <$L>::storeu(acc.as_mut_ptr().add(off), s);
+                    }
+                    off += W;
+                }
+                for k in off..n {
+                    acc[k] += x[k];
                 }
             }
-        }};
-    }
-    while j + 2 <= np {
-        step!(2);
-        j += 2;
-    }
-    if np - j == 1 {
-        step!(1);
-    }
-    best
-}
 
-/// MaxSim driver; `post(j, dot)` maps the raw dot with document row `j` to its score.
-///
-/// # Safety
-/// AVX2+FMA+F16C; `q` readable for `nq·dim` f32s, `doc` for `np·dim` elements.
-#[target_feature(enable = "avx2,fma,f16c")]
-unsafe fn maxsim256<E: Row256>(
-    q: *const f32,
-    nq: usize,
-    doc: *const E,
-    np: usize,
-    dim: usize,
-    post: impl Fn(usize, f32) -> f32,
-) -> f32 {
-    if dim == 0 || nq == 0 {
-        return 0.0;
-    }
-    if np == 0 {
-        return f32::NEG_INFINITY;
-    }
-    let mut total = 0.0f64;
-    let mut i = 0;
-    macro_rules! step {
-        ($qb:literal) => {{
-            // SAFETY: query rows `i..i + $qb` are below `nq` (caller).
-            let m = unsafe { maxima256::<E, $qb>(row_ptrs(q, i, dim), doc, np, dim, &post) };
-            total += m.iter().map(|&x| f64::from(x)).sum::<f64>();
-        }};
-    }
-    while i + 4 <= nq {
-        step!(4);
-        i += 4;
-    }
-    match nq - i {
-        3 => step!(3),
-        2 => step!(2),
-        1 => step!(1),
-        _ => {}
-    }
-    total as f32
-}
+            // Safe wrappers: only ever stored in this ISA's variant, which
+            // `crate::isa::select` hands out only where its features were detected.
 
-/// Pairwise dots of `QB` rows of `a` against all rows of `b`, into `out` rows.
-///
-/// # Safety
-/// AVX2+FMA+F16C; `a` rows readable for `dim`, `b` for `nb·dim`, `out` rows writable for `nb`.
-#[inline]
-#[target_feature(enable = "avx2,fma,f16c")]
-unsafe fn dot_rows256<const QB: usize>(
-    a: [*const f32; QB],
-    b: *const f32,
-    nb: usize,
-    dim: usize,
-    out: [*mut f32; QB],
-) {
-    let mut j = 0;
-    macro_rules! step {
-        ($pb:literal) => {{
-            // SAFETY: rows `j..j + $pb` of `b` are below `nb` (caller).
-            let t = unsafe { tile256::<f32, QB, $pb>(a, row_ptrs(b, j, dim), dim) };
-            for i in 0..QB {
-                // SAFETY: `out[i]` is writable for `nb` floats and `j + $pb <= nb`.
-                unsafe { core::ptr::copy_nonoverlapping(t[i].as_ptr(), out[i].add(j), $pb) };
+            pub(super) fn maxsim_f32(query: &[f32], doc: &[f32], dim: usize) -> f32 {
+                let (nq, np) = (rows(query.len(), dim), rows(doc.len(), dim));
+                // SAFETY: reachable only through this ISA's variant (features detected);
+                // `query` holds `nq·dim` and `doc` `np·dim` elements.
+                unsafe { maxsim(query.as_ptr(), nq, doc.as_ptr(), np, dim, |_, d| d) }
             }
-        }};
-    }
-    while j + 2 <= nb {
-        step!(2);
-        j += 2;
-    }
-    if nb - j == 1 {
-        step!(1);
-    }
-}
 
-/// # Safety
-/// AVX2+FMA+F16C; `a` readable for `na·dim`, `b` for `nb·dim`, `out` writable for `na·nb` f32s.
-#[target_feature(enable = "avx2,fma,f16c")]
-unsafe fn dot_matrix256(
-    a: *const f32,
-    na: usize,
-    b: *const f32,
-    nb: usize,
-    dim: usize,
-    out: *mut f32,
-) {
-    // Panels of `b` rows that fit in L1 are swept by every row of `a`, so
-    // `b` is read from L2 once per panel instead of once per block of `a` rows.
-    let panel = (PANEL_BYTES / (4 * dim.max(1))).max(4) & !3;
-    let mut j0 = 0;
-    while j0 < nb {
-        let pb = panel.min(nb - j0);
-        // SAFETY: rows `j0..j0 + pb` of `b` are below `nb`; output columns
-        // `j0..j0 + pb` of each of the `na` rows (stride `nb`) are writable (caller).
-        unsafe {
-            dot_panel256(
-                a,
-                na,
-                b.wrapping_add(j0 * dim),
-                pb,
-                dim,
-                out.wrapping_add(j0),
-                nb,
-            )
-        };
-        j0 += pb;
-    }
-}
+            pub(super) fn maxsim_f16(query: &[f32], doc: &[u16], dim: usize) -> f32 {
+                let (nq, np) = (rows(query.len(), dim), rows(doc.len(), dim));
+                let doc = doc.as_ptr().cast::<F16>();
+                // SAFETY: as in `maxsim_f32`; `F16` rows read `dim` u16s.
+                unsafe { maxsim(query.as_ptr(), nq, doc, np, dim, |_, d| d) }
+            }
 
-/// `out[i·ldo + j] = ⟨a_i, b_j⟩` for `i < na`, `j < nb`.
-///
-/// # Safety
-/// As [`dot_matrix256`], with `out` writable at `i·ldo + j` for those `i, j`.
-#[target_feature(enable = "avx2,fma,f16c")]
-unsafe fn dot_panel256(
-    a: *const f32,
-    na: usize,
-    b: *const f32,
-    nb: usize,
-    dim: usize,
-    out: *mut f32,
-    ldo: usize,
-) {
-    let mut i = 0;
-    macro_rules! step {
-        ($qb:literal) => {{
-            let o: [*mut f32; $qb] = core::array::from_fn(|k| out.wrapping_add((i + k) * ldo));
-            // SAFETY: rows `i..i + $qb` are below `na` (caller).
-            unsafe { dot_rows256::<$qb>(row_ptrs(a, i, dim), b, nb, dim, o) };
-        }};
-    }
-    while i + 4 <= na {
-        step!(4);
-        i += 4;
-    }
-    match na - i {
-        3 => step!(3),
-        2 => step!(2),
-        1 => step!(1),
-        _ => {}
-    }
-}
+            pub(super) fn maxsim_sq8(
+                query: &[f32],
+                codes: &[i8],
+                scales: &[f32],
+                dim: usize,
+            ) -> f32 {
+                let nq = rows(query.len(), dim);
+                let np = rows(codes.len(), dim).min(scales.len());
+                let post = |j: usize, d: f32| d * scales[j];
+                // SAFETY: as in `maxsim_f32`; `codes` holds at least `np·dim` elements and
+                // `post` only indexes `scales` below `np`.
+                unsafe { maxsim(query.as_ptr(), nq, codes.as_ptr(), np, dim, post) }
+            }
 
-#[target_feature(enable = "avx2,fma,f16c")]
-fn add_assign256(acc: &mut [f32], x: &[f32]) {
-    let n = acc.len().min(x.len());
-    let mut off = 0;
-    while off + 8 <= n {
-        // SAFETY: `off + 8 <= n` ≤ both lengths.
-        unsafe {
-            let s = _mm256_add_ps(
-                _mm256_loadu_ps(acc.as_ptr().add(off)),
-                _mm256_loadu_ps(x.as_ptr().add(off)),
-            );
-            _mm256_storeu_ps(acc.as_mut_ptr().add(off), s);
+            pub(super) fn dot_matrix(a: &[f32], b: &[f32], dim: usize, out: &mut [f32]) {
+                let nb = rows(b.len(), dim);
+                if nb == 0 {
+                    return;
+                }
+                let na = rows(a.len(), dim).min(out.len() / nb);
+                let (a, b, o) = (a.as_ptr(), b.as_ptr(), out.as_mut_ptr());
+                // SAFETY: features detected; `a` holds `na·dim`, `b` `nb·dim` and `out` at
+                // least `na·nb` elements.
+                unsafe { dot_matrix_impl(a, na, b, nb, dim, o) }
+            }
+
+            pub(super) fn add_assign(acc: &mut [f32], x: &[f32]) {
+                // SAFETY: reachable only through this ISA's variant (features detected).
+                unsafe { add_assign_impl(acc, x) }
+            }
         }
-        off += 8;
-    }
-    for k in off..n {
-        acc[k] += x[k];
-    }
+    };
 }
+
+drivers!(avx512, "avx512f", L512, 4);
+drivers!(avx2, "avx2,fma,f16c", L256, 2);
