@@ -21,7 +21,7 @@
 //!    has. `Avx2` is below `Avx512`; `Scalar` is below everything; `Neon` and the x86 levels
 //!    are unrelated. A ceiling the CPU cannot run selects nothing.
 //!
-//! A variant's functions are only ever handed out by [`select`], after these checks, which is
+//! A variant's functions are only ever handed out by the selection function of this module, after these checks, which is
 //! the invariant that makes the `unsafe` calls into `#[target_feature]` code sound.
 
 use std::sync::OnceLock;

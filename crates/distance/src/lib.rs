@@ -1,32 +1,50 @@
 //! SIMD distance kernels for quiver-search.
 //!
-//! # Kernels and dispatch
+//! # Layout
 //!
-//! A [`Kernels`] value is a table of plain function pointers (`dot`, `l2sq`,
-//! `cosine`) implemented for one instruction set ([`Isa`]):
+//! ```text
+//! isa.rs          levels (Isa), CPU feature detection (once), QUIVER_FORCE_ISA, the policy
+//! float/          f32 dot, squared L2, cosine: Kernels, kernels(), kernels_for()
+//!   mod.rs        dispatch and numeric notes;  scalar.rs  the oracle (pub as `scalar`)
+//!   x86.rs        AVX2+FMA and AVX-512F;       neon.rs    aarch64 NEON
+//! sq8/            f32 × u8 and u8 × i8 (VNNI) dots for scalar-quantized codes
+//! bits/           Hamming, popcount, bit-plane AND-popcount (VPOPCNTDQ)
+//! pq/             PQ ADC sums, 4-bit fast-scan, nearest centroid
+//! maxsim/         multi-vector MaxSim over f32 / f16 / sq8 tokens, dot matrix
+//! maxsim_i8/      integer MaxSim for sq8 tokens (VNNI)
+//! hadamard/       fast Walsh–Hadamard transform
+//! ```
 //!
-//! * [`Isa::Scalar`] — portable loops ([`scalar`]); also the test oracle.
-//! * [`Isa::Avx2`] — x86_64 AVX2 + FMA, `std::arch` intrinsics, 4×8-lane accumulators.
-//! * [`Isa::Avx512`] — x86_64 AVX-512F, 4×16-lane accumulators and masked tails.
-//! * [`Isa::Neon`] — aarch64 NEON, 4×4-lane accumulators.
+//! Every family folder has the same shape: `mod.rs` holds the scalar reference (the oracle
+//! the SIMD code is tested against), the list of variants and the process-wide dispatch, and
+//! notes on accumulation order and on whether the variants agree bit for bit; `x86.rs` (and
+//! `neon.rs` where one exists) holds the SIMD code.
 //!
-//! Every kernel is a safe `fn(&[f32], &[f32]) -> f32` that works on the first
-//! `min(a.len(), b.len())` elements and never reads out of bounds. The SIMD
-//! kernels are only ever placed in a table after runtime feature detection
-//! (`is_x86_feature_detected!`), so a table can never run instructions the CPU
-//! lacks. [`kernels_for`] builds the table for one ISA (or returns `None`);
-//! [`available_isas`] lists what this CPU can run, best first.
+//! # Dispatch
 //!
-//! [`kernels`] picks one table **once per process** (a `OnceLock`): the best
-//! ISA the CPU supports (AVX-512F, then AVX2+FMA, on aarch64 NEON, else
-//! scalar).
+//! A family lists its variants best first, each with a level ([`Isa`]) and the CPU features
+//! it needs beyond that level (F16C, POPCNT, AVX-512BW, AVX-512 VNNI, AVX-512 VPOPCNTDQ),
+//! ending with the scalar variant. [`isa`] detects the CPU's features once and decides one
+//! process-wide level: the best the CPU can run (AVX-512F, then AVX2+FMA, on aarch64 NEON,
+//! else scalar) unless `QUIVER_FORCE_ISA` names another it can run. Each family then uses,
+//! once per process, its first variant at or below that level whose extra features the CPU
+//! has: with AVX-512 chosen, the integer kernels use VNNI where the CPU has it and the AVX2
+//! code where it does not. The `*_for(isa)` functions ([`kernels_for`],
+//! [`sq8::dot_u8_for`], [`maxsim::maxsim_kernels_for`], …) apply the same rule under the
+//! level they are given, and return `None` when the CPU cannot run that level at all.
+//!
+//! Every kernel is safe to call with any slices: it works on the largest prefix that is in
+//! bounds and never reads out of bounds. SIMD functions are only reachable through variants
+//! the policy selected after detection, so they never run instructions the CPU lacks.
+//! [`capabilities`] reports the level and the variant every family uses;
+//! [`available_isas`] lists the levels this CPU can run, best first.
 //!
 //! # `QUIVER_FORCE_ISA`
 //!
 //! Setting the environment variable `QUIVER_FORCE_ISA` to `scalar`, `avx2`,
-//! `avx512` or `neon` (case-insensitive) before the first call to [`kernels`]
-//! forces that ISA — useful for benchmarking and for reproducing issues on a
-//! narrower path. A value naming an ISA this CPU/build cannot run, or an
+//! `avx512` or `neon` (case-insensitive) before the first kernel call
+//! forces that level for every family — useful for benchmarking and for reproducing
+//! problems on a narrower path. A value naming an ISA this CPU/build cannot run, or an
 //! unknown value, is ignored and the best detected ISA is used instead; it
 //! can never cause undefined behaviour. [`forced_isa`] reports whether the
 //! variable was honoured. The variable is read only once, so changing it
@@ -78,6 +96,8 @@ pub mod bits;
 mod float;
 pub mod hadamard;
 pub mod isa;
+#[cfg(target_arch = "x86_64")]
+mod lanes;
 pub mod maxsim;
 pub mod maxsim_i8;
 pub mod pq;

@@ -1,24 +1,22 @@
 //! x86_64 kernels: AVX2+FMA and AVX-512F.
 //!
-//! Structure of every kernel:
-//! * the `#[target_feature]` implementation (`*_impl`) is a safe-signature fn,
-//!   which Rust makes `unsafe` to call from code that does not itself have the
-//!   features enabled;
-//! * a plain, private `fn` wrapper calls it inside an `unsafe` block;
-//! * wrappers are only reachable through the [`AVX2`] / [`AVX512`] variants,
-//!   which [`crate::isa::select`] hands out only after detection confirmed
-//!   the CPU supports the features. That is the single invariant that makes
-//!   the wrappers sound.
+//! The three kernels (`dot`, `l2sq`, `cosine`) are written once, in the [`kernels!`] macro,
+//! over a lane width (`crate::lanes::Lanes`: `L512` = 16 f32 lanes, `L256` = 8). The macro
+//! stamps them into one module per ISA whose functions carry that ISA's `#[target_feature]`,
+//! so the lane type's `#[inline]` leaf functions inline into them. Each module also holds
+//! the plain safe wrappers that go into the [`AVX2`] / [`AVX512`] variants; those are only
+//! handed out by [`crate::isa::select`] after detection confirmed the CPU supports the
+//! features, which is the single invariant that makes the wrappers sound.
 //!
-//! Main loops use 4 independent accumulators (AVX2: 4×8 = 32 floats per
-//! iteration, AVX-512: 4×16 = 64) to hide FMA latency, then a single-vector
-//! loop, then a masked tail so no element is ever read out of bounds.
-
-use core::arch::x86_64::*;
+//! Main loops use 4 independent accumulators (AVX2: 4×8 = 32 floats per iteration,
+//! AVX-512: 4×16 = 64) to hide FMA latency, then a single-vector loop into accumulator 0,
+//! then a masked tail into accumulator 1, so no element is ever read out of bounds; the
+//! accumulators are combined as `(s0 + s1) + (s2 + s3)` and summed horizontally.
 
 use super::scalar::cosine_from_parts;
 use super::Kernels;
 use crate::isa::{base_only, Isa, Variant};
+use crate::lanes::{Lanes, L256, L512};
 
 /// The AVX2+FMA table; [`crate::isa::select`] hands it out only on a CPU with AVX2 and FMA.
 pub(super) const AVX2: Variant<Kernels> = Variant {
@@ -27,10 +25,10 @@ pub(super) const AVX2: Variant<Kernels> = Variant {
     needs: base_only,
     table: Kernels {
         isa: Isa::Avx2,
-        dot: avx2_dot,
-        l2sq: avx2_l2sq,
-        cosine: avx2_cosine,
-        one_minus_dot: avx2_one_minus_dot,
+        dot: avx2::dot,
+        l2sq: avx2::l2sq,
+        cosine: avx2::cosine,
+        one_minus_dot: avx2::one_minus_dot,
     },
 };
 
@@ -41,434 +39,191 @@ pub(super) const AVX512: Variant<Kernels> = Variant {
     needs: base_only,
     table: Kernels {
         isa: Isa::Avx512,
-        dot: avx512_dot,
-        l2sq: avx512_l2sq,
-        cosine: avx512_cosine,
-        one_minus_dot: avx512_one_minus_dot,
+        dot: avx512::dot,
+        l2sq: avx512::l2sq,
+        cosine: avx512::cosine,
+        one_minus_dot: avx512::one_minus_dot,
     },
 };
 
-fn has_avx2() -> bool {
-    Isa::Avx2.runnable()
-}
+/// Stamps `dot`, `l2sq` and `cosine` for one ISA: `$m` is the module name, `$feat` the
+/// `#[target_feature]` list and `$L` the lane type.
+macro_rules! kernels {
+    ($m:ident, $feat:tt, $L:ty) => {
+        mod $m {
+            use super::*;
 
-fn has_avx512() -> bool {
-    Isa::Avx512.runnable()
-}
+            type V = <$L as Lanes>::V;
+            const W: usize = <$L as Lanes>::W;
 
-// ---------------------------------------------------------------------------
-// Safe wrappers. Only ever stored in a table built by the `AVX2` variant /
-// the `AVX512` variant, i.e. after runtime detection succeeded.
-// ---------------------------------------------------------------------------
+            /// Loads `W` floats at `s[off..]`.
+            ///
+            /// # Safety
+            /// Features available; `off + W <= s.len()`.
+            #[inline]
+            #[target_feature(enable = $feat)]
+            unsafe fn ld(s: &[f32], off: usize) -> V {
+                debug_assert!(off + W <= s.len());
+                // SAFETY: the caller guarantees `s[off..off + W]` is in bounds.
+                unsafe { <$L>::loadu(s.as_ptr().add(off)) }
+            }
 
-fn avx2_dot(a: &[f32], b: &[f32]) -> f32 {
-    debug_assert!(has_avx2());
-    // SAFETY: this fn is only reachable through the table returned by
-    // the `AVX2` variant, which exists only if the CPU supports AVX2 and FMA.
-    unsafe { dot_avx2_impl(a, b) }
-}
+            /// Loads all of `s` (`s.len() < W`) into the low lanes, zeroing the rest.
+            #[inline]
+            #[target_feature(enable = $feat)]
+            fn tail(s: &[f32]) -> V {
+                debug_assert!(s.len() < W);
+                // SAFETY: features enabled here; exactly `s.len() < W` floats are readable.
+                unsafe { <$L>::load_tail(s.as_ptr(), s.len()) }
+            }
 
-fn avx2_one_minus_dot(a: &[f32], b: &[f32]) -> f32 {
-    debug_assert!(has_avx2());
-    // SAFETY: only reachable through the `AVX2` variant (AVX2+FMA detected).
-    1.0 - unsafe { dot_avx2_impl(a, b) }
-}
+            /// `(s0 + s1) + (s2 + s3)`, summed across lanes.
+            #[inline]
+            #[target_feature(enable = $feat)]
+            fn total(s: [V; 4]) -> f32 {
+                // SAFETY: register-only arithmetic; features enabled here.
+                unsafe { <$L>::hsum(<$L>::add(<$L>::add(s[0], s[1]), <$L>::add(s[2], s[3]))) }
+            }
 
-fn avx2_l2sq(a: &[f32], b: &[f32]) -> f32 {
-    debug_assert!(has_avx2());
-    // SAFETY: only reachable through the `AVX2` variant (AVX2+FMA detected).
-    unsafe { l2sq_avx2_impl(a, b) }
-}
+            #[target_feature(enable = $feat)]
+            fn dot_impl(a: &[f32], b: &[f32]) -> f32 {
+                let n = a.len().min(b.len());
+                let (a, b) = (&a[..n], &b[..n]);
+                // SAFETY: register-only arithmetic; features enabled here.
+                let z = unsafe { <$L>::zero() };
+                let mut s = [z; 4];
+                let mut ca = a.chunks_exact(4 * W);
+                let mut cb = b.chunks_exact(4 * W);
+                for (x, y) in (&mut ca).zip(&mut cb) {
+                    for (k, acc) in s.iter_mut().enumerate() {
+                        // SAFETY: `x` and `y` have exactly `4·W` elements, so `k·W + W` is in
+                        // bounds.
+                        *acc = unsafe { <$L>::fmadd(ld(x, k * W), ld(y, k * W), *acc) };
+                    }
+                }
+                let mut ca = ca.remainder().chunks_exact(W);
+                let mut cb = cb.remainder().chunks_exact(W);
+                for (x, y) in (&mut ca).zip(&mut cb) {
+                    // SAFETY: `x` and `y` have exactly `W` elements.
+                    s[0] = unsafe { <$L>::fmadd(ld(x, 0), ld(y, 0), s[0]) };
+                }
+                let (ra, rb) = (ca.remainder(), cb.remainder());
+                if !ra.is_empty() {
+                    // SAFETY: register-only arithmetic; features enabled here.
+                    s[1] = unsafe { <$L>::fmadd(tail(ra), tail(rb), s[1]) };
+                }
+                total(s)
+            }
 
-fn avx2_cosine(a: &[f32], b: &[f32]) -> f32 {
-    debug_assert!(has_avx2());
-    // SAFETY: only reachable through the `AVX2` variant (AVX2+FMA detected).
-    unsafe { cosine_avx2_impl(a, b) }
-}
+            #[target_feature(enable = $feat)]
+            fn l2sq_impl(a: &[f32], b: &[f32]) -> f32 {
+                let n = a.len().min(b.len());
+                let (a, b) = (&a[..n], &b[..n]);
+                // SAFETY: register-only arithmetic; features enabled here.
+                let z = unsafe { <$L>::zero() };
+                let mut s = [z; 4];
+                let mut ca = a.chunks_exact(4 * W);
+                let mut cb = b.chunks_exact(4 * W);
+                for (x, y) in (&mut ca).zip(&mut cb) {
+                    for (k, acc) in s.iter_mut().enumerate() {
+                        // SAFETY: `x` and `y` have exactly `4·W` elements, so `k·W + W` is in
+                        // bounds.
+                        *acc = unsafe {
+                            let d = <$L>::sub(ld(x, k * W), ld(y, k * W));
+                            <$L>::fmadd(d, d, *acc)
+                        };
+                    }
+                }
+                let mut ca = ca.remainder().chunks_exact(W);
+                let mut cb = cb.remainder().chunks_exact(W);
+                for (x, y) in (&mut ca).zip(&mut cb) {
+                    // SAFETY: `x` and `y` have exactly `W` elements.
+                    let d = unsafe { <$L>::sub(ld(x, 0), ld(y, 0)) };
+                    // SAFETY: register-only arithmetic; features enabled here.
+                    s[0] = unsafe { <$L>::fmadd(d, d, s[0]) };
+                }
+                let (ra, rb) = (ca.remainder(), cb.remainder());
+                if !ra.is_empty() {
+                    // Masked-off lanes are 0 in both, so they contribute (0-0)² = 0.
+                    // SAFETY: register-only arithmetic; features enabled here.
+                    s[1] = unsafe {
+                        let d = <$L>::sub(tail(ra), tail(rb));
+                        <$L>::fmadd(d, d, s[1])
+                    };
+                }
+                total(s)
+            }
 
-fn avx512_dot(a: &[f32], b: &[f32]) -> f32 {
-    debug_assert!(has_avx512());
-    // SAFETY: only reachable through the `AVX512` variant (AVX-512F detected).
-    unsafe { dot_avx512_impl(a, b) }
-}
+            #[target_feature(enable = $feat)]
+            fn cosine_impl(a: &[f32], b: &[f32]) -> f32 {
+                let n = a.len().min(b.len());
+                let (a, b) = (&a[..n], &b[..n]);
+                // SAFETY: register-only arithmetic; features enabled here.
+                let z = unsafe { <$L>::zero() };
+                // Accumulators: ab = a·b, aa = |a|², bb = |b|²; 4 of each.
+                let (mut ab, mut aa, mut bb) = ([z; 4], [z; 4], [z; 4]);
+                // One step of all three sums into accumulator `k`.
+                macro_rules! step {
+                    ($k:expr, $x:expr, $y:expr) => {{
+                        let (k, x, y) = ($k, $x, $y);
+                        // SAFETY: register-only arithmetic; features enabled here.
+                        unsafe {
+                            ab[k] = <$L>::fmadd(x, y, ab[k]);
+                            aa[k] = <$L>::fmadd(x, x, aa[k]);
+                            bb[k] = <$L>::fmadd(y, y, bb[k]);
+                        }
+                    }};
+                }
+                let mut ca = a.chunks_exact(4 * W);
+                let mut cb = b.chunks_exact(4 * W);
+                for (x, y) in (&mut ca).zip(&mut cb) {
+                    for k in 0..4 {
+                        // SAFETY: `x` and `y` have exactly `4·W` elements, so `k·W + W` is in
+                        // bounds.
+                        let (xk, yk) = unsafe { (ld(x, k * W), ld(y, k * W)) };
+                        step!(k, xk, yk);
+                    }
+                }
+                let mut ca = ca.remainder().chunks_exact(W);
+                let mut cb = cb.remainder().chunks_exact(W);
+                for (x, y) in (&mut ca).zip(&mut cb) {
+                    // SAFETY: `x` and `y` have exactly `W` elements.
+                    let (x0, y0) = unsafe { (ld(x, 0), ld(y, 0)) };
+                    step!(0, x0, y0);
+                }
+                let (ra, rb) = (ca.remainder(), cb.remainder());
+                if !ra.is_empty() {
+                    step!(1, tail(ra), tail(rb));
+                }
+                let (ab, aa, bb) = (total(ab), total(aa), total(bb));
+                cosine_from_parts(f64::from(ab), f64::from(aa), f64::from(bb))
+            }
 
-fn avx512_one_minus_dot(a: &[f32], b: &[f32]) -> f32 {
-    debug_assert!(has_avx512());
-    // SAFETY: only reachable through the `AVX512` variant (AVX-512F detected).
-    1.0 - unsafe { dot_avx512_impl(a, b) }
-}
+            // Safe wrappers: only ever stored in this ISA's variant, which
+            // `crate::isa::select` hands out only where its features were detected.
 
-fn avx512_l2sq(a: &[f32], b: &[f32]) -> f32 {
-    debug_assert!(has_avx512());
-    // SAFETY: only reachable through the `AVX512` variant (AVX-512F detected).
-    unsafe { l2sq_avx512_impl(a, b) }
-}
+            pub(super) fn dot(a: &[f32], b: &[f32]) -> f32 {
+                // SAFETY: reachable only through this ISA's variant (features detected).
+                unsafe { dot_impl(a, b) }
+            }
 
-fn avx512_cosine(a: &[f32], b: &[f32]) -> f32 {
-    debug_assert!(has_avx512());
-    // SAFETY: only reachable through the `AVX512` variant (AVX-512F detected).
-    unsafe { cosine_avx512_impl(a, b) }
-}
+            pub(super) fn one_minus_dot(a: &[f32], b: &[f32]) -> f32 {
+                // SAFETY: reachable only through this ISA's variant (features detected).
+                1.0 - unsafe { dot_impl(a, b) }
+            }
 
-// ---------------------------------------------------------------------------
-// AVX2 + FMA
-// ---------------------------------------------------------------------------
+            pub(super) fn l2sq(a: &[f32], b: &[f32]) -> f32 {
+                // SAFETY: reachable only through this ISA's variant (features detected).
+                unsafe { l2sq_impl(a, b) }
+            }
 
-/// Horizontal sum of the 8 lanes of `v`.
-#[inline]
-#[target_feature(enable = "avx2,fma")]
-fn hsum256(v: __m256) -> f32 {
-    let s = _mm_add_ps(_mm256_castps256_ps128(v), _mm256_extractf128_ps::<1>(v));
-    let t = _mm_add_ps(s, _mm_movehl_ps(s, s));
-    let u = _mm_add_ss(t, _mm_movehdup_ps(t));
-    _mm_cvtss_f32(u)
-}
-
-/// Lane mask for `_mm256_maskload_ps` selecting the first `rem` lanes (`rem < 8`).
-#[inline]
-#[target_feature(enable = "avx2,fma")]
-fn tail_mask256(rem: usize) -> __m256i {
-    debug_assert!(rem < 8);
-    // Lane j is all-ones iff j < rem. `rem < 8` so the cast is lossless.
-    _mm256_cmpgt_epi32(
-        _mm256_set1_epi32(rem as i32),
-        _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7),
-    )
-}
-
-/// Loads the first `s.len()` (< 8) floats of `s` into the low lanes, zeroing the rest.
-#[inline]
-#[target_feature(enable = "avx2,fma")]
-fn load_tail256(s: &[f32]) -> __m256 {
-    let mask = tail_mask256(s.len());
-    // SAFETY: `vmaskmovps` only accesses lanes whose mask bit is set and
-    // suppresses faults on the others; the set lanes are exactly
-    // `0..s.len()`, all inside `s`. Masked-off lanes read as 0.0.
-    unsafe { _mm256_maskload_ps(s.as_ptr(), mask) }
-}
-
-/// Unaligned load of 8 floats starting at `s[off]`.
-///
-/// # Safety
-/// `off + 8 <= s.len()`.
-#[inline]
-#[target_feature(enable = "avx2,fma")]
-unsafe fn ld8(s: &[f32], off: usize) -> __m256 {
-    debug_assert!(off + 8 <= s.len());
-    // SAFETY: the caller guarantees `s[off..off + 8]` is in bounds;
-    // `loadu` has no alignment requirement.
-    unsafe { _mm256_loadu_ps(s.as_ptr().add(off)) }
-}
-
-#[target_feature(enable = "avx2,fma")]
-fn dot_avx2_impl(a: &[f32], b: &[f32]) -> f32 {
-    let n = a.len().min(b.len());
-    let (a, b) = (&a[..n], &b[..n]);
-    let (mut s0, mut s1, mut s2, mut s3) = (
-        _mm256_setzero_ps(),
-        _mm256_setzero_ps(),
-        _mm256_setzero_ps(),
-        _mm256_setzero_ps(),
-    );
-    let mut ca = a.chunks_exact(32);
-    let mut cb = b.chunks_exact(32);
-    for (x, y) in (&mut ca).zip(&mut cb) {
-        // SAFETY: `x` and `y` have exactly 32 elements, so offsets 0, 8, 16, 24 are in bounds.
-        unsafe {
-            s0 = _mm256_fmadd_ps(ld8(x, 0), ld8(y, 0), s0);
-            s1 = _mm256_fmadd_ps(ld8(x, 8), ld8(y, 8), s1);
-            s2 = _mm256_fmadd_ps(ld8(x, 16), ld8(y, 16), s2);
-            s3 = _mm256_fmadd_ps(ld8(x, 24), ld8(y, 24), s3);
+            pub(super) fn cosine(a: &[f32], b: &[f32]) -> f32 {
+                // SAFETY: reachable only through this ISA's variant (features detected).
+                unsafe { cosine_impl(a, b) }
+            }
         }
-    }
-    let mut ca = ca.remainder().chunks_exact(8);
-    let mut cb = cb.remainder().chunks_exact(8);
-    for (x, y) in (&mut ca).zip(&mut cb) {
-        // SAFETY: `x` and `y` have exactly 8 elements.
-        unsafe {
-            s0 = _mm256_fmadd_ps(ld8(x, 0), ld8(y, 0), s0);
-        }
-    }
-    let (ra, rb) = (ca.remainder(), cb.remainder());
-    if !ra.is_empty() {
-        s1 = _mm256_fmadd_ps(load_tail256(ra), load_tail256(rb), s1);
-    }
-    hsum256(_mm256_add_ps(_mm256_add_ps(s0, s1), _mm256_add_ps(s2, s3)))
+    };
 }
 
-#[target_feature(enable = "avx2,fma")]
-fn l2sq_avx2_impl(a: &[f32], b: &[f32]) -> f32 {
-    let n = a.len().min(b.len());
-    let (a, b) = (&a[..n], &b[..n]);
-    let (mut s0, mut s1, mut s2, mut s3) = (
-        _mm256_setzero_ps(),
-        _mm256_setzero_ps(),
-        _mm256_setzero_ps(),
-        _mm256_setzero_ps(),
-    );
-    let mut ca = a.chunks_exact(32);
-    let mut cb = b.chunks_exact(32);
-    for (x, y) in (&mut ca).zip(&mut cb) {
-        // SAFETY: `x` and `y` have exactly 32 elements, so offsets 0, 8, 16, 24 are in bounds.
-        unsafe {
-            let d0 = _mm256_sub_ps(ld8(x, 0), ld8(y, 0));
-            let d1 = _mm256_sub_ps(ld8(x, 8), ld8(y, 8));
-            let d2 = _mm256_sub_ps(ld8(x, 16), ld8(y, 16));
-            let d3 = _mm256_sub_ps(ld8(x, 24), ld8(y, 24));
-            s0 = _mm256_fmadd_ps(d0, d0, s0);
-            s1 = _mm256_fmadd_ps(d1, d1, s1);
-            s2 = _mm256_fmadd_ps(d2, d2, s2);
-            s3 = _mm256_fmadd_ps(d3, d3, s3);
-        }
-    }
-    let mut ca = ca.remainder().chunks_exact(8);
-    let mut cb = cb.remainder().chunks_exact(8);
-    for (x, y) in (&mut ca).zip(&mut cb) {
-        // SAFETY: `x` and `y` have exactly 8 elements.
-        let d = unsafe { _mm256_sub_ps(ld8(x, 0), ld8(y, 0)) };
-        s0 = _mm256_fmadd_ps(d, d, s0);
-    }
-    let (ra, rb) = (ca.remainder(), cb.remainder());
-    if !ra.is_empty() {
-        // Masked-off lanes are 0 in both, so they contribute (0-0)² = 0.
-        let d = _mm256_sub_ps(load_tail256(ra), load_tail256(rb));
-        s1 = _mm256_fmadd_ps(d, d, s1);
-    }
-    hsum256(_mm256_add_ps(_mm256_add_ps(s0, s1), _mm256_add_ps(s2, s3)))
-}
-
-#[target_feature(enable = "avx2,fma")]
-fn cosine_avx2_impl(a: &[f32], b: &[f32]) -> f32 {
-    let n = a.len().min(b.len());
-    let (a, b) = (&a[..n], &b[..n]);
-    let z = _mm256_setzero_ps();
-    // Accumulators: ab = a·b, aa = |a|², bb = |b|²; 4 of each (12 of 16 ymm registers).
-    let (mut ab0, mut ab1, mut ab2, mut ab3) = (z, z, z, z);
-    let (mut aa0, mut aa1, mut aa2, mut aa3) = (z, z, z, z);
-    let (mut bb0, mut bb1, mut bb2, mut bb3) = (z, z, z, z);
-    let mut ca = a.chunks_exact(32);
-    let mut cb = b.chunks_exact(32);
-    for (x, y) in (&mut ca).zip(&mut cb) {
-        // SAFETY: `x` and `y` have exactly 32 elements, so offsets 0, 8, 16, 24 are in bounds.
-        let (x0, x1, x2, x3, y0, y1, y2, y3) = unsafe {
-            (
-                ld8(x, 0),
-                ld8(x, 8),
-                ld8(x, 16),
-                ld8(x, 24),
-                ld8(y, 0),
-                ld8(y, 8),
-                ld8(y, 16),
-                ld8(y, 24),
-            )
-        };
-        ab0 = _mm256_fmadd_ps(x0, y0, ab0);
-        aa0 = _mm256_fmadd_ps(x0, x0, aa0);
-        bb0 = _mm256_fmadd_ps(y0, y0, bb0);
-        ab1 = _mm256_fmadd_ps(x1, y1, ab1);
-        aa1 = _mm256_fmadd_ps(x1, x1, aa1);
-        bb1 = _mm256_fmadd_ps(y1, y1, bb1);
-        ab2 = _mm256_fmadd_ps(x2, y2, ab2);
-        aa2 = _mm256_fmadd_ps(x2, x2, aa2);
-        bb2 = _mm256_fmadd_ps(y2, y2, bb2);
-        ab3 = _mm256_fmadd_ps(x3, y3, ab3);
-        aa3 = _mm256_fmadd_ps(x3, x3, aa3);
-        bb3 = _mm256_fmadd_ps(y3, y3, bb3);
-    }
-    let mut ca = ca.remainder().chunks_exact(8);
-    let mut cb = cb.remainder().chunks_exact(8);
-    for (x, y) in (&mut ca).zip(&mut cb) {
-        // SAFETY: `x` and `y` have exactly 8 elements.
-        let (x0, y0) = unsafe { (ld8(x, 0), ld8(y, 0)) };
-        ab0 = _mm256_fmadd_ps(x0, y0, ab0);
-        aa0 = _mm256_fmadd_ps(x0, x0, aa0);
-        bb0 = _mm256_fmadd_ps(y0, y0, bb0);
-    }
-    let (ra, rb) = (ca.remainder(), cb.remainder());
-    if !ra.is_empty() {
-        let (x0, y0) = (load_tail256(ra), load_tail256(rb));
-        ab1 = _mm256_fmadd_ps(x0, y0, ab1);
-        aa1 = _mm256_fmadd_ps(x0, x0, aa1);
-        bb1 = _mm256_fmadd_ps(y0, y0, bb1);
-    }
-    let ab = hsum256(_mm256_add_ps(
-        _mm256_add_ps(ab0, ab1),
-        _mm256_add_ps(ab2, ab3),
-    ));
-    let aa = hsum256(_mm256_add_ps(
-        _mm256_add_ps(aa0, aa1),
-        _mm256_add_ps(aa2, aa3),
-    ));
-    let bb = hsum256(_mm256_add_ps(
-        _mm256_add_ps(bb0, bb1),
-        _mm256_add_ps(bb2, bb3),
-    ));
-    cosine_from_parts(f64::from(ab), f64::from(aa), f64::from(bb))
-}
-
-// ---------------------------------------------------------------------------
-// AVX-512F
-// ---------------------------------------------------------------------------
-
-/// Unaligned load of 16 floats starting at `s[off]`.
-///
-/// # Safety
-/// `off + 16 <= s.len()`.
-#[inline]
-#[target_feature(enable = "avx512f")]
-unsafe fn ld16(s: &[f32], off: usize) -> __m512 {
-    debug_assert!(off + 16 <= s.len());
-    // SAFETY: the caller guarantees `s[off..off + 16]` is in bounds;
-    // `loadu` has no alignment requirement.
-    unsafe { _mm512_loadu_ps(s.as_ptr().add(off)) }
-}
-
-/// Loads the first `s.len()` (< 16) floats of `s` into the low lanes, zeroing the rest.
-#[inline]
-#[target_feature(enable = "avx512f")]
-fn load_tail512(s: &[f32]) -> __m512 {
-    debug_assert!(s.len() < 16);
-    // Low `s.len()` bits set; `s.len() < 16` so the shift cannot overflow and the value fits in u16.
-    let mask: __mmask16 = ((1u32 << s.len()) - 1) as __mmask16;
-    // SAFETY: a zero-masked load only accesses lanes whose mask bit is set
-    // and suppresses faults on the others; those lanes are exactly
-    // `0..s.len()`, all inside `s`.
-    unsafe { _mm512_maskz_loadu_ps(mask, s.as_ptr()) }
-}
-
-#[target_feature(enable = "avx512f")]
-fn dot_avx512_impl(a: &[f32], b: &[f32]) -> f32 {
-    let n = a.len().min(b.len());
-    let (a, b) = (&a[..n], &b[..n]);
-    let z = _mm512_setzero_ps();
-    let (mut s0, mut s1, mut s2, mut s3) = (z, z, z, z);
-    let mut ca = a.chunks_exact(64);
-    let mut cb = b.chunks_exact(64);
-    for (x, y) in (&mut ca).zip(&mut cb) {
-        // SAFETY: `x` and `y` have exactly 64 elements, so offsets 0, 16, 32, 48 are in bounds.
-        unsafe {
-            s0 = _mm512_fmadd_ps(ld16(x, 0), ld16(y, 0), s0);
-            s1 = _mm512_fmadd_ps(ld16(x, 16), ld16(y, 16), s1);
-            s2 = _mm512_fmadd_ps(ld16(x, 32), ld16(y, 32), s2);
-            s3 = _mm512_fmadd_ps(ld16(x, 48), ld16(y, 48), s3);
-        }
-    }
-    let mut ca = ca.remainder().chunks_exact(16);
-    let mut cb = cb.remainder().chunks_exact(16);
-    for (x, y) in (&mut ca).zip(&mut cb) {
-        // SAFETY: `x` and `y` have exactly 16 elements.
-        unsafe {
-            s0 = _mm512_fmadd_ps(ld16(x, 0), ld16(y, 0), s0);
-        }
-    }
-    let (ra, rb) = (ca.remainder(), cb.remainder());
-    if !ra.is_empty() {
-        s1 = _mm512_fmadd_ps(load_tail512(ra), load_tail512(rb), s1);
-    }
-    _mm512_reduce_add_ps(_mm512_add_ps(_mm512_add_ps(s0, s1), _mm512_add_ps(s2, s3)))
-}
-
-#[target_feature(enable = "avx512f")]
-fn l2sq_avx512_impl(a: &[f32], b: &[f32]) -> f32 {
-    let n = a.len().min(b.len());
-    let (a, b) = (&a[..n], &b[..n]);
-    let z = _mm512_setzero_ps();
-    let (mut s0, mut s1, mut s2, mut s3) = (z, z, z, z);
-    let mut ca = a.chunks_exact(64);
-    let mut cb = b.chunks_exact(64);
-    for (x, y) in (&mut ca).zip(&mut cb) {
-        // SAFETY: `x` and `y` have exactly 64 elements, so offsets 0, 16, 32, 48 are in bounds.
-        unsafe {
-            let d0 = _mm512_sub_ps(ld16(x, 0), ld16(y, 0));
-            let d1 = _mm512_sub_ps(ld16(x, 16), ld16(y, 16));
-            let d2 = _mm512_sub_ps(ld16(x, 32), ld16(y, 32));
-            let d3 = _mm512_sub_ps(ld16(x, 48), ld16(y, 48));
-            s0 = _mm512_fmadd_ps(d0, d0, s0);
-            s1 = _mm512_fmadd_ps(d1, d1, s1);
-            s2 = _mm512_fmadd_ps(d2, d2, s2);
-            s3 = _mm512_fmadd_ps(d3, d3, s3);
-        }
-    }
-    let mut ca = ca.remainder().chunks_exact(16);
-    let mut cb = cb.remainder().chunks_exact(16);
-    for (x, y) in (&mut ca).zip(&mut cb) {
-        // SAFETY: `x` and `y` have exactly 16 elements.
-        let d = unsafe { _mm512_sub_ps(ld16(x, 0), ld16(y, 0)) };
-        s0 = _mm512_fmadd_ps(d, d, s0);
-    }
-    let (ra, rb) = (ca.remainder(), cb.remainder());
-    if !ra.is_empty() {
-        // Masked-off lanes are 0 in both, so they contribute (0-0)² = 0.
-        let d = _mm512_sub_ps(load_tail512(ra), load_tail512(rb));
-        s1 = _mm512_fmadd_ps(d, d, s1);
-    }
-    _mm512_reduce_add_ps(_mm512_add_ps(_mm512_add_ps(s0, s1), _mm512_add_ps(s2, s3)))
-}
-
-#[target_feature(enable = "avx512f")]
-fn cosine_avx512_impl(a: &[f32], b: &[f32]) -> f32 {
-    let n = a.len().min(b.len());
-    let (a, b) = (&a[..n], &b[..n]);
-    let z = _mm512_setzero_ps();
-    let (mut ab0, mut ab1, mut ab2, mut ab3) = (z, z, z, z);
-    let (mut aa0, mut aa1, mut aa2, mut aa3) = (z, z, z, z);
-    let (mut bb0, mut bb1, mut bb2, mut bb3) = (z, z, z, z);
-    let mut ca = a.chunks_exact(64);
-    let mut cb = b.chunks_exact(64);
-    for (x, y) in (&mut ca).zip(&mut cb) {
-        // SAFETY: `x` and `y` have exactly 64 elements, so offsets 0, 16, 32, 48 are in bounds.
-        let (x0, x1, x2, x3, y0, y1, y2, y3) = unsafe {
-            (
-                ld16(x, 0),
-                ld16(x, 16),
-                ld16(x, 32),
-                ld16(x, 48),
-                ld16(y, 0),
-                ld16(y, 16),
-                ld16(y, 32),
-                ld16(y, 48),
-            )
-        };
-        ab0 = _mm512_fmadd_ps(x0, y0, ab0);
-        aa0 = _mm512_fmadd_ps(x0, x0, aa0);
-        bb0 = _mm512_fmadd_ps(y0, y0, bb0);
-        ab1 = _mm512_fmadd_ps(x1, y1, ab1);
-        aa1 = _mm512_fmadd_ps(x1, x1, aa1);
-        bb1 = _mm512_fmadd_ps(y1, y1, bb1);
-        ab2 = _mm512_fmadd_ps(x2, y2, ab2);
-        aa2 = _mm512_fmadd_ps(x2, x2, aa2);
-        bb2 = _mm512_fmadd_ps(y2, y2, bb2);
-        ab3 = _mm512_fmadd_ps(x3, y3, ab3);
-        aa3 = _mm512_fmadd_ps(x3, x3, aa3);
-        bb3 = _mm512_fmadd_ps(y3, y3, bb3);
-    }
-    let mut ca = ca.remainder().chunks_exact(16);
-    let mut cb = cb.remainder().chunks_exact(16);
-    for (x, y) in (&mut ca).zip(&mut cb) {
-        // SAFETY: `x` and `y` have exactly 16 elements.
-        let (x0, y0) = unsafe { (ld16(x, 0), ld16(y, 0)) };
-        ab0 = _mm512_fmadd_ps(x0, y0, ab0);
-        aa0 = _mm512_fmadd_ps(x0, x0, aa0);
-        bb0 = _mm512_fmadd_ps(y0, y0, bb0);
-    }
-    let (ra, rb) = (ca.remainder(), cb.remainder());
-    if !ra.is_empty() {
-        let (x0, y0) = (load_tail512(ra), load_tail512(rb));
-        ab1 = _mm512_fmadd_ps(x0, y0, ab1);
-        aa1 = _mm512_fmadd_ps(x0, x0, aa1);
-        bb1 = _mm512_fmadd_ps(y0, y0, bb1);
-    }
-    let ab = _mm512_reduce_add_ps(_mm512_add_ps(
-        _mm512_add_ps(ab0, ab1),
-        _mm512_add_ps(ab2, ab3),
-    ));
-    let aa = _mm512_reduce_add_ps(_mm512_add_ps(
-        _mm512_add_ps(aa0, aa1),
-        _mm512_add_ps(aa2, aa3),
-    ));
-    let bb = _mm512_reduce_add_ps(_mm512_add_ps(
-        _mm512_add_ps(bb0, bb1),
-        _mm512_add_ps(bb2, bb3),
-    ));
-    cosine_from_parts(f64::from(ab), f64::from(aa), f64::from(bb))
-}
+kernels!(avx512, "avx512f", L512);
+kernels!(avx2, "avx2,fma", L256);

@@ -1,8 +1,8 @@
 //! x86_64 MaxSim kernels: AVX2+FMA+F16C and AVX-512F.
 //!
 //! The drivers (register tile, running maxima, MaxSim, the dot-product matrix and
-//! `add_assign`) are written once, in the [`drivers!`] macro, over a lane width ([`Lanes`]:
-//! [`L512`] = 16 f32 lanes, [`L256`] = 8) and a document-row element type ([`Row`]: f32, f16,
+//! `add_assign`) are written once, in the [`drivers!`] macro, over a lane width (`crate::lanes::Lanes`:
+//! `L512` = 16 f32 lanes, `L256` = 8) and a document-row element type ([`Row`]: f32, f16,
 //! i8, widened to f32 lanes). The macro stamps them into one module per ISA (`avx512`,
 //! `avx2`) whose functions carry that ISA's `#[target_feature]`, so the `#[inline]` leaf
 //! functions of the traits inline into them. Each module also holds the safe wrappers that
@@ -19,6 +19,7 @@ use core::arch::x86_64::*;
 
 use super::MaxSimKernels;
 use crate::isa::{base_only, CpuFeatures, Isa, Variant};
+use crate::lanes::{hsum256, tail_mask256, Lanes, L256, L512};
 
 /// Bytes of `b` rows [`MaxSimKernels::dot_matrix`] keeps hot in L1 per panel.
 const PANEL_BYTES: usize = 24 * 1024;
@@ -71,104 +72,6 @@ fn row_ptrs<T, const N: usize>(base: *const T, first: usize, dim: usize) -> [*co
 // ---------------------------------------------------------------------------
 // Lane widths and element types
 // ---------------------------------------------------------------------------
-
-/// A vector width: the f32 vector type and the handful of operations the drivers use.
-///
-/// Every method requires the features of the ISA the implementor belongs to (AVX-512F for
-/// [`L512`], AVX2+FMA+F16C for [`L256`]); pointers must be readable (writable for `storeu`)
-/// for [`Lanes::W`] floats.
-trait Lanes {
-    /// The f32 vector.
-    type V: Copy;
-    /// f32 lanes per vector.
-    const W: usize;
-    /// All lanes zero.
-    unsafe fn zero() -> Self::V;
-    /// `a·b + c` per lane (fused).
-    unsafe fn fmadd(a: Self::V, b: Self::V, c: Self::V) -> Self::V;
-    /// `a + b` per lane.
-    unsafe fn add(a: Self::V, b: Self::V) -> Self::V;
-    /// Unaligned load of `W` floats.
-    unsafe fn loadu(p: *const f32) -> Self::V;
-    /// Unaligned store of `W` floats.
-    unsafe fn storeu(p: *mut f32, v: Self::V);
-    /// Sums the vector down to 8 lanes (pairwise for [`L512`], identity for [`L256`]).
-    unsafe fn fold(v: Self::V) -> __m256;
-}
-
-/// 16 f32 lanes (AVX-512F).
-struct L512;
-
-/// 8 f32 lanes (AVX2+FMA+F16C).
-struct L256;
-
-/// Implements [`Lanes`] for `$L` from its intrinsics, all under `$feat`.
-macro_rules! lanes {
-    ($L:ty, $V:ty, $w:literal, $feat:tt, $zero:ident, $fmadd:ident, $add:ident, $load:ident,
-     $store:ident, $fold:expr) => {
-        impl Lanes for $L {
-            type V = $V;
-            const W: usize = $w;
-            #[inline]
-            #[target_feature(enable = $feat)]
-            unsafe fn zero() -> $V {
-                $zero()
-            }
-            #[inline]
-            #[target_feature(enable = $feat)]
-            unsafe fn fmadd(a: $V, b: $V, c: $V) -> $V {
-                $fmadd(a, b, c)
-            }
-            #[inline]
-            #[target_feature(enable = $feat)]
-            unsafe fn add(a: $V, b: $V) -> $V {
-                $add(a, b)
-            }
-            #[inline]
-            #[target_feature(enable = $feat)]
-            unsafe fn loadu(p: *const f32) -> $V {
-                // SAFETY: the caller guarantees `W` readable floats; the load is unaligned.
-                unsafe { $load(p) }
-            }
-            #[inline]
-            #[target_feature(enable = $feat)]
-            unsafe fn storeu(p: *mut f32, v: $V) {
-                // SAFETY: the caller guarantees `W` writable floats; the store is unaligned.
-                unsafe { $store(p, v) }
-            }
-            #[inline]
-            #[target_feature(enable = $feat)]
-            unsafe fn fold(v: $V) -> __m256 {
-                $fold(v)
-            }
-        }
-    };
-}
-
-lanes!(
-    L512,
-    __m512,
-    16,
-    "avx512f",
-    _mm512_setzero_ps,
-    _mm512_fmadd_ps,
-    _mm512_add_ps,
-    _mm512_loadu_ps,
-    _mm512_storeu_ps,
-    fold512
-);
-lanes!(
-    L256,
-    __m256,
-    8,
-    "avx2,fma,f16c",
-    _mm256_setzero_ps,
-    _mm256_fmadd_ps,
-    _mm256_add_ps,
-    _mm256_loadu_ps,
-    _mm256_storeu_ps,
-    core::convert::identity
-);
 
 /// A binary16 element (bit pattern), distinct from `u16` only for dispatch.
 #[derive(Clone, Copy)]
@@ -311,17 +214,6 @@ impl Row<L256> for i8 {
     }
 }
 
-/// Lane mask selecting the first `rem` (< 8) lanes.
-#[inline]
-#[target_feature(enable = "avx2,fma,f16c")]
-fn tail_mask256(rem: usize) -> __m256i {
-    debug_assert!(rem < 8);
-    _mm256_cmpgt_epi32(
-        _mm256_set1_epi32(rem as i32),
-        _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7),
-    )
-}
-
 // ---------------------------------------------------------------------------
 // Reductions
 // ---------------------------------------------------------------------------
@@ -341,15 +233,6 @@ fn hsum4_256(a: __m256, b: __m256, c: __m256, d: __m256) -> __m128 {
     )
 }
 
-/// Horizontal sum of one 8-lane vector.
-#[inline]
-#[target_feature(enable = "avx2,fma,f16c")]
-fn hsum256(v: __m256) -> f32 {
-    let s = _mm_add_ps(_mm256_castps256_ps128(v), _mm256_extractf128_ps::<1>(v));
-    let t = _mm_add_ps(s, _mm_movehl_ps(s, s));
-    _mm_cvtss_f32(_mm_add_ss(t, _mm_movehdup_ps(t)))
-}
-
 /// Horizontal sums of the first `n <= 16` vectors of `v` into `out[..n]`.
 #[inline]
 #[target_feature(enable = "avx2,fma,f16c")]
@@ -367,14 +250,6 @@ fn reduce256(v: &[__m256; 16], n: usize, out: &mut [f32; 16]) {
         out[k] = hsum256(v[k]);
         k += 1;
     }
-}
-
-/// Adds the two 256-bit halves of a 16-lane vector.
-#[inline]
-#[target_feature(enable = "avx512f")]
-fn fold512(v: __m512) -> __m256 {
-    let hi = _mm256_castpd_ps(_mm512_extractf64x4_pd::<1>(_mm512_castps_pd(v)));
-    _mm256_add_ps(_mm512_castps512_ps256(v), hi)
 }
 
 /// Runs `$step!(n)` over `$i` = 0, `max`, 2·`max`, … while a full block of `max` fits below
