@@ -15,12 +15,15 @@
 //!
 //! # Numerics
 //!
-//! The SIMD kernels accumulate in `f32` over 4 independent vector accumulators (lane `l` of
-//! accumulator `k` sums elements `i ≡ 4·L·k + l`-ish in strides of the vector width), reduce
-//! them pairwise, then add the tail; the scalar oracle accumulates in `f64`. Results are
-//! therefore **not** bit-identical across levels: the SIMD error is bounded by the usual
-//! recursive-summation bound, about `n/(4·L) · ε · Σ|a_i·b_i|` (`L` lanes, `ε = 2⁻²⁴`), which
-//! the tests check with a relative tolerance against the oracle.
+//! The scalar oracle accumulates in `f64` and rounds once. The SIMD kernels accumulate in
+//! `f32`: 4 independent vector accumulators of fused multiply-adds over blocks of `4·L`
+//! elements (`L` = 16 lanes for AVX-512, 8 for AVX2, 4 for NEON), then one vector at a time
+//! into accumulator 0, then a zero-filled tail into accumulator 1; the accumulators are
+//! combined as `(s0 + s1) + (s2 + s3)` and summed across lanes. Results are deterministic per
+//! variant but **not** bit-identical across variants: each differs from the oracle by
+//! rounding only, about `(n / (4·L) + log2(4·L)) · 2⁻²⁴ · Σ|a[i]·b[i]|` for `dot` (likewise
+//! for the squared terms of `l2sq` and `cosine`), which the tests check with a relative
+//! tolerance. `cosine` combines its three sums in `f64` ([`scalar::cosine_from_parts`]).
 
 use crate::isa::{base_only, Family, Isa, Variant};
 

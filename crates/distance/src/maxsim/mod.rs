@@ -47,6 +47,17 @@
 //! also powers [`MaxSimKernels::dot_matrix`] (all pairwise dot products),
 //! which the MUVERA encoder uses for its SimHash and projection products.
 //!
+//! # Numerics
+//!
+//! The scalar oracle ([`scalar`]) accumulates every dot product in `f64` and rounds once. The
+//! SIMD tiles accumulate each dot product in `f32` fused multiply-adds over 16 (AVX-512) or 8
+//! (AVX2) lanes, fold and reduce the lanes with a fixed `hadd` tree, apply the sq8 scale in
+//! `f32`, and take maxima in `f32`; the sum over query tokens is in `f64` in every variant.
+//! SIMD results therefore differ from the oracle by rounding only (per dot product about
+//! `(dim / lanes + log2(lanes)) · 2⁻²⁴ · Σ|q_i·p_i|`), are deterministic for a given variant,
+//! and the AVX2 and AVX-512 results may differ from each other in the last bits. f16 tokens
+//! are widened exactly (`vcvtph2ps`), so they add no error beyond their storage rounding.
+//!
 //! # Dispatch
 //!
 //! [`maxsim_kernels`] picks a [`MaxSimKernels`] table once per process with the

@@ -5,6 +5,24 @@
 //! (see `quiver_quant::sq8`), so this one kernel serves every metric. The u8 codes are widened
 //! to f32 in registers (16 per AVX-512 step, 8 per AVX2 step): the code arena is 4× smaller
 //! than f32 rows, which is what matters for cache-bound graph traversal.
+//!
+//! # Dispatch
+//!
+//! Two kernels, each with its own variant list under the crate-wide policy
+//! ([`crate::isa`]): [`dot_u8`] (`avx512`, `avx2`, `scalar`) and [`dot_u8_i8`]
+//! (`avx512-vnni` = AVX-512 `vpdpbusd`, `avx2` = `vpmaddubsw` + `vpmaddwd`, `scalar`). With
+//! AVX-512 chosen on a CPU without VNNI, [`dot_u8_i8`] runs the AVX2 kernel.
+//!
+//! # Numerics
+//!
+//! * `dot_u8`: the scalar oracle keeps 4 f32 partial sums (summed pairwise, then the tail);
+//!   the SIMD kernels keep 2 vector accumulators of fused multiply-adds (16 or 8 lanes),
+//!   reduced across lanes, then add the tail. Results differ from the oracle by rounding only:
+//!   at most about `(n / lanes + log2(lanes)) · 2⁻²⁴ · Σ|a[i]·c[i]|`; the tests use a relative
+//!   tolerance.
+//! * `dot_u8_i8`: exact i32 arithmetic in every variant, so results are **bit-identical**,
+//!   provided the query stays within ±[`I8_QUERY_MAX`] (the AVX2 kernel's pairwise i16 sums
+//!   saturate beyond it) and `n·255·63 < 2³¹`.
 
 use crate::isa::{base_only, CpuFeatures, Family, Isa, Variant};
 
