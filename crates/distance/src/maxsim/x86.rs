@@ -19,7 +19,7 @@ use core::arch::x86_64::*;
 
 use super::MaxSimKernels;
 use crate::isa::{base_only, CpuFeatures, Isa, Variant};
-use crate::lanes::{hsum256, tail_mask256, Lanes, L256, L512};
+use crate::lanes::{hsum256, Lanes, L256, L512};
 
 /// Bytes of `b` rows [`MaxSimKernels::dot_matrix`] keeps hot in L1 per panel.
 const PANEL_BYTES: usize = 24 * 1024;
@@ -108,111 +108,110 @@ unsafe fn padded<T: Copy + Default, const N: usize>(p: *const T, rem: usize) -> 
     buf
 }
 
-impl Row<L512> for f32 {
-    #[inline]
-    #[target_feature(enable = "avx512f")]
-    unsafe fn load(p: *const f32) -> __m512 {
-        // SAFETY: the caller guarantees 16 readable floats; `loadu` is unaligned.
-        unsafe { _mm512_loadu_ps(p) }
-    }
-    #[inline]
-    #[target_feature(enable = "avx512f")]
-    unsafe fn load_tail(p: *const f32, rem: usize) -> __m512 {
-        // SAFETY: a zero-masked load only touches lanes whose mask bit is set
-        // (faults on the others are suppressed): lanes `0..rem`, all readable.
-        unsafe { _mm512_maskz_loadu_ps(((1u32 << rem) - 1) as __mmask16, p) }
-    }
+/// Widens 16 binary16 values at `p` to f32 (`vcvtph2ps zmm`, AVX-512F).
+///
+/// # Safety
+/// AVX-512F available; `p` readable for 16 u16s.
+#[inline]
+#[target_feature(enable = "avx512f")]
+unsafe fn f16x16(p: *const u16) -> __m512 {
+    // SAFETY: the caller guarantees 32 readable bytes; `loadu` is unaligned.
+    unsafe { _mm512_cvtph_ps(_mm256_loadu_si256(p.cast::<__m256i>())) }
 }
 
-impl Row<L512> for F16 {
-    #[inline]
-    #[target_feature(enable = "avx512f")]
-    unsafe fn load(p: *const F16) -> __m512 {
-        // SAFETY: the caller guarantees 16 readable u16s = 32 bytes; `loadu`
-        // is unaligned. `vcvtph2ps zmm` is AVX-512F.
-        unsafe { _mm512_cvtph_ps(_mm256_loadu_si256(p.cast::<__m256i>())) }
-    }
-    #[inline]
-    #[target_feature(enable = "avx512f")]
-    unsafe fn load_tail(p: *const F16, rem: usize) -> __m512 {
-        // SAFETY: `rem < 16` readable elements (caller); zero padding is +0.0.
-        let buf: [u16; 16] = unsafe { padded(p.cast::<u16>(), rem) };
-        // SAFETY: `buf` is 32 readable bytes.
-        unsafe { _mm512_cvtph_ps(_mm256_loadu_si256(buf.as_ptr().cast::<__m256i>())) }
-    }
+/// Widens 16 int8 values at `p` to f32.
+///
+/// # Safety
+/// AVX-512F available; `p` readable for 16 bytes.
+#[inline]
+#[target_feature(enable = "avx512f")]
+unsafe fn i8x16(p: *const i8) -> __m512 {
+    // SAFETY: the caller guarantees 16 readable bytes; `loadu` is unaligned.
+    let v = unsafe { _mm_loadu_si128(p.cast::<__m128i>()) };
+    _mm512_cvtepi32_ps(_mm512_cvtepi8_epi32(v))
 }
 
-impl Row<L512> for i8 {
-    #[inline]
-    #[target_feature(enable = "avx512f")]
-    unsafe fn load(p: *const i8) -> __m512 {
-        // SAFETY: the caller guarantees 16 readable bytes; `loadu` is unaligned.
-        let v = unsafe { _mm_loadu_si128(p.cast::<__m128i>()) };
-        _mm512_cvtepi32_ps(_mm512_cvtepi8_epi32(v))
-    }
-    #[inline]
-    #[target_feature(enable = "avx512f")]
-    unsafe fn load_tail(p: *const i8, rem: usize) -> __m512 {
-        // SAFETY: `rem < 16` readable elements (caller).
-        let buf: [i8; 16] = unsafe { padded(p, rem) };
-        // SAFETY: `buf` is 16 readable bytes.
-        let v = unsafe { _mm_loadu_si128(buf.as_ptr().cast::<__m128i>()) };
-        _mm512_cvtepi32_ps(_mm512_cvtepi8_epi32(v))
-    }
+/// Widens 8 binary16 values at `p` to f32 (F16C `vcvtph2ps ymm`).
+///
+/// # Safety
+/// AVX2+FMA+F16C available; `p` readable for 8 u16s.
+#[inline]
+#[target_feature(enable = "avx2,fma,f16c")]
+unsafe fn f16x8(p: *const u16) -> __m256 {
+    // SAFETY: the caller guarantees 16 readable bytes; `loadu` is unaligned.
+    unsafe { _mm256_cvtph_ps(_mm_loadu_si128(p.cast::<__m128i>())) }
 }
 
-impl Row<L256> for f32 {
-    #[inline]
-    #[target_feature(enable = "avx2,fma,f16c")]
-    unsafe fn load(p: *const f32) -> __m256 {
-        // SAFETY: the caller guarantees 8 readable floats; `loadu` is unaligned.
-        unsafe { _mm256_loadu_ps(p) }
-    }
-    #[inline]
-    #[target_feature(enable = "avx2,fma,f16c")]
-    unsafe fn load_tail(p: *const f32, rem: usize) -> __m256 {
-        let mask = tail_mask256(rem);
-        // SAFETY: `vmaskmovps` only accesses lanes whose mask bit is set and
-        // suppresses faults on the others: lanes `0..rem`, all readable.
-        unsafe { _mm256_maskload_ps(p, mask) }
-    }
+/// Widens 8 int8 values at `p` to f32.
+///
+/// # Safety
+/// AVX2+FMA+F16C available; `p` readable for 8 bytes.
+#[inline]
+#[target_feature(enable = "avx2,fma,f16c")]
+unsafe fn i8x8(p: *const i8) -> __m256 {
+    // SAFETY: the caller guarantees 8 readable bytes; `movq` loads exactly 8.
+    let v = unsafe { _mm_loadl_epi64(p.cast::<__m128i>()) };
+    _mm256_cvtepi32_ps(_mm256_cvtepi8_epi32(v))
 }
 
-impl Row<L256> for F16 {
-    #[inline]
-    #[target_feature(enable = "avx2,fma,f16c")]
-    unsafe fn load(p: *const F16) -> __m256 {
-        // SAFETY: the caller guarantees 8 readable u16s = 16 bytes.
-        unsafe { _mm256_cvtph_ps(_mm_loadu_si128(p.cast::<__m128i>())) }
-    }
-    #[inline]
-    #[target_feature(enable = "avx2,fma,f16c")]
-    unsafe fn load_tail(p: *const F16, rem: usize) -> __m256 {
-        // SAFETY: `rem < 8` readable elements (caller).
-        let buf: [u16; 8] = unsafe { padded(p.cast::<u16>(), rem) };
-        // SAFETY: `buf` is 16 readable bytes.
-        unsafe { _mm256_cvtph_ps(_mm_loadu_si128(buf.as_ptr().cast::<__m128i>())) }
-    }
+/// Implements [`Row`] for f32, [`F16`] and i8 rows at lane type `$L` (`$w` lanes, features
+/// `$feat`): f32 rows use the lane type's loads, f16 and i8 rows the widening loads `$f16` /
+/// `$i8`, with tails copied into a zero-padded buffer first (zero widens to +0.0).
+macro_rules! rows {
+    ($L:ty, $w:literal, $feat:tt, $f16:ident, $i8:ident) => {
+        impl Row<$L> for f32 {
+            #[inline]
+            #[target_feature(enable = $feat)]
+            unsafe fn load(p: *const f32) -> <$L as Lanes>::V {
+                // SAFETY: the caller guarantees `$w` readable floats.
+                unsafe { <$L>::loadu(p) }
+            }
+            #[inline]
+            #[target_feature(enable = $feat)]
+            unsafe fn load_tail(p: *const f32, rem: usize) -> <$L as Lanes>::V {
+                // SAFETY: the caller guarantees `rem < $w` readable floats.
+                unsafe { <$L>::load_tail(p, rem) }
+            }
+        }
+
+        impl Row<$L> for F16 {
+            #[inline]
+            #[target_feature(enable = $feat)]
+            unsafe fn load(p: *const F16) -> <$L as Lanes>::V {
+                // SAFETY: the caller guarantees `$w` readable elements.
+                unsafe { $f16(p.cast::<u16>()) }
+            }
+            #[inline]
+            #[target_feature(enable = $feat)]
+            unsafe fn load_tail(p: *const F16, rem: usize) -> <$L as Lanes>::V {
+                // SAFETY: `rem < $w` readable elements (caller).
+                let buf: [u16; $w] = unsafe { padded(p.cast::<u16>(), rem) };
+                // SAFETY: `buf` holds `$w` readable elements.
+                unsafe { $f16(buf.as_ptr()) }
+            }
+        }
+
+        impl Row<$L> for i8 {
+            #[inline]
+            #[target_feature(enable = $feat)]
+            unsafe fn load(p: *const i8) -> <$L as Lanes>::V {
+                // SAFETY: the caller guarantees `$w` readable bytes.
+                unsafe { $i8(p) }
+            }
+            #[inline]
+            #[target_feature(enable = $feat)]
+            unsafe fn load_tail(p: *const i8, rem: usize) -> <$L as Lanes>::V {
+                // SAFETY: `rem < $w` readable elements (caller).
+                let buf: [i8; $w] = unsafe { padded(p, rem) };
+                // SAFETY: `buf` holds `$w` readable bytes.
+                unsafe { $i8(buf.as_ptr()) }
+            }
+        }
+    };
 }
 
-impl Row<L256> for i8 {
-    #[inline]
-    #[target_feature(enable = "avx2,fma,f16c")]
-    unsafe fn load(p: *const i8) -> __m256 {
-        // SAFETY: the caller guarantees 8 readable bytes; `movq` loads exactly 8.
-        let v = unsafe { _mm_loadl_epi64(p.cast::<__m128i>()) };
-        _mm256_cvtepi32_ps(_mm256_cvtepi8_epi32(v))
-    }
-    #[inline]
-    #[target_feature(enable = "avx2,fma,f16c")]
-    unsafe fn load_tail(p: *const i8, rem: usize) -> __m256 {
-        // SAFETY: `rem < 8` readable elements (caller).
-        let buf: [i8; 8] = unsafe { padded(p, rem) };
-        // SAFETY: `buf` is 8 readable bytes.
-        let v = unsafe { _mm_loadl_epi64(buf.as_ptr().cast::<__m128i>()) };
-        _mm256_cvtepi32_ps(_mm256_cvtepi8_epi32(v))
-    }
-}
+rows!(L512, 16, "avx512f", f16x16, i8x16);
+rows!(L256, 8, "avx2,fma,f16c", f16x8, i8x8);
 
 // ---------------------------------------------------------------------------
 // Reductions
