@@ -11,6 +11,7 @@ use core::arch::x86_64::*;
 
 use super::{nearest_sizes, PqKernels, FS_BLOCK};
 use crate::isa::{base_only, CpuFeatures, Isa, Variant};
+use crate::lanes::{Lanes, L256, L512};
 
 fn has_avx2() -> bool {
     Isa::Avx2.runnable()
@@ -260,135 +261,207 @@ fn load_block<const P: usize>(
     cnt
 }
 
-#[target_feature(enable = "avx512f,avx512bw,avx2,fma")]
-fn nearest_avx512_impl(
-    points: &[f32],
-    dim: usize,
-    ct: &[f32],
-    cnorm: &[f32],
-    out_idx: &mut [u32],
-    out_dist: &mut [f32],
-) {
-    const P: usize = 8;
-    let (n, k) = nearest_sizes(points, dim, ct, cnorm, out_idx, out_dist);
-    let kv = k / 16 * 16;
-    let mut xm = vec![0.0f32; dim * P];
-    let mut vals = [0.0f32; 1];
-    let mut idxs = [0u32; 1];
-    let mut i = 0;
-    while i < n {
-        let cnt = load_block::<P>(points, dim, n, i, &mut xm);
-        let mut bv = [_mm512_set1_ps(f32::INFINITY); P];
-        let mut bi = [_mm512_set1_epi32(-1); P];
-        let mut cidx = _mm512_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15);
-        let step = _mm512_set1_epi32(16);
-        let mut c0 = 0;
-        while c0 < kv {
-            // SAFETY: `c0 + 16 ≤ kv ≤ k ≤ cnorm.len()`.
-            let init = unsafe { _mm512_loadu_ps(cnorm.as_ptr().add(c0)) };
-            let mut acc = [init; P];
-            for (d, xs) in xm.chunks_exact(P).enumerate() {
-                // SAFETY: `d < dim` and `c0 + 16 ≤ k`, so `d·k + c0 + 16 ≤ dim·k ≤ ct.len()`.
-                let col = unsafe { _mm512_loadu_ps(ct.as_ptr().add(d * k + c0)) };
-                for p in 0..P {
-                    acc[p] = _mm512_fmadd_ps(_mm512_set1_ps(xs[p]), col, acc[p]);
-                }
-            }
-            for p in 0..P {
-                let mk = _mm512_cmp_ps_mask::<_CMP_LT_OQ>(acc[p], bv[p]);
-                bv[p] = _mm512_mask_mov_ps(bv[p], mk, acc[p]);
-                bi[p] = _mm512_mask_mov_epi32(bi[p], mk, cidx);
-            }
-            cidx = _mm512_add_epi32(cidx, step);
-            c0 += 16;
-        }
-        for p in 0..cnt {
-            // Vector merge of the 16 lanes: the minimum value, then the smallest index among
-            // the lanes holding it (lanes never set hold index u32::MAX).
-            let minv = _mm512_reduce_min_ps(bv[p]);
-            let eq = _mm512_cmp_ps_mask::<_CMP_EQ_OQ>(bv[p], _mm512_set1_ps(minv));
-            let bidx = _mm512_mask_reduce_min_epu32(eq, bi[p]);
-            vals[0] = minv;
-            idxs[0] = bidx;
-            let r = i + p;
-            finish_point(
-                &vals[..1],
-                &idxs[..1],
-                &points[r * dim..(r + 1) * dim],
-                ct,
-                cnorm,
-                kv,
-                k,
-                (&mut out_idx[r], &mut out_dist[r]),
-            );
-        }
-        i += P;
+/// What the nearest-centroid driver needs beyond [`Lanes`]: a broadcast and a vector of
+/// i32 centroid indices kept next to the running minima.
+///
+/// # Safety
+/// As for [`Lanes`]: every method requires the implementor's ISA features.
+trait NearestLanes: Lanes {
+    /// `W` i32 lanes.
+    type I: Copy;
+    /// `x` in every lane.
+    unsafe fn splat(x: f32) -> Self::V;
+    /// `x` in every index lane.
+    unsafe fn splat_i(x: i32) -> Self::I;
+    /// `[0, 1, …, W−1]`.
+    unsafe fn iota() -> Self::I;
+    /// `a + b` per index lane.
+    unsafe fn add_i(a: Self::I, b: Self::I) -> Self::I;
+    /// Per lane where `a < best` (ordered): `best ← a`, `idx ← cidx`.
+    unsafe fn keep_lt(a: Self::V, best: &mut Self::V, idx: &mut Self::I, cidx: Self::I);
+    /// Writes candidate `(value, index)` pairs for [`finish_point`] to merge (the smallest
+    /// value, then the smallest index, wins) and returns how many: AVX-512 reduces the lanes
+    /// in registers to one pair, AVX2 stores all 8.
+    unsafe fn candidates(
+        best: Self::V,
+        idx: Self::I,
+        vals: &mut [f32; 16],
+        idxs: &mut [u32; 16],
+    ) -> usize;
+}
+
+impl NearestLanes for L512 {
+    type I = __m512i;
+    #[inline]
+    #[target_feature(enable = "avx512f")]
+    unsafe fn splat(x: f32) -> __m512 {
+        _mm512_set1_ps(x)
+    }
+    #[inline]
+    #[target_feature(enable = "avx512f")]
+    unsafe fn splat_i(x: i32) -> __m512i {
+        _mm512_set1_epi32(x)
+    }
+    #[inline]
+    #[target_feature(enable = "avx512f")]
+    unsafe fn iota() -> __m512i {
+        _mm512_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15)
+    }
+    #[inline]
+    #[target_feature(enable = "avx512f")]
+    unsafe fn add_i(a: __m512i, b: __m512i) -> __m512i {
+        _mm512_add_epi32(a, b)
+    }
+    #[inline]
+    #[target_feature(enable = "avx512f")]
+    unsafe fn keep_lt(a: __m512, best: &mut __m512, idx: &mut __m512i, cidx: __m512i) {
+        let mk = _mm512_cmp_ps_mask::<_CMP_LT_OQ>(a, *best);
+        *best = _mm512_mask_mov_ps(*best, mk, a);
+        *idx = _mm512_mask_mov_epi32(*idx, mk, cidx);
+    }
+    #[inline]
+    #[target_feature(enable = "avx512f")]
+    unsafe fn candidates(
+        best: __m512,
+        idx: __m512i,
+        vals: &mut [f32; 16],
+        idxs: &mut [u32; 16],
+    ) -> usize {
+        // The minimum value, then the smallest index among the lanes holding it (lanes never
+        // set hold index u32::MAX).
+        let minv = _mm512_reduce_min_ps(best);
+        let eq = _mm512_cmp_ps_mask::<_CMP_EQ_OQ>(best, _mm512_set1_ps(minv));
+        vals[0] = minv;
+        idxs[0] = _mm512_mask_reduce_min_epu32(eq, idx);
+        1
     }
 }
 
-#[target_feature(enable = "avx2,fma")]
-fn nearest_avx2_impl(
-    points: &[f32],
-    dim: usize,
-    ct: &[f32],
-    cnorm: &[f32],
-    out_idx: &mut [u32],
-    out_dist: &mut [f32],
-) {
-    const P: usize = 4;
-    let (n, k) = nearest_sizes(points, dim, ct, cnorm, out_idx, out_dist);
-    let kv = k / 8 * 8;
-    let mut xm = vec![0.0f32; dim * P];
-    let mut vals = [0.0f32; 8];
-    let mut idxs = [0u32; 8];
-    let mut i = 0;
-    while i < n {
-        let cnt = load_block::<P>(points, dim, n, i, &mut xm);
-        let mut bv = [_mm256_set1_ps(f32::INFINITY); P];
-        let mut bi = [_mm256_set1_epi32(-1); P];
-        let mut cidx = _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7);
-        let step = _mm256_set1_epi32(8);
-        let mut c0 = 0;
-        while c0 < kv {
-            // SAFETY: `c0 + 8 ≤ kv ≤ k ≤ cnorm.len()`.
-            let init = unsafe { _mm256_loadu_ps(cnorm.as_ptr().add(c0)) };
-            let mut acc = [init; P];
-            for (d, xs) in xm.chunks_exact(P).enumerate() {
-                // SAFETY: `d < dim` and `c0 + 8 ≤ k`, so `d·k + c0 + 8 ≤ dim·k ≤ ct.len()`.
-                let col = unsafe { _mm256_loadu_ps(ct.as_ptr().add(d * k + c0)) };
-                for p in 0..P {
-                    acc[p] = _mm256_fmadd_ps(_mm256_set1_ps(xs[p]), col, acc[p]);
-                }
-            }
-            for p in 0..P {
-                let lt = _mm256_cmp_ps::<_CMP_LT_OQ>(acc[p], bv[p]);
-                bv[p] = _mm256_blendv_ps(bv[p], acc[p], lt);
-                bi[p] = _mm256_blendv_epi8(bi[p], cidx, _mm256_castps_si256(lt));
-            }
-            cidx = _mm256_add_epi32(cidx, step);
-            c0 += 8;
+impl NearestLanes for L256 {
+    type I = __m256i;
+    #[inline]
+    #[target_feature(enable = "avx2,fma")]
+    unsafe fn splat(x: f32) -> __m256 {
+        _mm256_set1_ps(x)
+    }
+    #[inline]
+    #[target_feature(enable = "avx2,fma")]
+    unsafe fn splat_i(x: i32) -> __m256i {
+        _mm256_set1_epi32(x)
+    }
+    #[inline]
+    #[target_feature(enable = "avx2,fma")]
+    unsafe fn iota() -> __m256i {
+        _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7)
+    }
+    #[inline]
+    #[target_feature(enable = "avx2,fma")]
+    unsafe fn add_i(a: __m256i, b: __m256i) -> __m256i {
+        _mm256_add_epi32(a, b)
+    }
+    #[inline]
+    #[target_feature(enable = "avx2,fma")]
+    unsafe fn keep_lt(a: __m256, best: &mut __m256, idx: &mut __m256i, cidx: __m256i) {
+        let lt = _mm256_cmp_ps::<_CMP_LT_OQ>(a, *best);
+        *best = _mm256_blendv_ps(*best, a, lt);
+        *idx = _mm256_blendv_epi8(*idx, cidx, _mm256_castps_si256(lt));
+    }
+    #[inline]
+    #[target_feature(enable = "avx2,fma")]
+    unsafe fn candidates(
+        best: __m256,
+        idx: __m256i,
+        vals: &mut [f32; 16],
+        idxs: &mut [u32; 16],
+    ) -> usize {
+        // SAFETY: `vals` and `idxs` have room for 16 ≥ 8 elements; stores are unaligned.
+        unsafe {
+            _mm256_storeu_ps(vals.as_mut_ptr(), best);
+            _mm256_storeu_si256(idxs.as_mut_ptr().cast(), idx);
         }
-        for p in 0..cnt {
-            // SAFETY: `vals` and `idxs` are 8 elements = 32 bytes each.
-            unsafe {
-                _mm256_storeu_ps(vals.as_mut_ptr(), bv[p]);
-                _mm256_storeu_si256(idxs.as_mut_ptr().cast(), bi[p]);
-            }
-            let r = i + p;
-            finish_point(
-                &vals,
-                &idxs,
-                &points[r * dim..(r + 1) * dim],
-                ct,
-                cnorm,
-                kv,
-                k,
-                (&mut out_idx[r], &mut out_dist[r]),
-            );
-        }
-        i += P;
+        8
     }
 }
+
+/// Stamps the nearest-centroid kernel `$name` for lane type `$L` under `$feat`, computing
+/// `$p` points at a time (each point keeps one vector of running minima per lane).
+///
+/// Per block of `W` centroids, `acc[p] = ‖c‖² − 2·x_p·c` is accumulated with fused
+/// multiply-adds over `d` in order, and each lane keeps its smallest value and index; the
+/// lanes are then merged ([`NearestLanes::candidates`], [`finish_point`]: smallest value, then
+/// smallest index), and [`finish_point`] also scans the centroids past the last full block.
+macro_rules! nearest {
+    ($name:ident, $feat:tt, $L:ty, $p:literal) => {
+        #[target_feature(enable = $feat)]
+        fn $name(
+            points: &[f32],
+            dim: usize,
+            ct: &[f32],
+            cnorm: &[f32],
+            out_idx: &mut [u32],
+            out_dist: &mut [f32],
+        ) {
+            const P: usize = $p;
+            const W: usize = <$L as Lanes>::W;
+            let (n, k) = nearest_sizes(points, dim, ct, cnorm, out_idx, out_dist);
+            let kv = k / W * W;
+            let mut xm = vec![0.0f32; dim * P];
+            let mut vals = [0.0f32; 16];
+            let mut idxs = [0u32; 16];
+            let mut i = 0;
+            while i < n {
+                let cnt = load_block::<P>(points, dim, n, i, &mut xm);
+                // SAFETY: register-only intrinsics; features enabled here.
+                let mut bv = [unsafe { <$L>::splat(f32::INFINITY) }; P];
+                // SAFETY: as above.
+                let mut bi = [unsafe { <$L>::splat_i(-1) }; P];
+                // SAFETY: as above.
+                let (mut cidx, step) = unsafe { (<$L>::iota(), <$L>::splat_i(W as i32)) };
+                let mut c0 = 0;
+                while c0 < kv {
+                    // SAFETY: `c0 + W ≤ kv ≤ k ≤ cnorm.len()`.
+                    let init = unsafe { <$L>::loadu(cnorm.as_ptr().add(c0)) };
+                    let mut acc = [init; P];
+                    for (d, xs) in xm.chunks_exact(P).enumerate() {
+                        // SAFETY: `d < dim` and `c0 + W ≤ k`, so `d·k + c0 + W ≤ dim·k ≤
+                        // ct.len()`.
+                        let col = unsafe { <$L>::loadu(ct.as_ptr().add(d * k + c0)) };
+                        for p in 0..P {
+                            // SAFETY: register-only intrinsics; features enabled here.
+                            acc[p] = unsafe { <$L>::fmadd(<$L>::splat(xs[p]), col, acc[p]) };
+                        }
+                    }
+                    for p in 0..P {
+                        // SAFETY: register-only intrinsics; features enabled here.
+                        unsafe { <$L>::keep_lt(acc[p], &mut bv[p], &mut bi[p], cidx) };
+                    }
+                    // SAFETY: register-only intrinsics; features enabled here.
+                    cidx = unsafe { <$L>::add_i(cidx, step) };
+                    c0 += W;
+                }
+                for p in 0..cnt {
+                    // SAFETY: register-only intrinsics and writes into the two arrays.
+                    let m = unsafe { <$L>::candidates(bv[p], bi[p], &mut vals, &mut idxs) };
+                    let r = i + p;
+                    finish_point(
+                        &vals[..m],
+                        &idxs[..m],
+                        &points[r * dim..(r + 1) * dim],
+                        ct,
+                        cnorm,
+                        kv,
+                        k,
+                        (&mut out_idx[r], &mut out_dist[r]),
+                    );
+                }
+                i += P;
+            }
+        }
+    };
+}
+
+nearest!(nearest_avx512_impl, "avx512f,avx512bw,avx2,fma", L512, 8);
+nearest!(nearest_avx2_impl, "avx2,fma", L256, 4);
 
 // ---------------------------------------------------------------------------
 // Gather-based ADC (kept for measurement; see `avx512_gather_adc`)
