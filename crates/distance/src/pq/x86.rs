@@ -127,70 +127,151 @@ fn fs_finish(a0: __m256i, a1: __m256i, out: &mut [u16; FS_BLOCK]) {
     }
 }
 
-#[target_feature(enable = "avx2,fma")]
-fn fastscan_avx2_impl(lut: &[u8], block: &[u8], out: &mut [u16; FS_BLOCK]) {
-    let groups = (lut.len() / 128).min(block.len() / 64);
-    let mask = _mm256_set1_epi8(0x0f);
-    let (mut a0, mut a1) = (_mm256_setzero_si256(), _mm256_setzero_si256());
-    for p in 0..2 * groups {
-        let g = p / 2;
-        let h = p % 2;
-        // SAFETY: `p < 2·groups` so `32·p + 32 ≤ 64·groups ≤ block.len()`, and
-        // `128·g + 64 + 32·h + 32 ≤ 128·groups ≤ lut.len()`. Unaligned loads.
-        let (c, llo, lhi) = unsafe {
-            (
-                _mm256_loadu_si256(block.as_ptr().add(32 * p).cast()),
-                _mm256_loadu_si256(lut.as_ptr().add(128 * g + 32 * h).cast()),
-                _mm256_loadu_si256(lut.as_ptr().add(128 * g + 64 + 32 * h).cast()),
-            )
-        };
-        let lo = _mm256_and_si256(c, mask);
-        let hi = _mm256_and_si256(_mm256_srli_epi16::<4>(c), mask);
-        let r0 = _mm256_shuffle_epi8(llo, lo);
-        let r1 = _mm256_shuffle_epi8(lhi, hi);
-        a0 = _mm256_add_epi16(a0, r0);
-        a1 = _mm256_add_epi16(a1, _mm256_srli_epi16::<8>(r0));
-        a0 = _mm256_add_epi16(a0, r1);
-        a1 = _mm256_add_epi16(a1, _mm256_srli_epi16::<8>(r1));
-    }
-    fs_finish(a0, a1, out);
+/// Byte-vector operations of the fast-scan kernel at one register width.
+///
+/// # Safety
+/// Every method requires the implementor's ISA features; `load` needs `BYTES` readable bytes.
+trait ScanLanes {
+    /// The integer vector.
+    type B: Copy;
+    /// Bytes per vector.
+    const BYTES: usize;
+    /// Unaligned load of `BYTES` bytes.
+    unsafe fn load(p: *const u8) -> Self::B;
+    /// All lanes zero.
+    unsafe fn zero() -> Self::B;
+    /// `(lo nibbles, hi nibbles)` of every byte.
+    unsafe fn nibbles(c: Self::B) -> (Self::B, Self::B);
+    /// `vpshufb`: per 128-bit lane, `table[idx]` for every byte.
+    unsafe fn shuffle(table: Self::B, idx: Self::B) -> Self::B;
+    /// Adds `r` to `a0` and its odd bytes (`r >> 8` per u16) to `a1`, wrapping u16 sums.
+    unsafe fn accumulate(a0: &mut Self::B, a1: &mut Self::B, r: Self::B);
+    /// Adds the 256-bit halves (identity at 256 bits).
+    unsafe fn fold(v: Self::B) -> __m256i;
 }
 
-#[target_feature(enable = "avx512f,avx512bw,avx2,fma")]
-fn fastscan_avx512_impl(lut: &[u8], block: &[u8], out: &mut [u16; FS_BLOCK]) {
-    let groups = (lut.len() / 128).min(block.len() / 64);
-    let mask = _mm512_set1_epi8(0x0f);
-    let (mut a0, mut a1) = (_mm512_setzero_si512(), _mm512_setzero_si512());
-    for g in 0..groups {
-        // SAFETY: `g < groups` so `64·g + 64 ≤ block.len()` and `128·g + 128 ≤ lut.len()`.
-        // Unaligned loads.
-        let (c, llo, lhi) = unsafe {
-            (
-                _mm512_loadu_si512(block.as_ptr().add(64 * g).cast()),
-                _mm512_loadu_si512(lut.as_ptr().add(128 * g).cast()),
-                _mm512_loadu_si512(lut.as_ptr().add(128 * g + 64).cast()),
-            )
-        };
-        let lo = _mm512_and_si512(c, mask);
-        let hi = _mm512_and_si512(_mm512_srli_epi16::<4>(c), mask);
-        let r0 = _mm512_shuffle_epi8(llo, lo);
-        let r1 = _mm512_shuffle_epi8(lhi, hi);
-        a0 = _mm512_add_epi16(a0, r0);
-        a1 = _mm512_add_epi16(a1, _mm512_srli_epi16::<8>(r0));
-        a0 = _mm512_add_epi16(a0, r1);
-        a1 = _mm512_add_epi16(a1, _mm512_srli_epi16::<8>(r1));
+impl ScanLanes for L512 {
+    type B = __m512i;
+    const BYTES: usize = 64;
+    #[inline]
+    #[target_feature(enable = "avx512f,avx512bw")]
+    unsafe fn load(p: *const u8) -> __m512i {
+        // SAFETY: the caller guarantees 64 readable bytes; the load is unaligned.
+        unsafe { _mm512_loadu_si512(p.cast()) }
     }
-    // Both 256-bit halves hold sums for the same 32 vectors (different sub-quantizers).
-    let s0 = _mm256_add_epi16(
-        _mm512_castsi512_si256(a0),
-        _mm512_extracti64x4_epi64::<1>(a0),
-    );
-    let s1 = _mm256_add_epi16(
-        _mm512_castsi512_si256(a1),
-        _mm512_extracti64x4_epi64::<1>(a1),
-    );
-    fs_finish(s0, s1, out);
+    #[inline]
+    #[target_feature(enable = "avx512f,avx512bw")]
+    unsafe fn zero() -> __m512i {
+        _mm512_setzero_si512()
+    }
+    #[inline]
+    #[target_feature(enable = "avx512f,avx512bw")]
+    unsafe fn nibbles(c: __m512i) -> (__m512i, __m512i) {
+        let mask = _mm512_set1_epi8(0x0f);
+        (
+            _mm512_and_si512(c, mask),
+            _mm512_and_si512(_mm512_srli_epi16::<4>(c), mask),
+        )
+    }
+    #[inline]
+    #[target_feature(enable = "avx512f,avx512bw")]
+    unsafe fn shuffle(table: __m512i, idx: __m512i) -> __m512i {
+        _mm512_shuffle_epi8(table, idx)
+    }
+    #[inline]
+    #[target_feature(enable = "avx512f,avx512bw")]
+    unsafe fn accumulate(a0: &mut __m512i, a1: &mut __m512i, r: __m512i) {
+        *a0 = _mm512_add_epi16(*a0, r);
+        *a1 = _mm512_add_epi16(*a1, _mm512_srli_epi16::<8>(r));
+    }
+    #[inline]
+    #[target_feature(enable = "avx512f,avx512bw")]
+    unsafe fn fold(v: __m512i) -> __m256i {
+        // Both 256-bit halves hold sums for the same 32 vectors (different sub-quantizers).
+        _mm256_add_epi16(_mm512_castsi512_si256(v), _mm512_extracti64x4_epi64::<1>(v))
+    }
 }
+
+impl ScanLanes for L256 {
+    type B = __m256i;
+    const BYTES: usize = 32;
+    #[inline]
+    #[target_feature(enable = "avx2,fma")]
+    unsafe fn load(p: *const u8) -> __m256i {
+        // SAFETY: the caller guarantees 32 readable bytes; the load is unaligned.
+        unsafe { _mm256_loadu_si256(p.cast()) }
+    }
+    #[inline]
+    #[target_feature(enable = "avx2,fma")]
+    unsafe fn zero() -> __m256i {
+        _mm256_setzero_si256()
+    }
+    #[inline]
+    #[target_feature(enable = "avx2,fma")]
+    unsafe fn nibbles(c: __m256i) -> (__m256i, __m256i) {
+        let mask = _mm256_set1_epi8(0x0f);
+        (
+            _mm256_and_si256(c, mask),
+            _mm256_and_si256(_mm256_srli_epi16::<4>(c), mask),
+        )
+    }
+    #[inline]
+    #[target_feature(enable = "avx2,fma")]
+    unsafe fn shuffle(table: __m256i, idx: __m256i) -> __m256i {
+        _mm256_shuffle_epi8(table, idx)
+    }
+    #[inline]
+    #[target_feature(enable = "avx2,fma")]
+    unsafe fn accumulate(a0: &mut __m256i, a1: &mut __m256i, r: __m256i) {
+        *a0 = _mm256_add_epi16(*a0, r);
+        *a1 = _mm256_add_epi16(*a1, _mm256_srli_epi16::<8>(r));
+    }
+    #[inline]
+    #[target_feature(enable = "avx2,fma")]
+    unsafe fn fold(v: __m256i) -> __m256i {
+        v
+    }
+}
+
+/// Stamps the fast-scan kernel `$name` for lane type `$L` under `$feat`.
+///
+/// The block's `64·G` code bytes are read `BYTES` at a time; chunk `c` covers group
+/// `g = c·BYTES / 64`, half `h = (c·BYTES mod 64) / 32` (always 0 at 64 bytes), whose
+/// low-nibble LUTs start at byte `128·g + 32·h` and high-nibble LUTs 64 bytes later.
+macro_rules! fastscan {
+    ($name:ident, $feat:tt, $L:ty) => {
+        #[target_feature(enable = $feat)]
+        fn $name(lut: &[u8], block: &[u8], out: &mut [u16; FS_BLOCK]) {
+            const BYTES: usize = <$L as ScanLanes>::BYTES;
+            let groups = (lut.len() / 128).min(block.len() / 64);
+            let zero = || {
+                // SAFETY: register-only intrinsics; features enabled here.
+                unsafe { <$L as ScanLanes>::zero() }
+            };
+            let (mut a0, mut a1) = (zero(), zero());
+            for c in 0..64 * groups / BYTES {
+                let (g, h) = (c * BYTES / 64, (c * BYTES % 64) / 32);
+                // SAFETY: `c < 64·groups / BYTES` so `BYTES·c + BYTES ≤ 64·groups ≤
+                // block.len()`, and `128·g + 64 + 32·h + BYTES ≤ 128·groups ≤ lut.len()`
+                // (`32·h + BYTES ≤ 64`). Unaligned loads; the rest is register-only.
+                unsafe {
+                    let code = <$L as ScanLanes>::load(block.as_ptr().add(BYTES * c));
+                    let llo = <$L as ScanLanes>::load(lut.as_ptr().add(128 * g + 32 * h));
+                    let lhi = <$L as ScanLanes>::load(lut.as_ptr().add(128 * g + 64 + 32 * h));
+                    let (lo, hi) = <$L>::nibbles(code);
+                    <$L>::accumulate(&mut a0, &mut a1, <$L>::shuffle(llo, lo));
+                    <$L>::accumulate(&mut a0, &mut a1, <$L>::shuffle(lhi, hi));
+                }
+            }
+            // SAFETY: register-only intrinsics; features enabled here.
+            let (s0, s1) = unsafe { (<$L as ScanLanes>::fold(a0), <$L as ScanLanes>::fold(a1)) };
+            fs_finish(s0, s1, out);
+        }
+    };
+}
+
+fastscan!(fastscan_avx512_impl, "avx512f,avx512bw,avx2,fma", L512);
+fastscan!(fastscan_avx2_impl, "avx2,fma", L256);
 
 // ---------------------------------------------------------------------------
 // Nearest centroid
