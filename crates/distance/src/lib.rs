@@ -4,6 +4,7 @@
 //!
 //! ```text
 //! isa.rs          levels (Isa), CPU feature detection (once), QUIVER_FORCE_ISA, the policy
+//! lanes.rs        x86 vector widths (L512, L256) the AVX2 and AVX-512 kernels are written over
 //! float/          f32 dot, squared L2, cosine: Kernels, kernels(), kernels_for()
 //!   mod.rs        dispatch and numeric notes;  scalar.rs  the oracle (pub as `scalar`)
 //!   x86.rs        AVX2+FMA and AVX-512F;       neon.rs    aarch64 NEON
@@ -18,7 +19,10 @@
 //! Every family folder has the same shape: `mod.rs` holds the scalar reference (the oracle
 //! the SIMD code is tested against), the list of variants and the process-wide dispatch, and
 //! notes on accumulation order and on whether the variants agree bit for bit; `x86.rs` (and
-//! `neon.rs` where one exists) holds the SIMD code.
+//! `neon.rs` where one exists) holds the SIMD code. Where the AVX2 and AVX-512 kernels of a
+//! family share their algorithm (f32, MaxSim, PQ nearest centroid and fast-scan) the x86 code
+//! is written once over the lane width and stamped per ISA by a macro, so each copy carries
+//! its own `#[target_feature]` list.
 //!
 //! # Dispatch
 //!
