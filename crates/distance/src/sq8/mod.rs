@@ -65,6 +65,7 @@ pub type DotU8I8 = fn(&[u8], &[i8]) -> i32;
 pub type DotU8 = fn(&[f32], &[u8]) -> f32;
 
 /// AVX-512 VNNI with BW (masked byte loads).
+#[cfg_attr(not(target_arch = "x86_64"), allow(dead_code))]
 pub(crate) fn vnni(c: &CpuFeatures) -> bool {
     c.avx512bw && c.avx512vnni
 }
