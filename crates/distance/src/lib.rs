@@ -1,32 +1,54 @@
 //! SIMD distance kernels for quiver-search.
 //!
-//! # Kernels and dispatch
+//! # Layout
 //!
-//! A [`Kernels`] value is a table of plain function pointers (`dot`, `l2sq`,
-//! `cosine`) implemented for one instruction set ([`Isa`]):
+//! ```text
+//! isa.rs          levels (Isa), CPU feature detection (once), QUIVER_FORCE_ISA, the policy
+//! lanes.rs        x86 vector widths (L512, L256) the AVX2 and AVX-512 kernels are written over
+//! float/          f32 dot, squared L2, cosine: Kernels, kernels(), kernels_for()
+//!   mod.rs        dispatch and numeric notes;  scalar.rs  the oracle (pub as `scalar`)
+//!   x86.rs        AVX2+FMA and AVX-512F;       neon.rs    aarch64 NEON
+//! sq8/            f32 × u8 and u8 × i8 (VNNI) dots for scalar-quantized codes
+//! bits/           Hamming, popcount, bit-plane AND-popcount (VPOPCNTDQ)
+//! pq/             PQ ADC sums, 4-bit fast-scan, nearest centroid
+//! maxsim/         multi-vector MaxSim over f32 / f16 / sq8 tokens, dot matrix
+//! maxsim_i8/      integer MaxSim for sq8 tokens (VNNI)
+//! hadamard/       fast Walsh–Hadamard transform
+//! ```
 //!
-//! * [`Isa::Scalar`] — portable loops ([`scalar`]); also the test oracle.
-//! * [`Isa::Avx2`] — x86_64 AVX2 + FMA, `std::arch` intrinsics, 4×8-lane accumulators.
-//! * [`Isa::Avx512`] — x86_64 AVX-512F, 4×16-lane accumulators and masked tails.
-//! * [`Isa::Neon`] — aarch64 NEON, 4×4-lane accumulators.
+//! Every family folder has the same shape: `mod.rs` holds the scalar reference (the oracle
+//! the SIMD code is tested against), the list of variants and the process-wide dispatch, and
+//! notes on accumulation order and on whether the variants agree bit for bit; `x86.rs` (and
+//! `neon.rs` where one exists) holds the SIMD code. Where the AVX2 and AVX-512 kernels of a
+//! family share their algorithm (f32, MaxSim, PQ nearest centroid and fast-scan) the x86 code
+//! is written once over the lane width and stamped per ISA by a macro, so each copy carries
+//! its own `#[target_feature]` list.
 //!
-//! Every kernel is a safe `fn(&[f32], &[f32]) -> f32` that works on the first
-//! `min(a.len(), b.len())` elements and never reads out of bounds. The SIMD
-//! kernels are only ever placed in a table after runtime feature detection
-//! (`is_x86_feature_detected!`), so a table can never run instructions the CPU
-//! lacks. [`kernels_for`] builds the table for one ISA (or returns `None`);
-//! [`available_isas`] lists what this CPU can run, best first.
+//! # Dispatch
 //!
-//! [`kernels`] picks one table **once per process** (a `OnceLock`): the best
-//! ISA the CPU supports (AVX-512F, then AVX2+FMA, on aarch64 NEON, else
-//! scalar).
+//! A family lists its variants best first, each with a level ([`Isa`]) and the CPU features
+//! it needs beyond that level (F16C, POPCNT, AVX-512BW, AVX-512 VNNI, AVX-512 VPOPCNTDQ),
+//! ending with the scalar variant. [`isa`] detects the CPU's features once and decides one
+//! process-wide level: the best the CPU can run (AVX-512F, then AVX2+FMA, on aarch64 NEON,
+//! else scalar) unless `QUIVER_FORCE_ISA` names another it can run. Each family then uses,
+//! once per process, its first variant at or below that level whose extra features the CPU
+//! has: with AVX-512 chosen, the integer kernels use VNNI where the CPU has it and the AVX2
+//! code where it does not. The `*_for(isa)` functions ([`kernels_for`],
+//! [`sq8::dot_u8_for`], [`maxsim::maxsim_kernels_for`], …) apply the same rule under the
+//! level they are given, and return `None` when the CPU cannot run that level at all.
+//!
+//! Every kernel is safe to call with any slices: it works on the largest prefix that is in
+//! bounds and never reads out of bounds. SIMD functions are only reachable through variants
+//! the policy selected after detection, so they never run instructions the CPU lacks.
+//! [`capabilities`] reports the level and the variant every family uses;
+//! [`available_isas`] lists the levels this CPU can run, best first.
 //!
 //! # `QUIVER_FORCE_ISA`
 //!
 //! Setting the environment variable `QUIVER_FORCE_ISA` to `scalar`, `avx2`,
-//! `avx512` or `neon` (case-insensitive) before the first call to [`kernels`]
-//! forces that ISA — useful for benchmarking and for reproducing issues on a
-//! narrower path. A value naming an ISA this CPU/build cannot run, or an
+//! `avx512` or `neon` (case-insensitive) before the first kernel call
+//! forces that level for every family — useful for benchmarking and for reproducing
+//! problems on a narrower path. A value naming an ISA this CPU/build cannot run, or an
 //! unknown value, is ignored and the best detected ISA is used instead; it
 //! can never cause undefined behaviour. [`forced_isa`] reports whether the
 //! variable was honoured. The variable is read only once, so changing it
@@ -73,23 +95,23 @@
 
 use std::cmp::Ordering;
 use std::collections::BinaryHeap;
-use std::sync::OnceLock;
 
 pub mod bits;
+mod float;
+pub mod hadamard;
+pub mod isa;
+#[cfg(target_arch = "x86_64")]
+mod lanes;
 pub mod maxsim;
 pub mod maxsim_i8;
 pub mod pq;
-pub mod scalar;
 pub mod sq8;
 
-#[cfg(target_arch = "x86_64")]
-mod x86;
+pub use float::{kernels, kernels_for, scalar, Kernels};
+pub use isa::{available_isas, Isa, FORCE_ISA_ENV};
 
-#[cfg(target_arch = "aarch64")]
-mod neon;
-
-/// Name of the environment variable that forces a kernel ISA.
-pub const FORCE_ISA_ENV: &str = "QUIVER_FORCE_ISA";
+#[cfg(test)]
+use isa::{honoured_force, select_isa};
 
 /// Distance metric. Smaller distances are always closer.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
@@ -121,166 +143,42 @@ impl Metric {
     }
 }
 
-/// Instruction set a [`Kernels`] table is implemented with.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
-pub enum Isa {
-    /// Portable code, no explicit SIMD.
-    Scalar,
-    /// x86_64 AVX2 + FMA.
-    Avx2,
-    /// x86_64 AVX-512F.
-    Avx512,
-    /// aarch64 Advanced SIMD.
-    Neon,
-}
-
-impl Isa {
-    /// `"scalar"`, `"avx2"`, `"avx512"` or `"neon"`.
-    pub fn name(self) -> &'static str {
-        match self {
-            Isa::Scalar => "scalar",
-            Isa::Avx2 => "avx2",
-            Isa::Avx512 => "avx512",
-            Isa::Neon => "neon",
-        }
-    }
-
-    /// Inverse of [`Isa::name`] (ASCII case-insensitive, surrounding whitespace ignored).
-    pub fn parse(s: &str) -> Option<Isa> {
-        let s = s.trim();
-        [Isa::Scalar, Isa::Avx2, Isa::Avx512, Isa::Neon]
-            .into_iter()
-            .find(|i| i.name().eq_ignore_ascii_case(s))
-    }
-}
-
-/// A table of kernels for one ISA.
-///
-/// Every function is safe to call with any slices: it uses
-/// `n = min(a.len(), b.len())` and never reads out of bounds.
-///
-/// Obtain one from [`kernels`] or [`kernels_for`]; it cannot be built by
-/// hand outside this crate, which is what guarantees that a SIMD table only
-/// exists on a CPU that can run it.
-#[derive(Clone, Copy, Debug)]
-pub struct Kernels {
-    /// The instruction set these kernels use.
-    pub isa: Isa,
-    /// `Σ a[i]·b[i]`.
-    pub dot: fn(&[f32], &[f32]) -> f32,
-    /// `Σ (a[i]-b[i])²`.
-    pub l2sq: fn(&[f32], &[f32]) -> f32,
-    /// `1 - cos(a, b)` computed in one pass (dot, |a|², |b|²); returns 1.0 if either norm is 0.
-    pub cosine: fn(&[f32], &[f32]) -> f32,
-    /// `1 - Σ a[i]·b[i]`, returned by [`Kernels::distance_fn`] for `Ip`/`Cosine`.
-    one_minus_dot: fn(&[f32], &[f32]) -> f32,
-}
-
-impl Kernels {
-    /// Distance in the library convention: `L2` → `l2sq`, `Ip` → `1 - dot`,
-    /// `Cosine` → `cosine` (full cosine, no normalisation assumed).
-    #[inline]
-    pub fn distance(&self, metric: Metric, a: &[f32], b: &[f32]) -> f32 {
-        match metric {
-            Metric::L2 => (self.l2sq)(a, b),
-            Metric::Ip => (self.one_minus_dot)(a, b),
-            Metric::Cosine => (self.cosine)(a, b),
-        }
-    }
-
-    /// The fastest function for `metric`, assuming that for `Cosine` the
-    /// vectors were normalised beforehand (see [`normalize`]), so cosine
-    /// distance equals `1 - a·b`: `L2` → `l2sq`, `Ip`/`Cosine` → `1 - dot`.
-    #[inline]
-    pub fn distance_fn(&self, metric: Metric) -> fn(&[f32], &[f32]) -> f32 {
-        match metric {
-            Metric::L2 => self.l2sq,
-            Metric::Ip | Metric::Cosine => self.one_minus_dot,
-        }
-    }
-}
-
-fn scalar_one_minus_dot(a: &[f32], b: &[f32]) -> f32 {
-    1.0 - scalar::dot(a, b)
-}
-
-const SCALAR_KERNELS: Kernels = Kernels {
-    isa: Isa::Scalar,
-    dot: scalar::dot,
-    l2sq: scalar::l2sq,
-    cosine: scalar::cosine,
-    one_minus_dot: scalar_one_minus_dot,
-};
-
-/// Kernels for a specific ISA, or `None` if this CPU/build cannot run it.
-pub fn kernels_for(isa: Isa) -> Option<Kernels> {
-    match isa {
-        Isa::Scalar => Some(SCALAR_KERNELS),
-        #[cfg(target_arch = "x86_64")]
-        Isa::Avx2 => x86::avx2_kernels(),
-        #[cfg(target_arch = "x86_64")]
-        Isa::Avx512 => x86::avx512_kernels(),
-        #[cfg(target_arch = "aarch64")]
-        Isa::Neon => neon::neon_kernels(),
-        // ISAs that do not exist on this target architecture.
-        _ => None,
-    }
-}
-
-/// ISAs this CPU can run, best first (always ends with [`Isa::Scalar`]).
-pub fn available_isas() -> Vec<Isa> {
-    [Isa::Avx512, Isa::Avx2, Isa::Neon, Isa::Scalar]
-        .into_iter()
-        .filter(|&isa| kernels_for(isa).is_some())
-        .collect()
-}
-
-/// The ISA named by a `QUIVER_FORCE_ISA` value, if it parses and is in `available`.
-fn honoured_force(forced: Option<&str>, available: &[Isa]) -> Option<Isa> {
-    forced
-        .and_then(Isa::parse)
-        .filter(|isa| available.contains(isa))
-}
-
-/// Pure selection logic behind [`kernels`]: the forced ISA if it is valid and
-/// available, otherwise the first (best) available one, otherwise scalar.
-fn select_isa(forced: Option<&str>, available: &[Isa]) -> Isa {
-    honoured_force(forced, available)
-        .or_else(|| available.first().copied())
-        .unwrap_or(Isa::Scalar)
-}
-
-struct Selection {
-    kernels: Kernels,
-    forced: Option<Isa>,
-}
-
-static SELECTION: OnceLock<Selection> = OnceLock::new();
-
-fn selection() -> &'static Selection {
-    SELECTION.get_or_init(|| {
-        // A non-UTF-8 value is treated like an unknown one: ignored.
-        let env = std::env::var(FORCE_ISA_ENV).ok();
-        let available = available_isas();
-        let isa = select_isa(env.as_deref(), &available);
-        Selection {
-            kernels: kernels_for(isa).unwrap_or(SCALAR_KERNELS),
-            forced: honoured_force(env.as_deref(), &available),
-        }
-    })
-}
-
-/// The process-wide kernels, chosen once: the best ISA the CPU supports,
-/// unless `QUIVER_FORCE_ISA` names another one it can run (see the crate docs).
-#[inline]
-pub fn kernels() -> &'static Kernels {
-    &selection().kernels
-}
-
 /// The ISA forced by `QUIVER_FORCE_ISA` at selection time, if the variable was
 /// set and honoured; `None` if unset, unknown, or not runnable here.
 pub fn forced_isa() -> Option<Isa> {
-    selection().forced
+    isa::forced()
+}
+
+/// What each kernel family actually runs in this process; see [`capabilities`].
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Capabilities {
+    /// The process-wide level every family is capped at (forced or best available).
+    pub isa: Isa,
+    /// Whether `isa` comes from an honoured `QUIVER_FORCE_ISA`.
+    pub forced: bool,
+    /// `(family, variant)` pairs, e.g. `("sq8_i8", "avx512-vnni")`, in a fixed order:
+    /// `f32`, `sq8`, `sq8_i8`, `bits`, `pq`, `maxsim`, `maxsim_i8`, `hadamard`.
+    pub families: Vec<(&'static str, &'static str)>,
+}
+
+/// The level chosen for this process, whether it was forced, and for every kernel family
+/// the name of the variant it uses (a level name, with the extra feature it relies on
+/// appended where it needs one: `"avx512-vnni"`, `"avx512-vpopcntdq"`, `"avx512bw"`, …).
+pub fn capabilities() -> Capabilities {
+    Capabilities {
+        isa: isa::chosen(),
+        forced: isa::forced().is_some(),
+        families: vec![
+            ("f32", float::chosen_variant().name),
+            ("sq8", sq8::chosen_dot_u8().name),
+            ("sq8_i8", sq8::chosen_dot_u8_i8().name),
+            ("bits", bits::chosen_variant().name),
+            ("pq", pq::chosen_variant().name),
+            ("maxsim", maxsim::chosen_variant().name),
+            ("maxsim_i8", maxsim_i8::chosen_variant().name),
+            ("hadamard", hadamard::chosen_variant().name),
+        ],
+    }
 }
 
 /// Normalises `v` in place to unit L2 norm and returns its original norm.
@@ -498,6 +396,35 @@ mod tests {
         for isa in ALL {
             if let Some(k) = kernels_for(isa) {
                 assert_eq!(k.isa, isa);
+            }
+        }
+    }
+
+    #[test]
+    fn capabilities_follow_the_chosen_level() {
+        let c = capabilities();
+        assert_eq!(c.isa, kernels().isa);
+        assert_eq!(c.forced, forced_isa().is_some());
+        let names: Vec<_> = c.families.iter().map(|f| f.0).collect();
+        assert_eq!(
+            names,
+            [
+                "f32",
+                "sq8",
+                "sq8_i8",
+                "bits",
+                "pq",
+                "maxsim",
+                "maxsim_i8",
+                "hadamard"
+            ]
+        );
+        assert_eq!(c.families[0].1, c.isa.name());
+        for (family, variant) in &c.families {
+            match c.isa {
+                Isa::Scalar => assert_eq!(*variant, "scalar", "{family}"),
+                Isa::Avx2 => assert!(["avx2", "scalar"].contains(variant), "{family}: {variant}"),
+                _ => {}
             }
         }
     }

@@ -49,95 +49,12 @@ impl SplitMix64 {
 }
 
 /// In-place unnormalised fast Walsh–Hadamard transform. `x.len()` must be a power of two
-/// (other lengths are left unchanged).
-pub fn fwht(x: &mut [f32]) {
-    if !x.len().is_power_of_two() {
-        return;
-    }
-    #[cfg(target_arch = "x86_64")]
-    if avx2() {
-        // SAFETY: AVX2 was detected at runtime just above.
-        unsafe { fwht_avx2(x) };
-        return;
-    }
-    fwht_body(x);
-}
+/// (other lengths are left unchanged). Runs the kernel `quiver_distance` selected for this
+/// process (so `QUIVER_FORCE_ISA` applies); every variant returns bit-identical results.
+pub use quiver_distance::hadamard::fwht;
 
-/// Whether the CPU has AVX2 (cached by std's feature detection).
-#[cfg(target_arch = "x86_64")]
-#[inline]
-fn avx2() -> bool {
-    is_x86_feature_detected!("avx2")
-}
-
-/// [`fwht_body`] compiled with AVX2 enabled (same code, wider vectors).
-#[cfg(target_arch = "x86_64")]
-#[target_feature(enable = "avx2")]
-fn fwht_avx2(x: &mut [f32]) {
-    fwht_body(x);
-}
-
-/// The transform: stages `h = 1, 2, 4` fused per 8-element chunk, then one pass per larger
-/// stage with contiguous inner loops (which vectorise).
-#[inline(always)]
-fn fwht_body(x: &mut [f32]) {
-    let n = x.len();
-    if n < 8 {
-        let mut h = 1;
-        while h < n {
-            for block in x.chunks_exact_mut(2 * h) {
-                let (lo, hi) = block.split_at_mut(h);
-                butterfly(lo, hi);
-            }
-            h *= 2;
-        }
-        return;
-    }
-    for c in x.chunks_exact_mut(8) {
-        let a0 = c[0] + c[1];
-        let a1 = c[0] - c[1];
-        let a2 = c[2] + c[3];
-        let a3 = c[2] - c[3];
-        let a4 = c[4] + c[5];
-        let a5 = c[4] - c[5];
-        let a6 = c[6] + c[7];
-        let a7 = c[6] - c[7];
-        let b0 = a0 + a2;
-        let b1 = a1 + a3;
-        let b2 = a0 - a2;
-        let b3 = a1 - a3;
-        let b4 = a4 + a6;
-        let b5 = a5 + a7;
-        let b6 = a4 - a6;
-        let b7 = a5 - a7;
-        c[0] = b0 + b4;
-        c[1] = b1 + b5;
-        c[2] = b2 + b6;
-        c[3] = b3 + b7;
-        c[4] = b0 - b4;
-        c[5] = b1 - b5;
-        c[6] = b2 - b6;
-        c[7] = b3 - b7;
-    }
-    let mut h = 8;
-    while h < n {
-        for block in x.chunks_exact_mut(2 * h) {
-            let (lo, hi) = block.split_at_mut(h);
-            butterfly(lo, hi);
-        }
-        h *= 2;
-    }
-}
-
-/// `(a, b) ← (a + b, a − b)` element-wise.
-#[inline(always)]
-fn butterfly(lo: &mut [f32], hi: &mut [f32]) {
-    for (a, b) in lo.iter_mut().zip(hi.iter_mut()) {
-        let (s, d) = (*a + *b, *a - *b);
-        *a = s;
-        *b = d;
-    }
-}
+#[cfg(test)]
+use quiver_distance::hadamard::fwht_scalar as fwht_body;
 
 /// Normalised FWHT (`H/√n`, orthogonal and self-inverse) of a power-of-two block.
 fn fwht_normalised(x: &mut [f32]) {

@@ -10,40 +10,41 @@
 
 use core::arch::aarch64::*;
 
-use crate::scalar::cosine_from_parts;
-use crate::{Isa, Kernels};
+use super::scalar::cosine_from_parts;
+use super::Kernels;
+use crate::isa::{base_only, Isa, Variant};
 
-/// The NEON kernel table (always available on aarch64).
-pub(crate) fn neon_kernels() -> Option<Kernels> {
-    if !std::arch::is_aarch64_feature_detected!("neon") {
-        return None;
-    }
-    Some(Kernels {
+/// The NEON table; [`crate::isa::select`] hands it out only where NEON was detected.
+pub(super) const NEON: Variant<Kernels> = Variant {
+    level: Isa::Neon,
+    name: "neon",
+    needs: base_only,
+    table: Kernels {
         isa: Isa::Neon,
         dot: neon_dot,
         l2sq: neon_l2sq,
         cosine: neon_cosine,
         one_minus_dot: neon_one_minus_dot,
-    })
-}
+    },
+};
 
 fn neon_dot(a: &[f32], b: &[f32]) -> f32 {
-    // SAFETY: only reachable through `neon_kernels`, which checked NEON support.
+    // SAFETY: only reachable through the `NEON` variant, which checked NEON support.
     unsafe { dot_neon_impl(a, b) }
 }
 
 fn neon_one_minus_dot(a: &[f32], b: &[f32]) -> f32 {
-    // SAFETY: only reachable through `neon_kernels`, which checked NEON support.
+    // SAFETY: only reachable through the `NEON` variant, which checked NEON support.
     1.0 - unsafe { dot_neon_impl(a, b) }
 }
 
 fn neon_l2sq(a: &[f32], b: &[f32]) -> f32 {
-    // SAFETY: only reachable through `neon_kernels`, which checked NEON support.
+    // SAFETY: only reachable through the `NEON` variant, which checked NEON support.
     unsafe { l2sq_neon_impl(a, b) }
 }
 
 fn neon_cosine(a: &[f32], b: &[f32]) -> f32 {
-    // SAFETY: only reachable through `neon_kernels`, which checked NEON support.
+    // SAFETY: only reachable through the `NEON` variant, which checked NEON support.
     unsafe { cosine_neon_impl(a, b) }
 }
 

@@ -47,10 +47,21 @@
 //! also powers [`MaxSimKernels::dot_matrix`] (all pairwise dot products),
 //! which the MUVERA encoder uses for its SimHash and projection products.
 //!
+//! # Numerics
+//!
+//! The scalar oracle ([`scalar`]) accumulates every dot product in `f64` and rounds once. The
+//! SIMD tiles accumulate each dot product in `f32` fused multiply-adds over 16 (AVX-512) or 8
+//! (AVX2) lanes, fold and reduce the lanes with a fixed `hadd` tree, apply the sq8 scale in
+//! `f32`, and take maxima in `f32`; the sum over query tokens is in `f64` in every variant.
+//! SIMD results therefore differ from the oracle by rounding only (per dot product about
+//! `(dim / lanes + log2(lanes)) · 2⁻²⁴ · Σ|q_i·p_i|`), are deterministic for a given variant,
+//! and the AVX2 and AVX-512 results may differ from each other in the last bits. f16 tokens
+//! are widened exactly (`vcvtph2ps`), so they add no error beyond their storage rounding.
+//!
 //! # Dispatch
 //!
-//! [`maxsim_kernels`] picks a [`MaxSimKernels`] table once per process for the
-//! ISA chosen by [`crate::kernels`] (so `QUIVER_FORCE_ISA` is honoured the
+//! [`maxsim_kernels`] picks a [`MaxSimKernels`] table once per process with the
+//! crate-wide policy of [`crate::isa`] (so `QUIVER_FORCE_ISA` is honoured the
 //! same way). AVX2 tables additionally require F16C (every AVX2 CPU has it);
 //! there are no NEON MaxSim kernels yet, so on aarch64 the scalar table is
 //! used. [`maxsim_kernels_for`] builds the table of one ISA for tests and
@@ -82,12 +93,9 @@
 //! int8 too, integer dot products: 249.5 GFLOP/s-equivalent with AVX-512 VNNI in a later run
 //! where f16 measured 88.3).
 
-use std::sync::OnceLock;
-
-use crate::Isa;
+use crate::isa::{base_only, Family, Isa, Variant};
 
 #[cfg(target_arch = "x86_64")]
-#[path = "maxsim_x86.rs"]
 mod x86;
 
 /// A table of multi-vector kernels for one ISA. See the module docs for the
@@ -117,36 +125,47 @@ pub struct MaxSimKernels {
     pub add_assign: fn(&mut [f32], &[f32]),
 }
 
-const SCALAR_MAXSIM: MaxSimKernels = MaxSimKernels {
-    isa: Isa::Scalar,
-    maxsim_f32: scalar::maxsim_f32,
-    maxsim_f16: scalar::maxsim_f16,
-    maxsim_sq8: scalar::maxsim_sq8,
-    dot_matrix: scalar::dot_matrix,
-    add_assign: scalar::add_assign,
+const SCALAR: Variant<MaxSimKernels> = Variant {
+    level: Isa::Scalar,
+    name: "scalar",
+    needs: base_only,
+    table: MaxSimKernels {
+        isa: Isa::Scalar,
+        maxsim_f32: scalar::maxsim_f32,
+        maxsim_f16: scalar::maxsim_f16,
+        maxsim_sq8: scalar::maxsim_sq8,
+        dot_matrix: scalar::dot_matrix,
+        add_assign: scalar::add_assign,
+    },
 };
 
-/// MaxSim kernels for a specific ISA, or `None` if this CPU/build cannot run
-/// them (or, for [`Isa::Neon`], none exist yet).
+/// Every variant, best first, ending with the scalar oracle.
+static VARIANTS: &[Variant<MaxSimKernels>] = &[
+    #[cfg(target_arch = "x86_64")]
+    x86::AVX512,
+    #[cfg(target_arch = "x86_64")]
+    x86::AVX2,
+    SCALAR,
+];
+
+/// MaxSim kernels for a specific ISA, or `None` if this CPU/build cannot run that level
+/// (crate-wide policy, [`crate::isa`]; on aarch64, with no NEON MaxSim kernels yet, `Neon`
+/// gives the scalar table).
 pub fn maxsim_kernels_for(isa: Isa) -> Option<MaxSimKernels> {
-    match isa {
-        Isa::Scalar => Some(SCALAR_MAXSIM),
-        #[cfg(target_arch = "x86_64")]
-        Isa::Avx2 => x86::avx2_maxsim_kernels(),
-        #[cfg(target_arch = "x86_64")]
-        Isa::Avx512 => x86::avx512_maxsim_kernels(),
-        _ => None,
-    }
+    FAMILY.for_level(isa).copied()
 }
 
-static MAXSIM: OnceLock<MaxSimKernels> = OnceLock::new();
+static FAMILY: Family<MaxSimKernels> = Family::new(VARIANTS, &SCALAR);
 
-/// The process-wide MaxSim kernels, chosen once for the ISA of
-/// [`crate::kernels`] (which honours `QUIVER_FORCE_ISA`), falling back to
-/// scalar where that ISA has no MaxSim table.
+pub(crate) fn chosen_variant() -> &'static Variant<MaxSimKernels> {
+    FAMILY.chosen()
+}
+
+/// The process-wide MaxSim kernels, chosen once: the best table at or below the process-wide
+/// level (which honours `QUIVER_FORCE_ISA`).
 #[inline]
 pub fn maxsim_kernels() -> &'static MaxSimKernels {
-    MAXSIM.get_or_init(|| maxsim_kernels_for(crate::kernels().isa).unwrap_or(SCALAR_MAXSIM))
+    &chosen_variant().table
 }
 
 // ---------------------------------------------------------------------------

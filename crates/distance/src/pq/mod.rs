@@ -3,9 +3,14 @@
 //!
 //! Like [`crate::Kernels`], a [`PqKernels`] table holds plain safe function pointers for one
 //! [`Isa`]; SIMD tables only exist after runtime feature detection. [`pq_kernels`] picks a
-//! table once per process, following the ISA chosen by [`crate::kernels`] (so
+//! table once per process with the crate-wide policy of [`crate::isa`] (so
 //! `QUIVER_FORCE_ISA` applies here too): `avx512` uses AVX-512F+BW when the CPU has BW
 //! (AVX2 otherwise), `avx2` uses AVX2+FMA, anything else the scalar oracle.
+//!
+//! Numerics: fast-scan sums are wrapping u16 integer sums, identical in every table; the ADC
+//! sums run the scalar code in every table; the SIMD nearest-centroid kernels may round the
+//! `‖c‖² − 2·x·c` sums differently from the scalar oracle (tests compare them with a
+//! tolerance and allow near-ties to resolve either way).
 //!
 //! Every kernel accepts any slice lengths: it works on the largest prefix that is fully in
 //! bounds and never reads or writes out of bounds.
@@ -34,12 +39,9 @@
 //! transposed layout (`ct[d·k + c]` is coordinate `d` of centroid `c`) with precomputed squared
 //! norms, using `‖x‖² + ‖c‖² − 2·x·c` (FAISS-style); ties go to the smaller index.
 
-use std::sync::OnceLock;
-
-use crate::Isa;
+use crate::isa::{base_only, Family, Isa, Variant};
 
 #[cfg(target_arch = "x86_64")]
-#[path = "pq_x86.rs"]
 mod x86;
 
 /// Vectors per fast-scan block.
@@ -116,43 +118,45 @@ pub struct PqKernels {
     pub nearest: NearestFn,
 }
 
-const SCALAR_PQ: PqKernels = PqKernels {
-    isa: Isa::Scalar,
-    adc_u8: adc_u8_scalar,
-    adc_u4: adc_u4_scalar,
-    fastscan_block: fastscan_block_scalar,
-    nearest: nearest_scalar,
+const SCALAR: Variant<PqKernels> = Variant {
+    level: Isa::Scalar,
+    name: "scalar",
+    needs: base_only,
+    table: PqKernels {
+        isa: Isa::Scalar,
+        adc_u8: adc_u8_scalar,
+        adc_u4: adc_u4_scalar,
+        fastscan_block: fastscan_block_scalar,
+        nearest: nearest_scalar,
+    },
 };
 
-/// PQ kernels for one ISA, or `None` if this CPU/build cannot run them.
-/// `Avx512` needs AVX-512F and AVX-512BW (plus AVX2/FMA); `Avx2` needs AVX2 and FMA.
+/// Every variant, best first, ending with the scalar oracle.
+static VARIANTS: &[Variant<PqKernels>] = &[
+    #[cfg(target_arch = "x86_64")]
+    x86::AVX512,
+    #[cfg(target_arch = "x86_64")]
+    x86::AVX2,
+    SCALAR,
+];
+
+/// PQ kernels for one ISA, or `None` if this CPU/build cannot run that level. Follows the
+/// crate-wide policy ([`crate::isa`]): `Avx512` gives the AVX-512F+BW table, or the AVX2+FMA
+/// one on a CPU without AVX-512BW.
 pub fn pq_kernels_for(isa: Isa) -> Option<PqKernels> {
-    match isa {
-        Isa::Scalar => Some(SCALAR_PQ),
-        #[cfg(target_arch = "x86_64")]
-        Isa::Avx2 => x86::avx2_pq_kernels(),
-        #[cfg(target_arch = "x86_64")]
-        Isa::Avx512 => x86::avx512_pq_kernels(),
-        _ => None,
-    }
+    FAMILY.for_level(isa).copied()
 }
 
-static PQ_SELECTION: OnceLock<PqKernels> = OnceLock::new();
+static FAMILY: Family<PqKernels> = Family::new(VARIANTS, &SCALAR);
 
-/// The process-wide PQ kernels, chosen once to follow [`crate::kernels`]'s ISA (falling back
-/// to the next narrower PQ table the CPU can run).
+pub(crate) fn chosen_variant() -> &'static Variant<PqKernels> {
+    FAMILY.chosen()
+}
+
+/// The process-wide PQ kernels, chosen once: the best table at or below the process-wide
+/// level (which honours `QUIVER_FORCE_ISA`).
 pub fn pq_kernels() -> &'static PqKernels {
-    PQ_SELECTION.get_or_init(|| {
-        let order: &[Isa] = match crate::kernels().isa {
-            Isa::Avx512 => &[Isa::Avx512, Isa::Avx2],
-            Isa::Avx2 => &[Isa::Avx2],
-            _ => &[],
-        };
-        order
-            .iter()
-            .find_map(|&isa| pq_kernels_for(isa))
-            .unwrap_or(SCALAR_PQ)
-    })
+    &chosen_variant().table
 }
 
 // ---------------------------------------------------------------------------

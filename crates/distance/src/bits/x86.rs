@@ -2,36 +2,56 @@
 //!
 //! Same structure as `x86.rs`: `#[target_feature]` implementations (`*_impl`), private safe
 //! wrappers that call them in `unsafe` blocks, and wrappers reachable only through
-//! [`avx2_bits`] / [`avx512_bits`], which return `Some` only after `is_x86_feature_detected!`
-//! confirmed the features. That is the single invariant that makes the wrappers sound.
+//! the [`AVX2`] / [`AVX512`] variants, which [`crate::isa::select`] hands out only after
+//! detection confirmed the features. That is the single invariant that makes the wrappers sound.
 
 use core::arch::x86_64::*;
 
-use super::planes_used;
+use super::{planes_used, BitKernels};
+use crate::isa::{CpuFeatures, Isa, Variant};
 
-/// `(hamming, popcount, and_popcount_planes)` function pointers.
-pub(super) type BitFns = (
-    fn(&[u64], &[u64]) -> u32,
-    fn(&[u64]) -> u32,
-    fn(&[u64], usize, &[u64]) -> u64,
-);
+/// POPCNT, which the AVX2 kernels use on tail words.
+fn popcnt(c: &CpuFeatures) -> bool {
+    c.popcnt
+}
+
+/// AVX-512 VPOPCNTDQ.
+fn vpopcntdq(c: &CpuFeatures) -> bool {
+    c.avx512vpopcntdq
+}
+
+/// The AVX2 + POPCNT table; selected only where both were detected.
+pub(super) const AVX2: Variant<BitKernels> = Variant {
+    level: Isa::Avx2,
+    name: "avx2",
+    needs: popcnt,
+    table: BitKernels {
+        isa: Isa::Avx2,
+        hamming: avx2_hamming,
+        popcount: avx2_popcount,
+        and_popcount_planes: avx2_and_planes,
+    },
+};
+
+/// The AVX-512F + VPOPCNTDQ table; selected only where both were detected.
+pub(super) const AVX512: Variant<BitKernels> = Variant {
+    level: Isa::Avx512,
+    name: "avx512-vpopcntdq",
+    needs: vpopcntdq,
+    table: BitKernels {
+        isa: Isa::Avx512,
+        hamming: avx512_hamming,
+        popcount: avx512_popcount,
+        and_popcount_planes: avx512_and_planes,
+    },
+};
 
 fn has_avx2() -> bool {
-    is_x86_feature_detected!("avx2") && is_x86_feature_detected!("popcnt")
+    Isa::Avx2.runnable() && popcnt(crate::isa::cpu())
 }
 
 fn has_avx512() -> bool {
-    is_x86_feature_detected!("avx512f") && is_x86_feature_detected!("avx512vpopcntdq")
-}
-
-/// The AVX2 + POPCNT bit kernels, or `None` if the CPU lacks either.
-pub(super) fn avx2_bits() -> Option<BitFns> {
-    has_avx2().then_some((avx2_hamming, avx2_popcount, avx2_and_planes))
-}
-
-/// The AVX-512F + VPOPCNTDQ bit kernels, or `None` if the CPU lacks either.
-pub(super) fn avx512_bits() -> Option<BitFns> {
-    has_avx512().then_some((avx512_hamming, avx512_popcount, avx512_and_planes))
+    Isa::Avx512.runnable() && vpopcntdq(crate::isa::cpu())
 }
 
 // ---------------------------------------------------------------------------
@@ -40,37 +60,37 @@ pub(super) fn avx512_bits() -> Option<BitFns> {
 
 fn avx2_hamming(a: &[u64], b: &[u64]) -> u32 {
     debug_assert!(has_avx2());
-    // SAFETY: only reachable through `avx2_bits` (AVX2 + POPCNT detected).
+    // SAFETY: only reachable through the `AVX2` variant (AVX2 + POPCNT detected).
     unsafe { hamming_avx2_impl(a, b) }
 }
 
 fn avx2_popcount(a: &[u64]) -> u32 {
     debug_assert!(has_avx2());
-    // SAFETY: only reachable through `avx2_bits` (AVX2 + POPCNT detected).
+    // SAFETY: only reachable through the `AVX2` variant (AVX2 + POPCNT detected).
     unsafe { popcount_avx2_impl(a) }
 }
 
 fn avx2_and_planes(planes: &[u64], bits: usize, code: &[u64]) -> u64 {
     debug_assert!(has_avx2());
-    // SAFETY: only reachable through `avx2_bits` (AVX2 + POPCNT detected).
+    // SAFETY: only reachable through the `AVX2` variant (AVX2 + POPCNT detected).
     unsafe { and_planes_avx2_impl(planes, bits, code) }
 }
 
 fn avx512_hamming(a: &[u64], b: &[u64]) -> u32 {
     debug_assert!(has_avx512());
-    // SAFETY: only reachable through `avx512_bits` (AVX-512F + VPOPCNTDQ detected).
+    // SAFETY: only reachable through the `AVX512` variant (AVX-512F + VPOPCNTDQ detected).
     unsafe { hamming_avx512_impl(a, b) }
 }
 
 fn avx512_popcount(a: &[u64]) -> u32 {
     debug_assert!(has_avx512());
-    // SAFETY: only reachable through `avx512_bits` (AVX-512F + VPOPCNTDQ detected).
+    // SAFETY: only reachable through the `AVX512` variant (AVX-512F + VPOPCNTDQ detected).
     unsafe { popcount_avx512_impl(a) }
 }
 
 fn avx512_and_planes(planes: &[u64], bits: usize, code: &[u64]) -> u64 {
     debug_assert!(has_avx512());
-    // SAFETY: only reachable through `avx512_bits` (AVX-512F + VPOPCNTDQ detected).
+    // SAFETY: only reachable through the `AVX512` variant (AVX-512F + VPOPCNTDQ detected).
     unsafe { and_planes_avx512_impl(planes, bits, code) }
 }
 

@@ -23,9 +23,13 @@
 //! * [`Isa::Scalar`] — `u64::count_ones` loops: the test oracle and the fallback everywhere
 //!   else (aarch64 compiles `count_ones` to `cnt`, so it has no separate NEON table).
 //!
-//! [`bit_kernels`] picks a table once per process: the best bit ISA that is not wider than the
-//! float kernels' ISA chosen by [`crate::kernels`], so `QUIVER_FORCE_ISA=scalar|avx2|avx512`
+//! [`bit_kernels`] picks a table once per process with the crate-wide policy of [`crate::isa`]:
+//! the best table at or below the process-wide level, so `QUIVER_FORCE_ISA=scalar|avx2|avx512`
 //! applies here too. An AVX-512 CPU without VPOPCNTDQ gets the AVX2 table.
+//!
+//! # Numerics
+//!
+//! Every result is an exact integer count, so all tables return identical results.
 //!
 //! # Measured speed
 //!
@@ -42,13 +46,10 @@
 //! scalar        9.0 – 16.9                  42.3 – 66.9
 //! ```
 
-use std::sync::OnceLock;
-
-use crate::Isa;
+use crate::isa::{base_only, Family, Isa, Variant};
 
 #[cfg(target_arch = "x86_64")]
-#[path = "bits_x86.rs"]
-mod bits_x86;
+mod x86;
 
 /// Largest plane count [`and_popcount_planes`] honours (weights up to `2^31`).
 pub const MAX_PLANES: usize = 32;
@@ -107,62 +108,58 @@ pub fn and_popcount_planes_scalar(planes: &[u64], bits: usize, code: &[u64]) -> 
     total
 }
 
-const SCALAR_BITS: BitKernels = BitKernels {
-    isa: Isa::Scalar,
-    hamming: hamming_scalar,
-    popcount: popcount_scalar,
-    and_popcount_planes: and_popcount_planes_scalar,
+const SCALAR: Variant<BitKernels> = Variant {
+    level: Isa::Scalar,
+    name: "scalar",
+    needs: base_only,
+    table: BitKernels {
+        isa: Isa::Scalar,
+        hamming: hamming_scalar,
+        popcount: popcount_scalar,
+        and_popcount_planes: and_popcount_planes_scalar,
+    },
 };
 
-/// Bit kernels for a specific ISA, or `None` if this CPU/build cannot run them
-/// (`Avx512` needs AVX-512F and VPOPCNTDQ, `Avx2` needs AVX2 and POPCNT, `Neon` is never
-/// offered: aarch64 uses the scalar table).
+/// Every variant, best first, ending with the scalar oracle.
+static VARIANTS: &[Variant<BitKernels>] = &[
+    #[cfg(target_arch = "x86_64")]
+    x86::AVX512,
+    #[cfg(target_arch = "x86_64")]
+    x86::AVX2,
+    SCALAR,
+];
+
+/// Bit kernels for a specific ISA, or `None` if this CPU/build cannot run that level. Follows
+/// the crate-wide policy ([`crate::isa`]): `Avx512` gives the AVX-512F + VPOPCNTDQ table, or the
+/// AVX2 + POPCNT one on a CPU without VPOPCNTDQ; `Neon` is never offered (aarch64 compiles
+/// `count_ones` to `cnt` and uses the scalar table).
 pub fn bit_kernels_for(isa: Isa) -> Option<BitKernels> {
-    match isa {
-        Isa::Scalar => Some(SCALAR_BITS),
-        #[cfg(target_arch = "x86_64")]
-        Isa::Avx2 => bits_x86::avx2_bits().map(|(h, p, a)| BitKernels {
-            isa: Isa::Avx2,
-            hamming: h,
-            popcount: p,
-            and_popcount_planes: a,
-        }),
-        #[cfg(target_arch = "x86_64")]
-        Isa::Avx512 => bits_x86::avx512_bits().map(|(h, p, a)| BitKernels {
-            isa: Isa::Avx512,
-            hamming: h,
-            popcount: p,
-            and_popcount_planes: a,
-        }),
-        _ => None,
+    if isa == Isa::Neon {
+        return None;
     }
+    FAMILY.for_level(isa).copied()
 }
 
-/// Bit ISAs this CPU can run, best first (always ends with [`Isa::Scalar`]).
+/// Bit ISAs this CPU can run with a table of exactly that level, best first (always ends
+/// with [`Isa::Scalar`]).
 pub fn available_bit_isas() -> Vec<Isa> {
     [Isa::Avx512, Isa::Avx2, Isa::Scalar]
         .into_iter()
-        .filter(|&isa| bit_kernels_for(isa).is_some())
+        .filter(|&isa| bit_kernels_for(isa).is_some_and(|k| k.isa == isa))
         .collect()
 }
 
-static BITS: OnceLock<BitKernels> = OnceLock::new();
+static FAMILY: Family<BitKernels> = Family::new(VARIANTS, &SCALAR);
 
-/// The process-wide bit kernels, chosen once: the best bit ISA no wider than
-/// [`crate::kernels`]'s ISA (which honours `QUIVER_FORCE_ISA`).
+pub(crate) fn chosen_variant() -> &'static Variant<BitKernels> {
+    FAMILY.chosen()
+}
+
+/// The process-wide bit kernels, chosen once: the best bit table at or below the process-wide
+/// level (which honours `QUIVER_FORCE_ISA`).
 #[inline]
 pub fn bit_kernels() -> &'static BitKernels {
-    BITS.get_or_init(|| {
-        let order: &[Isa] = match crate::kernels().isa {
-            Isa::Avx512 => &[Isa::Avx512, Isa::Avx2],
-            Isa::Avx2 => &[Isa::Avx2],
-            _ => &[],
-        };
-        order
-            .iter()
-            .find_map(|&isa| bit_kernels_for(isa))
-            .unwrap_or(SCALAR_BITS)
-    })
+    &chosen_variant().table
 }
 
 /// Hamming distance between two bit vectors (first `min(a.len(), b.len())` words).
