@@ -6,7 +6,22 @@ import { capabilities } from '../ts/index'
 
 test('capabilities() has the documented shape', (t) => {
   const c = capabilities()
-  t.deepEqual(Object.keys(c).sort(), ['arch', 'availableIsas', 'cpuThreads', 'forcedIsa', 'isa', 'platform', 'version'])
+  t.deepEqual(Object.keys(c).sort(), [
+    'arch',
+    'availableIsas',
+    'cpuThreads',
+    'forcedIsa',
+    'isa',
+    'kernels',
+    'platform',
+    'version',
+  ])
+  t.deepEqual(Object.keys(c.kernels), ['f32', 'sq8', 'sq8_i8', 'bits', 'pq', 'maxsim', 'maxsim_i8', 'hadamard'])
+  for (const variant of Object.values(c.kernels)) {
+    // Every family runs at or below the chosen level: scalar, or a name that starts with it or a lower one.
+    t.true(variant === 'scalar' || c.availableIsas.some((isa) => variant.startsWith(isa)), variant)
+  }
+  t.is(c.kernels.f32, c.isa)
   t.is(typeof c.isa, 'string')
   t.true(c.isa.length > 0)
   t.true(Array.isArray(c.availableIsas))
@@ -73,6 +88,11 @@ test('QUIVER_FORCE_ISA selects each available ISA, and every ISA computes the sa
     const isa = isas[i]
     t.is(p.caps.isa, isa)
     t.is(p.caps.forcedIsa, isa)
+    // Every kernel family follows the forced level (or falls below it).
+    const levels = isas.slice(i)
+    for (const [family, variant] of Object.entries(p.caps.kernels)) {
+      t.true(variant === 'scalar' || levels.some((l) => variant.startsWith(l)), `${isa}: ${family} runs ${variant}`)
+    }
     for (const metric of Object.keys(base.results)) {
       const a = base.results[metric]
       const b = p.results[metric]

@@ -229,6 +229,8 @@ export interface NativeCapabilities {
   availableIsas: Array<string>
   /** The value of QUIVER_FORCE_ISA if it was honoured. */
   forcedIsa?: string
+  /** Each kernel family and the variant it runs (e.g. sq8_i8 → avx512-vnni). */
+  kernels: Array<NativeKernel>
   /** Logical CPUs available to this process. */
   cpuThreads: number
   /** Version of the native module. */
@@ -299,6 +301,12 @@ export interface NativeFdeParams {
   fillEmpty: boolean
   outputDim: number
   version: number
+}
+
+/** One kernel family and the variant it runs. */
+export interface NativeKernel {
+  family: string
+  variant: string
 }
 
 /**

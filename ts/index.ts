@@ -51,6 +51,14 @@ export interface Capabilities {
    * when the variable is unset or names an ISA this CPU cannot run (then the best one is used).
    */
   forcedIsa: string | null
+  /**
+   * The variant each kernel family runs, by family: `f32` (distances), `sq8` and `sq8_i8`
+   * (scalar-quantized codes), `bits` (binary and RaBitQ codes), `pq` (product quantization),
+   * `maxsim` and `maxsim_i8` (multi-vector rerank), `hadamard` (RaBitQ rotation). A family runs
+   * the best variant at or below `isa` whose extra CPU features are present, e.g.
+   * `{ f32: 'avx512', sq8_i8: 'avx512-vnni', bits: 'avx512-vpopcntdq', hadamard: 'avx2', … }`.
+   */
+  kernels: Record<string, string>
   /** Logical CPU threads seen by the engine. */
   cpuThreads: number
   /** Version of the native engine. */
@@ -94,6 +102,7 @@ export function capabilities(): Capabilities {
     isa: c.isa,
     availableIsas: [...c.availableIsas],
     forcedIsa: c.forcedIsa ?? null,
+    kernels: Object.fromEntries(c.kernels.map((k) => [k.family, k.variant])),
     cpuThreads: c.cpuThreads,
     version: c.version,
     platform: nodeName(PLATFORM_NAMES, c.platform),

@@ -96,6 +96,7 @@ export function collectInfo() {
     isa: caps ? caps.isa : null,
     availableIsas: caps ? caps.availableIsas : [],
     forcedIsa: caps ? caps.forcedIsa : null,
+    kernels: caps ? caps.kernels : {},
     quiverForceIsa: process.env.QUIVER_FORCE_ISA || null,
     cpuThreads: caps ? caps.cpuThreads : null,
   }
@@ -128,6 +129,12 @@ export function formatInfo(info) {
   if (info.isa) {
     row('SIMD in use', info.isa)
     row('SIMD available', info.availableIsas.join(', '))
+    row(
+      'kernels',
+      Object.entries(info.kernels)
+        .map(([family, variant]) => `${family} ${variant}`)
+        .join(', '),
+    )
   }
   if (info.quiverForceIsa !== null) {
     const effect = info.forcedIsa ? `forcing ${info.forcedIsa}` : 'ignored: not an ISA this CPU can run'

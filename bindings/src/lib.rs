@@ -28,6 +28,8 @@ pub struct NativeCapabilities {
     pub available_isas: Vec<String>,
     /// The value of QUIVER_FORCE_ISA if it was honoured.
     pub forced_isa: Option<String>,
+    /// Each kernel family and the variant it runs (e.g. sq8_i8 → avx512-vnni).
+    pub kernels: Vec<NativeKernel>,
     /// Logical CPUs available to this process.
     pub cpu_threads: u32,
     /// Version of the native module.
@@ -38,11 +40,27 @@ pub struct NativeCapabilities {
     pub arch: String,
 }
 
+/// One kernel family and the variant it runs.
+#[napi(object)]
+pub struct NativeKernel {
+    pub family: String,
+    pub variant: String,
+}
+
 /// Reports the SIMD path in use and the build.
 #[napi]
 pub fn capabilities() -> NativeCapabilities {
+    let caps = quiver_distance::capabilities();
     NativeCapabilities {
-        isa: quiver_distance::kernels().isa.name().into(),
+        isa: caps.isa.name().into(),
+        kernels: caps
+            .families
+            .into_iter()
+            .map(|(family, variant)| NativeKernel {
+                family: family.into(),
+                variant: variant.into(),
+            })
+            .collect(),
         available_isas: quiver_distance::available_isas()
             .into_iter()
             .map(|i| i.name().to_string())
