@@ -2,6 +2,8 @@
 
 use core::arch::x86_64::*;
 
+use crate::lanes::{Lanes, L256, L512};
+
 /// VNNI wrapper; only handed out by `crate::isa::select` where AVX-512F, BW and VNNI were detected.
 pub(crate) fn vnni_dot_u8_i8(c: &[u8], a: &[i8]) -> i32 {
     // SAFETY: the `avx512-vnni` variant is selected only where AVX-512F, BW and VNNI were
@@ -94,71 +96,73 @@ pub(crate) fn avx2_dot_u8(a: &[f32], c: &[u8]) -> f32 {
     unsafe { avx2_impl(a, c) }
 }
 
-#[target_feature(enable = "avx512f")]
-fn avx512_impl(a: &[f32], c: &[u8]) -> f32 {
-    let n = a.len().min(c.len());
-    let mut acc0 = _mm512_setzero_ps();
-    let mut acc1 = _mm512_setzero_ps();
-    let mut i = 0;
-    while i + 32 <= n {
-        // SAFETY: i + 32 <= n keeps both 16-byte code loads and both 64-byte float loads
-        // inside the slices; unaligned loads are used.
-        unsafe {
-            let c0 = _mm_loadu_si128(c.as_ptr().add(i).cast());
-            let c1 = _mm_loadu_si128(c.as_ptr().add(i + 16).cast());
-            let f0 = _mm512_cvtepi32_ps(_mm512_cvtepu8_epi32(c0));
-            let f1 = _mm512_cvtepi32_ps(_mm512_cvtepu8_epi32(c1));
-            acc0 = _mm512_fmadd_ps(_mm512_loadu_ps(a.as_ptr().add(i)), f0, acc0);
-            acc1 = _mm512_fmadd_ps(_mm512_loadu_ps(a.as_ptr().add(i + 16)), f1, acc1);
-        }
-        i += 32;
-    }
-    while i + 16 <= n {
-        // SAFETY: i + 16 <= n.
-        unsafe {
-            let c0 = _mm_loadu_si128(c.as_ptr().add(i).cast());
-            let f0 = _mm512_cvtepi32_ps(_mm512_cvtepu8_epi32(c0));
-            acc0 = _mm512_fmadd_ps(_mm512_loadu_ps(a.as_ptr().add(i)), f0, acc0);
-        }
-        i += 16;
-    }
-    let mut s = _mm512_reduce_add_ps(_mm512_add_ps(acc0, acc1));
-    while i < n {
-        s += a[i] * f32::from(c[i]);
-        i += 1;
-    }
-    s
+/// Widens `W` u8 codes to f32 lanes.
+trait WidenU8: Lanes {
+    /// Loads `W` bytes at `p` and converts them to f32.
+    ///
+    /// # Safety
+    /// The ISA's features are available; `p` is readable for `W` bytes.
+    unsafe fn widen_u8(p: *const u8) -> Self::V;
 }
 
-#[target_feature(enable = "avx2,fma")]
-fn avx2_impl(a: &[f32], c: &[u8]) -> f32 {
-    let n = a.len().min(c.len());
-    let mut acc0 = _mm256_setzero_ps();
-    let mut acc1 = _mm256_setzero_ps();
-    let mut i = 0;
-    while i + 16 <= n {
-        // SAFETY: i + 16 <= n keeps the two 8-byte code loads and two 32-byte float loads
-        // inside the slices.
-        unsafe {
-            let c0 = _mm_loadl_epi64(c.as_ptr().add(i).cast());
-            let c1 = _mm_loadl_epi64(c.as_ptr().add(i + 8).cast());
-            let f0 = _mm256_cvtepi32_ps(_mm256_cvtepu8_epi32(c0));
-            let f1 = _mm256_cvtepi32_ps(_mm256_cvtepu8_epi32(c1));
-            acc0 = _mm256_fmadd_ps(_mm256_loadu_ps(a.as_ptr().add(i)), f0, acc0);
-            acc1 = _mm256_fmadd_ps(_mm256_loadu_ps(a.as_ptr().add(i + 8)), f1, acc1);
-        }
-        i += 16;
+impl WidenU8 for L512 {
+    #[inline]
+    #[target_feature(enable = "avx512f")]
+    unsafe fn widen_u8(p: *const u8) -> __m512 {
+        // SAFETY: the caller guarantees 16 readable bytes; `loadu` is unaligned.
+        _mm512_cvtepi32_ps(_mm512_cvtepu8_epi32(unsafe { _mm_loadu_si128(p.cast()) }))
     }
-    let acc = _mm256_add_ps(acc0, acc1);
-    let lo = _mm256_castps256_ps128(acc);
-    let hi = _mm256_extractf128_ps(acc, 1);
-    let q = _mm_add_ps(lo, hi);
-    let q = _mm_add_ps(q, _mm_movehl_ps(q, q));
-    let q = _mm_add_ss(q, _mm_shuffle_ps(q, q, 1));
-    let mut s = _mm_cvtss_f32(q);
-    while i < n {
-        s += a[i] * f32::from(c[i]);
-        i += 1;
-    }
-    s
 }
+
+impl WidenU8 for L256 {
+    #[inline]
+    #[target_feature(enable = "avx2,fma")]
+    unsafe fn widen_u8(p: *const u8) -> __m256 {
+        // SAFETY: the caller guarantees 8 readable bytes; `movq` loads exactly 8.
+        _mm256_cvtepi32_ps(_mm256_cvtepu8_epi32(unsafe { _mm_loadl_epi64(p.cast()) }))
+    }
+}
+
+/// The f32 × u8 dot written once over the lane width: two accumulators over `2·W` elements,
+/// one more `W` block, then a scalar tail.
+macro_rules! dot_u8_kernel {
+    ($name:ident, $L:ty, $feat:literal) => {
+        #[target_feature(enable = $feat)]
+        fn $name(a: &[f32], c: &[u8]) -> f32 {
+            const W: usize = <$L as Lanes>::W;
+            let n = a.len().min(c.len());
+            // SAFETY: register-only arithmetic; features enabled here.
+            let (mut acc0, mut acc1) = unsafe { (<$L>::zero(), <$L>::zero()) };
+            let mut i = 0;
+            while i + 2 * W <= n {
+                // SAFETY: i + 2W <= n keeps both W-byte code loads and both W-float loads
+                // inside the slices.
+                unsafe {
+                    let f0 = <$L>::widen_u8(c.as_ptr().add(i));
+                    let f1 = <$L>::widen_u8(c.as_ptr().add(i + W));
+                    acc0 = <$L>::fmadd(<$L>::loadu(a.as_ptr().add(i)), f0, acc0);
+                    acc1 = <$L>::fmadd(<$L>::loadu(a.as_ptr().add(i + W)), f1, acc1);
+                }
+                i += 2 * W;
+            }
+            if i + W <= n {
+                // SAFETY: i + W <= n.
+                unsafe {
+                    let f0 = <$L>::widen_u8(c.as_ptr().add(i));
+                    acc0 = <$L>::fmadd(<$L>::loadu(a.as_ptr().add(i)), f0, acc0);
+                }
+                i += W;
+            }
+            // SAFETY: register-only arithmetic; features enabled here.
+            let mut s = unsafe { <$L>::hsum(<$L>::add(acc0, acc1)) };
+            while i < n {
+                s += a[i] * f32::from(c[i]);
+                i += 1;
+            }
+            s
+        }
+    };
+}
+
+dot_u8_kernel!(avx512_impl, L512, "avx512f");
+dot_u8_kernel!(avx2_impl, L256, "avx2,fma");
