@@ -91,6 +91,86 @@ export interface CollectionQuery {
 export const DEFAULT_ALPHA = 0.45
 
 const MANIFEST = 'MANIFEST.json'
+/** File in every generation directory a collection writes; a `gen-*` entry without it is not ours. */
+const GENERATION_MARKER = '.quiver-generation'
+const GENERATION_NAME = /^gen-[0-9a-z]+-[0-9a-f]+$/
+
+/** The generation the manifest in `dir` names, if it names one. */
+function currentGeneration(dir: string): string | undefined {
+  try {
+    const m = JSON.parse(fs.readFileSync(path.join(dir, MANIFEST), 'utf8')) as { generation?: unknown }
+    return typeof m.generation === 'string' && GENERATION_NAME.test(m.generation) ? m.generation : undefined
+  } catch {
+    return undefined
+  }
+}
+
+/** A part's file name from a manifest: a plain name inside the generation directory. */
+function partName(name: unknown): name is string {
+  return (
+    typeof name === 'string' &&
+    name.length > 0 &&
+    name.length <= 255 &&
+    name === path.basename(name) &&
+    !name.includes('/') &&
+    !name.includes('\\') &&
+    name !== '.' &&
+    name !== '..'
+  )
+}
+
+/** Checks the shape of a parsed manifest (everything `open` reads from it). */
+function checkManifest(dir: string, m: unknown): Manifest {
+  const bad = (why: string): QuiverError => corrupt(dir, `${MANIFEST} ${why}`)
+  if (m === null || typeof m !== 'object' || Array.isArray(m)) throw bad('is not an object')
+  const o = m as Record<string, unknown>
+  if (o.format !== FORMAT) throw bad('is not a quiver-search collection manifest')
+  if (o.version !== FORMAT_VERSION) {
+    throw new QuiverError(
+      'ERR_VERSION_MISMATCH',
+      `collection ${dir} has format version ${String(o.version)}, this build reads ${FORMAT_VERSION}`,
+    )
+  }
+  if (typeof o.generation !== 'string' || !GENERATION_NAME.test(o.generation)) throw bad('names a bad generation')
+  const schema = o.schema
+  if (schema === null || typeof schema !== 'object' || Array.isArray(schema)) throw bad('has no schema')
+  for (const f of Object.keys(schema)) {
+    if (f !== 'text' && f !== 'vector' && f !== 'multiVector') throw bad(`has an unknown schema field '${f}'`)
+  }
+  const parts = o.parts as Record<string, unknown> | null
+  if (parts === null || typeof parts !== 'object') throw bad('has no parts')
+  const docs = parts.docs as Record<string, unknown> | null
+  if (docs === null || typeof docs !== 'object' || !partName(docs.file) || typeof docs.sha256 !== 'string')
+    throw bad('has a bad docs part')
+  for (const f of ['text', 'vector', 'multiVector']) {
+    if (parts[f] !== undefined && !partName(parts[f])) throw bad(`names a bad ${f} part (only plain file names)`)
+  }
+  return m as Manifest
+}
+
+/** Checks the shape of docs.json. */
+function checkDocs(dir: string, d: unknown): DocsFile {
+  const bad = (why: string): QuiverError => corrupt(dir, `docs.json ${why}`)
+  if (d === null || typeof d !== 'object') throw bad('is not an object')
+  const o = d as Record<string, unknown>
+  const { ids, keys, texts, nextKey } = o
+  if (!Array.isArray(ids) || !Array.isArray(keys) || ids.length !== keys.length) throw bad('is inconsistent')
+  if (!Number.isInteger(nextKey) || (nextKey as number) < 0 || (nextKey as number) > 0xffffffff)
+    throw bad('has a bad nextKey')
+  for (let i = 0; i < ids.length; i++) {
+    const id = ids[i] as unknown
+    const k = keys[i] as unknown
+    const idOk = typeof id === 'string' || (typeof id === 'number' && Number.isInteger(id) && id >= 0)
+    if (!idOk || typeof k !== 'number' || !Number.isInteger(k) || k < 0 || k >= (nextKey as number))
+      throw bad(`has a bad entry at ${i}`)
+  }
+  if (
+    texts !== null &&
+    (!Array.isArray(texts) || texts.length !== ids.length || texts.some((t) => typeof t !== 'string'))
+  )
+    throw bad('has bad texts')
+  return o as unknown as DocsFile
+}
 const FORMAT = 'quiver-collection'
 const FORMAT_VERSION = 1
 
@@ -393,6 +473,14 @@ export class Collection {
     return doc
   }
 
+  /** `list` without the keys whose documents left the collection. */
+  private liveOnly(list: FusionList<Uint32Array>): FusionList<Uint32Array> {
+    const keep: number[] = []
+    for (let i = 0; i < list.keys.length; i++) if (this.idOf.has(list.keys[i])) keep.push(i)
+    if (keep.length === list.keys.length) return list
+    return { keys: Uint32Array.from(keep, (i) => list.keys[i]), scores: Float32Array.from(keep, (i) => list.scores[i]) }
+  }
+
   /** True if a document has this id. */
   has(id: DocId): boolean {
     return this.keyOf.has(idKey(id, 'id'))
@@ -432,6 +520,9 @@ export class Collection {
       lists.push({ name: 'text', list: { keys: r.keys, scores: r.scores } })
     }
     if (lists.length === 0) throw invalid('the query needs at least one of text, vector, tokens')
+    // A write that overlaps this search may have removed a document between a retriever's answer
+    // and now: keep only keys that still have an id, so every hit carries one.
+    for (const l of lists) l.list = this.liveOnly(l.list)
     const toHit = (key: number, score: number, parts: CollectionHit['parts']): CollectionHit => ({
       id: this.idOf.get(key) as DocId,
       score,
@@ -482,6 +573,8 @@ export class Collection {
         const generation = `gen-${Date.now().toString(36)}-${crypto.randomBytes(4).toString('hex')}`
         const gdir = path.join(dir, generation)
         fs.mkdirSync(gdir)
+        // Marks the directory as the collection's own: only marked generations are ever deleted.
+        fs.writeFileSync(path.join(gdir, GENERATION_MARKER), generation)
         const parts: Manifest['parts'] = { docs: { file: 'docs.json', sha256: '', bytes: 0 } }
         if (this.text !== null) {
           parts.text = 'text.qvt'
@@ -511,8 +604,12 @@ export class Collection {
         }
         const manifest: Manifest = { format: FORMAT, version: FORMAT_VERSION, generation, schema: this.schema, parts }
         await writeFileAtomic(path.join(dir, MANIFEST), Buffer.from(JSON.stringify(manifest, null, 2)))
+        // Older generations this collection wrote go (a reader still loading one sees the manifest
+        // change and reads the new generation instead: see `open`).
         for (const e of fs.readdirSync(dir)) {
-          if (e.startsWith('gen-') && e !== generation) fs.rmSync(path.join(dir, e), { recursive: true, force: true })
+          if (e === generation || !GENERATION_NAME.test(e)) continue
+          const g = path.join(dir, e)
+          if (fs.existsSync(path.join(g, GENERATION_MARKER))) fs.rmSync(g, { recursive: true, force: true })
         }
       } catch (e) {
         if (e instanceof QuiverError) throw e
@@ -530,22 +627,31 @@ export class Collection {
   static async open(dir: string): Promise<Collection> {
     if (typeof dir !== 'string' || dir.length === 0) throw invalid('dir must be a non-empty string')
     if (!fs.existsSync(dir)) throw new QuiverError('ERR_IO', `cannot open collection ${dir}: no such directory`)
-    let manifest: Manifest
+    // A save in another process may replace the manifest while this one reads a generation; if
+    // the manifest changed meanwhile, the failure is that race, and the new generation is read.
+    for (let attempt = 0; ; attempt++) {
+      let manifest: Manifest | undefined
+      try {
+        manifest = Collection.readManifest(dir)
+        return await Collection.openGeneration(dir, manifest)
+      } catch (e) {
+        const raced = manifest !== undefined && currentGeneration(dir) !== manifest.generation
+        if (!raced || attempt >= 8) throw e
+      }
+    }
+  }
+
+  private static readManifest(dir: string): Manifest {
+    let parsed: unknown
     try {
-      manifest = JSON.parse(fs.readFileSync(path.join(dir, MANIFEST), 'utf8')) as Manifest
+      parsed = JSON.parse(fs.readFileSync(path.join(dir, MANIFEST), 'utf8'))
     } catch (e) {
       throw corrupt(dir, `missing or unreadable ${MANIFEST} (${(e as Error).message})`)
     }
-    if (manifest === null || typeof manifest !== 'object' || manifest.format !== FORMAT)
-      throw corrupt(dir, `${MANIFEST} is not a quiver-search collection manifest`)
-    if (manifest.version !== FORMAT_VERSION) {
-      throw new QuiverError(
-        'ERR_VERSION_MISMATCH',
-        `collection ${dir} has format version ${String(manifest.version)}, this build reads ${FORMAT_VERSION}`,
-      )
-    }
-    if (typeof manifest.generation !== 'string' || !/^gen-[0-9a-z-]+$/.test(manifest.generation))
-      throw corrupt(dir, 'bad generation in the manifest')
+    return checkManifest(dir, parsed)
+  }
+
+  private static async openGeneration(dir: string, manifest: Manifest): Promise<Collection> {
     const gdir = path.join(dir, manifest.generation)
     const schema = manifest.schema
     const c = Object.create(Collection.prototype) as Collection
@@ -557,6 +663,7 @@ export class Collection {
     c.idOf = new Map()
     c.texts = new Map()
     c.queue = Promise.resolve()
+    c.closedFlag = false
     const part = async <T>(
       name: string | undefined,
       wanted: boolean,
@@ -574,38 +681,48 @@ export class Collection {
         throw corrupt(dir, `part ${name}: ${(e as Error).message}`)
       }
     }
-    c.text = await part(manifest.parts.text, schema.text !== undefined, (f) => TextIndex.load(f))
-    c.vector = await part(manifest.parts.vector, schema.vector !== undefined, (f) => VectorIndex.load(f))
-    c.multi = await part(manifest.parts.multiVector, schema.multiVector !== undefined, (f) => MultiVectorIndex.load(f))
-    let docs: DocsFile
     try {
-      const body = fs.readFileSync(path.join(gdir, manifest.parts.docs.file))
-      if (crypto.createHash('sha256').update(body).digest('hex') !== manifest.parts.docs.sha256)
-        throw new Error('checksum mismatch')
-      docs = JSON.parse(body.toString('utf8')) as DocsFile
+      c.text = await part(manifest.parts.text, schema.text !== undefined, (f) => TextIndex.load(f))
+      c.vector = await part(manifest.parts.vector, schema.vector !== undefined, (f) => VectorIndex.load(f))
+      c.multi = await part(manifest.parts.multiVector, schema.multiVector !== undefined, (f) =>
+        MultiVectorIndex.load(f),
+      )
+      let parsed: unknown
+      try {
+        const body = fs.readFileSync(path.join(gdir, manifest.parts.docs.file))
+        if (crypto.createHash('sha256').update(body).digest('hex') !== manifest.parts.docs.sha256)
+          throw new Error('checksum mismatch')
+        parsed = JSON.parse(body.toString('utf8'))
+      } catch (e) {
+        throw corrupt(dir, `part docs.json: ${(e as Error).message}`)
+      }
+      const docs = checkDocs(dir, parsed)
+      for (let i = 0; i < docs.ids.length; i++) {
+        const id = docs.ids[i]
+        const k = docs.keys[i]
+        if (c.keyOf.has(id) || c.idOf.has(k)) throw corrupt(dir, `docs.json lists id or key ${String(id)} twice`)
+        c.keyOf.set(id, k)
+        c.idOf.set(k, id)
+        if (docs.texts !== null) c.texts.set(k, docs.texts[i])
+      }
+      c.nextKey = docs.nextKey
+      const n = c.keyOf.size
+      for (const [name, index] of [
+        ['text', c.text],
+        ['vector', c.vector],
+        ['multiVector', c.multi],
+      ] as const) {
+        if (index === null) continue
+        if (index.size !== n) throw corrupt(dir, `part ${name} holds ${index.size} documents, the id table ${n}`)
+        for (const k of c.idOf.keys()) {
+          if (!index.has(k)) throw corrupt(dir, `part ${name} lacks the document with key ${k}`)
+        }
+      }
+      return c
     } catch (e) {
-      throw corrupt(dir, `part docs.json: ${(e as Error).message}`)
+      c.close()
+      throw e
     }
-    if (!Array.isArray(docs.ids) || !Array.isArray(docs.keys) || docs.ids.length !== docs.keys.length)
-      throw corrupt(dir, 'docs.json is inconsistent')
-    for (let i = 0; i < docs.ids.length; i++) {
-      const id = docs.ids[i]
-      const k = docs.keys[i]
-      c.keyOf.set(id, k)
-      c.idOf.set(k, id)
-      if (docs.texts !== null) c.texts.set(k, docs.texts[i])
-    }
-    c.nextKey = docs.nextKey
-    const n = c.keyOf.size
-    for (const [name, size] of [
-      ['text', c.text?.size],
-      ['vector', c.vector?.size],
-      ['multiVector', c.multi?.size],
-    ] as const) {
-      if (size !== undefined && size !== n)
-        throw corrupt(dir, `part ${name} holds ${size} documents, the id table ${n}`)
-    }
-    return c
   }
 }
 
