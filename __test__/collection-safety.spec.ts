@@ -66,17 +66,17 @@ test('open rejects manifests that point outside the directory or have the wrong 
 test('a reader opening while a writer saves always gets a complete generation', async (t) => {
   const dir = tempDir(t)
   const writer = await saved(dir)
-  let saving = true
+  const state = { saving: true }
   const saves = (async () => {
     for (let i = 0; i < 25; i++) {
       await writer.upsert(docs(5, 100 + i, `w${i}-`))
       await writer.save(dir)
     }
-    saving = false
+    state.saving = false
   })()
   let opens = 0
   let errors = 0
-  while (saving) {
+  while (state.saving) {
     try {
       const c = await Collection.open(dir)
       c.close()
@@ -93,17 +93,17 @@ test('a reader opening while a writer saves always gets a complete generation', 
 test('search concurrent with removes and upserts returns only hits with an id', async (t) => {
   const c = new Collection({ text: true, vector: { dim: DIM, threads: 2 } })
   await c.upsert(docs(300, 3))
-  let writing = true
+  const state = { writing: true }
   const writes = (async () => {
     for (let i = 0; i < 40; i++) {
       await c.remove(Array.from({ length: 10 }, (_, j) => `d${(i * 7 + j) % 300}`))
       await c.upsert(docs(10, 50 + i, `n${i}-`))
     }
-    writing = false
+    state.writing = false
   })()
   const q = docs(1, 9)[0]
   let hits = 0
-  while (writing) {
+  while (state.writing) {
     for (const h of await c.search({ text: 'item word3', vector: q.vector, k: 20 })) {
       hits++
       t.not(h.id, undefined)
