@@ -31,7 +31,7 @@ pub use error::{ContainerError, ErrorKind, Result};
 pub use layout::{
     validate, Format, Layout, SectionEntry, ALIGN, ENTRY_LEN, HEADER_LEN, MAX_SECTIONS,
 };
-pub use read::{open_mapped, read_all, OwnedSections, SectionReader};
+pub use read::{map_file, open_mapped, read_all, OwnedSections, SectionReader};
 pub use write::{
     write_atomic, write_atomic_with, write_file, write_file_with, FileOps, Payload, RealFileOps,
 };

@@ -181,12 +181,40 @@ pub fn read_all(path: &Path, format: &Format) -> Result<(Layout, OwnedSections)>
     Ok((layout, out))
 }
 
+/// Maps an open file read-only under a shared advisory lock (`flock`) that lasts as long as
+/// the map: the lock belongs to the open file, which the mapping keeps open after `file` is
+/// dropped. A file another process has locked exclusively (to modify it in place) is not
+/// mapped (`Io` error); on filesystems without locks the file is mapped unlocked.
+pub fn map_file(file: &File, path: &Path) -> Result<Mmap> {
+    match file.try_lock_shared() {
+        Ok(()) | Err(std::fs::TryLockError::Error(_)) => {}
+        Err(std::fs::TryLockError::WouldBlock) => {
+            return Err(ContainerError::io(
+                "cannot map",
+                path,
+                std::io::Error::new(
+                    std::io::ErrorKind::WouldBlock,
+                    "another process holds an exclusive lock on the file (it is being modified in place)",
+                ),
+            ))
+        }
+    }
+    // SAFETY: the map is read-only. If another process truncates or rewrites the file while
+    // it is mapped, reads may fault or change; our own saves never do that (they write a new
+    // file and rename it over the old one, which leaves this mapping intact), and a cooperating
+    // process can wait for the shared lock taken above to be released.
+    unsafe { Mmap::map(file) }.map_err(|e| ContainerError::io("cannot map", path, e))
+}
+
 /// Maps `path` read-only and validates it completely (header, table, every checksum and
 /// padding byte; the checks read the file once).
 ///
 /// A mapped file must not be truncated by another process while mapped (reads past the new
 /// end fault); quiver-search's own saves never do that: they rename a new file over the old
-/// one, which leaves the mapped file intact.
+/// one, which leaves the mapped file intact. The mapping holds a shared advisory lock
+/// (`flock`) on the file for as long as it lives, so a cooperating process that modifies the
+/// file in place can take an exclusive lock first and wait; a file locked exclusively by
+/// another process is not mapped (`Io` error).
 pub fn open_mapped(path: &Path, format: &Format) -> Result<(Arc<Mmap>, Layout)> {
     let file = File::open(path).map_err(|e| ContainerError::io("cannot open", path, e))?;
     let len = file
@@ -200,10 +228,7 @@ pub fn open_mapped(path: &Path, format: &Format) -> Result<(Arc<Mmap>, Layout)> 
         validate(&bytes, format)?;
         return Err(format.corrupt("truncated header"));
     }
-    // SAFETY: the map is read-only. If another process truncates or rewrites the file while
-    // it is mapped, reads may fault or change; our own saves never do that (they write a new
-    // file and rename it over the old one, which leaves this mapping intact).
-    let map = unsafe { Mmap::map(&file) }.map_err(|e| ContainerError::io("cannot map", path, e))?;
+    let map = map_file(&file, path)?;
     let layout = validate(&map, format)?;
     Ok((Arc::new(map), layout))
 }

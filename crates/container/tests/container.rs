@@ -534,3 +534,37 @@ fn concurrent_saves_to_one_target_do_not_remove_each_others_temps() {
     assert!(temps_in(&dir).is_empty());
     let _ = std::fs::remove_dir_all(&dir);
 }
+
+#[test]
+fn a_mapping_holds_a_shared_lock_for_its_lifetime() {
+    let dir = tmpdir("lock");
+    let path = dir.join("locked.qvt");
+    write_file(&path, &FMT, &[(1, Payload::Bytes(vec![7u8; 100]))]).unwrap();
+    let exclusive = || {
+        std::fs::File::open(&path)
+            .unwrap()
+            .try_lock()
+            .map(|_| ())
+            .map_err(|e| matches!(e, std::fs::TryLockError::WouldBlock))
+    };
+    let (map, _) = open_mapped(&path, &FMT).unwrap();
+    assert_eq!(
+        exclusive(),
+        Err(true),
+        "a writer cannot lock the file exclusively"
+    );
+    // A second mapping shares the lock.
+    let (map2, _) = open_mapped(&path, &FMT).unwrap();
+    drop(map);
+    assert_eq!(exclusive(), Err(true));
+    drop(map2);
+    assert_eq!(exclusive(), Ok(()), "released with the last mapping");
+    // While another process (here: another open file) holds it exclusively, nothing is mapped.
+    let holder = std::fs::File::open(&path).unwrap();
+    holder.lock().unwrap();
+    let e = open_mapped(&path, &FMT).unwrap_err();
+    assert_eq!(e.kind, ErrorKind::Io, "{e}");
+    drop(holder);
+    assert!(open_mapped(&path, &FMT).is_ok());
+    std::fs::remove_dir_all(&dir).ok();
+}

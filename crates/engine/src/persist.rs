@@ -262,12 +262,7 @@ impl Sections {
         }
         let file = r.finish()?;
         let map = if needs_map {
-            // SAFETY: the map is read-only. If another process truncates or rewrites the file
-            // while it is mapped, reads may fault or change; our own saves never do that
-            // (they rename a new file over the old one, which leaves this mapping intact).
-            let map = unsafe { Mmap::map(&file) }
-                .map_err(|e| err!(Io, "cannot map {}: {e}", path.display()))?;
-            Some(Arc::new(map))
+            Some(Arc::new(quiver_container::map_file(&file, path)?))
         } else {
             None
         };
