@@ -1,4 +1,5 @@
 import test from 'ava'
+import { fork } from 'node:child_process'
 import * as fs from 'node:fs'
 import * as path from 'node:path'
 import { Collection } from '../ts/index'
@@ -111,4 +112,34 @@ test('search concurrent with removes and upserts returns only hits with an id', 
   }
   await writes
   t.true(hits > 0)
+})
+
+test('a reader process opening in a loop while a writer process saves: no failed open', async (t) => {
+  const dir = tempDir(t)
+  const c = new Collection({ text: true, vector: { dim: DIM, threads: 1 } })
+  await c.upsert(docs(500, 4))
+  await c.save(dir)
+  const script = path.join(__dirname, 'fixtures', 'scripts', 'collection-saver.mjs')
+  const child = fork(script, [dir], { stdio: ['ignore', 'ignore', 'inherit', 'ipc'] })
+  let saves = 0
+  child.on('message', (m) => {
+    if (typeof m === 'string' && m.startsWith('saved')) saves++
+  })
+  await new Promise<void>((resolve) => child.once('message', () => resolve()))
+  let opens = 0
+  const failures: string[] = []
+  const until = Date.now() + 4000
+  while (Date.now() < until || saves < 3) {
+    try {
+      ;(await Collection.open(dir)).close()
+      opens++
+    } catch (e) {
+      failures.push((e as Error).message)
+    }
+    if (Date.now() > until + 20000) break
+  }
+  child.kill('SIGKILL')
+  await new Promise((r) => child.once('exit', r))
+  t.deepEqual(failures, [], `${failures.length} of ${opens + failures.length} opens failed during ${saves} saves`)
+  t.true(saves >= 3 && opens > 0, `${saves} saves, ${opens} opens`)
 })
