@@ -121,15 +121,15 @@ test('a reader process opening in a loop while a writer process saves: no failed
   await c.save(dir)
   const script = path.join(__dirname, 'fixtures', 'scripts', 'collection-saver.mjs')
   const child = fork(script, [dir], { stdio: ['ignore', 'ignore', 'inherit', 'ipc'] })
-  let saves = 0
+  const progress = { saves: 0 }
   child.on('message', (m) => {
-    if (typeof m === 'string' && m.startsWith('saved')) saves++
+    if (typeof m === 'string' && m.startsWith('saved')) progress.saves++
   })
   await new Promise<void>((resolve) => child.once('message', () => resolve()))
   let opens = 0
   const failures: string[] = []
   const until = Date.now() + 4000
-  while (Date.now() < until || saves < 3) {
+  while (Date.now() < until || progress.saves < 3) {
     try {
       ;(await Collection.open(dir)).close()
       opens++
@@ -140,6 +140,6 @@ test('a reader process opening in a loop while a writer process saves: no failed
   }
   child.kill('SIGKILL')
   await new Promise((r) => child.once('exit', r))
-  t.deepEqual(failures, [], `${failures.length} of ${opens + failures.length} opens failed during ${saves} saves`)
-  t.true(saves >= 3 && opens > 0, `${saves} saves, ${opens} opens`)
+  t.deepEqual(failures, [], `${failures.length} of ${opens + failures.length} opens failed during ${progress.saves} saves`)
+  t.true(progress.saves >= 3 && opens > 0, `${progress.saves} saves, ${opens} opens`)
 })
