@@ -89,7 +89,7 @@ async function main() {
     ]) {
       rows.push([
         `${name} RSS after warm-up → end (max)`,
-        `${d.warm} → ${d.last} (${d.max}) MB, drift ${d.driftPct.toFixed(1)} %, ${d.seconds.toFixed(1)} s`,
+        `${d.warm} → ${d.last} (${d.max}) MB, drift ${d.driftPct.toFixed(1)} % (V8 heap ${d.heapWarm} → ${d.heapLast} MB), ${d.seconds.toFixed(1)} s`,
         target(d.driftPct <= 5, '≤ 5 %'),
       ]);
     }
@@ -292,20 +292,27 @@ async function concurrent(index, data, dim, n, seconds, dir) {
   };
 }
 
+/** RSS and V8 heap (total) in MB. */
+function memorySample() {
+  return { rss: rssMB(), heap: Math.round(process.memoryUsage().heapTotal / MB) };
+}
+
 /** RSS drift of `total` calls of `fn`, sampled every tenth; the first tenth is warm-up. */
 function drift(total, fn) {
+  gc();
   const step = Math.max(1, Math.floor(total / 10));
   const t0 = performance.now();
   const samples = [];
   for (let i = 0; i < total; i++) {
     fn();
-    if ((i + 1) % step === 0) samples.push(rssMB());
+    if ((i + 1) % step === 0) samples.push(memorySample());
   }
   return driftOf(samples, (performance.now() - t0) / 1000);
 }
 
 /** As [`drift`] for an async call, with `inFlight` calls awaited together. */
 async function driftAsync(total, inFlight, fn) {
+  gc();
   const step = Math.max(inFlight, Math.floor(total / 10 / inFlight) * inFlight);
   const t0 = performance.now();
   const samples = [];
@@ -313,15 +320,25 @@ async function driftAsync(total, inFlight, fn) {
   for (let i = 0; i < total; i += inFlight) {
     for (let j = 0; j < inFlight; j++) batch[j] = fn();
     await Promise.all(batch);
-    if ((i + inFlight) % step === 0) samples.push(rssMB());
+    if ((i + inFlight) % step === 0) samples.push(memorySample());
   }
   return driftOf(samples, (performance.now() - t0) / 1000);
 }
 
 function driftOf(samples, seconds) {
-  const warm = samples[0];
-  const max = Math.max(...samples);
-  return { warm, last: samples.at(-1), max, driftPct: ((max - warm) / warm) * 100, seconds, samples };
+  const rss = samples.map((m) => m.rss);
+  const warm = rss[0];
+  const max = Math.max(...rss);
+  return {
+    warm,
+    last: rss.at(-1),
+    max,
+    driftPct: ((max - warm) / warm) * 100,
+    heapWarm: samples[0].heap,
+    heapLast: samples.at(-1).heap,
+    seconds,
+    samples,
+  };
 }
 
 /** Phase (c): `count` small indexes with a 2-thread pool, each used once and closed. */
