@@ -3,6 +3,7 @@
 //! task in `tasks/`, `*Sync` twins on the JS thread) and converts the result to typed arrays.
 //! Engine errors become JS errors with a `code` in `error.rs`; panics are caught there too.
 
+mod arrays;
 mod common;
 mod error;
 mod multi_vector;

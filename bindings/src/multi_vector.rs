@@ -16,6 +16,7 @@ use quiver_engine::{
     AddOutcome, Error as EngineError, FdeEncoder, FdeParams, Handle, ENCODER_VERSION,
 };
 
+use crate::arrays::JsArray;
 use crate::common::{close_methods, store_methods};
 use crate::error::{guard, to_js};
 use crate::tasks::{access, check_cancel, job, report, Job, Progress};
@@ -69,10 +70,12 @@ pub struct NativeMultiConfig {
 }
 
 /// One multi-vector search: keys, scores (higher is better) and the time of each stage.
-#[napi(object)]
+#[napi(object, object_from_js = false)]
 pub struct NativeMultiResult {
-    pub keys: Uint32Array,
-    pub scores: Float32Array,
+    #[napi(ts_type = "Uint32Array")]
+    pub keys: JsArray<u32>,
+    #[napi(ts_type = "Float32Array")]
+    pub scores: JsArray<f32>,
     pub encode_ms: f64,
     pub search_ms: f64,
     pub rerank_ms: f64,
@@ -148,21 +151,21 @@ impl NativeFdeEncoder {
     }
 
     /// Query FDE (blocks SUM their tokens).
-    #[napi]
-    pub fn encode_query(&self, env: Env, tokens: Float32Array) -> napi::Result<Float32Array> {
+    #[napi(ts_return_type = "Float32Array")]
+    pub fn encode_query(&self, env: Env, tokens: Float32Array) -> napi::Result<JsArray<f32>> {
         guard(|| {
             let enc = self.handle.get()?;
             let mut out = vec![0f32; enc.output_dim()];
             enc.encode_query(&tokens, &mut out).map_err(muvera_error)?;
             Ok(out)
         })
-        .map(Float32Array::new)
+        .map(JsArray)
         .map_err(|e| to_js(&env, e))
     }
 
     /// Document FDE (blocks AVERAGE their tokens; empty partitions filled if configured).
-    #[napi]
-    pub fn encode_document(&self, env: Env, tokens: Float32Array) -> napi::Result<Float32Array> {
+    #[napi(ts_return_type = "Float32Array")]
+    pub fn encode_document(&self, env: Env, tokens: Float32Array) -> napi::Result<JsArray<f32>> {
         guard(|| {
             let enc = self.handle.get()?;
             let mut out = vec![0f32; enc.output_dim()];
@@ -170,7 +173,7 @@ impl NativeFdeEncoder {
                 .map_err(muvera_error)?;
             Ok(out)
         })
-        .map(Float32Array::new)
+        .map(JsArray)
         .map_err(|e| to_js(&env, e))
     }
 }
@@ -185,8 +188,8 @@ fn multi_config(c: NativeMultiConfig) -> Result<MultiConfig, EngineError> {
 
 fn multi_result(h: MultiHits, t: SearchTimings) -> NativeMultiResult {
     NativeMultiResult {
-        keys: Uint32Array::new(h.keys),
-        scores: Float32Array::new(h.scores),
+        keys: h.keys.into(),
+        scores: h.scores.into(),
         encode_ms: t.encode_ns as f64 / 1e6,
         search_ms: t.search_ns as f64 / 1e6,
         rerank_ms: t.rerank_ns as f64 / 1e6,
@@ -393,15 +396,15 @@ impl NativeMultiVectorIndex {
 
     /// Exact MaxSim of the query against the given documents (NaN where absent), on the JS
     /// thread (the scoring uses the pool).
-    #[napi]
+    #[napi(ts_return_type = "Float32Array")]
     pub fn score_sync(
         &self,
         env: Env,
         query: Float32Array,
         keys: Uint32Array,
-    ) -> napi::Result<Float32Array> {
+    ) -> napi::Result<JsArray<f32>> {
         guard(|| self.handle.get()?.read().score(&query, &keys))
-            .map(Float32Array::new)
+            .map(JsArray)
             .map_err(|e| to_js(&env, e))
     }
 
@@ -412,11 +415,9 @@ impl NativeMultiVectorIndex {
     }
 
     /// The stored tokens of `key` (decoded to f32), or null.
-    #[napi]
-    pub fn tokens(&self, env: Env, key: u32) -> napi::Result<Option<Float32Array>> {
-        access(&env, &self.handle, |i| {
-            i.read().tokens_of(key).map(Float32Array::new)
-        })
+    #[napi(ts_return_type = "Float32Array | null")]
+    pub fn tokens(&self, env: Env, key: u32) -> napi::Result<Option<JsArray<f32>>> {
+        access(&env, &self.handle, |i| i.read().tokens_of(key).map(JsArray))
     }
 
     /// Live documents.

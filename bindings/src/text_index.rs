@@ -4,13 +4,14 @@
 use std::path::PathBuf;
 use std::sync::atomic::AtomicBool;
 
-use napi::bindgen_prelude::{AsyncTask, Float32Array, Uint32Array};
+use napi::bindgen_prelude::{AsyncTask, Uint32Array};
 use napi::Env;
 use napi_derive::napi;
 use quiver_engine::options;
 use quiver_engine::text_index::{SharedTextIndex, TextHits};
 use quiver_engine::{AddOutcome, Bm25Params, Error as EngineError, Handle};
 
+use crate::arrays::JsArray;
 use crate::common::store_methods;
 use crate::error::{guard, to_js};
 use crate::tasks::{access, check_cancel, job, report, Job, Progress};
@@ -59,10 +60,12 @@ pub struct NativeTextMemory {
 }
 
 /// Search hits, best first.
-#[napi(object)]
+#[napi(object, object_from_js = false)]
 pub struct NativeTextResult {
-    pub keys: Uint32Array,
-    pub scores: Float32Array,
+    #[napi(ts_type = "Uint32Array")]
+    pub keys: JsArray<u32>,
+    #[napi(ts_type = "Float32Array")]
+    pub scores: JsArray<f32>,
 }
 
 fn create(c: &NativeTextConfig) -> Result<SharedTextIndex, EngineError> {
@@ -83,8 +86,8 @@ fn create(c: &NativeTextConfig) -> Result<SharedTextIndex, EngineError> {
 
 fn hits(v: TextHits) -> NativeTextResult {
     NativeTextResult {
-        keys: Uint32Array::new(v.iter().map(|h| h.0).collect()),
-        scores: Float32Array::new(v.iter().map(|h| h.1).collect()),
+        keys: JsArray(v.iter().map(|h| h.0).collect()),
+        scores: JsArray(v.iter().map(|h| h.1).collect()),
     }
 }
 

@@ -15,6 +15,7 @@ use quiver_engine::{
     SharedIndex, VectorIndex,
 };
 
+use crate::arrays::JsArray;
 use crate::common::store_methods;
 use crate::error::{guard, to_js};
 use crate::tasks::{access, check_cancel, job, report, CancelFlag, Job, Progress};
@@ -61,18 +62,23 @@ pub struct NativeMemoryUsage {
 }
 
 /// One search's hits, nearest first.
-#[napi(object)]
+#[napi(object, object_from_js = false)]
 pub struct NativeSearchResult {
-    pub keys: Uint32Array,
-    pub distances: Float32Array,
+    #[napi(ts_type = "Uint32Array")]
+    pub keys: JsArray<u32>,
+    #[napi(ts_type = "Float32Array")]
+    pub distances: JsArray<f32>,
 }
 
 /// A batch's hits, row-major `n × k`, with the hit count of each row.
-#[napi(object)]
+#[napi(object, object_from_js = false)]
 pub struct NativeBatchResult {
-    pub keys: Uint32Array,
-    pub distances: Float32Array,
-    pub counts: Uint32Array,
+    #[napi(ts_type = "Uint32Array")]
+    pub keys: JsArray<u32>,
+    #[napi(ts_type = "Float32Array")]
+    pub distances: JsArray<f32>,
+    #[napi(ts_type = "Uint32Array")]
+    pub counts: JsArray<u32>,
 }
 
 /// What an add did.
@@ -176,16 +182,16 @@ pub(crate) fn memory_of(m: &quiver_engine::MemoryUsage) -> NativeMemoryUsage {
 
 fn search_result(h: SearchHits) -> NativeSearchResult {
     NativeSearchResult {
-        keys: Uint32Array::new(h.keys),
-        distances: Float32Array::new(h.distances),
+        keys: h.keys.into(),
+        distances: h.distances.into(),
     }
 }
 
 fn batch_result(h: BatchHits) -> NativeBatchResult {
     NativeBatchResult {
-        keys: Uint32Array::new(h.keys),
-        distances: Float32Array::new(h.distances),
-        counts: Uint32Array::new(h.counts),
+        keys: h.keys.into(),
+        distances: h.distances.into(),
+        counts: h.counts.into(),
     }
 }
 
@@ -381,11 +387,9 @@ impl NativeVectorIndex {
     }
 
     /// A copy of the stored vector, or null.
-    #[napi]
-    pub fn get(&self, env: Env, key: u32) -> napi::Result<Option<Float32Array>> {
-        access(&env, &self.handle, |i| {
-            i.read().get(key).map(Float32Array::new)
-        })
+    #[napi(ts_return_type = "Float32Array | null")]
+    pub fn get(&self, env: Env, key: u32) -> napi::Result<Option<JsArray<f32>>> {
+        access(&env, &self.handle, |i| i.read().get(key).map(JsArray))
     }
 
     /// Live vectors.
