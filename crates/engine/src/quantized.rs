@@ -416,6 +416,42 @@ impl AnyQuantizer {
         }
     }
 
+    /// The vector dimension the parameters were trained for.
+    pub fn dim(&self) -> usize {
+        each!(self, q => q.dim())
+    }
+
+    /// The metric the parameters were trained for.
+    pub fn metric(&self) -> Metric {
+        each!(self, q => q.metric())
+    }
+
+    /// Bytes at the end of each code holding f32 correction factors (norms, offsets).
+    fn code_float_bytes(&self) -> usize {
+        match self {
+            AnyQuantizer::Sq8(_) => 4,
+            AnyQuantizer::Binary(b) if b.metric() == Metric::Ip => 16,
+            AnyQuantizer::Binary(_) => 8,
+            AnyQuantizer::Rabitq(_) => 16,
+            AnyQuantizer::Pq(_) => 0,
+        }
+    }
+
+    /// Whether every code's f32 factors are finite and no larger than a vector's squared-norm
+    /// limit, as encoding representable vectors leaves them.
+    pub fn codes_are_valid(&self, codes: &[u8]) -> bool {
+        let (cb, fb) = (self.code_bytes(), self.code_float_bytes());
+        if fb == 0 || cb < fb {
+            return true;
+        }
+        codes.chunks_exact(cb).all(|c| {
+            c[cb - fb..].chunks_exact(4).all(|b| {
+                let x = f32::from_le_bytes([b[0], b[1], b[2], b[3]]);
+                x.is_finite() && f64::from(x.abs()) <= crate::vector_index::MAX_NORM_SQ
+            })
+        })
+    }
+
     /// Bytes per code.
     pub fn code_bytes(&self) -> usize {
         each!(self, q => q.code_bytes())
