@@ -89,7 +89,10 @@ impl QuantKind {
             QuantKind::Sq8 => Sq8::MIN_TRAINING,
             QuantKind::Binary { .. } => Binary::MIN_TRAINING,
             QuantKind::Rabitq => Rabitq::MIN_TRAINING,
-            QuantKind::Pq { nbits, .. } => 1usize << nbits,
+            // Saturating: options read from a file may carry any nbits (rejected later).
+            QuantKind::Pq { nbits, .. } => {
+                1usize.checked_shl(u32::from(nbits)).unwrap_or(usize::MAX)
+            }
         }
     }
 
@@ -426,30 +429,14 @@ impl AnyQuantizer {
         each!(self, q => q.metric())
     }
 
-    /// Bytes at the end of each code holding f32 correction factors (norms, offsets).
-    fn code_float_bytes(&self) -> usize {
-        match self {
-            AnyQuantizer::Sq8(_) => 4,
-            AnyQuantizer::Binary(b) if b.metric() == Metric::Ip => 16,
-            AnyQuantizer::Binary(_) => 8,
-            AnyQuantizer::Rabitq(_) => 16,
-            AnyQuantizer::Pq(_) => 0,
-        }
-    }
-
-    /// Whether every code's f32 factors are finite and no larger than a vector's squared-norm
-    /// limit, as encoding representable vectors leaves them.
+    /// Whether every code (`codes` holds whole codes) could have come from encoding: its
+    /// per-vector factors finite and in the range encoding produces.
     pub fn codes_are_valid(&self, codes: &[u8]) -> bool {
-        let (cb, fb) = (self.code_bytes(), self.code_float_bytes());
-        if fb == 0 || cb < fb {
-            return true;
-        }
-        codes.chunks_exact(cb).all(|c| {
-            c[cb - fb..].chunks_exact(4).all(|b| {
-                let x = f32::from_le_bytes([b[0], b[1], b[2], b[3]]);
-                x.is_finite() && f64::from(x.abs()) <= crate::vector_index::MAX_NORM_SQ
-            })
-        })
+        let cb = self.code_bytes();
+        cb > 0
+            && codes
+                .chunks_exact(cb)
+                .all(|c| each!(self, q => q.code_is_valid(c)))
     }
 
     /// Bytes per code.
