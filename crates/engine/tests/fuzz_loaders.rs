@@ -5,7 +5,8 @@
 //! iteration that reproduce it.
 //!
 //! `QUIVER_FUZZ_ITERS` sets the iterations per loader (default 2000); `QUIVER_FUZZ_SEED` the
-//! seed (default 1).
+//! seed (default 1); `QUIVER_FUZZ_SECS`, if set, stops each loader's run after that many
+//! seconds (the report gives the iterations done).
 
 mod loader_common;
 
@@ -18,6 +19,12 @@ fn iters() -> usize {
         .ok()
         .and_then(|v| v.parse().ok())
         .unwrap_or(2000)
+}
+
+fn time_budget() -> Option<f64> {
+    std::env::var("QUIVER_FUZZ_SECS")
+        .ok()
+        .and_then(|v| v.parse().ok())
 }
 
 fn seed() -> u64 {
@@ -174,7 +181,13 @@ fn fuzz(name: &str, bases: &[Base], dir: &Path) {
     let path = dir.join("mutant");
     let mut counts = [0usize; 2];
     let start = Instant::now();
+    let budget = time_budget();
+    let mut done = 0;
     for i in 0..n {
+        if budget.is_some_and(|b| start.elapsed().as_secs_f64() >= b) {
+            break;
+        }
+        done += 1;
         // Every iteration has its own stream, so one can be replayed from (seed, iteration).
         let mut r = Rng(seed ^ (i as u64).wrapping_mul(0x9e37_79b9_7f4a_7c15));
         let base = &bases[r.below(bases.len())];
@@ -195,8 +208,8 @@ fn fuzz(name: &str, bases: &[Base], dir: &Path) {
     }
     let secs = start.elapsed().as_secs_f64();
     eprintln!(
-        "{name}: {n} execs in {secs:.1}s ({:.0}/s), seed {seed}: {} rejected, {} loaded",
-        n as f64 / secs.max(1e-9),
+        "{name}: {done} execs in {secs:.1}s ({:.0}/s), seed {seed}: {} rejected, {} loaded",
+        done as f64 / secs.max(1e-9),
         counts[0],
         counts[1]
     );
