@@ -575,26 +575,46 @@ impl MultiVectorIndex {
                 "the file's FDE encoder is version {version}, this build implements version {ENCODER_VERSION}"
             ));
         }
-        let encoder = FdeEncoder::read_params(find(MV_ENCODER)?).map_err(muvera_error)?;
+        // The encoder's parameters are checked against the rest of the file before its
+        // matrices are allocated.
+        let encoder_bytes = find(MV_ENCODER)?;
+        let params = FdeEncoder::read_params_header(encoder_bytes).map_err(muvera_error)?;
         if let Some(want) = expected {
-            if want != encoder.params() {
+            if *want != params {
                 return Err(err!(
                     VersionMismatch,
                     "the file's FDE encoder ({:?}) differs from the expected one ({:?}): its FDEs are not comparable",
-                    encoder.params(),
+                    params,
                     want
                 ));
             }
         }
-        if encoder.output_dim() != fde.config().dim {
+        let fde_dim = fde.config().dim;
+        if params.output_dim() != fde_dim {
             return Err(err!(
                 CorruptFile,
                 "the FDE index dimension disagrees with the encoder"
             ));
         }
         let tokens = TokenStore::from_bytes(find(MV_TOKENS)?).map_err(muvera_error)?;
+        if tokens.dim() != params.dim {
+            return Err(err!(
+                CorruptFile,
+                "the token dimension disagrees with the encoder"
+            ));
+        }
+        let bound = max_encoder_entries(fde_dim, params.dim);
+        if params.matrix_entries() > bound {
+            return Err(err!(
+                CorruptFile,
+                "the FDE encoder's matrices ({} entries) exceed what FDEs of {fde_dim} dimensions from {}-dimensional tokens use (at most {bound})",
+                params.matrix_entries(),
+                params.dim
+            ));
+        }
+        let encoder = FdeEncoder::read_params(encoder_bytes).map_err(muvera_error)?;
         let sk = find(MV_SLOT_KEYS)?;
-        if sk.len() != tokens.len() * 4 || tokens.dim() != encoder.params().dim {
+        if sk.len() != tokens.len() * 4 {
             return Err(err!(CorruptFile, "token slots disagree with the key table"));
         }
         let slot_keys: Vec<u32> = sk
@@ -631,6 +651,16 @@ impl MultiVectorIndex {
             slot_keys,
         })
     }
+}
+
+/// The most matrix entries (hyperplanes, projections, Count-Sketch table) a stored encoder
+/// may hold for FDEs of `fde_dim` dimensions from `token_dim`-dimensional tokens. Without a
+/// final projection an encoder holds at most `2·fde_dim·token_dim`; the bound leaves room for
+/// a Count-Sketch compressing the concatenation up to 32·2^k_sim-fold.
+fn max_encoder_entries(fde_dim: usize, token_dim: usize) -> usize {
+    fde_dim
+        .saturating_mul(token_dim.saturating_add(1))
+        .saturating_mul(64)
 }
 
 /// A [`MultiVectorIndex`] shared between threads: one writer at a time, searches in parallel,

@@ -25,7 +25,7 @@ use crate::config::{Config, IndexKind};
 use crate::error::{err, Error, Result};
 use crate::quantized::{AnyQuantizer, Originals, QuantConfig};
 use crate::store::{AlignedF32, MappedSection, VectorStore};
-use crate::vector_index::{build_pool, VectorIndex};
+use crate::vector_index::{build_pool, representable, VectorIndex};
 
 /// The index file in the shared container: magic, version 2 (version 1 files, without
 /// quantization sections, still load), and how messages name it.
@@ -402,6 +402,11 @@ pub fn load_with(
             if q.kind() != config.quant.kind {
                 return Err(corrupt("quantizer parameters disagree with the options"));
             }
+            if q.dim() != dim || q.metric() != metric {
+                return Err(corrupt(
+                    "quantizer parameters disagree with the index dimension or metric",
+                ));
+            }
             Some(q)
         }
         None => None,
@@ -412,7 +417,13 @@ pub fn load_with(
             if Sections::len_of(&c) as u64 != (slots as u64).saturating_mul(q.code_bytes() as u64) {
                 return Err(corrupt("CODES length disagrees with slots × code size"));
             }
-            secs.owned(c)
+            let c = secs.owned(c);
+            if !q.codes_are_valid(&c) {
+                return Err(corrupt(
+                    "a code's correction factors are not finite or too large",
+                ));
+            }
+            c
         }
         None => Vec::new(),
     };
@@ -459,11 +470,41 @@ pub fn load_with(
                 return Err(corrupt("DELETED length disagrees with the slot count"));
             }
             let deleted = del.chunks_exact(8).map(|c| le_u64(c, 0)).collect();
-            let free = read_u32s(secs.find(FREE)?);
-            if free.iter().any(|&f| f as usize >= slots) {
-                return Err(corrupt("free slot past the end"));
+            let free_bytes = secs.find(FREE)?;
+            if free_bytes.len() % 4 != 0 || free_bytes.len() / 4 > slots {
+                return Err(corrupt("FREE length disagrees with the slot count"));
             }
-            let entry = (entry_id != u32::MAX).then_some((entry_id, entry_level as usize));
+            let free = read_u32s(free_bytes);
+            let mut seen = vec![false; slots];
+            for &f in &free {
+                match seen.get_mut(f as usize) {
+                    Some(s) if !*s => *s = true,
+                    Some(_) => return Err(corrupt(format!("free slot {f} is listed twice"))),
+                    None => return Err(corrupt("free slot past the end")),
+                }
+            }
+            let entry = match (entry_id, entry_level) {
+                (u32::MAX, u32::MAX) => None,
+                (u32::MAX, _) | (_, u32::MAX) => {
+                    return Err(corrupt("entry point id and level disagree"))
+                }
+                (id, level) => Some((id, level as usize)),
+            };
+            // A graph with any node that is not a free slot has an entry point, and only then;
+            // the entry point is never a free slot.
+            let nodes_present = seen.iter().any(|&f| !f);
+            match entry {
+                None if nodes_present => {
+                    return Err(corrupt("the graph has nodes but no entry point"))
+                }
+                Some(_) if !nodes_present => {
+                    return Err(corrupt("the graph has an entry point but no nodes"))
+                }
+                Some((id, _)) if seen.get(id as usize).copied().unwrap_or(false) => {
+                    return Err(corrupt("the entry point is a free slot"))
+                }
+                _ => {}
+            }
             let graph = Graph::from_parts(GraphParts {
                 params,
                 nodes: slots,
@@ -473,6 +514,26 @@ pub fn load_with(
                 entry,
             })
             .map_err(corrupt)?;
+            // Free slots hold no node: no tombstone, no links, and no node links to them
+            // (a search reaching one would answer with a stale key).
+            for &f in &free {
+                let mut links = Vec::new();
+                graph.links_into(f, 0, &mut links);
+                if graph.is_deleted(f) || graph.level(f) != 0 || !links.is_empty() {
+                    return Err(corrupt(format!("free slot {f} holds a node")));
+                }
+            }
+            if !free.is_empty() {
+                let mut links = Vec::new();
+                for id in 0..slots as u32 {
+                    for level in 0..=graph.level(id) {
+                        graph.links_into(id, level, &mut links);
+                        if links.iter().any(|&l| seen[l as usize]) {
+                            return Err(corrupt(format!("node {id} links to a free slot")));
+                        }
+                    }
+                }
+            }
             (Some(graph), free)
         }
     };
@@ -508,6 +569,7 @@ pub fn load_with(
             ))
         }
     };
+    check_vectors(store.as_slice(), dim, metric, &slot_of)?;
     let mut index = VectorIndex {
         pool: build_pool(config.threads)?,
         config,
@@ -530,4 +592,31 @@ pub fn load_with(
         .map(|(k, b)| (k, secs.owned(b)))
         .collect();
     Ok((index, extras))
+}
+
+/// Every stored f32 is finite and, under cosine, every live row is unit-norm (or zero), as
+/// the index stores them: a row that is not would score wrongly without any error.
+fn check_vectors(
+    data: &[f32],
+    dim: usize,
+    metric: Metric,
+    slot_of: &HashMap<u32, u32>,
+) -> Result<()> {
+    if dim > 0 && !data.chunks(dim).all(representable) {
+        return Err(corrupt(
+            "a stored vector holds NaN or infinity, or is too large for its distances to fit f32",
+        ));
+    }
+    if metric == Metric::Cosine && dim > 0 {
+        for &slot in slot_of.values() {
+            let Some(row) = data.get(slot as usize * dim..(slot as usize + 1) * dim) else {
+                continue;
+            };
+            let sq: f64 = row.iter().map(|&x| f64::from(x) * f64::from(x)).sum();
+            if sq != 0.0 && (sq - 1.0).abs() > 1e-3 {
+                return Err(corrupt("a stored cosine vector is not unit-norm"));
+            }
+        }
+    }
+    Ok(())
 }

@@ -89,7 +89,10 @@ impl QuantKind {
             QuantKind::Sq8 => Sq8::MIN_TRAINING,
             QuantKind::Binary { .. } => Binary::MIN_TRAINING,
             QuantKind::Rabitq => Rabitq::MIN_TRAINING,
-            QuantKind::Pq { nbits, .. } => 1usize << nbits,
+            // Saturating: options read from a file may carry any nbits (rejected later).
+            QuantKind::Pq { nbits, .. } => {
+                1usize.checked_shl(u32::from(nbits)).unwrap_or(usize::MAX)
+            }
         }
     }
 
@@ -414,6 +417,26 @@ impl AnyQuantizer {
                 opq: p.rotation().is_some(),
             },
         }
+    }
+
+    /// The vector dimension the parameters were trained for.
+    pub fn dim(&self) -> usize {
+        each!(self, q => q.dim())
+    }
+
+    /// The metric the parameters were trained for.
+    pub fn metric(&self) -> Metric {
+        each!(self, q => q.metric())
+    }
+
+    /// Whether every code (`codes` holds whole codes) could have come from encoding: its
+    /// per-vector factors finite and in the range encoding produces.
+    pub fn codes_are_valid(&self, codes: &[u8]) -> bool {
+        let cb = self.code_bytes();
+        cb > 0
+            && codes
+                .chunks_exact(cb)
+                .all(|c| each!(self, q => q.code_is_valid(c)))
     }
 
     /// Bytes per code.

@@ -90,7 +90,7 @@ const PAR_SCAN_LOOKUPS: usize = 1 << 22;
 pub const MAX_NORM_SQ: f64 = f32::MAX as f64 / 4.0;
 
 /// Finite, with a squared norm of at most [`MAX_NORM_SQ`] (so no distance overflows).
-fn representable(v: &[f32]) -> bool {
+pub(crate) fn representable(v: &[f32]) -> bool {
     let mut s = 0f64;
     for &x in v {
         if !x.is_finite() {

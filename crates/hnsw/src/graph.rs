@@ -347,7 +347,8 @@ impl Graph {
                 nodes * stride
             ));
         }
-        let check_block = |block: &[u32], max: usize| -> Result<(), String> {
+        let mut sorted = Vec::with_capacity(params.m0);
+        let mut check_block = |id: usize, block: &[u32], max: usize| -> Result<(), String> {
             let Some((&count, links)) = block.split_first() else {
                 return Ok(());
             };
@@ -358,6 +359,13 @@ impl Graph {
             if links[..n].iter().any(|&l| l as usize >= nodes) {
                 return Err("link points past the last node".into());
             }
+            sorted.clear();
+            sorted.extend_from_slice(&links[..n]);
+            sorted.sort_unstable();
+            if sorted.windows(2).any(|w| w[0] == w[1]) || sorted.binary_search(&(id as u32)).is_ok()
+            {
+                return Err(format!("node {id} links to itself or twice to one node"));
+            }
             Ok(())
         };
         let mut scratch = vec![0u32; stride];
@@ -365,27 +373,38 @@ impl Graph {
             for (s, w) in scratch.iter_mut().zip(&words[i * stride..(i + 1) * stride]) {
                 *s = w.load(Ordering::Relaxed);
             }
-            check_block(&scratch, params.m0)?;
+            check_block(i, &scratch, params.m0)?;
         }
         if upper.len() != nodes {
             return Err("upper-level table length differs from node count".into());
         }
         let per = params.m + 1;
-        for u in &upper {
+        for (i, u) in upper.iter().enumerate() {
             if u.len() % per != 0 || u.len() / per > crate::MAX_LEVEL {
                 return Err("upper-level block has a bad length".into());
             }
             for block in u.chunks(per) {
-                check_block(block, params.m)?;
+                check_block(i, block, params.m)?;
             }
         }
         if deleted.len() != nodes.div_ceil(64) {
             return Err("tombstone table length differs from node count".into());
         }
-        if let Some((id, level)) = entry {
-            if id as usize >= nodes || upper[id as usize].len() / per != level {
-                return Err("entry point is not a node of its recorded level".into());
+        if nodes % 64 != 0 && deleted.last().is_some_and(|&w| w >> (nodes % 64) != 0) {
+            return Err("tombstone set past the last node".into());
+        }
+        let top = upper.iter().map(|u| u.len() / per).max().unwrap_or(0);
+        match entry {
+            Some((id, level)) => {
+                if id as usize >= nodes || upper[id as usize].len() / per != level {
+                    return Err("entry point is not a node of its recorded level".into());
+                }
+                if level != top {
+                    return Err("entry point is not on the top level".into());
+                }
             }
+            None if top > 0 => return Err("nodes on upper levels but no entry point".into()),
+            None => {}
         }
         let n_deleted = deleted.iter().map(|w| w.count_ones() as usize).sum();
         let g = Graph {

@@ -140,6 +140,21 @@ impl FdeParams {
         self.final_dim.unwrap_or_else(|| self.concat_dim())
     }
 
+    /// Floats (and Count-Sketch words) an encoder with these parameters holds: hyperplanes,
+    /// projection matrices and the Count-Sketch table (saturating).
+    pub fn matrix_entries(&self) -> usize {
+        let per_rep = (self.k_sim as usize).saturating_add(self.d_proj.unwrap_or(0));
+        let cs = if self.final_dim.is_some() {
+            self.concat_dim()
+        } else {
+            0
+        };
+        self.reps
+            .saturating_mul(per_rep)
+            .saturating_mul(self.dim)
+            .saturating_add(cs)
+    }
+
     /// Checks every range constraint; [`MuveraError::InvalidArgument`] names the first violated.
     pub fn validate(&self) -> Result<()> {
         let bad = |m: String| Err(MuveraError::InvalidArgument(m));
@@ -560,6 +575,15 @@ impl FdeEncoder {
     /// another [`ENCODER_VERSION`]; [`MuveraError::Corrupt`] for a bad magic,
     /// wrong length, invalid parameters or checksum mismatch.
     pub fn read_params(b: &[u8]) -> Result<Self> {
+        let params = Self::read_params_header(b)?;
+        Self::read_params_body(b, params)
+    }
+
+    /// The parameters of a [`FdeEncoder::write_params`] record, validated, without reading
+    /// (or allocating) its matrices: lets a loader check them against the rest of a file
+    /// before [`FdeEncoder::read_params`] allocates
+    /// [`FdeParams::matrix_entries`] floats. Errors as [`FdeEncoder::read_params`].
+    pub fn read_params_header(b: &[u8]) -> Result<FdeParams> {
         let corrupt = |m: &str| MuveraError::Corrupt(format!("FDE params: {m}"));
         if b.len() < 8 || &b[..4] != MAGIC {
             return Err(corrupt("bad magic or truncated header"));
@@ -594,6 +618,11 @@ impl FdeEncoder {
         params
             .validate()
             .map_err(|e| MuveraError::Corrupt(format!("FDE params: {e}")))?;
+        Ok(params)
+    }
+
+    fn read_params_body(b: &[u8], params: FdeParams) -> Result<Self> {
+        let corrupt = |m: &str| MuveraError::Corrupt(format!("FDE params: {m}"));
         let n_hyper = params.reps * params.k_sim as usize * params.dim;
         let n_proj = params.reps * params.d_proj.unwrap_or(0) * params.dim;
         let n_cs = if params.final_dim.is_some() {

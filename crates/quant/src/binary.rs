@@ -464,6 +464,24 @@ impl Quantizer for Binary {
         }
     }
 
+    fn code_is_valid(&self, code: &[u8]) -> bool {
+        if code.len() != self.code_bytes() {
+            return false;
+        }
+        let off = self.factors_off();
+        let f = |i: usize| crate::code_f32(code, off + 4 * i).unwrap_or(f32::NAN);
+        let (rn, a) = (f(0), f(1));
+        // rn = ‖r‖; a = ‖r‖₁ / (√dim · ‖r‖) ∈ [1/√dim, 1] (1 for a zero residual).
+        let a_min = 1.0 / (self.dim as f32).sqrt() * 0.999;
+        let ok = (0.0..=crate::MAX_CODE_NORM).contains(&rn) && (a_min..=1.001).contains(&a);
+        if self.metric == Metric::Ip {
+            // ⟨r, centre⟩ and a zero word.
+            ok && f(2).is_finite() && f(2).abs() <= crate::MAX_CODE_NORM && f(3) == 0.0
+        } else {
+            ok
+        }
+    }
+
     fn decode(&self, code: &[u8], out: &mut [f32]) {
         if code.len() < self.code_bytes() {
             out.iter_mut().for_each(|x| *x = 0.0);

@@ -34,6 +34,10 @@ pub fn put_f32s(out: &mut Vec<u8>, v: &[f32]) {
     }
 }
 
+/// Largest sum of squares of one stored parameter array (centres, bounds, codebooks): the
+/// squared-norm limit vectors have, so no distance computed from parameters overflows f32.
+pub const MAX_PARAM_NORM_SQ: f64 = f32::MAX as f64 / 4.0;
+
 /// A bounds-checked reader over parameter bytes.
 pub struct Reader<'a> {
     bytes: &'a [u8],
@@ -64,15 +68,30 @@ impl<'a> Reader<'a> {
         Ok(u32::from_le_bytes([b[0], b[1], b[2], b[3]]))
     }
 
-    /// Read `n` f32 values.
+    /// Read `n` f32 values: finite, with a sum of squares of at most [`MAX_PARAM_NORM_SQ`]
+    /// (so distances computed from them cannot overflow f32).
     pub fn f32s(&mut self, n: usize) -> Result<Vec<f32>, QuantError> {
         let len = n
             .checked_mul(4)
             .ok_or_else(|| QuantError::Corrupt("length overflows".into()))?;
         let b = self.bytes(len)?;
-        Ok(b.chunks_exact(4)
+        let v: Vec<f32> = b
+            .chunks_exact(4)
             .map(|c| f32::from_le_bytes([c[0], c[1], c[2], c[3]]))
-            .collect())
+            .collect();
+        let mut sq = 0f64;
+        for &x in &v {
+            if !x.is_finite() {
+                return Err(QuantError::Corrupt("non-finite parameter".into()));
+            }
+            sq += f64::from(x) * f64::from(x);
+        }
+        if sq > MAX_PARAM_NORM_SQ {
+            return Err(QuantError::Corrupt(
+                "parameters too large: distances would overflow f32".into(),
+            ));
+        }
+        Ok(v)
     }
 
     /// Fail unless every byte was consumed.

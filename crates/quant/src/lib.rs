@@ -105,6 +105,22 @@ pub trait Quantizer: Send + Sync + Sized {
     fn write_params(&self, out: &mut Vec<u8>);
     /// Load parameters written by [`Quantizer::write_params`]; validates every length.
     fn read_params(bytes: &[u8]) -> Result<Self, QuantError>;
+    /// Whether `code` (`code_bytes()` bytes, e.g. read from a file) could have come from
+    /// [`Quantizer::encode`]: its per-vector factors are finite and in the range encoding
+    /// produces, so no estimate computed from it is NaN or infinite.
+    fn code_is_valid(&self, code: &[u8]) -> bool {
+        code.len() == self.code_bytes()
+    }
+}
+
+/// Largest per-vector norm factor a valid code may carry: its square stays within the
+/// squared-norm limit of vectors.
+pub(crate) const MAX_CODE_NORM: f32 = 9.2e18;
+
+/// The little-endian f32 at byte `off` of `code`, if present.
+pub(crate) fn code_f32(code: &[u8], off: usize) -> Option<f32> {
+    code.get(off..off + 4)
+        .map(|b| f32::from_le_bytes([b[0], b[1], b[2], b[3]]))
 }
 
 /// Check that training data is a whole number of rows, has at least `needed` rows and is finite.

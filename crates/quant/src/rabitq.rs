@@ -325,6 +325,24 @@ impl Quantizer for Rabitq {
         }
     }
 
+    fn code_is_valid(&self, code: &[u8]) -> bool {
+        if code.len() != self.code_bytes() {
+            return false;
+        }
+        let off = self.words * 8;
+        let f = |i: usize| crate::code_f32(code, off + 4 * i).unwrap_or(f32::NAN);
+        let (rn, inv_a, pc, rc) = (f(0), f(1), f(2), f(3));
+        // rn = ‖r‖; 1/a with a = ‖u‖₁/√padded ∈ [1/√padded, 1] (loosely: the rotation is
+        // only near-orthonormal in f32); pc = the code's popcount; rc = ⟨r, centre⟩.
+        let ones: u32 = code[..off].iter().map(|b| b.count_ones()).sum();
+        let max_inv_a = 2.0 * (self.padded as f32).sqrt();
+        (0.0..=crate::MAX_CODE_NORM).contains(&rn)
+            && (0.5..=max_inv_a).contains(&inv_a)
+            && pc == ones as f32
+            && rc.is_finite()
+            && rc.abs() <= crate::MAX_CODE_NORM
+    }
+
     fn decode(&self, code: &[u8], out: &mut [f32]) {
         if code.len() < self.code_bytes() {
             out.iter_mut().for_each(|x| *x = 0.0);

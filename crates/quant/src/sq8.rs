@@ -143,6 +143,20 @@ impl Quantizer for Sq8 {
         }
     }
 
+    fn code_is_valid(&self, code: &[u8]) -> bool {
+        if code.len() != self.code_bytes() {
+            return false;
+        }
+        // The stored squared norm of the decoded offsets, recomputed as encode does.
+        let mut e = 0f32;
+        for (s, &c) in self.scale.iter().zip(&code[..self.dim]) {
+            let r = s * f32::from(c);
+            e += r * r;
+        }
+        crate::code_f32(code, self.dim)
+            .is_some_and(|x| x.is_finite() && (x - e).abs() <= 1e-3 * e.max(f32::MIN_POSITIVE))
+    }
+
     fn decode(&self, code: &[u8], out: &mut [f32]) {
         for (i, o) in out.iter_mut().enumerate().take(self.dim) {
             *o = self.lo[i] + self.scale[i] * f32::from(code.get(i).copied().unwrap_or(0));
