@@ -140,6 +140,10 @@ test('a reader process opening in a loop while a writer process saves: no failed
   }
   child.kill('SIGKILL')
   await new Promise((r) => child.once('exit', r))
-  t.deepEqual(failures, [], `${failures.length} of ${opens + failures.length} opens failed during ${progress.saves} saves`)
+  t.deepEqual(
+    failures,
+    [],
+    `${failures.length} of ${opens + failures.length} opens failed during ${progress.saves} saves`,
+  )
   t.true(progress.saves >= 3 && opens > 0, `${progress.saves} saves, ${opens} opens`)
 })
