@@ -1,0 +1,6 @@
+#![no_main]
+//! Loads a container built from the input (see `quiver_fuzz::decode`) as a Multi file.
+
+libfuzzer_sys::fuzz_target!(|data: &[u8]| {
+    quiver_fuzz::run(quiver_fuzz::loader_common::Loader::Multi, data);
+});
