@@ -144,12 +144,28 @@ impl Graph {
             let mut second = Vec::with_capacity(m0);
             let mut fresh: Vec<u32> = Vec::with_capacity(m0 * 2);
             let ahead = q.prefetch_ahead().max(1);
-            while let Some(Near(dist, node)) = frontier.pop() {
-                // `bound` is infinite until the result pool is full: keep going until `cap`
-                // accepted nodes are held and nothing closer is left to expand.
-                if dist > results.bound() {
-                    break;
-                }
+            // Acorn: rejected nodes looked through, keyed by the distance of the node whose
+            // expansion met them; expanded only by the rescue below.
+            let mut rejected: BinaryHeap<Near> = BinaryHeap::new();
+            loop {
+                let node = match frontier.pop() {
+                    // `bound` is infinite until the result pool is full: keep going until
+                    // `cap` accepted nodes are held and nothing closer is left to expand.
+                    Some(Near(dist, _)) if dist > results.bound() => break,
+                    Some(near) => near,
+                    // Acorn ran out of accepted candidates before filling the pool (the
+                    // accepted nodes near the entry are not within two hops of the rest):
+                    // expand the rejected nodes it looked through, closest parent first, still
+                    // scoring only accepted nodes, until an accepted candidate turns up.
+                    None if mode == FilterMode::Acorn && !results.is_full() => {
+                        match rejected.pop() {
+                            Some(near) => near,
+                            None => break,
+                        }
+                    }
+                    None => break,
+                };
+                let Near(dist, node) = node;
                 self.links_into(node, 0, &mut links);
                 stats.hops += 1;
                 fresh.clear();
@@ -169,6 +185,7 @@ impl Graph {
                             // Rejected: look through it to its accepted neighbours. Rejected
                             // second-hop nodes stay unmarked so that they can still be looked
                             // through when met as a direct neighbour.
+                            rejected.push(Near(dist, n));
                             self.links_into(n, 0, &mut second);
                             stats.hops += 1;
                             for &m in second.iter() {
