@@ -14,9 +14,13 @@
 //!   build-time links, as Qdrant uses it): only accepted nodes are scored and routed. When a
 //!   node is expanded, each neighbour that fails the filter is itself looked through (its
 //!   links are read) and its accepted neighbours are considered too, so the search hops over
-//!   rejected regions two links at a time. Each node is considered once per search. Far fewer
-//!   distance computations at low selectivity; it can lose its way when the accepted set is
-//!   not reachable within two hops of the entry region.
+//!   rejected regions two links at a time. Each node is considered once per search. If the
+//!   accepted candidates run out before the result pool is full (the accepted set is not
+//!   connected within two hops, or the entry region is all rejected), the rejected nodes it
+//!   looked through are expanded in turn, closest parent first, still scoring only accepted
+//!   nodes. Far fewer distance computations than graph mode at low selectivity; recall drops
+//!   when the accepted set is scattered over regions that are far apart in the graph (it
+//!   fills its pool from the first accepted region it reaches).
 //!
 //! Both modes count distance computations and stop once `budget` of them have been spent,
 //! reporting `exhausted` so the caller can fall back to an exact scan over the accepted set.

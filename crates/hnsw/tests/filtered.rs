@@ -194,12 +194,34 @@ fn anti_correlated_filter() {
             }),
         ),
     ] {
-        let mut recalls = Vec::new();
-        for mode in MODES {
+        let [graph, acorn] = MODES.map(|mode| {
             let q = filtered_recall(g, data, queries, 10, 64, mode, &*filter_for);
             report(&format!("anti-correlated, {name},"), mode, &q);
-            recalls.push(q);
+            q
+        });
+        // Graph mode keeps its recall by scoring a large part of the graph.
+        assert!(
+            graph.recall >= 0.95,
+            "{name}: graph recall {}",
+            graph.recall
+        );
+        assert!(
+            acorn.distances < graph.distances / 5.0,
+            "{name}: acorn not cheaper"
+        );
+        if name.starts_with("farthest") {
+            // One accepted cluster: once ACORN reaches it, the accepted subgraph is well
+            // connected, so it matches graph mode's recall at a small fraction of the cost.
+            assert!(
+                acorn.recall >= 0.95,
+                "{name}: acorn recall {}",
+                acorn.recall
+            );
         }
+        // With accepted nodes thinly spread over the other 19 clusters ACORN fills its pool
+        // from the first accepted region it reaches and misses nearer ones in other clusters:
+        // measured recall@10 0.46 at about 140 distances (graph mode: 1.00 at about 7,100).
+        // The engine should prefer graph mode or an exact scan for such filters.
     }
 }
 
