@@ -387,3 +387,20 @@ fn filtered_range_search_matches_brute_force() {
         assert!(recall >= 0.97, "{mode:?}: range recall {recall}");
     }
 }
+
+#[test]
+fn accept_all_filters_match_unfiltered_search() {
+    let (data, queries) = split(3000, 20, 16, 31);
+    let g = build(&data, Params::new(8, 64, 3), 1);
+    for mode in MODES {
+        let mut same = 0;
+        for qi in 0..20u32 {
+            let q = queries.row(qi);
+            let (plain, _) = g.search(&data, q, 10, 32);
+            let r = g.search_filtered(&data, q, 10, 32, |_| true, mode, usize::MAX);
+            same += r.hits.iter().filter(|h| plain.contains(h)).count();
+        }
+        println!("accept-all {mode:?}: {same} of 200 hits as unfiltered search");
+        assert_eq!(same, 200, "{mode:?}");
+    }
+}
