@@ -9,6 +9,10 @@
 //!   upper levels per node), tombstones, persistence accessors.
 //! - [`search`]: the search loop (`search_layer`), the sorted candidate pool and the
 //!   epoch-tagged visited set.
+//! - [`filtered`]: filtered search ([`Graph::search_filtered`]: hnswlib-style graph filter
+//!   or ACORN-1 two-hop traversal, with a distance budget) and range search
+//!   ([`Graph::search_range`], [`Graph::search_range_filtered`]: all nodes within a radius,
+//!   doubling `ef` up to a cap).
 //! - [`insert`]: insertion and the neighbour-selection heuristic.
 //! - [`consolidate`]: re-linking around deleted nodes.
 //!
@@ -17,10 +21,12 @@
 //! Structural changes that move memory (`reserve`, `consolidate`, `reset_slot`) take `&mut self`.
 
 pub mod consolidate;
+pub mod filtered;
 pub mod graph;
 pub mod insert;
 pub mod search;
 
+pub use filtered::{FilterMode, FilteredResult, RangeResult};
 pub use graph::{Graph, GraphParts, WordArena, WordSource};
 pub use search::SearchStats;
 

@@ -43,7 +43,7 @@ impl Visited {
 
     /// Marks `id`; returns true if it was not yet visited.
     #[inline]
-    fn insert(&mut self, id: u32) -> bool {
+    pub(crate) fn insert(&mut self, id: u32) -> bool {
         match self.marks.get_mut(id as usize) {
             Some(m) if *m != self.epoch => {
                 *m = self.epoch;
@@ -93,9 +93,9 @@ impl Pool {
         }
     }
 
-    /// The distance a new entry must beat to get in.
+    /// The distance a new entry must beat to get in (infinite while the pool is not full).
     #[inline]
-    fn bound(&self) -> f32 {
+    pub(crate) fn bound(&self) -> f32 {
         if self.items.len() < self.cap {
             f32::INFINITY
         } else {
@@ -103,8 +103,9 @@ impl Pool {
         }
     }
 
+    /// Inserts `(dist, id)` if it beats [`Pool::bound`], dropping the farthest entry when full.
     #[inline]
-    fn insert(&mut self, dist: f32, id: u32) {
+    pub(crate) fn insert(&mut self, dist: f32, id: u32) {
         if dist >= self.bound() {
             return;
         }
@@ -132,6 +133,18 @@ impl Pool {
             }
         }
         None
+    }
+
+    /// Whether the pool holds `cap` entries.
+    #[inline]
+    pub(crate) fn is_full(&self) -> bool {
+        self.items.len() >= self.cap
+    }
+
+    /// The farthest entry's distance, if any.
+    #[inline]
+    pub(crate) fn farthest(&self) -> Option<f32> {
+        self.items.last().map(|e| e.0)
     }
 
     pub(crate) fn into_sorted(self) -> Vec<(f32, u32)> {
