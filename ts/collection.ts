@@ -134,8 +134,13 @@ function checkManifest(dir: string, m: unknown): Manifest {
   if (typeof o.generation !== 'string' || !GENERATION_NAME.test(o.generation)) throw bad('names a bad generation')
   const schema = o.schema
   if (schema === null || typeof schema !== 'object' || Array.isArray(schema)) throw bad('has no schema')
-  for (const f of Object.keys(schema)) {
+  const fields = Object.keys(schema)
+  if (fields.length === 0) throw bad('has an empty schema')
+  const isObject = (v: unknown): boolean => v !== null && typeof v === 'object' && !Array.isArray(v)
+  for (const f of fields) {
     if (f !== 'text' && f !== 'vector' && f !== 'multiVector') throw bad(`has an unknown schema field '${f}'`)
+    const v = (schema as Record<string, unknown>)[f]
+    if (f === 'text' ? v !== true && !isObject(v) : !isObject(v)) throw bad(`has a bad schema entry '${f}'`)
   }
   const parts = o.parts as Record<string, unknown> | null
   if (parts === null || typeof parts !== 'object') throw bad('has no parts')
@@ -687,6 +692,15 @@ export class Collection {
       c.multi = await part(manifest.parts.multiVector, schema.multiVector !== undefined, (f) =>
         MultiVectorIndex.load(f),
       )
+      // The schema is saved again by the next save: it must describe the parts it sits beside.
+      for (const [field, loaded] of [
+        ['vector', c.vector],
+        ['multiVector', c.multi],
+      ] as const) {
+        const want = (schema[field] as { dim?: unknown } | undefined)?.dim
+        if (loaded !== null && want !== loaded.dim)
+          throw corrupt(dir, `the schema's ${field} dim disagrees with its part`)
+      }
       let parsed: unknown
       try {
         const body = fs.readFileSync(path.join(gdir, manifest.parts.docs.file))
