@@ -70,6 +70,8 @@
 //! `InvalidArgument` for schemas, records and payloads, `Corrupt` for persisted bytes.
 //! Decoding never panics on any input.
 
+#![warn(missing_docs)]
+
 mod attrs;
 mod codec;
 mod error;

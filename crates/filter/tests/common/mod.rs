@@ -159,14 +159,22 @@ pub fn random_filter(rng: &mut SplitMix, fields: &[(String, FieldType)], depth: 
         return json!({"t": "true"});
     }
     let (name, ty) = rng.pick(fields).clone();
-    match rng.below(4) {
+    // exists 1/6, in 2/6, and for fields that support it all/range 3/6
+    let op = match rng.below(6) {
+        0 => 0,
+        1 | 2 => 3,
+        _ if ty == FieldType::KeywordArray => 1,
+        _ if matches!(ty, FieldType::Int | FieldType::Float) => 2,
+        _ => 3,
+    };
+    match op {
         0 => json!({"t": "exists", "f": name}),
-        1 if ty == FieldType::KeywordArray => {
+        1 => {
             let n = 1 + rng.below(3);
             let v: Vec<Value> = (0..n).map(|_| filter_value(rng, ty)).collect();
             json!({"t": "all", "f": name, "v": v})
         }
-        2 if matches!(ty, FieldType::Int | FieldType::Float) => {
+        2 => {
             let mut m = serde_json::Map::new();
             m.insert("t".into(), json!("range"));
             m.insert("f".into(), json!(name));
