@@ -221,7 +221,7 @@ pub struct AttributeStore {
 fn parse_keyword(v: &Json, at: &dyn Fn() -> String) -> Result<String> {
     let s = v
         .as_str()
-        .ok_or_else(|| invalid_arg(format!("{}: expected a string", at())))?;
+        .ok_or_else(|| invalid_arg(format!("{}: expected a keyword string", at())))?;
     if s.len() > MAX_KEYWORD_BYTES {
         return Err(invalid_arg(format!(
             "{}: keyword of {} bytes exceeds the limit of {MAX_KEYWORD_BYTES}",
@@ -369,7 +369,7 @@ impl AttributeStore {
                 if fv.is_null() {
                     continue;
                 }
-                let at = || format!("attributes[{i}].{name} ({})", ty.as_str());
+                let at = || format!("attributes[{i}].{name}");
                 let val = parse_value(fv, ty, &at)?;
                 values.push((fi as u8, val));
             }
