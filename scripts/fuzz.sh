@@ -7,6 +7,7 @@
 #   bash scripts/fuzz.sh --secs 600 vector_index
 #   bash scripts/fuzz.sh --runs 10000000      stop each target after that many executions
 #   bash scripts/fuzz.sh --ci                 the short deterministic run CI makes (seed 1)
+#   FUZZ_BIN=dir bash scripts/fuzz.sh ...     run targets built elsewhere (no toolchain needed)
 #
 # Needs `cargo +nightly` and cargo-fuzz (`cargo install cargo-fuzz --locked`); --ci installs
 # cargo-fuzz when it is missing and skips, saying so, when there is no nightly toolchain.
@@ -24,22 +25,26 @@ while [ $# -gt 0 ]; do
     *) targets+=("$1"); shift ;;
   esac
 done
-[ ${#targets[@]} -gt 0 ] || targets=(vector_index multi_vector text_index)
+[ ${#targets[@]} -gt 0 ] || targets=(vector_index multi_vector text_index filter)
 
-if ! cargo +nightly --version >/dev/null 2>&1; then
-  if [ "$ci" = 1 ]; then echo "fuzz: no nightly toolchain here, skipped"; exit 0; fi
-  echo "fuzz: needs a nightly toolchain (cargo +nightly)" >&2; exit 1
-fi
-if ! cargo fuzz --version >/dev/null 2>&1; then
-  if [ "$ci" = 1 ]; then cargo install cargo-fuzz --locked --quiet; else
-    echo "fuzz: needs cargo-fuzz (cargo install cargo-fuzz --locked)" >&2; exit 1; fi
-fi
+if [ -n "${FUZZ_BIN:-}" ]; then
+  bin="$(cd "$root" && cd "$FUZZ_BIN" && pwd)"
+else
+  if ! cargo +nightly --version >/dev/null 2>&1; then
+    if [ "$ci" = 1 ]; then echo "fuzz: no nightly toolchain here, skipped"; exit 0; fi
+    echo "fuzz: needs a nightly toolchain (cargo +nightly)" >&2; exit 1
+  fi
+  if ! cargo fuzz --version >/dev/null 2>&1; then
+    if [ "$ci" = 1 ]; then cargo install cargo-fuzz --locked --quiet; else
+      echo "fuzz: needs cargo-fuzz (cargo install cargo-fuzz --locked)" >&2; exit 1; fi
+  fi
 
-# No sanitizer: the crates' unsafe code is SIMD loads over checked lengths and the mappings;
-# without ASan an execution is several times faster. Debug assertions catch overflows.
-cargo +nightly fuzz build -O --debug-assertions --sanitizer none
-bin="target/x86_64-unknown-linux-gnu/release"
-[ -d "$bin" ] || bin=$(dirname "$(find target -name vector_index -type f -perm -u+x | head -1)")
+  # No sanitizer: the crates' unsafe code is SIMD loads over checked lengths and the mappings;
+  # without ASan an execution is several times faster. Debug assertions catch overflows.
+  cargo +nightly fuzz build -O --debug-assertions --sanitizer none
+  bin="target/x86_64-unknown-linux-gnu/release"
+  [ -d "$bin" ] || bin=$(dirname "$(find target -name vector_index -type f -perm -u+x | head -1)")
+fi
 
 status=0
 for t in "${targets[@]}"; do
