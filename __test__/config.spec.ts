@@ -19,6 +19,7 @@ test('constants have the documented values', (t) => {
     'ERR_DUPLICATE_KEY',
     'ERR_INTERNAL',
     'ERR_INVALID_ARGUMENT',
+    'ERR_INVALID_FILTER',
     'ERR_IO',
     'ERR_KEY_NOT_FOUND',
     'ERR_NON_FINITE',
@@ -82,6 +83,7 @@ test('explicit options are kept', (t) => {
       trainingSize: 500,
     },
     originals: 'none',
+    payload: false,
   }
   const index = new VectorIndex(opts)
   t.deepEqual(index.config(), opts)

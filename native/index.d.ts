@@ -152,9 +152,9 @@ export declare class NativeVectorIndex {
   /** Loads an index file on the JS thread. */
   static loadSync(path: string, mmap: boolean, threads?: number | undefined | null): NativeVectorIndex
   /** Adds (or upserts) a batch on a worker thread. */
-  add(keys: Uint32Array, vectors: Float32Array, upsert: boolean, onProgress?: ((err: Error | null, done: number, total: number) => void) | null, cancel?: CancelToken | null): Promise<NativeAddResult>
+  add(keys: Uint32Array, vectors: Float32Array, upsert: boolean, onProgress?: ((err: Error | null, done: number, total: number) => void) | null, cancel?: CancelToken | null, attributes?: string | null, payloads?: Array<string | null> | null): Promise<NativeAddResult>
   /** Adds (or upserts) a batch on the JS thread. */
-  addSync(keys: Uint32Array, vectors: Float32Array, upsert: boolean): NativeAddResult
+  addSync(keys: Uint32Array, vectors: Float32Array, upsert: boolean, attributes?: string | undefined | null, payloads?: Array<string | undefined | null> | undefined | null): NativeAddResult
   /** Searches one query on a worker thread. */
   search(query: Float32Array, k: number, ef: number, cancel?: CancelToken | undefined | null): Promise<NativeSearchResult>
   /** Searches one query on the JS thread. */
@@ -163,6 +163,23 @@ export declare class NativeVectorIndex {
   searchBatch(queries: Float32Array, k: number, ef: number, cancel?: CancelToken | undefined | null): Promise<NativeBatchResult>
   /** Searches many queries on the index's thread pool; the JS thread waits. */
   searchBatchSync(queries: Float32Array, k: number, ef: number): NativeBatchResult
+  /** A filtered and/or range search of one query, on a worker thread. */
+  searchWith(query: Float32Array, request: NativeSearchRequest, cancel?: CancelToken | undefined | null): Promise<NativeFilteredResult>
+  /** A filtered and/or range search of one query, on the JS thread. */
+  searchWithSync(query: Float32Array, request: NativeSearchRequest): NativeFilteredResult
+  /**
+   * A filtered batch (one filter for all, or `filters`: one per query), from a worker
+   * thread on the index's pool.
+   */
+  searchBatchWith(queries: Float32Array, request: NativeSearchRequest, filters?: Array<string> | undefined | null, cancel?: CancelToken | undefined | null): Promise<NativeFilteredBatchResult>
+  /** A filtered batch on the JS thread (the pool works, the JS thread waits). */
+  searchBatchWithSync(queries: Float32Array, request: NativeSearchRequest, filters?: Array<string> | undefined | null): NativeFilteredBatchResult
+  /** Rows matching a compiled filter (all live rows without one). */
+  count(filter?: string | undefined | null): number
+  /** A key's attributes (JSON object text), or null. */
+  getAttributes(key: number): string | null
+  /** A key's payload (JSON text), or null. */
+  getPayload(key: number): string | null
   /** Whether `key` is present. */
   has(key: number): boolean
   /** A copy of the stored vector, or null. */
@@ -269,6 +286,10 @@ export interface NativeConfig {
   trainingSize: number
   /** memory | mmap | none */
   originals: string
+  /** Declared attribute fields: a JSON object of field name to type. */
+  attributes?: string
+  /** Whether keys may carry a payload. */
+  payload?: boolean
 }
 
 /** FDE encoder parameters: a preset, then explicit overrides (0 / empty = keep the preset's). */
@@ -301,6 +322,30 @@ export interface NativeFdeParams {
   fillEmpty: boolean
   outputDim: number
   version: number
+}
+
+/**
+ * A filtered batch: row-major `n × k` hits, counts, one plan per query, and the requested
+ * metadata of every hit, row after row (`counts[i]` entries for row `i`).
+ */
+export interface NativeFilteredBatchResult {
+  keys: Uint32Array
+  distances: Float32Array
+  counts: Uint32Array
+  plans: Array<NativePlan>
+  attributes?: Array<string | undefined | null>
+  payloads?: Array<string | undefined | null>
+}
+
+/** One filtered/range search's hits, nearest first, with the plan and requested metadata. */
+export interface NativeFilteredResult {
+  keys: Uint32Array
+  distances: Float32Array
+  plan: NativePlan
+  /** Each hit's attributes (JSON object text), when requested. */
+  attributes?: Array<string | undefined | null>
+  /** Each hit's payload (JSON text), when requested. */
+  payloads?: Array<string | undefined | null>
 }
 
 /** One kernel family and the variant it runs. */
@@ -340,6 +385,8 @@ export interface NativeMemoryUsage {
   codes: number
   graph: number
   keys: number
+  attributes: number
+  payloads: number
 }
 
 /** Multi-vector index options. */
@@ -366,6 +413,28 @@ export interface NativeMultiResult {
   encodeMs: number
   searchMs: number
   rerankMs: number
+}
+
+/** How a filtered or range search was answered. */
+export interface NativePlan {
+  /** exact | acorn | graph */
+  strategy: string
+  matched: number
+  distanceComputations: number
+  capped: boolean
+}
+
+/** A search with a filter, a range bound or metadata to return. */
+export interface NativeSearchRequest {
+  k: number
+  ef: number
+  /** The compiled filter (JSON). */
+  filter?: string
+  /** auto | exact | acorn | graph */
+  filterStrategy?: string
+  maxDistance?: number
+  includeAttributes?: boolean
+  includePayload?: boolean
 }
 
 /** One search's hits, nearest first. */

@@ -97,16 +97,17 @@ export async function runAdd<T>(
   options: unknown,
   op: string,
   unit: string,
-  prepare: () => { total: number; data: T },
+  prepare: (options: Record<string, unknown>) => { total: number; data: T },
   call: (data: T, progress: NativeProgressCallback | null, token: NativeCancelToken | null) => Promise<NativeAddResult>,
+  extraFields: readonly string[] = [],
 ): Promise<number> {
-  const o = checkOptionsObject(options, 'add options', ['onProgress', 'signal'])
+  const o = checkOptionsObject(options, 'add options', ['onProgress', 'signal', ...extraFields])
   const onProgress = o.onProgress
   if (onProgress !== undefined && typeof onProgress !== 'function') {
     throw invalid('options.onProgress must be a function')
   }
   const signal = checkSignal(o.signal)
-  const { total, data } = prepare()
+  const { total, data } = prepare(o)
   if (signal !== undefined && signal.aborted) {
     throw new QuiverError('ERR_ABORTED', `${op} aborted after inserting 0 of ${total} ${unit}`, { inserted: 0 })
   }

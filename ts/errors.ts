@@ -24,6 +24,8 @@
  * - `ERR_ABORTED`            – the operation was cancelled through an `AbortSignal`.
  * - `ERR_READ_ONLY`          – a write was attempted on a read-only (memory-mapped) index.
  * - `ERR_CLOSED`             – a call on an object after its `close()`.
+ * - `ERR_INVALID_FILTER`     – a search filter is malformed: an undeclared field, a value of the
+ *                              wrong type, an empty `$in`, a NaN bound, nesting too deep.
  * - `ERR_UNSUPPORTED_PLATFORM` – no native binary for this platform/arch/libc is installed.
  * - `ERR_INTERNAL`           – an unexpected internal failure (a bug; please report it).
  */
@@ -41,6 +43,7 @@ export type QuiverErrorCode =
   | 'ERR_ABORTED'
   | 'ERR_READ_ONLY'
   | 'ERR_CLOSED'
+  | 'ERR_INVALID_FILTER'
   | 'ERR_UNSUPPORTED_PLATFORM'
   | 'ERR_INTERNAL'
 
@@ -59,6 +62,7 @@ export const ERROR_CODES: readonly QuiverErrorCode[] = Object.freeze([
   'ERR_ABORTED',
   'ERR_READ_ONLY',
   'ERR_CLOSED',
+  'ERR_INVALID_FILTER',
   'ERR_UNSUPPORTED_PLATFORM',
   'ERR_INTERNAL',
 ] as const)

@@ -36,7 +36,22 @@ export type {
   ResolvedQuantizationOptions,
   Originals,
   MemoryUsage,
+  AddSyncOptions,
+  BatchSearchOptions,
+  FilterStrategy,
+  SearchPlan,
+  Include,
 } from './vector-index'
+export { MAX_FILTER_DEPTH, MAX_PAYLOAD_BYTES } from './filter'
+export type {
+  AttributeType,
+  AttributeSchema,
+  AttributeValue,
+  Attributes,
+  Filter,
+  FieldOperators,
+  JsonValue,
+} from './filter'
 export { MAX_K, MAX_EF, MAX_DIM } from './validate'
 
 /** What the native engine found about the machine and itself. */

@@ -12,6 +12,7 @@
 
 import * as os from 'os'
 import { QuiverError } from './errors'
+import { checkSchema } from './filter'
 import { LIMITS } from './limits.generated'
 import type { NativeConfig } from '../native/index'
 
@@ -85,6 +86,8 @@ const VECTOR_INDEX_FIELDS: readonly string[] = [
   'threads',
   'quantization',
   'originals',
+  'attributes',
+  'payload',
 ]
 
 /** Which quantization fields apply to which `type` (the others are rejected). */
@@ -131,7 +134,15 @@ export function resolveConfig(options: unknown): NativeConfig {
     seed: optInt(o.seed, 'seed', 0, MAX_U32, LIMITS.defaultSeed),
     threads: o.threads === undefined ? defaultThreads() : checkInt(o.threads, 'threads', 1, MAX_THREADS),
     ...resolveQuantization(o.quantization, o.originals, dim),
+    attributes: o.attributes === undefined ? undefined : checkSchema(o.attributes),
+    payload: optBool(o.payload, 'payload'),
   }
+}
+
+function optBool(v: unknown, name: string): boolean {
+  if (v === undefined) return false
+  if (typeof v !== 'boolean') throw invalid(`options.${name} must be a boolean, got ${describe(v)}`)
+  return v
 }
 
 const QUANT_TYPES: readonly string[] = ['none', 'sq8', 'binary', 'rabitq', 'pq']
@@ -414,12 +425,14 @@ export interface ResolvedSearch {
   k: number
   ef: number
   signal: SignalLike | undefined
+  /** The checked options object (for the caller's extra fields). */
+  options: Record<string, unknown>
 }
 
 /** Validates `{ k, ef, signal }`; `ef` defaults to max(efSearch, k). @internal */
-export function resolveSearch(opts: unknown, efSearch: number): ResolvedSearch {
-  const o = checkOptionsObject(opts, 'search options', ['k', 'ef', 'signal'])
+export function resolveSearch(opts: unknown, efSearch: number, extraFields: readonly string[] = []): ResolvedSearch {
+  const o = checkOptionsObject(opts, 'search options', ['k', 'ef', 'signal', ...extraFields])
   const k = o.k === undefined ? 10 : checkInt(o.k, 'k', 1, MAX_K)
   const ef = o.ef === undefined ? Math.max(efSearch, k) : checkInt(o.ef, 'ef', 1, MAX_EF)
-  return { k, ef, signal: checkSignal(o.signal) }
+  return { k, ef, signal: checkSignal(o.signal), options: o }
 }

@@ -7,7 +7,16 @@
 import { QuiverError } from './errors'
 import { abortedError, checkPath, closeOnDispose, runAdd, syncCall, withCancel } from './call'
 import { getNative } from './native'
-import type { NativeBatchResult, NativeConfig, NativeVectorIndex } from '../native/index'
+import type {
+  NativeBatchResult,
+  NativeConfig,
+  NativeFilteredBatchResult,
+  NativeFilteredResult,
+  NativeSearchRequest,
+  NativeVectorIndex,
+} from '../native/index'
+import { compileFilter, encodeAttributes, encodePayloads } from './filter'
+import type { AttributeSchema, Attributes, Filter, JsonValue } from './filter'
 import {
   MAX_U32,
   checkKey,
@@ -78,6 +87,19 @@ export interface VectorIndexOptions {
    *   `get()` then returns the codes' reconstruction).
    */
   originals?: Originals
+  /**
+   * Attribute fields that searches can filter on, declared once: field name → type, e.g.
+   * `{ lang: 'keyword', tags: 'keyword[]', year: 'int', price: 'float', inStock: 'bool' }`.
+   * Values are given per key with `add`/`upsert` (`options.attributes`), saved in the index
+   * file and read by `search({ filter })`, `count(filter)` and `getAttributes(key)`. See
+   * {@link AttributeType}.
+   */
+  attributes?: AttributeSchema
+  /**
+   * Keep a JSON payload per key (given with `add`/`upsert` as `options.payloads`, returned by
+   * searches with `include: ['payload']` and by `getPayload(key)`). Default `false`.
+   */
+  payload?: boolean
 }
 
 /** Quantizer kinds. See {@link QuantizationOptions}. */
@@ -129,8 +151,10 @@ export interface QuantizationOptions {
 export type ResolvedQuantizationOptions = Required<QuantizationOptions>
 
 /** The fully resolved configuration of an index (every option filled in). */
-export type ResolvedVectorIndexOptions = Required<Omit<VectorIndexOptions, 'quantization'>> & {
+export type ResolvedVectorIndexOptions = Required<Omit<VectorIndexOptions, 'quantization' | 'attributes'>> & {
   quantization: ResolvedQuantizationOptions
+  /** The declared attribute fields, if any. */
+  attributes?: AttributeSchema
 }
 
 /** Native memory held by an index, in bytes, by part. */
@@ -145,6 +169,10 @@ export interface MemoryUsage {
   graph: number
   /** Key maps. */
   keys: number
+  /** Attribute records and their indexes. */
+  attributes: number
+  /** Payloads held in memory (those of an index loaded with `mmap` stay in the file). */
+  payloads: number
 }
 
 /**
@@ -176,7 +204,47 @@ export interface AddOptions {
    * tells how many vectors of this call were written.
    */
   signal?: AbortSignal
+  /**
+   * One attribute object per key (aligned with `keys`; `null` for none), for an index declared
+   * with `attributes`. An upsert replaces a key's attributes (none given: none kept).
+   */
+  attributes?: readonly (Attributes | null | undefined)[]
+  /**
+   * One JSON value per key (aligned with `keys`; `null`/`undefined` for none), for an index
+   * created with `payload: true`. At most {@link MAX_PAYLOAD_BYTES} of JSON each. Functions,
+   * symbols, BigInt, non-finite numbers, `undefined` inside a value and cycles are refused with
+   * `ERR_INVALID_ARGUMENT` and nothing of the call is stored. An upsert replaces the payload.
+   */
+  payloads?: readonly unknown[]
 }
+
+/** Metadata options of `addSync` / `upsertSync`. */
+export type AddSyncOptions = Pick<AddOptions, 'attributes' | 'payloads'>
+
+/**
+ * How a filtered search may be answered: `'auto'` (default) lets the planner choose; the others
+ * force a path (for tests and benchmarks). See {@link SearchPlan}.
+ */
+export type FilterStrategy = 'auto' | 'exact' | 'acorn' | 'graph'
+
+/** What a filtered or range search did. */
+export interface SearchPlan {
+  /**
+   * `'exact'`: the matching rows were scanned (recall 1.0); `'acorn'`: an ACORN-1 traversal
+   * (rows failing the filter are looked through to their neighbours); `'graph'`: the plain
+   * traversal with only matching rows in the results.
+   */
+  strategy: 'exact' | 'acorn' | 'graph'
+  /** Keys matching the filter (all keys without one). */
+  matched: number
+  /** Distances computed for this query (traversal, scan and rerank). */
+  distanceComputations: number
+  /** A `maxDistance` search stopped widening its candidate pool at the cap; more hits may lie within the bound. */
+  capped: boolean
+}
+
+/** What a search can return besides keys and distances. */
+export type Include = 'attributes' | 'payload'
 
 /** Options for `search` / `searchBatch`. */
 export interface SearchOptions {
@@ -190,6 +258,27 @@ export interface SearchOptions {
   ef?: number
   /** Cancels the search (async variants only); the promise rejects with `ERR_ABORTED`. */
   signal?: AbortSignal
+  /**
+   * Only keys whose attributes match (see {@link Filter}); evaluated natively, no JavaScript
+   * runs during the search. Always returns `min(k, matched)` hits.
+   */
+  filter?: Filter
+  /** How to answer a filtered search. Default `'auto'`. */
+  filterStrategy?: FilterStrategy
+  /**
+   * Only hits at most this distance away (in the metric's convention): fewer than `k` hits are
+   * then normal. HNSW widens its candidate pool (doubling `ef`, up to 4,096) while the pool is
+   * still within the bound; `plan.capped` says the cap stopped it.
+   */
+  maxDistance?: number
+  /** Return each hit's `'attributes'` and/or `'payload'`. */
+  include?: readonly Include[]
+}
+
+/** Options for `searchBatch`: one `filter` for every query, or `filters`, one per query. */
+export interface BatchSearchOptions extends SearchOptions {
+  /** One filter per query (instead of `filter`). */
+  filters?: readonly Filter[]
 }
 
 /** Result of a single-query search, nearest first. */
@@ -198,6 +287,12 @@ export interface SearchResult {
   keys: Uint32Array
   /** Distances matching `keys` (see {@link Metric}), ascending. */
   distances: Float32Array
+  /** How a search with `filter` or `maxDistance` was answered. */
+  plan?: SearchPlan
+  /** Each hit's attributes, with `include: ['attributes']`. */
+  attributes?: (Attributes | undefined)[]
+  /** Each hit's payload, with `include: ['payload']` (`undefined` for a key without one). */
+  payloads?: (JsonValue | undefined)[]
 }
 
 /**
@@ -212,6 +307,12 @@ export interface BatchSearchResult {
   distances: Float32Array
   /** Number of valid results in each row (`min(k, size)`). */
   counts: Uint32Array
+  /** One plan per query, for a batch with a filter or `maxDistance`. */
+  plans?: SearchPlan[]
+  /** Row `i`: the attributes of its `counts[i]` hits, with `include: ['attributes']`. */
+  attributes?: (Attributes | undefined)[][]
+  /** Row `i`: the payloads of its `counts[i]` hits, with `include: ['payload']`. */
+  payloads?: (JsonValue | undefined)[][]
 }
 
 /** Options for `VectorIndex.load` / `VectorIndex.loadSync`. */
@@ -254,6 +355,93 @@ function checkBatch(r: NativeBatchResult, n: number, k: number): BatchSearchResu
   return { keys: r.keys, distances: r.distances, counts: r.counts }
 }
 
+const SEARCH_EXTRA = ['filter', 'filterStrategy', 'maxDistance', 'include']
+const STRATEGIES: readonly string[] = ['auto', 'exact', 'acorn', 'graph']
+
+/** Builds the native request of a filtered/range search, or `null` for a plain one. */
+function nativeRequest(
+  o: Record<string, unknown>,
+  k: number,
+  ef: number,
+  schema: AttributeSchema | undefined,
+  filters?: unknown,
+): NativeSearchRequest | null {
+  const { filter, filterStrategy, maxDistance, include } = o
+  if (filter === undefined && maxDistance === undefined && include === undefined && filters === undefined) {
+    return null
+  }
+  if (filterStrategy !== undefined && (typeof filterStrategy !== 'string' || !STRATEGIES.includes(filterStrategy))) {
+    throw invalid(`options.filterStrategy must be one of ${STRATEGIES.join(', ')}, got ${String(filterStrategy)}`)
+  }
+  if (maxDistance !== undefined && (typeof maxDistance !== 'number' || Number.isNaN(maxDistance))) {
+    throw invalid(`options.maxDistance must be a number, got ${String(maxDistance)}`)
+  }
+  let includeAttributes = false
+  let includePayload = false
+  if (include !== undefined) {
+    if (!Array.isArray(include)) throw invalid("options.include must be an array of 'attributes' | 'payload'")
+    for (const x of include as unknown[]) {
+      if (x === 'attributes') includeAttributes = true
+      else if (x === 'payload') includePayload = true
+      else throw invalid(`options.include: unknown entry ${String(x)} (use 'attributes' or 'payload')`)
+    }
+  }
+  return {
+    k,
+    ef,
+    filter: filter === undefined ? undefined : compileFilter(filter, schema),
+    filterStrategy: filterStrategy as string | undefined,
+    maxDistance: maxDistance as number | undefined,
+    includeAttributes,
+    includePayload,
+  }
+}
+
+const parseJson = (s: string | null | undefined): JsonValue | undefined =>
+  s == null ? undefined : (JSON.parse(s) as JsonValue)
+const parseAttrs = (s: string | null | undefined): Attributes | undefined =>
+  s == null ? undefined : (JSON.parse(s) as Attributes)
+
+function filteredResult(r: NativeFilteredResult): SearchResult {
+  const out: SearchResult = { keys: r.keys, distances: r.distances, plan: r.plan as SearchPlan }
+  if (r.attributes != null) out.attributes = r.attributes.map(parseAttrs)
+  if (r.payloads != null) out.payloads = r.payloads.map(parseJson)
+  return out
+}
+
+function filteredBatch(r: NativeFilteredBatchResult, n: number, k: number): BatchSearchResult {
+  const out = checkBatch(r, n, k)
+  out.plans = r.plans as SearchPlan[]
+  const rows = <T>(flat: (string | null | undefined)[], parse: (s: string | null | undefined) => T): T[][] => {
+    const res: T[][] = []
+    let at = 0
+    for (let i = 0; i < n; i++) {
+      const c = r.counts[i]
+      res.push(flat.slice(at, at + c).map(parse))
+      at += c
+    }
+    return res
+  }
+  if (r.attributes != null) out.attributes = rows(r.attributes, parseAttrs)
+  if (r.payloads != null) out.payloads = rows(r.payloads, parseJson)
+  return out
+}
+
+function checkFilters(filters: unknown, n: number, schema: AttributeSchema | undefined): string[] | undefined {
+  if (filters === undefined) return undefined
+  if (!Array.isArray(filters) || filters.length !== n) {
+    throw invalid(`options.filters must be an array of one filter per query (${n})`)
+  }
+  return filters.map((f: unknown, i: number) => {
+    try {
+      return compileFilter(f, schema)
+    } catch (e) {
+      if (e instanceof QuiverError) throw new QuiverError(e.code, `filters[${i}]: ${e.message}`)
+      throw e
+    }
+  })
+}
+
 /** A native configuration as the public resolved options. @internal */
 export function resolvedOptions(c: Readonly<NativeConfig>): ResolvedVectorIndexOptions {
   return {
@@ -276,6 +464,8 @@ export function resolvedOptions(c: Readonly<NativeConfig>): ResolvedVectorIndexO
       trainingSize: c.trainingSize,
     },
     originals: c.originals as Originals,
+    ...(c.attributes == null ? {} : { attributes: JSON.parse(c.attributes) as AttributeSchema }),
+    payload: c.payload === true,
   }
 }
 
@@ -329,6 +519,7 @@ function checkExpectedQuantization(index: VectorIndex, expected: unknown): Vecto
 export class VectorIndex {
   private native!: NativeVectorIndex
   private cfg!: Readonly<NativeConfig>
+  private schema: AttributeSchema | undefined
 
   /**
    * Creates an empty index.
@@ -343,6 +534,7 @@ export class VectorIndex {
   private attach(native: NativeVectorIndex): void {
     this.native = native
     this.cfg = Object.freeze({ ...syncCall(() => native.config()) })
+    this.schema = this.cfg.attributes == null ? undefined : (JSON.parse(this.cfg.attributes) as AttributeSchema)
   }
 
   private static wrap(native: NativeVectorIndex): VectorIndex {
@@ -472,17 +664,34 @@ export class VectorIndex {
     return { k, v: m.data }
   }
 
+  /** Serialises `attributes` / `payloads` of an add of `n` keys. */
+  private prepareMeta(o: Record<string, unknown>, n: number): { a: string | null; p: (string | null)[] | null } {
+    return {
+      a: o.attributes === undefined ? null : encodeAttributes(o.attributes, n),
+      p: o.payloads === undefined ? null : encodePayloads(o.payloads, n),
+    }
+  }
+
   private addImpl(keys: unknown, vectors: unknown, upsert: boolean, options: unknown): Promise<number> {
     return runAdd(
       options,
       upsert ? 'upsert' : 'add',
       'vectors',
-      () => {
+      (o) => {
         const { k, v } = this.prepareAdd(keys, vectors)
-        return { total: k.length, data: { k, v } }
+        return { total: k.length, data: { k, v, ...this.prepareMeta(o, k.length) } }
       },
-      ({ k, v }, progress, token) => this.native.add(k, v, upsert, progress, token),
+      ({ k, v, a, p }, progress, token) => this.native.add(k, v, upsert, progress, token, a, p),
+      ['attributes', 'payloads'],
     )
+  }
+
+  private addSyncImpl(keys: unknown, vectors: unknown, upsert: boolean, options: unknown): number {
+    const o = checkOptionsObject(options, 'add options', ['attributes', 'payloads'])
+    const { k, v } = this.prepareAdd(keys, vectors)
+    if (k.length === 0) return 0
+    const { a, p } = this.prepareMeta(o, k.length)
+    return syncCall(() => this.native.addSync(k, v, upsert, a, p)).inserted
   }
 
   /**
@@ -512,17 +721,13 @@ export class VectorIndex {
   }
 
   /** Synchronous variant of {@link VectorIndex.add} (blocks the event loop). */
-  addSync(keys: Keys, vectors: Vectors): number {
-    const { k, v } = this.prepareAdd(keys, vectors)
-    if (k.length === 0) return 0
-    return syncCall(() => this.native.addSync(k, v, false)).inserted
+  addSync(keys: Keys, vectors: Vectors, options?: AddSyncOptions): number {
+    return this.addSyncImpl(keys, vectors, false, options)
   }
 
   /** Synchronous variant of {@link VectorIndex.upsert} (blocks the event loop). */
-  upsertSync(keys: Keys, vectors: Vectors): number {
-    const { k, v } = this.prepareAdd(keys, vectors)
-    if (k.length === 0) return 0
-    return syncCall(() => this.native.addSync(k, v, true)).inserted
+  upsertSync(keys: Keys, vectors: Vectors, options?: AddSyncOptions): number {
+    return this.addSyncImpl(keys, vectors, true, options)
   }
 
   /**
@@ -532,20 +737,48 @@ export class VectorIndex {
    *   `ERR_NON_FINITE`, `ERR_ABORTED`.
    */
   async search(query: Vector, options?: SearchOptions): Promise<SearchResult> {
-    const { k, ef, signal } = resolveSearch(options, this.cfg.efSearch)
+    const { k, ef, signal, options: o } = resolveSearch(options, this.cfg.efSearch, SEARCH_EXTRA)
     const q = toVector(query, this.cfg.dim, 'query')
+    const req = nativeRequest(o, k, ef, this.schema)
     if (signal !== undefined && signal.aborted) throw abortedError('search')
+    if (req !== null) {
+      return filteredResult(await withCancel(signal, (token) => this.native.searchWith(q, req, token)))
+    }
     const r = await withCancel(signal, (token) => this.native.search(q, k, ef, token))
     return { keys: r.keys, distances: r.distances }
   }
 
   /** Synchronous variant of {@link VectorIndex.search}; `signal` is ignored unless already aborted. */
   searchSync(query: Vector, options?: SearchOptions): SearchResult {
-    const { k, ef, signal } = resolveSearch(options, this.cfg.efSearch)
+    const { k, ef, signal, options: o } = resolveSearch(options, this.cfg.efSearch, SEARCH_EXTRA)
     const q = toVector(query, this.cfg.dim, 'query')
+    const req = nativeRequest(o, k, ef, this.schema)
     if (signal !== undefined && signal.aborted) throw abortedError('search')
+    if (req !== null) return filteredResult(syncCall(() => this.native.searchWithSync(q, req)))
     const r = syncCall(() => this.native.searchSync(q, k, ef))
     return { keys: r.keys, distances: r.distances }
+  }
+
+  /**
+   * Number of keys whose attributes match `filter` (every key without one), answered from the
+   * attribute indexes without a search.
+   * @throws {@link QuiverError} `ERR_INVALID_FILTER`.
+   */
+  count(filter?: Filter): number {
+    const f = filter === undefined ? null : compileFilter(filter, this.schema)
+    return syncCall(() => this.native.count(f))
+  }
+
+  /** The attributes stored for `key`, or `undefined` (no such key, or none declared). */
+  getAttributes(key: number): Attributes | undefined {
+    const k = checkKey(key)
+    return parseAttrs(syncCall(() => this.native.getAttributes(k)))
+  }
+
+  /** The payload stored for `key`, or `undefined` (no such key, or none stored). */
+  getPayload(key: number): JsonValue | undefined {
+    const k = checkKey(key)
+    return parseJson(syncCall(() => this.native.getPayload(k)))
   }
 
   /**
@@ -553,21 +786,37 @@ export class VectorIndex {
    * calling {@link VectorIndex.search} for each query. See {@link BatchSearchResult} for the layout.
    * @param queries - a flat row-major `Float32Array` (`n · dim`) or an array of `n` vectors.
    */
-  async searchBatch(queries: Vectors, options?: SearchOptions): Promise<BatchSearchResult> {
-    const { k, ef, signal } = resolveSearch(options, this.cfg.efSearch)
+  async searchBatch(queries: Vectors, options?: BatchSearchOptions): Promise<BatchSearchResult> {
+    const { k, ef, signal, options: o } = resolveSearch(options, this.cfg.efSearch, [...SEARCH_EXTRA, 'filters'])
     const m = toMatrix(queries, this.cfg.dim, 'queries')
+    if (o.filter !== undefined && o.filters !== undefined) throw invalid('give either filter or filters, not both')
+    const filters = checkFilters(o.filters, m.rows, this.schema)
+    const req = nativeRequest(o, k, ef, this.schema, filters)
     if (signal !== undefined && signal.aborted) throw abortedError('searchBatch')
     if (m.rows === 0) return emptyBatch()
+    if (req !== null) {
+      const r = await withCancel(signal, (token) => this.native.searchBatchWith(m.data, req, filters, token))
+      return filteredBatch(r, m.rows, k)
+    }
     const r = await withCancel(signal, (token) => this.native.searchBatch(m.data, k, ef, token))
     return checkBatch(r, m.rows, k)
   }
 
   /** Synchronous variant of {@link VectorIndex.searchBatch}; `signal` is ignored unless already aborted. */
-  searchBatchSync(queries: Vectors, options?: SearchOptions): BatchSearchResult {
-    const { k, ef, signal } = resolveSearch(options, this.cfg.efSearch)
+  searchBatchSync(queries: Vectors, options?: BatchSearchOptions): BatchSearchResult {
+    const { k, ef, signal, options: o } = resolveSearch(options, this.cfg.efSearch, [...SEARCH_EXTRA, 'filters'])
     const m = toMatrix(queries, this.cfg.dim, 'queries')
+    if (o.filter !== undefined && o.filters !== undefined) throw invalid('give either filter or filters, not both')
+    const filters = checkFilters(o.filters, m.rows, this.schema)
+    const req = nativeRequest(o, k, ef, this.schema, filters)
     if (signal !== undefined && signal.aborted) throw abortedError('searchBatch')
     if (m.rows === 0) return emptyBatch()
+    if (req !== null)
+      return filteredBatch(
+        syncCall(() => this.native.searchBatchWithSync(m.data, req, filters)),
+        m.rows,
+        k,
+      )
     const r = syncCall(() => this.native.searchBatchSync(m.data, k, ef))
     return checkBatch(r, m.rows, k)
   }

@@ -447,7 +447,7 @@ impl NativeMultiVectorIndex {
     #[napi]
     pub fn index_config(&self, env: Env) -> napi::Result<NativeConfig> {
         access(&env, &self.handle, |i| {
-            crate::vector_index::from_config(i.read().fde_index().config())
+            crate::vector_index::from_config(i.read().fde_index().config(), None)
         })
     }
 

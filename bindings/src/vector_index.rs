@@ -11,8 +11,8 @@ use napi::Env;
 use napi_derive::napi;
 use quiver_engine::quantized::{QuantConfig, QuantKind};
 use quiver_engine::{
-    options, persist, AddOutcome, BatchHits, Config, Error as EngineError, Handle, SearchHits,
-    SharedIndex, VectorIndex,
+    options, persist, AddOutcome, BatchHits, Config, Error as EngineError, FilteredBatch, Handle,
+    HitMeta, MetaConfig, MetaInput, Plan, SearchHits, SearchOptions, SharedIndex, VectorIndex,
 };
 
 use crate::arrays::JsArray;
@@ -49,6 +49,63 @@ pub struct NativeConfig {
     pub training_size: u32,
     /// memory | mmap | none
     pub originals: String,
+    /// Declared attribute fields: a JSON object of field name to type.
+    pub attributes: Option<String>,
+    /// Whether keys may carry a payload.
+    pub payload: Option<bool>,
+}
+
+/// A search with a filter, a range bound or metadata to return.
+#[napi(object)]
+pub struct NativeSearchRequest {
+    pub k: u32,
+    pub ef: u32,
+    /// The compiled filter (JSON).
+    pub filter: Option<String>,
+    /// auto | exact | acorn | graph
+    pub filter_strategy: Option<String>,
+    pub max_distance: Option<f64>,
+    pub include_attributes: Option<bool>,
+    pub include_payload: Option<bool>,
+}
+
+/// How a filtered or range search was answered.
+#[napi(object)]
+pub struct NativePlan {
+    /// exact | acorn | graph
+    pub strategy: String,
+    pub matched: u32,
+    pub distance_computations: f64,
+    pub capped: bool,
+}
+
+/// One filtered/range search's hits, nearest first, with the plan and requested metadata.
+#[napi(object, object_from_js = false)]
+pub struct NativeFilteredResult {
+    #[napi(ts_type = "Uint32Array")]
+    pub keys: JsArray<u32>,
+    #[napi(ts_type = "Float32Array")]
+    pub distances: JsArray<f32>,
+    pub plan: NativePlan,
+    /// Each hit's attributes (JSON object text), when requested.
+    pub attributes: Option<Vec<Option<String>>>,
+    /// Each hit's payload (JSON text), when requested.
+    pub payloads: Option<Vec<Option<String>>>,
+}
+
+/// A filtered batch: row-major `n × k` hits, counts, one plan per query, and the requested
+/// metadata of every hit, row after row (`counts[i]` entries for row `i`).
+#[napi(object, object_from_js = false)]
+pub struct NativeFilteredBatchResult {
+    #[napi(ts_type = "Uint32Array")]
+    pub keys: JsArray<u32>,
+    #[napi(ts_type = "Float32Array")]
+    pub distances: JsArray<f32>,
+    #[napi(ts_type = "Uint32Array")]
+    pub counts: JsArray<u32>,
+    pub plans: Vec<NativePlan>,
+    pub attributes: Option<Vec<Option<String>>>,
+    pub payloads: Option<Vec<Option<String>>>,
 }
 
 /// Heap bytes by part.
@@ -59,6 +116,8 @@ pub struct NativeMemoryUsage {
     pub codes: f64,
     pub graph: f64,
     pub keys: f64,
+    pub attributes: f64,
+    pub payloads: f64,
 }
 
 /// One search's hits, nearest first.
@@ -143,7 +202,13 @@ pub(crate) fn to_config(c: NativeConfig) -> Result<Config, EngineError> {
     })
 }
 
-pub(crate) fn from_config(c: &Config) -> NativeConfig {
+/// What `c` declares besides vectors.
+pub(crate) fn to_meta(c: &NativeConfig) -> Result<MetaConfig, EngineError> {
+    options::meta_config(c.attributes.as_deref(), c.payload.unwrap_or(false))
+}
+
+pub(crate) fn from_config(c: &Config, meta: Option<MetaConfig>) -> NativeConfig {
+    let meta = meta.unwrap_or_default();
     let (pq_m, nbits, opq, query_bits) = match c.quant.kind {
         QuantKind::Pq { m, nbits, opq } => (m, u32::from(nbits), opq, 4),
         QuantKind::Binary { query_bits } => (0, 8, false, u32::from(query_bits)),
@@ -167,6 +232,8 @@ pub(crate) fn from_config(c: &Config) -> NativeConfig {
         ef_search: c.ef_search as u32,
         seed: c.seed as u32,
         threads: c.threads as u32,
+        attributes: meta.attributes.map(|s| s.to_json()),
+        payload: Some(meta.payload),
     }
 }
 
@@ -177,6 +244,67 @@ pub(crate) fn memory_of(m: &quiver_engine::MemoryUsage) -> NativeMemoryUsage {
         codes: m.codes as f64,
         graph: m.graph as f64,
         keys: m.keys as f64,
+        attributes: m.attributes as f64,
+        payloads: m.payloads as f64,
+    }
+}
+
+fn plan_of(p: Plan) -> NativePlan {
+    NativePlan {
+        strategy: p.strategy.name().into(),
+        matched: p.matched as u32,
+        distance_computations: p.distance_computations as f64,
+        capped: p.capped,
+    }
+}
+
+fn options_of(r: NativeSearchRequest) -> SearchOptions {
+    SearchOptions {
+        k: count(r.k),
+        ef: Some(count(r.ef)),
+        filter: r.filter,
+        strategy: r.filter_strategy,
+        max_distance: r.max_distance,
+        include_attributes: r.include_attributes.unwrap_or(false),
+        include_payload: r.include_payload.unwrap_or(false),
+    }
+}
+
+fn filtered_result((h, m): (SearchHits, HitMeta)) -> NativeFilteredResult {
+    NativeFilteredResult {
+        plan: plan_of(h.plan.unwrap_or(Plan {
+            strategy: quiver_engine::PlanKind::Exact,
+            matched: 0,
+            distance_computations: 0,
+            capped: false,
+        })),
+        keys: h.keys.into(),
+        distances: h.distances.into(),
+        attributes: m.attributes,
+        payloads: m.payloads,
+    }
+}
+
+fn filtered_batch_result(b: FilteredBatch) -> NativeFilteredBatchResult {
+    let (h, plans, metas) = (b.hits, b.plans, b.meta);
+    let flatten = |pick: fn(HitMeta) -> Option<Vec<Option<String>>>, metas: &[HitMeta]| {
+        if metas.iter().all(|m| pick(m.clone()).is_none()) {
+            return None;
+        }
+        Some(
+            metas
+                .iter()
+                .flat_map(|m| pick(m.clone()).unwrap_or_default())
+                .collect(),
+        )
+    };
+    NativeFilteredBatchResult {
+        attributes: flatten(|m| m.attributes, &metas),
+        payloads: flatten(|m| m.payloads, &metas),
+        plans: plans.into_iter().map(plan_of).collect(),
+        keys: h.keys.into(),
+        distances: h.distances.into(),
+        counts: h.counts.into(),
     }
 }
 
@@ -230,9 +358,12 @@ impl NativeVectorIndex {
     /// An empty index for a resolved configuration.
     #[napi(constructor)]
     pub fn new(env: Env, config: NativeConfig) -> napi::Result<Self> {
-        guard(|| VectorIndex::new(to_config(config)?))
-            .map(wrap)
-            .map_err(|e| to_js(&env, e))
+        guard(|| {
+            let meta = to_meta(&config)?;
+            VectorIndex::new_with(to_config(config)?, &meta)
+        })
+        .map(wrap)
+        .map_err(|e| to_js(&env, e))
     }
 
     /// Loads an index file on a worker thread.
@@ -263,9 +394,10 @@ impl NativeVectorIndex {
 
     /// Adds (or upserts) a batch on a worker thread.
     #[napi(
-        ts_args_type = "keys: Uint32Array, vectors: Float32Array, upsert: boolean, onProgress?: ((err: Error | null, done: number, total: number) => void) | null, cancel?: CancelToken | null",
+        ts_args_type = "keys: Uint32Array, vectors: Float32Array, upsert: boolean, onProgress?: ((err: Error | null, done: number, total: number) => void) | null, cancel?: CancelToken | null, attributes?: string | null, payloads?: Array<string | null> | null",
         ts_return_type = "Promise<NativeAddResult>"
     )]
+    #[allow(clippy::too_many_arguments)]
     pub fn add(
         &self,
         keys: Uint32Array,
@@ -273,6 +405,8 @@ impl NativeVectorIndex {
         upsert: bool,
         on_progress: Option<Progress>,
         cancel: Option<&CancelToken>,
+        attributes: Option<String>,
+        payloads: Option<Vec<Option<String>>>,
     ) -> AsyncTask<Job<AddOutcome, NativeAddResult>> {
         let (inner, cancel) = (self.handle.get(), flag(cancel));
         let (keys, vectors) = (keys.to_vec(), vectors.to_vec());
@@ -280,7 +414,13 @@ impl NativeVectorIndex {
             move || {
                 let inner = inner?;
                 let report = report(on_progress.as_ref());
-                inner.add(&keys, &vectors, upsert, &cancel, &mut |d, t| report(d, t))
+                let meta = MetaInput {
+                    attributes: attributes.as_deref(),
+                    payloads: payloads.as_deref(),
+                };
+                inner.add_with(&keys, &vectors, upsert, &meta, &cancel, &mut |d, t| {
+                    report(d, t)
+                })
             },
             add_result,
         )
@@ -294,12 +434,18 @@ impl NativeVectorIndex {
         keys: Uint32Array,
         vectors: Float32Array,
         upsert: bool,
+        attributes: Option<String>,
+        payloads: Option<Vec<Option<String>>>,
     ) -> napi::Result<NativeAddResult> {
         let never = AtomicBool::new(false);
+        let meta = MetaInput {
+            attributes: attributes.as_deref(),
+            payloads: payloads.as_deref(),
+        };
         guard(|| {
             self.handle
                 .get()?
-                .add(&keys, &vectors, upsert, &never, &mut |_, _| {})
+                .add_with(&keys, &vectors, upsert, &meta, &never, &mut |_, _| {})
         })
         .map(add_result)
         .map_err(|e| to_js(&env, e))
@@ -380,6 +526,113 @@ impl NativeVectorIndex {
         .map_err(|e| to_js(&env, e))
     }
 
+    /// A filtered and/or range search of one query, on a worker thread.
+    #[napi(ts_return_type = "Promise<NativeFilteredResult>")]
+    pub fn search_with(
+        &self,
+        query: Float32Array,
+        request: NativeSearchRequest,
+        cancel: Option<&CancelToken>,
+    ) -> AsyncTask<Job<(SearchHits, HitMeta), NativeFilteredResult>> {
+        let (inner, cancel, query) = (self.handle.get(), flag(cancel), query.to_vec());
+        let opts = options_of(request);
+        job(
+            move || {
+                let inner = inner?;
+                check_cancel(&cancel)?;
+                let hits = inner.read().search_options(&query, &opts);
+                hits
+            },
+            filtered_result,
+        )
+    }
+
+    /// A filtered and/or range search of one query, on the JS thread.
+    #[napi]
+    pub fn search_with_sync(
+        &self,
+        env: Env,
+        query: Float32Array,
+        request: NativeSearchRequest,
+    ) -> napi::Result<NativeFilteredResult> {
+        let opts = options_of(request);
+        guard(|| self.handle.get()?.read().search_options(&query, &opts))
+            .map(filtered_result)
+            .map_err(|e| to_js(&env, e))
+    }
+
+    /// A filtered batch (one filter for all, or `filters`: one per query), from a worker
+    /// thread on the index's pool.
+    #[napi(ts_return_type = "Promise<NativeFilteredBatchResult>")]
+    pub fn search_batch_with(
+        &self,
+        queries: Float32Array,
+        request: NativeSearchRequest,
+        filters: Option<Vec<String>>,
+        cancel: Option<&CancelToken>,
+    ) -> AsyncTask<Job<FilteredBatch, NativeFilteredBatchResult>> {
+        let (inner, cancel, queries) = (self.handle.get(), flag(cancel), queries.to_vec());
+        let opts = options_of(request);
+        job(
+            move || {
+                inner?
+                    .read()
+                    .search_batch_options(&queries, &opts, filters.as_deref(), &cancel)
+            },
+            filtered_batch_result,
+        )
+    }
+
+    /// A filtered batch on the JS thread (the pool works, the JS thread waits).
+    #[napi]
+    pub fn search_batch_with_sync(
+        &self,
+        env: Env,
+        queries: Float32Array,
+        request: NativeSearchRequest,
+        filters: Option<Vec<String>>,
+    ) -> napi::Result<NativeFilteredBatchResult> {
+        let never = AtomicBool::new(false);
+        let opts = options_of(request);
+        guard(|| {
+            self.handle.get()?.read().search_batch_options(
+                &queries,
+                &opts,
+                filters.as_deref(),
+                &never,
+            )
+        })
+        .map(filtered_batch_result)
+        .map_err(|e| to_js(&env, e))
+    }
+
+    /// Rows matching a compiled filter (all live rows without one).
+    #[napi]
+    pub fn count(&self, env: Env, filter: Option<String>) -> napi::Result<u32> {
+        guard(|| self.handle.get()?.read().count_json(filter.as_deref()))
+            .map(|n| n as u32)
+            .map_err(|e| to_js(&env, e))
+    }
+
+    /// A key's attributes (JSON object text), or null.
+    #[napi]
+    pub fn get_attributes(&self, env: Env, key: u32) -> napi::Result<Option<String>> {
+        access(&env, &self.handle, |i| {
+            let g = i.read();
+            g.slot(key).and_then(|s| g.meta().attributes_json(s))
+        })
+    }
+
+    /// A key's payload (JSON text), or null.
+    #[napi]
+    pub fn get_payload(&self, env: Env, key: u32) -> napi::Result<Option<String>> {
+        access(&env, &self.handle, |i| {
+            let g = i.read();
+            g.slot(key)
+                .and_then(|s| g.meta().payload(s).map(str::to_owned))
+        })
+    }
+
     /// Whether `key` is present.
     #[napi]
     pub fn has(&self, env: Env, key: u32) -> napi::Result<bool> {
@@ -421,7 +674,10 @@ impl NativeVectorIndex {
     /// The resolved configuration.
     #[napi]
     pub fn config(&self, env: Env) -> napi::Result<NativeConfig> {
-        access(&env, &self.handle, |i| from_config(i.read().config()))
+        access(&env, &self.handle, |i| {
+            let g = i.read();
+            from_config(g.config(), Some(g.meta().config()))
+        })
     }
 
     /// Heap bytes held, by part.

@@ -32,6 +32,9 @@ pub enum ErrorCode {
     ReadOnly,
     /// A call on an object after its `close()`.
     Closed,
+    /// A search filter names an undeclared field, has a value of the wrong type, or breaks
+    /// a limit of the filter language.
+    InvalidFilter,
     /// A bug: an invariant did not hold. Please report it.
     Internal,
 }
@@ -53,6 +56,7 @@ impl ErrorCode {
             ErrorCode::Aborted => "ERR_ABORTED",
             ErrorCode::ReadOnly => "ERR_READ_ONLY",
             ErrorCode::Closed => "ERR_CLOSED",
+            ErrorCode::InvalidFilter => "ERR_INVALID_FILTER",
             ErrorCode::Internal => "ERR_INTERNAL",
         }
     }

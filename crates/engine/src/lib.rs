@@ -16,7 +16,9 @@
 
 pub mod config;
 pub mod error;
+pub mod filtered;
 pub mod handle;
+pub mod meta;
 pub mod multi_vector;
 pub mod options;
 pub mod persist;
@@ -29,9 +31,14 @@ pub mod vector_index;
 
 pub use config::{limits, Config, IndexKind, Limits, MAX_DIM, MAX_EF, MAX_K, MAX_M, MAX_THREADS};
 pub use error::{Error, ErrorCode, Result};
+pub use filtered::{
+    FilterStrategy, FilteredBatch, HitMeta, Plan, PlanKind, SearchOptions, SearchRequest,
+};
 pub use handle::{Handle, Store};
+pub use meta::{Meta, MetaConfig, MetaInput};
 pub use persist::write_atomic;
 pub use quiver_distance::Metric;
+pub use quiver_filter::{Filter, Schema};
 pub use shared::{AddOutcome, SharedIndex};
 pub use vector_index::{BatchHits, MemoryUsage, SearchHits, VectorIndex};
 

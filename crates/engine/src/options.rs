@@ -25,6 +25,21 @@ pub fn metric(s: &str) -> Result<Metric> {
     })
 }
 
+/// What an index stores besides vectors: `attributes` is the declared schema as a JSON object
+/// of field names to `keyword | keyword[] | int | float | bool`.
+pub fn meta_config(attributes: Option<&str>, payload: bool) -> Result<crate::meta::MetaConfig> {
+    let attributes = attributes
+        .map(|json| {
+            quiver_filter::Schema::from_json(json)
+                .map_err(|e| crate::meta::filter_error(e, "attributes: "))
+        })
+        .transpose()?;
+    Ok(crate::meta::MetaConfig {
+        attributes,
+        payload,
+    })
+}
+
 /// `"hnsw"` or `"flat"`.
 pub fn index_kind(s: &str) -> Result<IndexKind> {
     IndexKind::parse(s)

@@ -23,8 +23,9 @@ use quiver_hnsw::{Graph, GraphParts, Params, WordArena};
 
 use crate::config::{Config, IndexKind};
 use crate::error::{err, Error, Result};
+use crate::meta::Meta;
 use crate::quantized::{AnyQuantizer, Originals, QuantConfig};
-use crate::store::{AlignedF32, MappedSection, VectorStore};
+use crate::store::{AlignedF32, MappedBytes, MappedSection, VectorStore};
 use crate::vector_index::{build_pool, representable, VectorIndex};
 
 /// The index file in the shared container: magic, version 2 (version 1 files, without
@@ -48,6 +49,12 @@ const QCONFIG: u32 = 8;
 const QPARAMS: u32 = 9;
 /// One code per slot.
 const CODES: u32 = 10;
+/// The attribute schema (JSON), when the index declares attributes.
+const ATTR_SCHEMA: u32 = 11;
+/// Attribute records per slot (see `quiver_filter::AttributeStore::encode`).
+const ATTRS: u32 = 12;
+/// Payloads per slot (see `quiver_filter::PayloadStore::encode`); present iff `payload: true`.
+const PAYLOADS: u32 = 13;
 
 /// Size of the META section.
 const META_LEN: usize = 64;
@@ -132,6 +139,14 @@ pub fn save_with(index: &VectorIndex, path: &Path, extras: Vec<(u32, Vec<u8>)>) 
             CODES,
             Payload::Borrowed(&index.codes[..slots * q.code_bytes()]),
         ));
+    }
+    let (attrs, payloads) = index.meta.encode();
+    if let Some((schema, records)) = attrs {
+        sections.push((ATTR_SCHEMA, Payload::Bytes(schema)));
+        sections.push((ATTRS, Payload::Bytes(records)));
+    }
+    if let Some(p) = payloads {
+        sections.push((PAYLOADS, Payload::Bytes(p)));
     }
     for (kind, bytes) in extras {
         if kind < FIRST_EXTRA_SECTION {
@@ -570,6 +585,29 @@ pub fn load_with(
         }
     };
     check_vectors(store.as_slice(), dim, metric, &slot_of)?;
+    let payload_source: Option<Box<dyn quiver_filter::ByteSource>> = match secs.take(PAYLOADS) {
+        None => None,
+        Some(Body::Mapped(r)) => match &secs.map {
+            Some(map) => Some(Box::new(
+                MappedBytes::new(map.clone(), r)
+                    .ok_or_else(|| corrupt("PAYLOADS lies outside the file"))?,
+            )),
+            None => return Err(corrupt("PAYLOADS has no file map")),
+        },
+        Some(body) => Some(Box::new(secs.owned(body))),
+    };
+    let meta = Meta::decode(
+        secs.get(ATTR_SCHEMA),
+        secs.get(ATTRS),
+        payload_source,
+        slots,
+        |s| {
+            slot_keys
+                .get(s as usize)
+                .is_some_and(|k| slot_of.get(k) == Some(&s))
+        },
+        slot_of.len(),
+    )?;
     let mut index = VectorIndex {
         pool: build_pool(config.threads)?,
         config,
@@ -582,6 +620,7 @@ pub fn load_with(
         quant,
         codes,
         fastscan: None,
+        meta,
     };
     index.refresh_fastscan();
     // Caller-defined sections, in file order.

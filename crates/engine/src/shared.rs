@@ -7,6 +7,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use parking_lot::{Mutex, RwLock, RwLockReadGuard};
 
 use crate::error::Result;
+use crate::meta::MetaInput;
 use crate::persist;
 use crate::vector_index::VectorIndex;
 
@@ -57,11 +58,33 @@ impl SharedIndex {
         cancel: &AtomicBool,
         progress: &mut dyn FnMut(usize, usize),
     ) -> Result<AddOutcome> {
+        self.add_with(
+            keys,
+            vectors,
+            upsert,
+            &MetaInput::default(),
+            cancel,
+            progress,
+        )
+    }
+
+    /// [`SharedIndex::add`] with attributes and payloads for the keys (validated with the
+    /// vectors, before anything is written).
+    pub fn add_with(
+        &self,
+        keys: &[u32],
+        vectors: &[f32],
+        upsert: bool,
+        meta: &MetaInput<'_>,
+        cancel: &AtomicBool,
+        progress: &mut dyn FnMut(usize, usize),
+    ) -> Result<AddOutcome> {
         let _writer = self.writer.lock();
-        let order = {
+        let (order, batch) = {
             let index = self.inner.read();
             index.validate_add(keys, vectors, upsert)?;
-            index.insertion_order(keys.len())
+            let batch = index.meta().prepare(meta, keys.len())?;
+            (index.insertion_order(keys.len()), batch)
         };
         self.inner.write().reserve(keys.len());
         let total = keys.len();
@@ -73,7 +96,9 @@ impl SharedIndex {
                     aborted: true,
                 });
             }
-            self.inner.write().insert_rows(keys, vectors, chunk)?;
+            self.inner
+                .write()
+                .insert_rows(keys, vectors, chunk, &batch)?;
             done += chunk.len();
             progress(done, total);
         }

@@ -42,6 +42,25 @@ impl MappedSection {
     }
 }
 
+/// A byte range of a memory map of any length and alignment (payloads served from the file).
+pub struct MappedBytes {
+    map: Arc<Mmap>,
+    range: std::ops::Range<usize>,
+}
+
+impl MappedBytes {
+    /// `range` of `map`, if it lies inside the map.
+    pub fn new(map: Arc<Mmap>, range: std::ops::Range<usize>) -> Option<Self> {
+        (range.start <= range.end && range.end <= map.len()).then_some(MappedBytes { map, range })
+    }
+}
+
+impl quiver_filter::ByteSource for MappedBytes {
+    fn bytes(&self) -> &[u8] {
+        self.map.get(self.range.clone()).unwrap_or(&[])
+    }
+}
+
 impl WordSource for MappedSection {
     fn words(&self) -> &[AtomicU32] {
         let b = self.bytes();

@@ -14,6 +14,7 @@ use rayon::prelude::*;
 
 use crate::config::{search_params, Config, IndexKind, MAX_VECTORS};
 use crate::error::{err, Error, Result};
+use crate::meta::{Meta, MetaBatch, MetaConfig};
 use crate::quantized::{AnyQuantizer, CodeScorer, Originals, QuantKind};
 use crate::scorer::F32Scorer;
 use crate::store::{AlignedF32, VectorStore};
@@ -29,6 +30,8 @@ pub struct SearchHits {
     pub keys: Vec<u32>,
     /// Distances in the metric's convention.
     pub distances: Vec<f32>,
+    /// How a filtered or range search was answered (`None` for a plain search).
+    pub plan: Option<crate::filtered::Plan>,
 }
 
 /// Results of a batch search: row `i` is `keys[i*k ..][.. counts[i]]`; unused slots hold key
@@ -54,12 +57,16 @@ pub struct MemoryUsage {
     pub graph: usize,
     /// Key maps.
     pub keys: usize,
+    /// Attribute store (records and their bitmaps).
+    pub attributes: usize,
+    /// Payloads (in memory; 0 for those served from a mapped file).
+    pub payloads: usize,
 }
 
 impl MemoryUsage {
     /// Sum of the parts.
     pub fn total(&self) -> usize {
-        self.vectors + self.codes + self.graph + self.keys
+        self.vectors + self.codes + self.graph + self.keys + self.attributes + self.payloads
     }
 }
 
@@ -79,6 +86,8 @@ pub struct VectorIndex {
     pub(crate) codes: Vec<u8>,
     /// Flat index with 4-bit PQ: the codes again, in 32-vector fast-scan blocks.
     pub(crate) fastscan: Option<FastScanCodes>,
+    /// Attributes and payloads, by slot.
+    pub(crate) meta: Meta,
 }
 
 /// Table lookups (vectors × sub-quantizers) above which one query's fast-scan is split over the
@@ -112,6 +121,11 @@ pub(crate) fn build_pool(threads: usize) -> Result<rayon::ThreadPool> {
 impl VectorIndex {
     /// An empty index.
     pub fn new(config: Config) -> Result<Self> {
+        Self::new_with(config, &MetaConfig::default())
+    }
+
+    /// An empty index that also stores attributes and/or payloads per key.
+    pub fn new_with(config: Config, meta: &MetaConfig) -> Result<Self> {
         config.validate()?;
         let graph = (config.kind == IndexKind::Hnsw).then(|| {
             Graph::new(
@@ -131,7 +145,13 @@ impl VectorIndex {
             quant: None,
             codes: Vec::new(),
             fastscan: None,
+            meta: Meta::new(meta),
         })
+    }
+
+    /// The attribute and payload stores.
+    pub fn meta(&self) -> &Meta {
+        &self.meta
     }
 
     /// Rebuilds the fast-scan blocks of a flat 4-bit PQ index from the codes (after any write).
@@ -420,7 +440,7 @@ impl VectorIndex {
     }
 
     /// Writes `vector` into a slot (a freed one if any) and returns it.
-    fn place(&mut self, key: u32, vector: &[f32]) -> u32 {
+    fn place(&mut self, key: u32, vector: &[f32], batch: &MetaBatch, row: usize) -> u32 {
         let slot = match self.free.pop() {
             Some(s) => s,
             None => {
@@ -430,6 +450,7 @@ impl VectorIndex {
         };
         self.slot_keys[slot as usize] = key;
         self.write_row(slot, vector);
+        self.meta.set(slot, batch, row);
         self.slot_of.insert(key, slot);
         slot
     }
@@ -458,8 +479,15 @@ impl VectorIndex {
         self.write_code(slot, v);
     }
 
-    /// Inserts rows `rows` of a batch that [`VectorIndex::validate_add`] accepted.
-    pub fn insert_rows(&mut self, keys: &[u32], vectors: &[f32], rows: &[u32]) -> Result<()> {
+    /// Inserts rows `rows` of a batch that [`VectorIndex::validate_add`] accepted, with their
+    /// metadata from `batch` (see [`Meta::prepare`]).
+    pub fn insert_rows(
+        &mut self,
+        keys: &[u32],
+        vectors: &[f32],
+        rows: &[u32],
+        batch: &MetaBatch,
+    ) -> Result<()> {
         self.check_writable()?;
         let dim = self.config.dim;
         let mut new_slots = Vec::with_capacity(rows.len());
@@ -473,15 +501,17 @@ impl VectorIndex {
                     Some(g) => {
                         g.mark_deleted(old);
                         self.slot_of.remove(&key);
+                        self.meta.clear(old);
                     }
                     None => {
                         // Flat: overwrite in place.
                         self.write_row(old, v);
+                        self.meta.set(old, batch, r);
                         continue;
                     }
                 }
             }
-            new_slots.push(self.place(key, v));
+            new_slots.push(self.place(key, v, batch, r));
         }
         let has_f32 = self.has_f32();
         if let Some(graph) = &mut self.graph {
@@ -503,10 +533,22 @@ impl VectorIndex {
 
     /// Validates and inserts a whole batch. Returns the number of vectors written.
     pub fn add(&mut self, keys: &[u32], vectors: &[f32], upsert: bool) -> Result<usize> {
+        self.add_with(keys, vectors, upsert, &crate::meta::MetaInput::default())
+    }
+
+    /// [`VectorIndex::add`] with attributes and payloads for the keys.
+    pub fn add_with(
+        &mut self,
+        keys: &[u32],
+        vectors: &[f32],
+        upsert: bool,
+        meta: &crate::meta::MetaInput<'_>,
+    ) -> Result<usize> {
         self.validate_add(keys, vectors, upsert)?;
+        let batch = self.meta.prepare(meta, keys.len())?;
         self.reserve(keys.len());
         let order = self.insertion_order(keys.len());
-        self.insert_rows(keys, vectors, &order)?;
+        self.insert_rows(keys, vectors, &order, &batch)?;
         Ok(keys.len())
     }
 
@@ -520,6 +562,7 @@ impl VectorIndex {
                 continue;
             };
             removed += 1;
+            self.meta.clear(slot);
             match &self.graph {
                 Some(g) => {
                     g.mark_deleted(slot);
@@ -541,6 +584,7 @@ impl VectorIndex {
                         }
                         let moved = self.slot_keys[last];
                         self.slot_keys[slot as usize] = moved;
+                        self.meta.move_slot(last as u32, slot);
                         self.slot_of.insert(moved, slot);
                     }
                     if let VectorStore::Owned(data) = &mut self.store {
@@ -591,6 +635,11 @@ impl VectorIndex {
         self.free.sort_unstable_by(|a, b| b.cmp(a));
     }
 
+    /// The slot that holds `key`.
+    pub fn slot(&self, key: u32) -> Option<u32> {
+        self.slot_of.get(&key).copied()
+    }
+
     /// Whether `key` is present.
     pub fn has(&self, key: u32) -> bool {
         self.slot_of.contains_key(&key)
@@ -612,7 +661,7 @@ impl VectorIndex {
     }
 
     /// Prepares a query: checks it and normalises it for cosine.
-    fn prepare_query(&self, q: &[f32]) -> Result<Vec<f32>> {
+    pub(crate) fn prepare_query(&self, q: &[f32]) -> Result<Vec<f32>> {
         self.check_vector(q, "the query")?;
         let mut q = q.to_vec();
         if self.config.metric == Metric::Cosine {
@@ -662,6 +711,7 @@ impl VectorIndex {
                 .map(|&(_, s)| self.slot_keys[s as usize])
                 .collect(),
             distances: found.iter().map(|&(d, _)| d).collect(),
+            plan: None,
         }
     }
 
@@ -707,7 +757,30 @@ impl VectorIndex {
                 _ => scan(&mut (0..self.slot_keys.len() as u32), cand),
             },
         };
-        let rerank = cfg.rerank && self.has_f32();
+        let top = self.finish_quantized(quant, &query, q, found, k).0;
+        SearchHits {
+            keys: top
+                .iter()
+                .map(|&(_, s)| self.slot_keys[s as usize])
+                .collect(),
+            distances: top.iter().map(|&(d, _)| d).collect(),
+            plan: None,
+        }
+    }
+
+    /// The last step of a quantized search: rescore the candidates `found` (estimated
+    /// distances, closest first) with the f32 originals when `rerank` is on, or keep the
+    /// estimates. Returns the `k` best and how many candidates were rescored.
+    pub(crate) fn finish_quantized(
+        &self,
+        quant: &AnyQuantizer,
+        query: &crate::quantized::CodeQuery<'_>,
+        q: &[f32],
+        found: Vec<(f32, u32)>,
+        k: usize,
+    ) -> (Vec<(f32, u32)>, usize) {
+        let rerank = self.config.quant.rerank && self.has_f32();
+        let mut rescored = 0usize;
         let top: Vec<(f32, u32)> = if rerank {
             let f32s = F32Scorer::new(self.store.as_slice(), self.config.dim, self.config.metric);
             let mut top = TopK::new(k);
@@ -739,6 +812,7 @@ impl VectorIndex {
                     quiver_distance::prefetch(f32s.row(next).as_ptr().cast(), lines);
                 }
                 let d = f32s.distance_to(q, s);
+                rescored += 1;
                 if d < top.worst() {
                     top.push(d, s);
                 }
@@ -747,13 +821,7 @@ impl VectorIndex {
         } else {
             found.into_iter().take(k).collect()
         };
-        SearchHits {
-            keys: top
-                .iter()
-                .map(|&(_, s)| self.slot_keys[s as usize])
-                .collect(),
-            distances: top.iter().map(|&(d, _)| d).collect(),
-        }
+        (top, rescored)
     }
 
     /// Searches many queries (row-major, `dim` each) on the index's thread pool. Stops with
@@ -806,7 +874,10 @@ impl VectorIndex {
 
     /// Heap memory held, by part.
     pub fn memory_usage(&self) -> MemoryUsage {
+        let (attributes, payloads) = self.meta.memory_usage();
         MemoryUsage {
+            attributes,
+            payloads,
             vectors: self.store.heap_bytes(),
             codes: self.codes.capacity(),
             graph: self.graph.as_ref().map_or(0, Graph::memory_usage),
