@@ -45,6 +45,9 @@ const VALUES: u32 = 5;
 const REQUIRED: [u32; 5] = [META, KEYS, LENS, TERMS, VALUES];
 const META_LEN: usize = 64;
 
+/// Section kind and bytes, in file order.
+type Sections = Vec<(u32, Vec<u8>)>;
+
 fn bad(msg: impl std::fmt::Display) -> LexicalError {
     LexicalError::Corrupt(format!(
         "not a valid quiver-search sparse index file: {msg}"
@@ -52,7 +55,7 @@ fn bad(msg: impl std::fmt::Display) -> LexicalError {
 }
 
 /// The sections of `ix` (which must have no deleted documents).
-fn sections(ix: &SparseIndex) -> Vec<(u32, Vec<u8>)> {
+fn sections(ix: &SparseIndex) -> Sections {
     let docs = ix.keys.len();
     let mut meta = Vec::with_capacity(META_LEN);
     meta.extend_from_slice(&ix.cfg.vocab_size.to_le_bytes());
@@ -80,7 +83,7 @@ fn sections(ix: &SparseIndex) -> Vec<(u32, Vec<u8>)> {
     ]
 }
 
-fn write(path: &Path, sections: Vec<(u32, Vec<u8>)>) -> Result<()> {
+fn write(path: &Path, sections: Sections) -> Result<()> {
     let payloads: Vec<(u32, Payload<'_>)> = sections
         .into_iter()
         .map(|(k, b)| (k, Payload::Bytes(b)))
@@ -254,7 +257,7 @@ mod tests {
             s
         };
         let slot2 = ix.fwd_off[2] as usize * 4; // slot 2 has two entries
-        let cases: Vec<(&str, Vec<(u32, Vec<u8>)>)> = vec![
+        let cases: Vec<(&str, Sections)> = vec![
             ("doc count + 1", set(META, &|b| b[8] += 1)),
             (
                 "doc count huge",

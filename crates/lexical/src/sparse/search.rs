@@ -14,17 +14,20 @@
 //! numbers, so a bound is never below the exact `f32` score. A document is skipped only if
 //! its bound is strictly below the current `k`-th score (ties can still win on the key).
 //!
-//! The lists of the query terms are ordered by their list bound; the longest prefix whose
-//! bounds sum below the threshold is *non-essential*: only documents of the other,
-//! *essential*, lists are candidates, taken in doc order. For a candidate `d`:
+//! As in Lucene's disjunction scorer (and [`crate::bm25`]'s MaxScore), the doc-id space is
+//! cut into windows that end at the first block end of any query term's list (at most
+//! 4096 documents), so that inside a window every list has one block and one bound:
 //!
-//! 1. the sum of every list's bound for the block holding `d` (or the next posting after
-//!    it) is checked; if it is below the threshold, every document up to the first of
-//!    those blocks' ends is skipped at once;
-//! 2. the essential postings at `d` contribute their own impacts, the non-essential lists
-//!    their block bounds, replaced (highest first) by the posting's impact or nothing as
-//!    each list is advanced to `d`, while the sum can still reach the threshold;
-//! 3. a survivor that is not deleted is scored exactly and offered to the top-k heap.
+//! 1. a window whose block bounds sum below the threshold is skipped without reading a
+//!    posting;
+//! 2. otherwise the lists are ordered by block bound; the longest prefix summing below the
+//!    threshold is *non-essential* (a document in none of the other, *essential*, lists
+//!    cannot enter the top `k`). The essential lists' postings add their own bounds into a
+//!    window accumulator;
+//! 3. for each document found there, the non-essential block bounds are replaced (highest
+//!    first) by the posting's own bound, or nothing, while the sum can still reach the
+//!    threshold; a survivor that is not deleted is scored exactly and offered to the
+//!    top-k heap.
 
 use std::cmp::Ordering;
 use std::collections::BinaryHeap;
@@ -141,8 +144,6 @@ struct Cursor<'a> {
     list: &'a TermList,
     /// `query weight · scale`: a posting's bound is `w · impact`.
     w: f64,
-    /// Bound of the whole list.
-    max: f64,
     pos: usize,
     /// Block of the last [`Cursor::shallow`] lookup (never behind `pos`'s block).
     sblock: usize,
@@ -197,6 +198,9 @@ impl<'a> Cursor<'a> {
     }
 }
 
+/// Longest window of documents [`max_score`] handles at once.
+const WINDOW: u32 = 4096;
+
 /// Block-Max MaxScore top-`k`; returns exactly what [`exhaustive`] returns.
 pub(crate) fn max_score(ix: &SparseIndex, q: &Query, k: usize) -> Vec<(u32, f32)> {
     if k == 0 || q.terms.is_empty() {
@@ -208,97 +212,139 @@ pub(crate) fn max_score(ix: &SparseIndex, q: &Query, k: usize) -> Vec<(u32, f32)
         .zip(&q.vals)
         .filter_map(|(t, &v)| {
             let list = ix.lists.get(*ix.term_list.get(t)? as usize)?;
-            let w = v as f64 * list.scale as f64;
             Some(Cursor {
                 list,
-                w,
-                max: w * list.max_impact as f64,
+                w: v as f64 * list.scale as f64,
                 pos: 0,
                 sblock: 0,
             })
         })
         .collect();
-    cs.sort_by(|a, b| a.max.total_cmp(&b.max).then(a.list.term.cmp(&b.list.term)));
     let n = cs.len();
     let margin = 1.0 + 2.0 * (q.terms.len() as f64 + 2.0) * f32::EPSILON as f64;
-    let mut prefix = vec![0f64; n + 1];
-    for i in 0..n {
-        prefix[i + 1] = prefix[i] + cs[i].max;
-    }
     let mut wb = vec![0f64; n];
-    let mut rest = vec![0f64; n + 1];
+    let mut perm: Vec<usize> = (0..n).collect();
+    let mut prefix = vec![0f64; n + 1];
+    let mut acc = vec![0f64; WINDOW as usize];
+    let mut marks = vec![0u64; WINDOW as usize / 64];
     let mut top = TopK::new(k);
-    let mut theta = 0f64;
-    // cs[..ess] are non-essential.
-    let mut ess = 0usize;
-    loop {
-        while ess < n && prefix[ess + 1] * margin < theta {
-            ess += 1;
-        }
-        let Some(d) = cs[ess..].iter().map(Cursor::doc).min() else {
-            break;
-        };
-        if d == END {
-            break;
-        }
-        // 1. Block bounds of every list around d.
+    let mut ws = cs.iter().map(Cursor::doc).min().unwrap_or(END);
+    while ws != END {
+        // The window [ws, we]: up to the first block end of any list.
+        let mut we = END;
         let mut total = 0f64;
-        let mut boundary = END;
         for (c, b) in cs.iter_mut().zip(wb.iter_mut()) {
-            let (bound, last) = c.shallow(d);
+            let (bound, last) = c.shallow(ws);
             *b = bound;
             total += bound;
-            boundary = boundary.min(last);
+            we = we.min(last);
         }
-        if total * margin < theta {
-            if boundary == END {
-                break;
+        if we == END {
+            break;
+        }
+        we = we.min(ws.saturating_add(WINDOW - 1));
+        let theta = top.threshold();
+        if total * margin >= theta {
+            window(
+                ix,
+                q,
+                &mut cs,
+                &wb,
+                &mut perm,
+                &mut prefix,
+                &mut acc,
+                &mut marks,
+                &mut top,
+                margin,
+                ws,
+                we,
+            );
+        }
+        // Next window: the first posting of any list after `we`.
+        ws = END;
+        for c in cs.iter_mut() {
+            c.next_geq(we.saturating_add(1));
+            ws = ws.min(c.doc());
+        }
+    }
+    top.into_sorted()
+}
+
+/// Scores the candidates of window `[ws, we]`, in which every list has one block, whose
+/// bound is `wb[list]`.
+#[allow(clippy::too_many_arguments)]
+fn window(
+    ix: &SparseIndex,
+    q: &Query,
+    cs: &mut [Cursor<'_>],
+    wb: &[f64],
+    perm: &mut [usize],
+    prefix: &mut [f64],
+    acc: &mut [f64],
+    marks: &mut [u64],
+    top: &mut TopK,
+    margin: f64,
+    ws: u32,
+    we: u32,
+) {
+    let n = cs.len();
+    let theta = top.threshold();
+    perm.sort_unstable_by(|&a, &b| wb[a].total_cmp(&wb[b]).then(a.cmp(&b)));
+    for i in 0..n {
+        prefix[i + 1] = prefix[i] + wb[perm[i]];
+    }
+    // perm[..ess] are non-essential in this window.
+    let mut ess = 0;
+    while ess < n && prefix[ess + 1] * margin < theta {
+        ess += 1;
+    }
+    // Essential lists, term at a time: posting bounds into the window accumulator.
+    for &c in &perm[ess..] {
+        let cur = &mut cs[c];
+        cur.next_geq(ws);
+        while cur.doc() <= we {
+            let i = (cur.doc() - ws) as usize;
+            acc[i] += cur.posting_bound();
+            marks[i / 64] |= 1 << (i % 64);
+            cur.pos += 1;
+        }
+    }
+    let words = ((we - ws) as usize) / 64 + 1;
+    for (w, word) in marks.iter_mut().enumerate().take(words) {
+        let mut bits = std::mem::take(word);
+        while bits != 0 {
+            let i = w * 64 + bits.trailing_zeros() as usize;
+            bits &= bits - 1;
+            let d = ws + i as u32;
+            let mut ub = std::mem::take(&mut acc[i]);
+            if ix.is_deleted(d) {
+                continue;
             }
-            for c in &mut cs[ess..] {
-                c.next_geq(boundary + 1);
+            let theta = top.threshold();
+            if (ub + prefix[ess]) * margin < theta {
+                continue;
             }
-            continue;
-        }
-        // 2. Posting bounds.
-        let mut ub = 0f64;
-        for c in &cs[ess..] {
-            if c.doc() == d {
-                ub += c.posting_bound();
-            }
-        }
-        // rest[j]: block bounds of the non-essential lists before j (summed forwards, so
-        // no cancellation error).
-        for j in 0..ess {
-            rest[j + 1] = rest[j] + wb[j];
-        }
-        let mut alive = (ub + rest[ess]) * margin >= theta;
-        if alive {
+            // Non-essential lists, highest bound first: their block bound is replaced by
+            // the posting's own bound (or nothing) while the sum can still reach theta.
+            let mut alive = true;
             for j in (0..ess).rev() {
-                let c = &mut cs[j];
-                c.next_geq(d);
-                if c.doc() == d {
-                    ub += c.posting_bound();
+                let cur = &mut cs[perm[j]];
+                cur.next_geq(d);
+                if cur.doc() == d {
+                    ub += cur.posting_bound();
                 }
-                if (ub + rest[j]) * margin < theta {
+                if (ub + prefix[j]) * margin < theta {
                     alive = false;
                     break;
                 }
             }
-        }
-        // 3. Exact score.
-        if alive && !ix.is_deleted(d) {
-            let (t, v) = ix.doc(d);
-            let s = dot(&q.terms, &q.vals, t, v);
-            if s > 0.0 {
-                top.push(s, ix.keys[d as usize]);
-                theta = top.threshold();
-            }
-        }
-        for c in &mut cs[ess..] {
-            if c.doc() == d {
-                c.pos += 1;
+            if alive {
+                let (t, v) = ix.doc(d);
+                let s = dot(&q.terms, &q.vals, t, v);
+                if s > 0.0 {
+                    top.push(s, ix.keys[d as usize]);
+                }
             }
         }
     }
-    top.into_sorted()
 }
