@@ -107,6 +107,10 @@ fn check(ix: &SparseIndex, rng: &mut Rng, vocab: u32, queries: usize) -> Vec<Vec
             }
             all.push(bits(&want));
         }
+        let batch = ix
+            .search_batch(&[q, q], 100, SparseStrategy::MaxScore)
+            .unwrap();
+        assert_eq!(&bits(&batch[1]), &all[all.len() - 1]);
         // The oracle misses nothing: every live document outside the list scores at most
         // the last one.
         let want = ix.search_with(&q, 10, SparseStrategy::Exhaustive).unwrap();

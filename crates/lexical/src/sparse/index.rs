@@ -482,6 +482,29 @@ impl SparseIndex {
         })
     }
 
+    /// Searches many queries in parallel (on the rayon pool); answer `i` is what
+    /// [`SparseIndex::search_with`] returns for `queries[i]`. Every query is validated first:
+    /// one bad query fails the call.
+    pub fn search_batch(
+        &self,
+        queries: &[SparseVec<'_>],
+        k: usize,
+        strategy: SparseStrategy,
+    ) -> Result<Vec<Vec<(u32, f32)>>> {
+        use rayon::prelude::*;
+        let prepared = queries
+            .iter()
+            .map(|q| self.prepare(q))
+            .collect::<Result<Vec<_>>>()?;
+        Ok(prepared
+            .par_iter()
+            .map(|q| match strategy {
+                SparseStrategy::MaxScore => search::max_score(self, q, k),
+                SparseStrategy::Exhaustive => search::exhaustive(self, q, k),
+            })
+            .collect())
+    }
+
     /// Validates and canonicalises a query.
     fn prepare(&self, query: &SparseVec<'_>) -> Result<Query> {
         let mut q = Query::default();
@@ -505,5 +528,48 @@ impl SparseIndex {
     /// Loads an index written by [`SparseIndex::save`], validating it.
     pub fn load(path: &Path) -> Result<Self> {
         super::persist::load(path)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// `q · scale ≥ w` always, and the overestimate is below one step.
+    #[test]
+    fn quantisation_rounds_up_by_less_than_a_step() {
+        let mut x = 0x0123_4567_89AB_CDEF_u64;
+        let mut next = move || {
+            x ^= x << 13;
+            x ^= x >> 7;
+            x ^= x << 17;
+            x
+        };
+        for i in 0..20_000 {
+            let max_w = match i % 4 {
+                0 => f32::from_bits((next() as u32) % 0x7F00_0000 + 1),
+                1 => f32::MAX,
+                2 => f32::from_bits(1),
+                _ => (next() % 1000 + 1) as f32 / 7.0,
+            };
+            let scale = scale_for(max_w);
+            assert!(scale as f64 * 255.0 >= max_w as f64, "{max_w}");
+            assert!(scale.is_finite() && scale > 0.0);
+            for w in [
+                max_w,
+                max_w * 0.5,
+                max_w * ((next() % 1000) as f32 / 1000.0),
+            ] {
+                if w <= 0.0 {
+                    continue;
+                }
+                let q = quantize(w, scale);
+                assert!(q >= 1);
+                assert!(q as f64 * scale as f64 >= w as f64, "{w} {scale} {q}");
+                if q > 1 {
+                    assert!(((q - 1) as f64) * (scale as f64) < w as f64);
+                }
+            }
+        }
     }
 }
