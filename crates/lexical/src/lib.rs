@@ -27,6 +27,8 @@
 //!   with those bounds and scores survivors exactly, so [`SparseIndex::search`] returns the
 //!   same keys, scores and tie order as the exhaustive oracle. Lazy removal with compaction,
 //!   upserts and a checked file format ([`sparse::persist`]) as for the text index.
+//!   [`SparseEncoder`] turns query text into such a vector without a model (tokenizer plus
+//!   per-token weights, for inference-free sparse models).
 //!
 //! Text arrives as Rust `&str`. Strings from JavaScript are converted to UTF-8 by the
 //! bindings; a lone surrogate becomes U+FFFD, which the default analyzer removes (it is
@@ -53,5 +55,7 @@ pub use analyzer::{Analyzer, AnalyzerConfig, AnalyzerKind, TokenizerMode, MAX_TO
 pub use bm25::{Bm25Params, Strategy};
 pub use error::{LexicalError, Result};
 pub use index::{AnalyzedBatch, AnalyzedDoc, TextIndex, TextMemory};
-pub use sparse::{SparseBatch, SparseConfig, SparseIndex, SparseMemory, SparseStrategy, SparseVec};
+pub use sparse::{
+    SparseBatch, SparseConfig, SparseEncoder, SparseIndex, SparseMemory, SparseStrategy, SparseVec,
+};
 pub use stopwords::StopWords;

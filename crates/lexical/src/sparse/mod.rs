@@ -62,10 +62,12 @@
 //! requantised). An upsert is a removal plus an add. [`SparseIndex::save`] writes a
 //! compacted index (see [`persist`]).
 
+pub mod encoder;
 mod index;
 pub mod persist;
 pub mod search;
 
+pub use encoder::SparseEncoder;
 pub use index::{SparseIndex, SparseMemory};
 
 use crate::error::{invalid, Result};
