@@ -438,3 +438,42 @@ fn damaged_files_are_errors_not_panics() {
     ));
     let _ = std::fs::remove_dir_all(&dir);
 }
+
+#[test]
+fn empty_and_tombstoned_round_trips() {
+    let dir = tempdir("empty");
+    let path = dir.join("e.qvs");
+    let ix = SparseIndex::new(SparseConfig { vocab_size: 77 });
+    ix.save(&path).unwrap();
+    let back = SparseIndex::load(&path).unwrap();
+    assert!(back.is_empty());
+    assert_eq!(back.config().vocab_size, 77);
+    assert!(back
+        .search(&SparseVec::new(&[1], &[1.0]), 5)
+        .unwrap()
+        .is_empty());
+    // Only empty documents, some removed (tombstones are not written).
+    let mut ix = SparseIndex::new(SparseConfig::default());
+    ix.add(
+        &[5, 6, 7],
+        SparseBatch::new(&[0, 0, 0, 1], &[9], &[0.5]),
+        false,
+    )
+    .unwrap();
+    ix.remove(&[6]);
+    ix.save(&path).unwrap();
+    let back = SparseIndex::load(&path).unwrap();
+    assert_eq!(back.keys(), vec![5, 7]);
+    assert_eq!(back.get(5), Some((vec![], vec![])));
+    assert_eq!(
+        back.search(&SparseVec::new(&[9], &[2.0]), 5).unwrap(),
+        vec![(7, 1.0)]
+    );
+    // k far above the number of matches.
+    assert_eq!(
+        back.search(&SparseVec::new(&[9], &[2.0]), usize::MAX)
+            .unwrap(),
+        vec![(7, 1.0)]
+    );
+    let _ = std::fs::remove_dir_all(&dir);
+}

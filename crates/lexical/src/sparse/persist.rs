@@ -20,7 +20,7 @@
 //! (by the container), and then: keys are unique, the lengths sum to the entry count, term
 //! ids are below the vocabulary size and strictly increasing within each document, weights
 //! are finite and positive. A file that fails any check is
-//! [`LexicalError::Corrupt`](crate::LexicalError::Corrupt); nothing panics.
+//! [`LexicalError::Corrupt`]; nothing panics.
 
 use std::collections::{HashMap, HashSet};
 use std::path::Path;
