@@ -97,6 +97,8 @@ fn check(ix: &SparseIndex, rng: &mut Rng, vocab: u32, queries: usize) -> Vec<Vec
             let got = ix.search_with(&q, k, SparseStrategy::MaxScore).unwrap();
             assert_eq!(bits(&got), bits(&want), "query {qt:?} {qv:?} k={k}");
             assert_eq!(bits(&ix.search(&q, k).unwrap()), bits(&want));
+            let wand = ix.search_with(&q, k, SparseStrategy::Wand).unwrap();
+            assert_eq!(bits(&wand), bits(&want), "WAND: query {qt:?} {qv:?} k={k}");
             assert!(want.len() <= k);
             for w in want.windows(2) {
                 assert!(w[0].1 > w[1].1 || (w[0].1 == w[1].1 && w[0].0 < w[1].0));
@@ -321,7 +323,11 @@ fn canonical_forms_and_empty_vectors() {
 fn bad_queries_are_rejected() {
     let mut ix = SparseIndex::new(SparseConfig { vocab_size: 50 });
     add_one(&mut ix, 1, &[3], &[1.0]).unwrap();
-    for s in [SparseStrategy::MaxScore, SparseStrategy::Exhaustive] {
+    for s in [
+        SparseStrategy::MaxScore,
+        SparseStrategy::Wand,
+        SparseStrategy::Exhaustive,
+    ] {
         invalid(
             ix.search_with(&SparseVec::new(&[3], &[]), 5, s),
             "1 indices but 0 values",
@@ -387,6 +393,8 @@ fn requantisation_and_extreme_weights() {
             let want = ix.search_with(&q, k, SparseStrategy::Exhaustive).unwrap();
             let got = ix.search(&q, k).unwrap();
             assert_eq!(bits(&got), bits(&want), "{qt:?} {qv:?} {k}");
+            let wand = ix.search_with(&q, k, SparseStrategy::Wand).unwrap();
+            assert_eq!(bits(&wand), bits(&want), "WAND {qt:?} {qv:?} {k}");
         }
     }
 }

@@ -478,6 +478,7 @@ impl SparseIndex {
         let q = self.prepare(query)?;
         Ok(match strategy {
             SparseStrategy::MaxScore => search::max_score(self, &q, k),
+            SparseStrategy::Wand => search::wand(self, &q, k),
             SparseStrategy::Exhaustive => search::exhaustive(self, &q, k),
         })
     }
@@ -500,6 +501,7 @@ impl SparseIndex {
             .par_iter()
             .map(|q| match strategy {
                 SparseStrategy::MaxScore => search::max_score(self, q, k),
+                SparseStrategy::Wand => search::wand(self, q, k),
                 SparseStrategy::Exhaustive => search::exhaustive(self, q, k),
             })
             .collect())

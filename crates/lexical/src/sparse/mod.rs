@@ -49,7 +49,8 @@
 //! scores, best first, ties broken by the smaller key, documents scoring 0 left out. The
 //! exact score of a document is one function: a merge of the sorted query with the
 //! document's forward entry, summing `query weight × document weight` in `f32` in increasing
-//! term order. [`SparseStrategy::MaxScore`] (Block-Max MaxScore, see [`search`]) prunes
+//! term order. [`SparseStrategy::MaxScore`] (Block-Max MaxScore, see [`search`]) and
+//! [`SparseStrategy::Wand`] (Block-Max WAND) prune
 //! with the quantised upper bounds (in `f64`, with a margin that covers the `f32` rounding
 //! of the exact sum) and scores every surviving document with that same function, so the
 //! scores are bit-identical and the lists equal. Searching needs only `&self`.
@@ -142,12 +143,14 @@ impl<'a> SparseVec<'a> {
     }
 }
 
-/// How [`SparseIndex::search`] finds the top `k`. Both return the same list.
+/// How [`SparseIndex::search_with`] finds the top `k`. All return the same list.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash)]
 pub enum SparseStrategy {
     /// Block-Max MaxScore over the quantised bounds (the default).
     #[default]
     MaxScore,
+    /// Block-Max WAND over the same bounds.
+    Wand,
     /// Score every live document exactly (the oracle).
     Exhaustive,
 }

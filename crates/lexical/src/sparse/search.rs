@@ -1,12 +1,13 @@
-//! Exact top-k search over a [`SparseIndex`]: the exhaustive oracle and Block-Max MaxScore.
+//! Exact top-k search over a [`SparseIndex`]: the exhaustive oracle, Block-Max MaxScore and
+//! Block-Max WAND.
 //!
-//! Both score a document with the one exact function (`dot` in [`crate::sparse`]: a merge of
+//! All three score a document with the one exact function (`dot` in [`crate::sparse`]: a merge of
 //! the sorted query with the document's forward entry, `f32` products summed in increasing
 //! term order), so their scores are bit-identical. The ranking is score descending, then key
 //! ascending (as in [`crate::bm25`]); documents scoring 0 are not returned.
 //!
-//! Block-Max MaxScore (Turtle & Flood, 1995; with block maxima as in Ding & Suel, 2011) uses
-//! only upper bounds to *skip* documents, never to score them. A posting's bound is
+//! The pruning strategies (MaxScore: Turtle & Flood, 1995; block maxima and WAND: Ding &
+//! Suel, 2011) use only upper bounds to *skip* documents, never to score them. A posting's bound is
 //! `query weight · impact · scale` (the impact rounds the weight up, see [`crate::sparse`]),
 //! a block's and a list's bound the same with its largest impact. Bounds are summed in
 //! `f64` and multiplied by `1 + 2·(n + 2)·ε_f32` (`n` the number of query terms), which
@@ -201,13 +202,9 @@ impl<'a> Cursor<'a> {
 /// Longest window of documents [`max_score`] handles at once.
 const WINDOW: u32 = 4096;
 
-/// Block-Max MaxScore top-`k`; returns exactly what [`exhaustive`] returns.
-pub(crate) fn max_score(ix: &SparseIndex, q: &Query, k: usize) -> Vec<(u32, f32)> {
-    if k == 0 || q.terms.is_empty() {
-        return Vec::new();
-    }
-    let mut cs: Vec<Cursor<'_>> = q
-        .terms
+/// Cursors over the lists of the query's terms (terms without postings are left out).
+fn cursors<'a>(ix: &'a SparseIndex, q: &Query) -> Vec<Cursor<'a>> {
+    q.terms
         .iter()
         .zip(&q.vals)
         .filter_map(|(t, &v)| {
@@ -219,9 +216,103 @@ pub(crate) fn max_score(ix: &SparseIndex, q: &Query, k: usize) -> Vec<(u32, f32)
                 sblock: 0,
             })
         })
-        .collect();
+        .collect()
+}
+
+/// The factor bounds are multiplied by: covers the relative rounding error of the exact
+/// `f32` dot product of `n` non-negative terms (at most `(n + 1)·2⁻²⁴` to first order),
+/// with room to spare, and the `f64` rounding of the bound sums.
+fn margin(q: &Query) -> f64 {
+    1.0 + 2.0 * (q.terms.len() as f64 + 2.0) * f32::EPSILON as f64
+}
+
+/// Block-Max WAND top-`k` (Ding & Suel, 2011); returns exactly what [`exhaustive`]
+/// returns. Cursors are kept sorted by doc; the pivot is the first cursor at which the
+/// list bounds reach the threshold; if the pivot doc's block bounds reach it too, the doc
+/// is scored exactly once every cursor before the pivot is on it; otherwise every document
+/// up to the end of the smallest of those blocks (or the next cursor's doc) is skipped.
+pub(crate) fn wand(ix: &SparseIndex, q: &Query, k: usize) -> Vec<(u32, f32)> {
+    if k == 0 || q.terms.is_empty() {
+        return Vec::new();
+    }
+    let mut cs = cursors(ix, q);
     let n = cs.len();
-    let margin = 1.0 + 2.0 * (q.terms.len() as f64 + 2.0) * f32::EPSILON as f64;
+    let margin = margin(q);
+    let max: Vec<f64> = cs.iter().map(|c| c.w * c.list.max_impact as f64).collect();
+    let mut order: Vec<usize> = (0..n).collect();
+    let mut top = TopK::new(k);
+    loop {
+        // Insertion sort: few cursors, nearly sorted.
+        for i in 1..n {
+            let mut j = i;
+            while j > 0 && cs[order[j - 1]].doc() > cs[order[j]].doc() {
+                order.swap(j - 1, j);
+                j -= 1;
+            }
+        }
+        let theta = top.threshold();
+        let mut acc = 0f64;
+        let mut pivot = None;
+        for (i, &c) in order.iter().enumerate() {
+            if cs[c].doc() == END {
+                break;
+            }
+            acc += max[c];
+            if acc * margin >= theta {
+                pivot = Some(i);
+                break;
+            }
+        }
+        let Some(mut p) = pivot else { break };
+        let d = cs[order[p]].doc();
+        while p + 1 < n && cs[order[p + 1]].doc() == d {
+            p += 1;
+        }
+        let mut bsum = 0f64;
+        let mut boundary = END;
+        for &c in &order[..=p] {
+            let (b, last) = cs[c].shallow(d);
+            bsum += b;
+            boundary = boundary.min(last);
+        }
+        if bsum * margin >= theta {
+            if cs[order[0]].doc() == d {
+                if !ix.is_deleted(d) {
+                    let (t, v) = ix.doc(d);
+                    let s = dot(&q.terms, &q.vals, t, v);
+                    if s > 0.0 {
+                        top.push(s, ix.keys[d as usize]);
+                    }
+                }
+                for &c in &order[..=p] {
+                    cs[c].pos += 1;
+                }
+            } else {
+                for &c in &order[..p] {
+                    cs[c].next_geq(d);
+                }
+            }
+        } else {
+            let mut next = boundary.saturating_add(1);
+            if p + 1 < n {
+                next = next.min(cs[order[p + 1]].doc());
+            }
+            for &c in &order[..=p] {
+                cs[c].next_geq(next);
+            }
+        }
+    }
+    top.into_sorted()
+}
+
+/// Block-Max MaxScore top-`k`; returns exactly what [`exhaustive`] returns.
+pub(crate) fn max_score(ix: &SparseIndex, q: &Query, k: usize) -> Vec<(u32, f32)> {
+    if k == 0 || q.terms.is_empty() {
+        return Vec::new();
+    }
+    let mut cs = cursors(ix, q);
+    let n = cs.len();
+    let margin = margin(q);
     let mut wb = vec![0f64; n];
     let mut perm: Vec<usize> = (0..n).collect();
     let mut prefix = vec![0f64; n + 1];
