@@ -40,7 +40,9 @@
 //!   quantised impact never underestimates. The overestimate is below one step:
 //!   `0 ≤ q·s − w < s = max_w / 255`, i.e. under 0.4% of the term's largest weight. When a
 //!   new document brings a larger weight for a term, that term's list is requantised from
-//!   the forward index; compaction requantises every list.
+//!   the forward index (cost linear in that list's length, once per `add` call that
+//!   raises the maximum); compaction requantises every list. Posting slots are stored as
+//!   plain `u32` (4 bytes per posting plus 1 for the impact), not delta-compressed.
 //!
 //! # Search
 //!
