@@ -140,7 +140,7 @@ fn kind_label(kind: &AnalyzerKind) -> String {
     }
 }
 
-fn load_tokenizer(bytes: &[u8], name: &str) -> Result<Tokenizer> {
+pub(crate) fn load_tokenizer(bytes: &[u8], name: &str) -> Result<Tokenizer> {
     let mut tok = Tokenizer::from_bytes(bytes)
         .map_err(|e| invalid(format!("cannot parse tokenizer file {name}: {e}")))?;
     tok.with_truncation(None)

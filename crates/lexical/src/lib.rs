@@ -20,6 +20,16 @@
 //! * [`TextIndex::save`] / [`TextIndex::load`] use one checksummed file written atomically
 //!   (see [`persist`]).
 //!
+//! * [`SparseIndex`] (see [`sparse`]) is the learned-sparse-retrieval counterpart: sparse
+//!   vectors from SPLADE / uniCOIL-style models (`u32` term ids, non-negative `f32`
+//!   weights) scored by dot product. A forward index holds the exact weights, an inverted
+//!   index holds `u8` impacts (rounded up) with per-block maxima; Block-Max MaxScore prunes
+//!   with those bounds and scores survivors exactly, so [`SparseIndex::search`] returns the
+//!   same keys, scores and tie order as the exhaustive oracle. Lazy removal with compaction,
+//!   upserts and a checked file format ([`sparse::persist`]) as for the text index.
+//!   [`SparseEncoder`] turns query text into such a vector without a model (tokenizer plus
+//!   per-token weights, for inference-free sparse models).
+//!
 //! Text arrives as Rust `&str`. Strings from JavaScript are converted to UTF-8 by the
 //! bindings; a lone surrogate becomes U+FFFD, which the default analyzer removes (it is
 //! treated like a control character), so it never produces a term.
@@ -38,10 +48,14 @@ pub mod error;
 pub mod index;
 pub mod persist;
 pub mod postings;
+pub mod sparse;
 pub mod stopwords;
 
 pub use analyzer::{Analyzer, AnalyzerConfig, AnalyzerKind, TokenizerMode, MAX_TOKEN_BYTES};
 pub use bm25::{Bm25Params, Strategy};
 pub use error::{LexicalError, Result};
 pub use index::{AnalyzedBatch, AnalyzedDoc, TextIndex, TextMemory};
+pub use sparse::{
+    SparseBatch, SparseConfig, SparseEncoder, SparseIndex, SparseMemory, SparseStrategy, SparseVec,
+};
 pub use stopwords::StopWords;
