@@ -1,0 +1,154 @@
+#!/usr/bin/env bash
+# Every runtime tested for real: installs Node 18, 22 and 24, Bun and Deno from the npm registry
+# (their official binaries: node-<os>-<arch>, @oven/bun-<os>-<arch>, deno with @deno/<platform>)
+# into a scratch folder, and runs the packed-package consumers on each: the ESM consumer (async
+# add and search, save, memory-mapped load, typed errors), the CommonJS consumer (sync API,
+# save/load) and a worker_threads consumer (the addon loaded in a Worker, sync and async search).
+# Prints one summary line per runtime.
+#
+#   bash scripts/smoke-runtimes.sh [APP_DIR]
+#
+# APP_DIR is the consumer project scripts/smoke-pack.sh sets up (it calls this script with it);
+# without it, this script packs and installs its own (needs a built tree: npm run build).
+#
+# Outcome rules: a runtime that cannot be installed from the registry is reported as SKIPPED
+# (set SMOKE_RUNTIMES_STRICT=1 to fail instead); a runtime that installs but fails a check fails
+# the script, unless that runtime/check pair is listed in known_failures below with its reason.
+set -euo pipefail
+root="$(cd "$(dirname "$0")/.." && pwd)"
+# shellcheck source=scripts/smoke-lib.sh
+. "$root/scripts/smoke-lib.sh"
+
+# Runtimes tested, as "name|npm package spec" per line; the package's major tag picks the newest
+# release of that line. Bun and Deno follow their latest release.
+os=$(node -p 'process.platform')
+arch=$(node -p 'process.arch')
+bun_arch=$([ "$arch" = arm64 ] && echo aarch64 || echo "$arch")
+runtimes=(
+  "node18|node-$os-$arch@18"
+  "node22|node-$os-$arch@22"
+  "node24|node-$os-$arch@24"
+  "bun|@oven/bun-$os-$bun_arch"
+  "deno|deno"
+)
+
+# Known failures: "runtime:check" -> why it fails and why it is not ours to fix. A listed pair is
+# reported as "known failure" and does not fail the script; one that starts passing is reported so
+# the entry can be removed. Checks are esm, cjs and worker. Empty today: every runtime passes.
+declare -A known_failures=(
+)
+
+per_check_timeout=120
+strict="${SMOKE_RUNTIMES_STRICT:-0}"
+
+scratch=$(mktemp -d)
+plat=""
+trap 'rm -rf "$scratch"; if [ -n "$plat" ]; then rm -f "$root/npm/$plat/quiver-search.$plat.node"; fi' EXIT
+clean_path=$(smoke_clean_path)
+
+# --- the consumer project -------------------------------------------------------------------
+if [ $# -ge 1 ]; then
+  app="$(cd "$1" && pwd)"
+  [ -d "$app/node_modules/quiver-search" ] || smoke_fail "$app has no quiver-search installed"
+else
+  plat=$(smoke_platform)
+  smoke_pack "$scratch" "$plat"
+  app="$scratch/app"
+  smoke_consumer_app "$app" "$clean_path"
+fi
+for f in consumer.mjs consumer.cjs worker.mjs; do
+  [ -f "$app/$f" ] || smoke_fail "$app/$f is missing"
+done
+
+# --- install a runtime: prints the path of its executable, or nothing ----------------------
+# One folder per runtime (the Node versions share a package name). --ignore-scripts: nothing from
+# these packages runs at install time; each ships its binary inside the tarball (deno's own
+# postinstall only rewrites its bin shim, the binary is in @deno/<platform>).
+install_runtime() {
+  local name="$1" spec="$2" dir="$scratch/runtime-$1"
+  mkdir -p "$dir"
+  echo "{\"name\":\"smoke-runtime-$name\",\"private\":true}" > "$dir/package.json"
+  if ! npm install --prefix "$dir" --no-save --no-audit --no-fund --ignore-scripts --loglevel=error "$spec" \
+    > "$dir/install.log" 2>&1; then
+    return 0
+  fi
+  local bin
+  case "$name" in
+    node*) bin="$dir/node_modules/node-$os-$arch/bin/node" ;;
+    bun) bin="$dir/node_modules/@oven/bun-$os-$bun_arch/bin/bun" ;;
+    deno) bin=$(find "$dir/node_modules/@deno" -mindepth 2 -maxdepth 2 -name deno -type f 2>/dev/null | head -1) ;;
+  esac
+  if [ -n "$bin" ] && [ -x "$bin" ]; then echo "$bin"; fi
+}
+
+# --- the command that runs a script on a runtime --------------------------------------------
+# Deno: -A grants the file, env, FFI (napi) and worker permissions the consumers need;
+# --node-modules-dir=manual resolves `quiver-search` from the project's node_modules as Node
+# does, and --cached-only forbids any download. DENO_DIR keeps its caches in the scratch folder.
+runner() {
+  local name="$1" bin="$2"
+  case "$name" in
+    deno) echo "$bin run -A --node-modules-dir=manual --cached-only" ;;
+    *) echo "$bin" ;;
+  esac
+}
+
+failed=0
+summaries=()
+for entry in "${runtimes[@]}"; do
+  name="${entry%%|*}"
+  spec="${entry#*|}"
+  bin=$(install_runtime "$name" "$spec")
+  if [ -z "$bin" ]; then
+    line="runtime $name: SKIPPED, could not install $spec from the npm registry"
+    echo "smoke-runtimes: $line" >&2
+    [ -f "$scratch/runtime-$name/install.log" ] && tail -5 "$scratch/runtime-$name/install.log" >&2
+    summaries+=("$line")
+    if [ "$strict" = 1 ]; then failed=1; fi
+    continue
+  fi
+  # `--version` prints v18.20.8, 1.4.5 or "deno 2.9.6 (stable, ...)": keep the number.
+  version=$("$bin" --version 2>&1 | grep -Eo '[0-9]+\.[0-9]+\.[0-9]+' | head -1 || true)
+  [ -n "$version" ] || version="(no version: $("$bin" --version 2>&1 | head -1))"
+  # The Node packages are picked by major tag: make sure the binary is the line asked for.
+  case "$name" in
+    node*) [[ "$version" == "${name#node}".* ]] || smoke_fail "$spec installed Node $version" ;;
+  esac
+  read -ra cmd <<< "$(runner "$name" "$bin")"
+  results=()
+  for check in esm cjs worker; do
+    case "$check" in
+      esm) script=consumer.mjs label=ESM ;;
+      cjs) script=consumer.cjs label=CJS ;;
+      worker) script=worker.mjs label=worker ;;
+    esac
+    log="$scratch/$name-$check.log"
+    if (cd "$app" && PATH="$clean_path" DENO_DIR="$scratch/deno-dir" DENO_NO_UPDATE_CHECK=1 \
+      timeout "$per_check_timeout" "${cmd[@]}" "$script") > "$log" 2>&1; then
+      ok=1
+    else
+      ok=0
+    fi
+    reason="${known_failures[$name:$check]:-}"
+    if [ "$ok" = 1 ] && [ -z "$reason" ]; then
+      results+=("$label ok")
+    elif [ "$ok" = 1 ]; then
+      results+=("$label ok (listed as a known failure: remove the entry)")
+    elif [ -n "$reason" ]; then
+      results+=("$label known failure ($reason)")
+    else
+      results+=("$label FAILED")
+      failed=1
+      echo "smoke-runtimes: $name $script failed:" >&2
+      tail -20 "$log" >&2
+    fi
+  done
+  line="runtime ${name%%[0-9]*} $version: $(IFS=','; echo "${results[*]}" | sed 's/,/, /g')"
+  echo "smoke-runtimes: $line"
+  summaries+=("$line")
+done
+
+echo "smoke-runtimes: summary"
+printf '  %s\n' "${summaries[@]}"
+if [ "$failed" = 1 ]; then smoke_fail "a runtime failed the smoke test (see above)"; fi
+echo "smoke-runtimes: OK"
