@@ -14,6 +14,8 @@
 # Outcome rules: a runtime that cannot be installed from the registry is reported as SKIPPED
 # (set SMOKE_RUNTIMES_STRICT=1 to fail instead); a runtime that installs but fails a check fails
 # the script, unless that runtime/check pair is listed in known_failures below with its reason.
+# Bun and Deno must not be mistaken for Node: each consumer prints the runtime it ran on and
+# the check only passes when that is the runtime under test.
 set -euo pipefail
 root="$(cd "$(dirname "$0")/.." && pwd)"
 # shellcheck source=scripts/smoke-lib.sh
@@ -34,7 +36,8 @@ runtimes=(
 
 # Known failures: "runtime:check" -> why it fails and why it is not ours to fix. A listed pair is
 # reported as "known failure" and does not fail the script; one that starts passing is reported so
-# the entry can be removed. Checks are esm, cjs and worker. Empty today: every runtime passes.
+# the entry can be removed. Runtimes are node18, node22, node24, bun and deno; checks are esm, cjs,
+# worker and (Deno only) perms. Example: ["deno:worker"]="Deno 2.x: ...". Empty today: all pass.
 declare -A known_failures=(
 )
 
@@ -85,10 +88,13 @@ install_runtime() {
 # Deno: -A grants the file, env, FFI (napi) and worker permissions the consumers need;
 # --node-modules-dir=manual resolves `quiver-search` from the project's node_modules as Node
 # does, and --cached-only forbids any download. DENO_DIR keeps its caches in the scratch folder.
+# The "perms" check (Deno only) runs the ESM consumer with the narrowest flags the README gives
+# users instead of -A: no --allow-sys, no --allow-net.
 runner() {
-  local name="$1" bin="$2"
-  case "$name" in
-    deno) echo "$bin run -A --node-modules-dir=manual --cached-only" ;;
+  local name="$1" bin="$2" check="$3"
+  case "$name:$check" in
+    deno:perms) echo "$bin run --allow-ffi --allow-read --allow-write --allow-env --node-modules-dir=manual --cached-only" ;;
+    deno:*) echo "$bin run -A --node-modules-dir=manual --cached-only" ;;
     *) echo "$bin" ;;
   esac
 }
@@ -114,17 +120,22 @@ for entry in "${runtimes[@]}"; do
   case "$name" in
     node*) [[ "$version" == "${name#node}".* ]] || smoke_fail "$spec installed Node $version" ;;
   esac
-  read -ra cmd <<< "$(runner "$name" "$bin")"
+  checks=(esm cjs worker)
+  if [ "$name" = deno ]; then checks+=(perms); fi
   results=()
-  for check in esm cjs worker; do
+  for check in "${checks[@]}"; do
     case "$check" in
       esm) script=consumer.mjs label=ESM ;;
       cjs) script=consumer.cjs label=CJS ;;
       worker) script=worker.mjs label=worker ;;
+      perms) script=consumer.mjs label="least permissions" ;;
     esac
+    read -ra cmd <<< "$(runner "$name" "$bin" "$check")"
     log="$scratch/$name-$check.log"
     if (cd "$app" && PATH="$clean_path" DENO_DIR="$scratch/deno-dir" DENO_NO_UPDATE_CHECK=1 \
-      timeout "$per_check_timeout" "${cmd[@]}" "$script") > "$log" 2>&1; then
+      timeout "$per_check_timeout" "${cmd[@]}" "$script") > "$log" 2>&1 &&
+      # Each consumer names the runtime it ran on: proof the check did not run on another one.
+      grep -q "ok (${name%%[0-9]*} $version" "$log"; then
       ok=1
     else
       ok=0
