@@ -13,7 +13,7 @@
 #
 # Outcome rules: a runtime that cannot be installed from the registry is reported as SKIPPED
 # (set SMOKE_RUNTIMES_STRICT=1 to fail instead); a runtime that installs but fails a check fails
-# the script, unless that runtime/check pair is listed in known_failures below with its reason.
+# the script, unless that runtime/check pair is listed in known_failure() below with its reason.
 # Bun and Deno must not be mistaken for Node: each consumer prints the runtime it ran on and
 # the check only passes when that is the runtime under test.
 set -euo pipefail
@@ -34,15 +34,36 @@ runtimes=(
   "deno|deno"
 )
 
-# Known failures: "runtime:check" -> why it fails and why it is not ours to fix. A listed pair is
-# reported as "known failure" and does not fail the script; one that starts passing is reported so
-# the entry can be removed. Runtimes are node18, node22, node24, bun and deno; checks are esm, cjs,
-# worker and (Deno only) perms. Example: ["deno:worker"]="Deno 2.x: ...". Empty today: all pass.
-declare -A known_failures=(
-)
+# Known failures: prints why runtime:check is expected to fail (and why it is not ours to fix),
+# nothing otherwise. A listed pair is reported as "known failure" and does not fail the script; one
+# that starts passing is reported so its entry can be removed. Runtimes are node18, node22, node24,
+# bun and deno; checks are esm, cjs, worker and (Deno only) perms and denied. A case statement, not an
+# associative array: macOS's /bin/bash 3.2 has none. Empty today: every runtime passes.
+known_failure() {
+  case "$1" in
+    # deno:worker) echo "Deno 2.x: <the runtime limitation>" ;;
+    *) ;;
+  esac
+}
 
 per_check_timeout=120
 strict="${SMOKE_RUNTIMES_STRICT:-0}"
+# GNU timeout guards each check against a hung runtime; macOS has none by default.
+limit=()
+if command -v timeout >/dev/null 2>&1; then limit=(timeout "$per_check_timeout"); fi
+
+# The registry's runtime packages above are laid out for Linux (glibc) and macOS: Windows ships
+# other package names and .exe files, and neither Node's nor Deno's packages run on musl. Say so
+# rather than try, fail and blame the runtime.
+host=$(smoke_platform)
+case "$host" in
+  linux-*-gnu | darwin-*) ;;
+  *)
+    echo "smoke-runtimes: SKIPPED on $host: the npm registry's Node, Bun and Deno packages are wired up here for Linux (glibc) and macOS only"
+    if [ "$strict" = 1 ]; then smoke_fail "SMOKE_RUNTIMES_STRICT=1 and no runtime can be tested on $host"; fi
+    exit 0
+    ;;
+esac
 
 scratch=$(mktemp -d)
 plat=""
@@ -54,7 +75,7 @@ if [ $# -ge 1 ]; then
   app="$(cd "$1" && pwd)"
   [ -d "$app/node_modules/quiver-search" ] || smoke_fail "$app has no quiver-search installed"
 else
-  plat=$(smoke_platform)
+  plat="$host"
   smoke_pack "$scratch" "$plat"
   app="$scratch/app"
   smoke_consumer_app "$app" "$clean_path"
@@ -89,11 +110,13 @@ install_runtime() {
 # --node-modules-dir=manual resolves `quiver-search` from the project's node_modules as Node
 # does, and --cached-only forbids any download. DENO_DIR keeps its caches in the scratch folder.
 # The "perms" check (Deno only) runs the ESM consumer with the narrowest flags the README gives
-# users instead of -A: no --allow-sys, no --allow-net.
+# users instead of -A: no --allow-sys, no --allow-net. The "denied" check leaves out --allow-env,
+# which the napi loader needs, and expects the error that says so instead of "no binary".
 runner() {
   local name="$1" bin="$2" check="$3"
   case "$name:$check" in
     deno:perms) echo "$bin run --allow-ffi --allow-read --allow-write --allow-env --node-modules-dir=manual --cached-only" ;;
+    deno:denied) echo "$bin run --allow-ffi --allow-read --allow-write --node-modules-dir=manual --cached-only" ;;
     deno:*) echo "$bin run -A --node-modules-dir=manual --cached-only" ;;
     *) echo "$bin" ;;
   esac
@@ -121,7 +144,7 @@ for entry in "${runtimes[@]}"; do
     node*) [[ "$version" == "${name#node}".* ]] || smoke_fail "$spec installed Node $version" ;;
   esac
   checks=(esm cjs worker)
-  if [ "$name" = deno ]; then checks+=(perms); fi
+  if [ "$name" = deno ]; then checks+=(perms denied); fi
   results=()
   for check in "${checks[@]}"; do
     case "$check" in
@@ -129,18 +152,26 @@ for entry in "${runtimes[@]}"; do
       cjs) script=consumer.cjs label=CJS ;;
       worker) script=worker.mjs label=worker ;;
       perms) script=consumer.mjs label="least permissions" ;;
+      denied) script=consumer.mjs label="permission message" ;;
     esac
     read -ra cmd <<< "$(runner "$name" "$bin" "$check")"
     log="$scratch/$name-$check.log"
-    if (cd "$app" && PATH="$clean_path" DENO_DIR="$scratch/deno-dir" DENO_NO_UPDATE_CHECK=1 \
-      timeout "$per_check_timeout" "${cmd[@]}" "$script") > "$log" 2>&1 &&
+    if (cd "$app" && PATH="$clean_path" DENO_DIR="$scratch/deno-dir" DENO_NO_UPDATE_CHECK=1 NO_COLOR=1 \
+      ${limit[@]+"${limit[@]}"} "${cmd[@]}" "$script") > "$log" 2>&1; then
+      ran=1
+    else
+      ran=0
+    fi
+    if [ "$check" = denied ]; then
+      # Must fail, with the message that names the missing permission (not "no binary").
+      if [ "$ran" = 0 ] && grep -q "Deno denied a permission the loader needs" "$log"; then ok=1; else ok=0; fi
+    elif [ "$ran" = 1 ] && grep -q "ok (${name%%[0-9]*} $version" "$log"; then
       # Each consumer names the runtime it ran on: proof the check did not run on another one.
-      grep -q "ok (${name%%[0-9]*} $version" "$log"; then
       ok=1
     else
       ok=0
     fi
-    reason="${known_failures[$name:$check]:-}"
+    reason=$(known_failure "$name:$check")
     if [ "$ok" = 1 ] && [ -z "$reason" ]; then
       results+=("$label ok")
     elif [ "$ok" = 1 ]; then

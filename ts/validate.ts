@@ -66,20 +66,10 @@ function optEnum(value: unknown, name: string, allowed: readonly string[], dflt:
   return value
 }
 
-/**
- * Number of logical CPUs, feature-detecting `os.availableParallelism` (Node >= 18.14). Deno
- * without `--allow-sys` throws from both `os` calls: `navigator.hardwareConcurrency` needs no
- * permission there, so an index still gets every core instead of a permission error.
- * @internal
- */
+/** Number of logical CPUs, feature-detecting `os.availableParallelism` (Node >= 18.14). @internal */
 export function defaultThreads(): number {
   const ap = (os as { availableParallelism?: () => number }).availableParallelism
-  let n: number
-  try {
-    n = typeof ap === 'function' ? ap() : os.cpus().length
-  } catch {
-    n = (globalThis as { navigator?: { hardwareConcurrency?: number } }).navigator?.hardwareConcurrency ?? 1
-  }
+  let n = typeof ap === 'function' ? ap() : os.cpus().length
   if (!Number.isInteger(n) || n < 1) n = 1
   return Math.min(n, MAX_THREADS)
 }

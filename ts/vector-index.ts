@@ -59,8 +59,7 @@ export interface VectorIndexOptions {
   seed?: number
   /**
    * Worker threads used by `add`/`upsert` and `searchBatch`; integer in [1, 256].
-   * Default: the number of logical CPUs (`os.availableParallelism()` where available, else `os.cpus().length`;
-   * `navigator.hardwareConcurrency` where those are denied, as in Deno without `--allow-sys`).
+   * Default: the number of logical CPUs (`os.availableParallelism()` where available, else `os.cpus().length`).
    */
   threads?: number
   /**
