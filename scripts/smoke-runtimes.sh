@@ -112,13 +112,15 @@ install_runtime() {
 # The "perms" check (Deno only) runs the ESM consumer with the narrowest flags the README gives
 # users instead of -A: no --allow-sys, no --allow-net. The "denied" check leaves out --allow-env,
 # which the napi loader needs, and expects the error that says so instead of "no binary".
-runner() {
+# Sets cmd, the command line (an array: scratch paths may hold spaces).
+set_runner() {
   local name="$1" bin="$2" check="$3"
+  local deno_flags=(--node-modules-dir=manual --cached-only)
   case "$name:$check" in
-    deno:perms) echo "$bin run --allow-ffi --allow-read --allow-write --allow-env --node-modules-dir=manual --cached-only" ;;
-    deno:denied) echo "$bin run --allow-ffi --allow-read --allow-write --node-modules-dir=manual --cached-only" ;;
-    deno:*) echo "$bin run -A --node-modules-dir=manual --cached-only" ;;
-    *) echo "$bin" ;;
+    deno:perms) cmd=("$bin" run --allow-ffi --allow-read --allow-write --allow-env "${deno_flags[@]}") ;;
+    deno:denied) cmd=("$bin" run --allow-ffi --allow-read --allow-write "${deno_flags[@]}") ;;
+    deno:*) cmd=("$bin" run -A "${deno_flags[@]}") ;;
+    *) cmd=("$bin") ;;
   esac
 }
 
@@ -154,7 +156,7 @@ for entry in "${runtimes[@]}"; do
       perms) script=consumer.mjs label="least permissions" ;;
       denied) script=consumer.mjs label="permission message" ;;
     esac
-    read -ra cmd <<< "$(runner "$name" "$bin" "$check")"
+    set_runner "$name" "$bin" "$check"
     log="$scratch/$name-$check.log"
     if (cd "$app" && PATH="$clean_path" DENO_DIR="$scratch/deno-dir" DENO_NO_UPDATE_CHECK=1 NO_COLOR=1 \
       ${limit[@]+"${limit[@]}"} "${cmd[@]}" "$script") > "$log" 2>&1; then
