@@ -1,14 +1,17 @@
 #!/usr/bin/env bash
 # Pack-and-install proof: the package as npm would publish it works for a consumer with no Rust
 # toolchain. Packs the main package and this host's platform package, installs both into an
-# empty project with cargo/rustc removed from PATH, and runs an ESM script, a CommonJS script
-# and `tsc --noEmit` (moduleResolution node16 and bundler) against the public API. Also checks
-# the tarballs' contents and sizes, the loader's message when the platform package is missing,
-# and, where Debian's Node 18 can be unpacked beside the machine's Node, the scripts on Node 18.
+# empty project with cargo/rustc removed from PATH, and runs an ESM script, a CommonJS script, a
+# worker_threads script and `tsc --noEmit` (moduleResolution node16 and bundler) against the
+# public API. Also checks the tarballs' contents and sizes and the loader's message when the
+# platform package is missing, then hands the same project to scripts/smoke-runtimes.sh, which
+# runs the consumers on Node 18, 22 and 24, Bun and Deno installed from the npm registry.
 # Needs a built tree (npm run build). Run from anywhere: bash scripts/smoke-pack.sh
 set -euo pipefail
 root="$(cd "$(dirname "$0")/.." && pwd)"
 cd "$root"
+# shellcheck source=scripts/smoke-lib.sh
+. "$root/scripts/smoke-lib.sh"
 
 # Size budgets (bytes): the main tarball carries JS, types, docs, the CLI and the demo's data
 # (778 x 384 float32 embeddings, 1.2 MB, which barely compress); the binary everything else.
@@ -17,22 +20,12 @@ BINARY_BUDGET=$((8 * 1024 * 1024))
 
 fail() { echo "smoke-pack: FAIL: $*" >&2; exit 1; }
 
-plat=$(node -e '
-  const { platform, arch } = process
-  let abi = ""
-  if (platform === "linux") abi = process.report.getReport().header.glibcVersionRuntime ? "-gnu" : "-musl"
-  else if (platform === "win32") abi = "-msvc"
-  console.log(`${platform}-${arch}${abi}`)')
+plat=$(smoke_platform)
 binary="native/quiver-search.${plat}.node"
-[ -f "$binary" ] || fail "$binary is missing: run npm run build first"
-[ -d "npm/$plat" ] || fail "npm/$plat is missing (napi create-npm-dirs)"
 
 work=$(mktemp -d)
 trap 'rm -rf "$work" "npm/$plat/quiver-search.${plat}.node"' EXIT
-cp "$binary" "npm/$plat/"
-
-main_tgz="$work/$(npm pack --silent --pack-destination "$work" | tail -1)"
-plat_tgz="$work/$(cd "npm/$plat" && npm pack --silent --pack-destination "$work" | tail -1)"
+smoke_pack "$work" "$plat"
 
 # --- tarball contents and sizes ------------------------------------------------------------
 main_list=$(tar -tzf "$main_tgz")
@@ -51,32 +44,26 @@ bin_size=$(wc -c < "$binary" | tr -d " ")
 echo "smoke-pack: main tarball $main_size bytes (budget $MAIN_TGZ_BUDGET), $plat binary $bin_size bytes (budget $BINARY_BUDGET)"
 
 # --- a PATH without cargo or rustc --------------------------------------------------------------
-clean_path=""
-IFS=':' read -ra dirs <<< "$PATH"
-for d in "${dirs[@]}"; do
-  if [ -x "$d/cargo" ] || [ -x "$d/rustc" ]; then continue; fi
-  clean_path="${clean_path:+$clean_path:}$d"
-done
-if PATH="$clean_path" command -v cargo >/dev/null 2>&1 || PATH="$clean_path" command -v rustc >/dev/null 2>&1; then
-  fail "could not build a PATH without cargo/rustc"
-fi
+clean_path=$(smoke_clean_path)
 
 # --- consumer project -----------------------------------------------------------------------
 app="$work/app"
-mkdir -p "$app"
-cp "$root/scripts/smoke/"* "$app/"
+smoke_consumer_app "$app" "$clean_path"
 (
   cd "$app"
   export PATH="$clean_path"
-  npm init -y >/dev/null
-  npm install --no-audit --no-fund --loglevel=error "$main_tgz" "$plat_tgz" typescript@5 @types/node@20 >/dev/null
   node consumer.mjs
   node consumer.cjs
+  node worker.mjs
   npx --no-install tsc -p tsconfig.node16.json
   npx --no-install tsc -p tsconfig.bundler.json
-  npx --no-install quiver-search info | grep -q "quiver-search-$plat" || fail "quiver-search info does not name the platform package"
-  npx --no-install quiver-search demo | grep -q "recall@10 vs exact search" || fail "quiver-search demo did not run"
-  echo "smoke-pack: ESM, CommonJS, tsc (node16, bundler) and the CLI (info, demo) pass with no cargo/rustc on PATH"
+  # Output captured first: `cmd | grep -q` closes the pipe at the first match, the CLI's next write
+  # then dies of EPIPE and pipefail turns a pass into a failure.
+  info=$(npx --no-install quiver-search info)
+  grep -q "quiver-search-$plat" <<< "$info" || fail "quiver-search info does not name the platform package"
+  demo=$(npx --no-install quiver-search demo)
+  grep -q "recall@10 vs exact search" <<< "$demo" || fail "quiver-search demo did not run"
+  echo "smoke-pack: ESM, CommonJS, worker, tsc (node16, bundler) and the CLI (info, demo) pass with no cargo/rustc on PATH"
 )
 
 # --- the platform package missing: the loader's message ------------------------------------------
@@ -98,25 +85,12 @@ mkdir -p "$bare"
   echo "smoke-pack: without the platform package, the loader names platform, arch and the package to install"
 )
 
-# --- Node 18 from Debian's packages, unpacked beside the machine's Node ---------------------
-if command -v apt-get >/dev/null 2>&1 && command -v dpkg >/dev/null 2>&1; then
-  n18="$work/node18"
-  mkdir -p "$n18"
-  if (cd "$n18" && apt-get download nodejs=18.20.4+dfsg-1~deb12u2 libnode108=18.20.4+dfsg-1~deb12u2 libuv1 libc-ares2 >/dev/null 2>&1); then
-    for f in "$n18"/*.deb; do dpkg -x "$f" "$n18/root"; done
-    node18=("env" "LD_LIBRARY_PATH=$n18/root/usr/lib/x86_64-linux-gnu" "$n18/root/usr/bin/node")
-    if bash -c '"$@" -e 0; exit $?' _ "${node18[@]}" >/dev/null 2>&1; then
-      v=$("${node18[@]}" --version)
-      (cd "$app" && "${node18[@]}" consumer.mjs && "${node18[@]}" consumer.cjs)
-      echo "smoke-pack: ESM and CommonJS consumers pass on Node $v (Debian package)"
-    else
-      # Debian's build loads acorn, cjs-module-lexer and undici from /usr/share/nodejs (fixed
-      # paths): unpacked elsewhere it cannot start, and installing it would replace this
-      # machine's Node.
-      echo "smoke-pack: Debian's Node 18 needs its JS deps installed under /usr/share/nodejs; skipped that step"
-    fi
-  else
-    echo "smoke-pack: Debian's Node 18 could not be downloaded here; skipped that step"
-  fi
+# --- the same project on Node 18, 22, 24, Bun and Deno (installed from the npm registry) -----
+# QUIVER_SMOKE_RUNTIMES=0 skips this step, saying so: CI matrix rows set it so that one row per
+# OS runs it, since every row would install and test the same five runtimes.
+if [ "${QUIVER_SMOKE_RUNTIMES:-1}" = 0 ]; then
+  echo "smoke-pack: QUIVER_SMOKE_RUNTIMES=0: Node 18/22/24, Bun and Deno NOT tested in this run"
+else
+  bash "$root/scripts/smoke-runtimes.sh" "$app"
 fi
 echo "smoke-pack: OK"

@@ -142,8 +142,8 @@ function scalar(type: AttributeType, v: unknown, path: string): string | number 
       if (typeof v !== 'string') throw filterError(path, `expected a string for a ${type} field, got ${describe(v)}`)
       return v
     case 'int':
-      if (typeof v !== 'number' || !Number.isFinite(v))
-        throw filterError(path, `expected a finite number for an int field, got ${describe(v)}`)
+      if (typeof v !== 'number' || !Number.isInteger(v))
+        throw filterError(path, `expected an integer for an int field, got ${describe(v)}`)
       return v
     case 'float':
       if (typeof v !== 'number' || !Number.isFinite(v))

@@ -37,8 +37,48 @@ export function platformPackageName(): string {
 
 function isMusl(): boolean {
   // glibc reports its version in the diagnostic report header; musl does not.
-  const report = process.report?.getReport() as { header?: { glibcVersionRuntime?: string } } | undefined
-  return report?.header?.glibcVersionRuntime === undefined
+  // Deno without --allow-sys throws from getReport(): assume glibc there, as the native loader
+  // does when it cannot tell, so the error that follows can still name the package and the cause.
+  try {
+    const report = process.report?.getReport() as { header?: { glibcVersionRuntime?: string } } | undefined
+    return report?.header?.glibcVersionRuntime === undefined
+  } catch {
+    return false
+  }
+}
+
+/** The runtime and its version for messages: Bun and Deno also report a Node version of their own. */
+function runtimeLabel(): string {
+  const g = globalThis as { Bun?: { version: string }; Deno?: { version: { deno: string } } }
+  if (g.Bun) return `Bun ${g.Bun.version}`
+  if (g.Deno) return `Deno ${g.Deno.version.deno}`
+  return `Node ${process.versions.node}`
+}
+
+/**
+ * Whether loading failed because Deno refused a permission (`NotCapable` since Deno 2,
+ * `PermissionDenied` before): the native loader reads environment variables and files and
+ * opens the addon through FFI, so Deno without those permissions cannot load any binary. The
+ * napi-rs loader re-wraps each attempt's error as a plain `Error` chained through `cause`, so the
+ * name is lost there and Deno's message ("Requires ffi access to ...") is what identifies it.
+ */
+function isDenoPermissionError(err: unknown): boolean {
+  if ((globalThis as { Deno?: unknown }).Deno === undefined) return false
+  for (let e = err, depth = 0; e instanceof Error && depth < 16; e = (e as { cause?: unknown }).cause, depth++) {
+    if (e.name === 'NotCapable' || e.name === 'PermissionDenied' || /^Requires \w+ access to/.test(e.message)) {
+      return true
+    }
+  }
+  return false
+}
+
+/** The first "Requires ... access" message in the cause chain: the permission to grant. */
+function denoPermissionDetail(err: unknown): string | undefined {
+  for (let e = err, depth = 0; e instanceof Error && depth < 16; e = (e as { cause?: unknown }).cause, depth++) {
+    const m = /^Requires \w+ access to[^\n]*/.exec(e.message)
+    if (m) return m[0]
+  }
+  return undefined
 }
 
 /** The error for a process that finds no native binary: which one it needs, and what to do. */
@@ -46,9 +86,18 @@ function missingBinding(err: unknown): QuiverError {
   const pkg = platformPackageName()
   const libc = process.platform === 'linux' ? (isMusl() ? ', libc musl' : ', libc glibc') : ''
   const detail = err instanceof Error ? err.message.split('\n')[0] : String(err)
+  if (isDenoPermissionError(err)) {
+    return new QuiverError(
+      'ERR_UNSUPPORTED_PLATFORM',
+      `quiver-search could not load its native binary "${pkg}": Deno denied a permission the loader needs. ` +
+        `Run with --allow-ffi --allow-read --allow-env (add --allow-write to save indexes), or -A. ` +
+        `Cause: ${denoPermissionDetail(err) ?? detail}`,
+      { cause: err },
+    )
+  }
   return new QuiverError(
     'ERR_UNSUPPORTED_PLATFORM',
-    `quiver-search has no native binary for this platform (${process.platform}, ${process.arch}${libc}, Node ${process.versions.node}). ` +
+    `quiver-search has no native binary for this platform (${process.platform}, ${process.arch}${libc}, ${runtimeLabel()}). ` +
       `It looks for the optional dependency "${pkg}". If your platform is one of those listed in the README, ` +
       `reinstall without --no-optional / --omit=optional (npm sometimes skips optional dependencies when a lockfile ` +
       `was made on another platform: remove node_modules and the lockfile, then npm install). Otherwise build from ` +

@@ -19,4 +19,10 @@ assert.equal(r.keys[0], 20)
 const file = path.join(fs.mkdtempSync(path.join(os.tmpdir(), 'consumer-')), 'y.qvr')
 index.saveSync(file)
 assert.equal(VectorIndex.loadSync(file).size, 3)
-console.log(`CommonJS consumer ok (node ${process.versions.node}, ${capabilities().isa})`)
+// The runtime running this file (Bun and Deno report a Node version of their own too).
+const runtime = globalThis.Bun
+  ? `bun ${globalThis.Bun.version}`
+  : globalThis.Deno
+    ? `deno ${globalThis.Deno.version.deno}`
+    : `node ${process.versions.node}`
+console.log(`CommonJS consumer ok (${runtime}, ${capabilities().isa})`)

@@ -21,4 +21,10 @@ await assert.rejects(
   index.add([1], [new Array(dim).fill(0)]),
   (e) => e instanceof QuiverError && e.code === 'ERR_DUPLICATE_KEY',
 )
-console.log(`ESM consumer ok (node ${process.versions.node}, ${capabilities().isa})`)
+// The runtime running this file (Bun and Deno report a Node version of their own too).
+const runtime = globalThis.Bun
+  ? `bun ${globalThis.Bun.version}`
+  : globalThis.Deno
+    ? `deno ${globalThis.Deno.version.deno}`
+    : `node ${process.versions.node}`
+console.log(`ESM consumer ok (${runtime}, ${capabilities().isa})`)
