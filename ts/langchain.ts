@@ -26,7 +26,7 @@ import { maximalMarginalRelevance } from '@langchain/core/utils/math'
 import { SaveableVectorStore } from '@langchain/core/vectorstores'
 import type { MaxMarginalRelevanceSearchOptions } from '@langchain/core/vectorstores'
 import { QuiverError } from './errors'
-import { withCancel } from './call'
+import { closeOnDispose, withCancel } from './call'
 import { getNative } from './native'
 import { MAX_K, MAX_U32, invalid } from './validate'
 import { VectorIndex } from './vector-index'
@@ -540,10 +540,13 @@ export class QuiverVectorStore extends SaveableVectorStore {
 
   /**
    * Frees the native index now instead of at garbage collection; calls already running finish
-   * first. Idempotent; later calls fail with `ERR_CLOSED`.
+   * first. Idempotent; later calls fail with `ERR_CLOSED`. Where the runtime has
+   * `Symbol.asyncDispose`, `await using` closes the store too.
    */
   close(): void {
     this.closedFlag = true
     this.index?.close()
   }
 }
+
+closeOnDispose(QuiverVectorStore)
