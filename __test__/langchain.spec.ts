@@ -376,3 +376,62 @@ test('quiver-search/langchain loads through the built ESM and CommonJS entries; 
   const req = createRequire(path.join(root, 'package.json'))
   t.is(typeof (req(path.join(dist, 'langchain.js')) as { QuiverVectorStore: unknown }).QuiverVectorStore, 'function')
 })
+
+test('concurrent writes apply in call order; searches run alongside', async (t) => {
+  const store = new QuiverVectorStore(embeddings, { threads: 2 })
+  t.teardown(() => store.close())
+  const writes = [
+    store.addDocuments([new Document({ pageContent: 'first version' })], { ids: ['same'] }),
+    store.addDocuments([new Document({ pageContent: 'second version' })], { ids: ['same'] }),
+    store.addDocuments(
+      CORPUS.map((pageContent) => new Document({ pageContent })),
+      { ids: CORPUS.map((_, i) => `c${i}`) },
+    ),
+    store.delete({ ids: ['c0', 'c1'] }),
+    store.similaritySearch('version', 3),
+  ]
+  await Promise.all(writes)
+  t.is(store.size, 1 + CORPUS.length - 2)
+  const [top] = await store.similaritySearch('second version', 1)
+  t.is(top.id, 'same')
+  t.is(top.pageContent, 'second version')
+  t.false((await store.similaritySearch(CORPUS[0], 30)).some((d) => d.id === 'c0'))
+  // A failed write does not stop the next ones.
+  const bad = store.addVectors([[1]], [new Document({ pageContent: 'bad' })])
+  const good = store.addDocuments([new Document({ pageContent: 'after' })], { ids: ['after'] })
+  await expectCode(t, () => bad, 'ERR_DIMENSION_MISMATCH')
+  t.deepEqual(await good, ['after'])
+})
+
+test('await using closes the store', async (t) => {
+  const store = await QuiverVectorStore.fromTexts(['x'], {}, embeddings)
+  const dispose = (store as unknown as Record<symbol, (() => Promise<void>) | undefined>)[
+    (Symbol as unknown as { asyncDispose: symbol }).asyncDispose
+  ]
+  if (dispose === undefined) {
+    store.close()
+    t.pass('this runtime has no Symbol.asyncDispose')
+    return
+  }
+  await dispose.call(store)
+  t.true(store.closed)
+})
+
+test('a failing embeddings call rejects its own add only', async (t) => {
+  class Flaky extends HashEmbeddings {
+    override async embedDocuments(texts: string[]): Promise<number[][]> {
+      await new Promise((r) => setTimeout(r, 20))
+      if (texts.includes('boom')) throw new Error('embedding service down')
+      return super.embedDocuments(texts)
+    }
+  }
+  const store = new QuiverVectorStore(new Flaky())
+  t.teardown(() => store.close())
+  const slow = store.addDocuments([new Document({ pageContent: 'slow one' })], { ids: ['slow'] })
+  const boom = store.addDocuments([new Document({ pageContent: 'boom' })], { ids: ['boom'] })
+  const del = store.delete({ ids: ['slow'] })
+  await t.throwsAsync(boom, { message: 'embedding service down' })
+  t.deepEqual(await slow, ['slow'])
+  await del
+  t.is(store.size, 0, 'the delete ran after the add called before it')
+})

@@ -208,6 +208,29 @@ export class QuiverVectorStore extends SaveableVectorStore {
     if (vectors.length !== documents.length) {
       throw invalid(`got ${vectors.length} vectors for ${documents.length} documents`)
     }
+    return this.write(documents, this.idsFor(documents, options), Promise.resolve(vectors))
+  }
+
+  /**
+   * Embeds the documents' `pageContent` with the store's embeddings and adds them (see
+   * {@link QuiverVectorStore.addVectors}). The write takes its place in the order of writes when
+   * called, not when the embeddings arrive; embedding itself is not serialised.
+   * @returns the ids of the documents, in order.
+   */
+  async addDocuments(documents: DocumentInterface[], options?: QuiverAddOptions): Promise<string[]> {
+    this.checkOpen()
+    if (!Array.isArray(documents)) throw invalid('documents must be an array')
+    const ids = this.idsFor(documents, options)
+    if (ids.length === 0) return []
+    const texts = documents.map((d) => d.pageContent)
+    const vectors = (async () => this.embeddings.embedDocuments(texts))()
+    // Observed now so that a failure waiting for its turn is not reported as unhandled.
+    vectors.catch(() => undefined)
+    return this.write(documents, ids, vectors)
+  }
+
+  /** Checks or generates the ids of one add. */
+  private idsFor(documents: DocumentInterface[], options: QuiverAddOptions | undefined): string[] {
     const given = options?.ids
     if (given !== undefined && (!Array.isArray(given) || given.length !== documents.length)) {
       throw invalid(`ids must be an array of ${documents.length} strings`)
@@ -218,19 +241,30 @@ export class QuiverVectorStore extends SaveableVectorStore {
       return id
     })
     if (new Set(ids).size !== ids.length) {
-      throw new QuiverError('ERR_DUPLICATE_KEY', 'an id appears twice in one call to addVectors')
+      throw new QuiverError('ERR_DUPLICATE_KEY', 'an id appears twice in one add')
     }
-    if (ids.length === 0) return []
+    return ids
+  }
+
+  /** Queues an upsert of `documents` under `ids` with the vectors `vectors` will resolve to. */
+  private write(documents: DocumentInterface[], ids: string[], vectors: Promise<number[][]>): Promise<string[]> {
+    if (ids.length === 0) return Promise.resolve([])
     return this.serial(async () => {
+      const rows = await vectors
       this.checkOpen()
-      const index = this.ensureIndex(vectors[0]?.length ?? 0)
+      if (!Array.isArray(rows) || rows.length !== documents.length) {
+        throw invalid(
+          `the embeddings returned ${Array.isArray(rows) ? rows.length : 'no'} vectors for ${documents.length} documents`,
+        )
+      }
+      const index = this.ensureIndex(rows[0]?.length ?? 0)
       const fresh = ids.filter((id) => !this.docs.has(id)).length
       if (this.nextKey + fresh > MAX_U32) {
         throw new QuiverError('ERR_CAPACITY', 'this vector store has used all 2^32 - 1 keys')
       }
       let next = this.nextKey
       const keys = new Uint32Array(ids.map((id) => this.docs.get(id)?.key ?? next++))
-      await index.upsert(keys, vectors)
+      await index.upsert(keys, rows)
       this.nextKey = next
       ids.forEach((id, i) => {
         const doc = documents[i]
@@ -239,18 +273,6 @@ export class QuiverVectorStore extends SaveableVectorStore {
       })
       return ids
     })
-  }
-
-  /**
-   * Embeds the documents' `pageContent` with the store's embeddings and adds them (see
-   * {@link QuiverVectorStore.addVectors}).
-   * @returns the ids of the documents, in order.
-   */
-  async addDocuments(documents: DocumentInterface[], options?: QuiverAddOptions): Promise<string[]> {
-    this.checkOpen()
-    if (!Array.isArray(documents)) throw invalid('documents must be an array')
-    const vectors = await this.embeddings.embedDocuments(documents.map((d) => d.pageContent))
-    return this.addVectors(vectors, documents, options)
   }
 
   /**
