@@ -3,7 +3,8 @@
 # toolchain. Packs the main package and this host's platform package, installs both into an
 # empty project with cargo/rustc removed from PATH, and runs an ESM script, a CommonJS script, a
 # worker_threads script and `tsc --noEmit` (moduleResolution node16 and bundler) against the
-# public API. Also checks the tarballs' contents and sizes and the loader's message when the
+# public API, then the same for quiver-search/langchain once @langchain/core is installed.
+# Also checks the tarballs' contents and sizes and the loader's message when the
 # platform package is missing, then hands the same project to scripts/smoke-runtimes.sh, which
 # runs the consumers on Node 18, 22 and 24, Bun and Deno installed from the npm registry.
 # Needs a built tree (npm run build). Run from anywhere: bash scripts/smoke-pack.sh
@@ -32,7 +33,7 @@ main_list=$(tar -tzf "$main_tgz")
 for bad in '\.map$' '/target/' '__test__' '/crates/' '/bindings/' '\.node$' '/ts/' '/bench/'; do
   if echo "$main_list" | grep -Eq "$bad"; then fail "main tarball contains $bad: $(echo "$main_list" | grep -E "$bad" | head -3)"; fi
 done
-for need in package/dist/index.js package/dist/index.mjs package/dist/index.d.ts package/native/index.js package/README.md package/LICENSE; do
+for need in package/dist/index.js package/dist/index.mjs package/dist/index.d.ts package/dist/langchain.js package/dist/langchain.mjs package/dist/langchain.d.ts package/native/index.js package/README.md package/LICENSE; do
   echo "$main_list" | grep -qx "$need" || fail "main tarball lacks $need"
 done
 [ "$(tar -tzf "$plat_tgz" | grep -v "^package/README.md$" | sort | tr "\n" " ")" = "package/package.json package/quiver-search.${plat}.node " ] ||
@@ -64,6 +65,17 @@ smoke_consumer_app "$app" "$clean_path"
   demo=$(npx --no-install quiver-search demo)
   grep -q "recall@10 vs exact search" <<< "$demo" || fail "quiver-search demo did not run"
   echo "smoke-pack: ESM, CommonJS, worker, tsc (node16, bundler) and the CLI (info, demo) pass with no cargo/rustc on PATH"
+  # quiver-search/langchain: without the optional peer @langchain/core the subpath fails to load
+  # (naming it) while the root entry above worked; with it, ESM, CommonJS and types work.
+  node -e '
+    try { require("quiver-search/langchain"); console.error("loaded without @langchain/core?"); process.exit(1) }
+    catch (e) { if (e.code !== "MODULE_NOT_FOUND" || !e.message.includes("@langchain/core")) { console.error(e); process.exit(1) } }'
+  npm install --no-audit --no-fund --loglevel=error "@langchain/core@^1" >/dev/null
+  node langchain-consumer.mjs
+  node langchain-consumer.cjs
+  npx --no-install tsc --noEmit --strict --skipLibCheck --target ES2020 --types node --module node16 --moduleResolution node16 langchain-consumer.ts
+  npx --no-install tsc --noEmit --strict --skipLibCheck --target ES2020 --types node --module esnext --moduleResolution bundler langchain-consumer.ts
+  echo "smoke-pack: quiver-search/langchain: ESM, CommonJS and tsc (node16, bundler) pass; without @langchain/core only the subpath fails"
 )
 
 # --- the platform package missing: the loader's message ------------------------------------------
