@@ -165,6 +165,7 @@ export type {
   TextSearchResult,
   TextSearchOptions,
   TextMemoryUsage,
+  TextAddOptions,
 } from './text-index'
 export { Collection, DEFAULT_ALPHA } from './collection'
 export type {

@@ -5,8 +5,15 @@
  */
 
 import { getNative } from './native'
-import type { NativeTextConfig, NativeTextIndex, NativeTextInfo } from '../native/index'
+import type {
+  NativeTextConfig,
+  NativeTextIndex,
+  NativeTextInfo,
+  NativeTextResult,
+  NativeTextSearchOptions,
+} from '../native/index'
 import {
+  checkKey,
   checkInt,
   checkOptionsObject,
   checkSignal,
@@ -20,6 +27,8 @@ import {
 } from './validate'
 import { abortedError, checkPath, closeOnDispose, runAdd, syncCall, withCancel } from './call'
 import type { Keys } from './vector-index'
+import { checkSchema, compileFilter, encodeAttributes, encodePayloads } from './filter'
+import type { AttributeSchema, Attributes, Filter, JsonValue } from './filter'
 
 /**
  * Text analysis:
@@ -47,6 +56,10 @@ export interface TextIndexOptions {
   b?: number
   /** Threads used to analyse texts during `add`. Default: all logical CPUs. */
   threads?: number
+  /** Attribute fields searches can filter on (see `VectorIndexOptions.attributes`). */
+  attributes?: AttributeSchema
+  /** Keep a JSON payload per key. Default `false`. */
+  payload?: boolean
 }
 
 /** Resolved options of a {@link TextIndex}. */
@@ -61,6 +74,10 @@ export interface ResolvedTextIndexOptions {
   k1: number
   /** BM25 b. */
   b: number
+  /** Declared attribute fields, if any. */
+  attributes?: AttributeSchema
+  /** Whether payloads are kept. */
+  payload: boolean
 }
 
 /** BM25 hits, best first (ties: smaller key first). */
@@ -69,6 +86,10 @@ export interface TextSearchResult {
   keys: Uint32Array
   /** BM25 scores (higher is better). */
   scores: Float32Array
+  /** Each hit's attributes, with `include: ['attributes']`. */
+  attributes?: (Attributes | undefined)[]
+  /** Each hit's payload, with `include: ['payload']`. */
+  payloads?: (JsonValue | undefined)[]
 }
 
 /** Options of {@link TextIndex.search}. */
@@ -82,10 +103,29 @@ export interface TextSearchOptions {
   strategy?: 'bmm' | 'bmw' | 'exhaustive'
   /** Cancels the search. */
   signal?: AbortSignal
+  /**
+   * Only documents whose attributes match (see {@link Filter}). The filter's key set is tested
+   * inside the Block-Max loops, so the result is exactly the top-k of the matching documents
+   * (BM25 statistics stay those of the whole index).
+   */
+  filter?: Filter
+  /** Only hits scoring at least this much (fewer than `k` is then normal). */
+  minScore?: number
+  /** Return each hit's `'attributes'` and/or `'payload'`. */
+  include?: readonly ('attributes' | 'payload')[]
 }
 
 function nativeText(options: unknown): NativeTextConfig {
-  const o = checkOptionsObject(options, 'options', ['threads', 'analyzer', 'stem', 'stopWords', 'k1', 'b'])
+  const o = checkOptionsObject(options, 'options', [
+    'threads',
+    'analyzer',
+    'stem',
+    'stopWords',
+    'k1',
+    'b',
+    'attributes',
+    'payload',
+  ])
   const c: NativeTextConfig = {
     analyzer: 'default',
     stem: true,
@@ -94,7 +134,10 @@ function nativeText(options: unknown): NativeTextConfig {
     k1: 1.2,
     b: 0.75,
     threads: o.threads === undefined ? defaultThreads() : checkInt(o.threads, 'threads', 1, MAX_THREADS),
+    attributes: o.attributes === undefined ? undefined : checkSchema(o.attributes),
+    payload: o.payload === undefined ? false : o.payload === true,
   }
+  if (o.payload !== undefined && typeof o.payload !== 'boolean') throw invalid('options.payload must be a boolean')
   const a = o.analyzer
   if (a !== undefined && a !== 'default') {
     const ao = checkOptionsObject(a, 'analyzer', ['tokenizerJson', 'mode'])
@@ -146,6 +189,8 @@ function resolved(i: NativeTextInfo): ResolvedTextIndexOptions {
     stopWords: i.stopWords === 'english' ? 'english' : i.stopWords === 'none' ? false : i.stopWordList,
     k1: i.k1,
     b: i.b,
+    ...(i.attributes == null ? {} : { attributes: JSON.parse(i.attributes) as AttributeSchema }),
+    payload: i.payload,
   }
 }
 
@@ -158,19 +203,72 @@ function toTexts(texts: unknown, n: number): string[] {
   return texts as string[]
 }
 
-function resolveTextSearch(options: unknown): { k: number; strategy: string; signal: ReturnType<typeof checkSignal> } {
-  const o = checkOptionsObject(options, 'search options', ['k', 'strategy', 'signal'])
+interface ResolvedTextSearch {
+  k: number
+  strategy: string
+  signal: ReturnType<typeof checkSignal>
+  opts: NativeTextSearchOptions | undefined
+  minScore: number | undefined
+}
+
+function resolveTextSearch(options: unknown, schema: AttributeSchema | undefined): ResolvedTextSearch {
+  const o = checkOptionsObject(options, 'search options', ['k', 'strategy', 'signal', 'filter', 'minScore', 'include'])
   const k = o.k === undefined ? 10 : checkInt(o.k, 'k', 1, MAX_K)
   const strategy = o.strategy === undefined ? 'bmm' : o.strategy
   if (strategy !== 'bmm' && strategy !== 'bmw' && strategy !== 'exhaustive') {
     throw invalid(`strategy must be 'bmm', 'bmw' or 'exhaustive', got ${String(strategy)}`)
   }
-  return { k, strategy, signal: checkSignal(o.signal) }
+  if (o.minScore !== undefined && (typeof o.minScore !== 'number' || Number.isNaN(o.minScore))) {
+    throw invalid(`minScore must be a number, got ${String(o.minScore)}`)
+  }
+  let opts: NativeTextSearchOptions | undefined
+  if (o.filter !== undefined || o.include !== undefined) {
+    const include = o.include === undefined ? [] : o.include
+    if (!Array.isArray(include) || include.some((x) => x !== 'attributes' && x !== 'payload')) {
+      throw invalid("include must be an array of 'attributes' | 'payload'")
+    }
+    opts = {
+      filter: o.filter === undefined ? undefined : compileFilter(o.filter, schema),
+      includeAttributes: include.includes('attributes'),
+      includePayload: include.includes('payload'),
+    }
+  }
+  return { k, strategy, signal: checkSignal(o.signal), opts, minScore: o.minScore as number | undefined }
+}
+
+const parseJson = (s: string | null | undefined): JsonValue | undefined =>
+  s == null ? undefined : (JSON.parse(s) as JsonValue)
+const parseAttrs = (s: string | null | undefined): Attributes | undefined =>
+  s == null ? undefined : (JSON.parse(s) as Attributes)
+
+/** The public result: metadata parsed, hits under `minScore` dropped (they are last). */
+function textResult(r: NativeTextResult, minScore: number | undefined): TextSearchResult {
+  let n = r.keys.length
+  if (minScore !== undefined) while (n > 0 && r.scores[n - 1] < minScore) n--
+  const out: TextSearchResult =
+    n === r.keys.length
+      ? { keys: r.keys, scores: r.scores }
+      : { keys: r.keys.slice(0, n), scores: r.scores.slice(0, n) }
+  if (r.attributes != null) out.attributes = r.attributes.slice(0, n).map(parseAttrs)
+  if (r.payloads != null) out.payloads = r.payloads.slice(0, n).map(parseJson)
+  return out
 }
 
 function checkQuery(q: unknown): string {
   if (typeof q !== 'string') throw invalid(`the query must be a string, got ${typeof q}`)
   return q
+}
+
+/** Options of {@link TextIndex.add}. */
+export interface TextAddOptions {
+  /** Called with the number of documents analysed so far and the total. */
+  onProgress?: (done: number, total: number) => void
+  /** Cancels the add (nothing of it is applied). */
+  signal?: AbortSignal
+  /** One attribute object per key (for an index declared with `attributes`). Replaces a key's previous attributes. */
+  attributes?: readonly (Attributes | null | undefined)[]
+  /** One JSON value per key (for an index with `payload: true`). Replaces a key's previous payload. */
+  payloads?: readonly unknown[]
 }
 
 /** Native memory of a {@link TextIndex}, in bytes. */
@@ -183,6 +281,10 @@ export interface TextMemoryUsage {
   terms: number
   /** Per-document tables: keys, lengths, deletions and the forward index. */
   documents: number
+  /** Attribute records and their indexes. */
+  attributes: number
+  /** Payloads. */
+  payloads: number
 }
 
 /**
@@ -202,6 +304,7 @@ export interface TextMemoryUsage {
  */
 export class TextIndex {
   private native!: NativeTextIndex
+  private schema: AttributeSchema | undefined
 
   /**
    * Creates an empty index.
@@ -212,11 +315,14 @@ export class TextIndex {
     const c = nativeText(options)
     const Native = getNative().NativeTextIndex
     this.native = syncCall(() => new Native(c))
+    this.schema = c.attributes == null ? undefined : (JSON.parse(c.attributes) as AttributeSchema)
   }
 
   private static wrap(native: NativeTextIndex): TextIndex {
     const t = Object.create(TextIndex.prototype) as TextIndex
     t.native = native
+    const info = syncCall(() => native.info())
+    t.schema = info.attributes == null ? undefined : (JSON.parse(info.attributes) as AttributeSchema)
     return t
   }
 
@@ -286,29 +392,53 @@ export class TextIndex {
    * the batch is applied all at once (a bad batch or an abort changes nothing).
    * @throws {@link QuiverError} `ERR_INVALID_ARGUMENT`, `ERR_DUPLICATE_KEY` (a key twice in one call), `ERR_ABORTED`.
    */
-  async add(
-    keys: Keys,
-    texts: readonly string[],
-    options?: { onProgress?: (done: number, total: number) => void; signal?: AbortSignal },
-  ): Promise<void> {
+  async add(keys: Keys, texts: readonly string[], options?: TextAddOptions): Promise<void> {
     await runAdd(
       options,
       'add',
       'documents',
-      () => {
+      (o) => {
         const k = toKeys(keys)
-        return { total: k.length, data: { k, t: toTexts(texts, k.length) } }
+        const t = toTexts(texts, k.length)
+        const a = o.attributes === undefined ? null : encodeAttributes(o.attributes, k.length)
+        const p = o.payloads === undefined ? null : encodePayloads(o.payloads, k.length)
+        return { total: k.length, data: { k, t, a, p } }
       },
-      ({ k, t }, progress, token) => this.native.add(k, t, progress, token),
+      ({ k, t, a, p }, progress, token) => this.native.add(k, t, progress, token, a, p),
+      ['attributes', 'payloads'],
     )
   }
 
   /** Synchronous variant of {@link TextIndex.add}. */
-  addSync(keys: Keys, texts: readonly string[]): void {
+  addSync(keys: Keys, texts: readonly string[], options?: Pick<TextAddOptions, 'attributes' | 'payloads'>): void {
+    const o = checkOptionsObject(options, 'add options', ['attributes', 'payloads'])
     const k = toKeys(keys)
     const t = toTexts(texts, k.length)
     if (k.length === 0) return
-    syncCall(() => this.native.addSync(k, t))
+    const a = o.attributes === undefined ? null : encodeAttributes(o.attributes, k.length)
+    const p = o.payloads === undefined ? null : encodePayloads(o.payloads, k.length)
+    syncCall(() => this.native.addSync(k, t, a, p))
+  }
+
+  /**
+   * Number of documents whose attributes match `filter` (all documents without one).
+   * @throws {@link QuiverError} `ERR_INVALID_FILTER`.
+   */
+  count(filter?: Filter): number {
+    const f = filter === undefined ? null : compileFilter(filter, this.schema)
+    return syncCall(() => this.native.count(f))
+  }
+
+  /** The attributes stored for `key`, or `undefined`. */
+  getAttributes(key: number): Attributes | undefined {
+    const k = checkKey(key)
+    return parseAttrs(syncCall(() => this.native.getAttributes(k)))
+  }
+
+  /** The payload stored for `key`, or `undefined`. */
+  getPayload(key: number): JsonValue | undefined {
+    const k = checkKey(key)
+    return parseJson(syncCall(() => this.native.getPayload(k)))
   }
 
   /**
@@ -317,25 +447,28 @@ export class TextIndex {
    */
   async search(query: string, options?: TextSearchOptions): Promise<TextSearchResult> {
     const q = checkQuery(query)
-    const s = resolveTextSearch(options)
+    const s = resolveTextSearch(options, this.schema)
     if (s.signal !== undefined && s.signal.aborted) throw abortedError('search')
-    const r = await withCancel(s.signal, (token) => this.native.search(q, s.k, s.strategy, token))
-    return { keys: r.keys, scores: r.scores }
+    const r = await withCancel(s.signal, (token) => this.native.search(q, s.k, s.strategy, token, s.opts))
+    return textResult(r, s.minScore)
   }
 
   /** Synchronous variant of {@link TextIndex.search}. */
   searchSync(query: string, options?: TextSearchOptions): TextSearchResult {
     const q = checkQuery(query)
-    const s = resolveTextSearch(options)
-    const r = syncCall(() => this.native.searchSync(q, s.k, s.strategy))
-    return { keys: r.keys, scores: r.scores }
+    const s = resolveTextSearch(options, this.schema)
+    const r = syncCall(() => this.native.searchSync(q, s.k, s.strategy, s.opts))
+    return textResult(r, s.minScore)
   }
 
   /** Searches many queries in parallel on the worker pool. */
   async searchBatch(queries: readonly string[], options?: { k?: number }): Promise<TextSearchResult[]> {
     if (!Array.isArray(queries) || !queries.every((q) => typeof q === 'string'))
       throw invalid('queries must be an array of strings')
-    const s = resolveTextSearch(options)
+    const s = resolveTextSearch(options, this.schema)
+    if (s.opts !== undefined || s.minScore !== undefined || s.strategy !== 'bmm') {
+      throw invalid('searchBatch takes only k; use search for filter, include, minScore or strategy')
+    }
     const r = await withCancel(undefined, () => this.native.searchBatch([...queries], s.k))
     return r.map((x) => ({ keys: x.keys, scores: x.scores }))
   }

@@ -9,7 +9,7 @@ use napi::Env;
 use napi_derive::napi;
 use quiver_engine::options;
 use quiver_engine::text_index::{SharedTextIndex, TextHits};
-use quiver_engine::{AddOutcome, Bm25Params, Error as EngineError, Handle};
+use quiver_engine::{AddOutcome, Bm25Params, Error as EngineError, Handle, HitMeta, MetaInput};
 
 use crate::arrays::JsArray;
 use crate::common::store_methods;
@@ -33,6 +33,10 @@ pub struct NativeTextConfig {
     pub k1: f64,
     pub b: f64,
     pub threads: u32,
+    /// Declared attribute fields: a JSON object of field name to type.
+    pub attributes: Option<String>,
+    /// Whether keys may carry a payload.
+    pub payload: Option<bool>,
 }
 
 /// Resolved text index options (what a loaded index reports).
@@ -48,6 +52,9 @@ pub struct NativeTextInfo {
     pub stop_word_list: Vec<String>,
     pub k1: f64,
     pub b: f64,
+    /// Declared attribute fields (JSON), if any.
+    pub attributes: Option<String>,
+    pub payload: bool,
 }
 
 /// Heap bytes of a text index, by part.
@@ -57,6 +64,8 @@ pub struct NativeTextMemory {
     pub postings: f64,
     pub terms: f64,
     pub documents: f64,
+    pub attributes: f64,
+    pub payloads: f64,
 }
 
 /// Search hits, best first.
@@ -66,6 +75,19 @@ pub struct NativeTextResult {
     pub keys: JsArray<u32>,
     #[napi(ts_type = "Float32Array")]
     pub scores: JsArray<f32>,
+    /// Each hit's attributes (JSON object text), when requested.
+    pub attributes: Option<Vec<Option<String>>>,
+    /// Each hit's payload (JSON text), when requested.
+    pub payloads: Option<Vec<Option<String>>>,
+}
+
+/// A text search's filter and the metadata to return.
+#[napi(object)]
+pub struct NativeTextSearchOptions {
+    /// The compiled filter (JSON).
+    pub filter: Option<String>,
+    pub include_attributes: Option<bool>,
+    pub include_payload: Option<bool>,
 }
 
 fn create(c: &NativeTextConfig) -> Result<SharedTextIndex, EngineError> {
@@ -81,14 +103,43 @@ fn create(c: &NativeTextConfig) -> Result<SharedTextIndex, EngineError> {
         k1: c.k1 as f32,
         b: c.b as f32,
     };
-    SharedTextIndex::create(analyzer, params, c.threads as usize)
+    let meta = options::meta_config(c.attributes.as_deref(), c.payload.unwrap_or(false))?;
+    SharedTextIndex::create_with(analyzer, params, &meta, c.threads as usize)
 }
 
 fn hits(v: TextHits) -> NativeTextResult {
     NativeTextResult {
         keys: JsArray(v.iter().map(|h| h.0).collect()),
         scores: JsArray(v.iter().map(|h| h.1).collect()),
+        attributes: None,
+        payloads: None,
     }
+}
+
+fn hits_with((v, m): (TextHits, HitMeta)) -> NativeTextResult {
+    NativeTextResult {
+        attributes: m.attributes,
+        payloads: m.payloads,
+        ..hits(v)
+    }
+}
+
+/// Runs one search with `opts` (no options: a plain search).
+fn search_with(
+    index: &SharedTextIndex,
+    query: &str,
+    k: u32,
+    strategy: &str,
+    opts: Option<&NativeTextSearchOptions>,
+) -> Result<(TextHits, HitMeta), EngineError> {
+    index.search_options(
+        query,
+        k as usize,
+        options::text_strategy(strategy)?,
+        opts.and_then(|o| o.filter.as_deref()),
+        opts.and_then(|o| o.include_attributes).unwrap_or(false),
+        opts.and_then(|o| o.include_payload).unwrap_or(false),
+    )
 }
 
 fn batch_hits(v: Vec<TextHits>) -> Vec<NativeTextResult> {
@@ -137,7 +188,7 @@ impl NativeTextIndex {
 
     /// Adds (or replaces) documents on a worker thread; all or nothing.
     #[napi(
-        ts_args_type = "keys: Uint32Array, texts: string[], onProgress?: ((err: Error | null, done: number, total: number) => void) | null, cancel?: CancelToken | null",
+        ts_args_type = "keys: Uint32Array, texts: string[], onProgress?: ((err: Error | null, done: number, total: number) => void) | null, cancel?: CancelToken | null, attributes?: string | null, payloads?: Array<string | null> | null",
         ts_return_type = "Promise<NativeAddResult>"
     )]
     pub fn add(
@@ -146,21 +197,44 @@ impl NativeTextIndex {
         texts: Vec<String>,
         on_progress: Option<Progress>,
         cancel: Option<&CancelToken>,
+        attributes: Option<String>,
+        payloads: Option<Vec<Option<String>>>,
     ) -> AsyncTask<Job<AddOutcome, NativeAddResult>> {
         let (inner, cancel, keys) = (self.handle.get(), flag(cancel), keys.to_vec());
         job(
-            move || inner?.add(&keys, &texts, &cancel, &report(on_progress.as_ref())),
+            move || {
+                let meta = MetaInput {
+                    attributes: attributes.as_deref(),
+                    payloads: payloads.as_deref(),
+                };
+                inner?.add_with(&keys, &texts, &meta, &cancel, &report(on_progress.as_ref()))
+            },
             add_result,
         )
     }
 
     /// Adds (or replaces) documents on the JS thread (analysis still uses the pool).
     #[napi]
-    pub fn add_sync(&self, env: Env, keys: Uint32Array, texts: Vec<String>) -> napi::Result<()> {
+    pub fn add_sync(
+        &self,
+        env: Env,
+        keys: Uint32Array,
+        texts: Vec<String>,
+        attributes: Option<String>,
+        payloads: Option<Vec<Option<String>>>,
+    ) -> napi::Result<()> {
         let never = AtomicBool::new(false);
-        guard(|| self.handle.get()?.add(&keys, &texts, &never, &|_, _| {}))
-            .map(|_| ())
-            .map_err(|e| to_js(&env, e))
+        let meta = MetaInput {
+            attributes: attributes.as_deref(),
+            payloads: payloads.as_deref(),
+        };
+        guard(|| {
+            self.handle
+                .get()?
+                .add_with(&keys, &texts, &meta, &never, &|_, _| {})
+        })
+        .map(|_| ())
+        .map_err(|e| to_js(&env, e))
     }
 
     /// BM25 top-k on a worker thread.
@@ -171,15 +245,16 @@ impl NativeTextIndex {
         k: u32,
         strategy: String,
         cancel: Option<&CancelToken>,
-    ) -> AsyncTask<Job<TextHits, NativeTextResult>> {
+        opts: Option<NativeTextSearchOptions>,
+    ) -> AsyncTask<Job<(TextHits, HitMeta), NativeTextResult>> {
         let (inner, cancel) = (self.handle.get(), flag(cancel));
         job(
             move || {
                 let inner = inner?;
                 check_cancel(&cancel)?;
-                inner.search(&query, k as usize, options::text_strategy(&strategy)?)
+                search_with(&inner, &query, k, &strategy, opts.as_ref())
             },
-            hits,
+            hits_with,
         )
     }
 
@@ -191,14 +266,33 @@ impl NativeTextIndex {
         query: String,
         k: u32,
         strategy: String,
+        opts: Option<NativeTextSearchOptions>,
     ) -> napi::Result<NativeTextResult> {
-        guard(|| {
-            self.handle
-                .get()?
-                .search(&query, k as usize, options::text_strategy(&strategy)?)
+        guard(|| search_with(&*self.handle.get()?, &query, k, &strategy, opts.as_ref()))
+            .map(hits_with)
+            .map_err(|e| to_js(&env, e))
+    }
+
+    /// Documents matching a compiled filter (all without one).
+    #[napi]
+    pub fn count(&self, env: Env, filter: Option<String>) -> napi::Result<u32> {
+        guard(|| self.handle.get()?.count(filter.as_deref()))
+            .map(|n| n as u32)
+            .map_err(|e| to_js(&env, e))
+    }
+
+    /// A key's attributes (JSON object text), or null.
+    #[napi]
+    pub fn get_attributes(&self, env: Env, key: u32) -> napi::Result<Option<String>> {
+        access(&env, &self.handle, |i| i.meta().attributes_json(key))
+    }
+
+    /// A key's payload (JSON text), or null.
+    #[napi]
+    pub fn get_payload(&self, env: Env, key: u32) -> napi::Result<Option<String>> {
+        access(&env, &self.handle, |i| {
+            i.meta().payload(key).map(str::to_owned)
         })
-        .map(hits)
-        .map_err(|e| to_js(&env, e))
     }
 
     /// Searches many queries on the pool (one result per query).
@@ -243,6 +337,7 @@ impl NativeTextIndex {
     #[napi]
     pub fn info(&self, env: Env) -> napi::Result<NativeTextInfo> {
         access(&env, &self.handle, |i| {
+            let meta = i.meta().config();
             let index = i.read();
             let a = index.analyzer_config();
             let n = options::analyzer_names(a);
@@ -256,6 +351,8 @@ impl NativeTextIndex {
                 stop_word_list: n.stop_word_list,
                 k1: f64::from(p.k1),
                 b: f64::from(p.b),
+                attributes: meta.attributes.map(|s| s.to_json()),
+                payload: meta.payload,
             }
         })
     }
@@ -265,11 +362,14 @@ impl NativeTextIndex {
     pub fn memory_usage(&self, env: Env) -> napi::Result<NativeTextMemory> {
         access(&env, &self.handle, |i| {
             let m = i.read().memory_usage();
+            let (attributes, payloads) = i.meta().memory_usage();
             NativeTextMemory {
-                total: m.total() as f64,
+                total: (m.total() + attributes + payloads) as f64,
                 postings: m.postings as f64,
                 terms: m.terms as f64,
                 documents: m.documents as f64,
+                attributes: attributes as f64,
+                payloads: payloads as f64,
             }
         })
     }

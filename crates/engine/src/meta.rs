@@ -236,8 +236,9 @@ impl Meta {
     }
 
     /// Rebuilds the stores from a file's sections (untrusted: every error is
-    /// `ERR_CORRUPT_FILE`). `slots` bounds every slot named; `live` must be exactly the set of
-    /// slots with attributes, since every live row has a record.
+    /// `ERR_CORRUPT_FILE`). `slots` bounds every slot named (`u32::MAX` or more: no bound, for
+    /// stores keyed by user keys); `live` must be exactly the set of slots with attributes,
+    /// since every live row has a record.
     pub(crate) fn decode(
         schema: Option<&[u8]>,
         attrs: Option<&[u8]>,
@@ -246,7 +247,7 @@ impl Meta {
         live: impl Fn(u32) -> bool,
         live_count: usize,
     ) -> Result<Self> {
-        let max = u32::try_from(slots).map_err(|_| err!(CorruptFile, "too many slots"))?;
+        let max = u32::try_from(slots).unwrap_or(u32::MAX);
         let attrs = match (schema, attrs) {
             (None, None) => None,
             (Some(s), Some(a)) => {
@@ -281,7 +282,7 @@ impl Meta {
         };
         if let Some(p) = &payloads {
             // A payload of a row that is not live would come back with the next key there.
-            if (0..max).any(|s| p.contains(s) && !live(s)) {
+            if p.slots().into_iter().any(|s| !live(s)) {
                 return Err(err!(CorruptFile, "a payload belongs to no live row"));
             }
         }

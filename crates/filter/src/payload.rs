@@ -118,6 +118,22 @@ impl PayloadStore {
         }
     }
 
+    /// Every slot that holds a payload, ascending.
+    pub fn slots(&self) -> Vec<u32> {
+        let mut v: Vec<u32> = (0..self.base_count)
+            .filter_map(|i| self.base_slot(i))
+            .filter(|s| !self.overlay.contains_key(s))
+            .collect();
+        v.extend(
+            self.overlay
+                .iter()
+                .filter(|(_, p)| p.is_some())
+                .map(|(&s, _)| s),
+        );
+        v.sort_unstable();
+        v
+    }
+
     /// Whether `slot` has a payload.
     pub fn contains(&self, slot: u32) -> bool {
         self.get(slot).is_some()
@@ -249,7 +265,8 @@ impl PayloadStore {
         for i in 0..count {
             let slot = t.u32()?;
             let end = t.u64()?;
-            if slot >= max_slots {
+            // `u32::MAX` as the bound admits every slot (stores keyed by user keys).
+            if slot >= max_slots && max_slots != u32::MAX {
                 return Err(corrupt(format!(
                     "{WHAT}: entry {i}: slot {slot} is not below {max_slots}"
                 )));

@@ -138,6 +138,10 @@ pub(crate) struct Ctx<'a> {
     pub doc_len: &'a [u32],
     pub deleted: &'a [u64],
     pub keys: &'a [u32],
+    /// Only documents whose key this accepts are candidates (a search filter); the others are
+    /// skipped exactly like deleted ones, inside the pruning loops, so the top-k is that of the
+    /// matching documents.
+    pub accept: Option<&'a (dyn Fn(u32) -> bool + Sync)>,
 }
 
 const FIXED_SCALE: f64 = 4_294_967_296.0;
@@ -153,11 +157,15 @@ fn from_fixed(v: u64) -> f32 {
 }
 
 impl Ctx<'_> {
+    /// Whether document `d` cannot be a result: deleted, or rejected by the filter.
     #[inline]
     fn is_deleted(&self, d: u32) -> bool {
         self.deleted
             .get(d as usize / 64)
             .is_some_and(|w| w >> (d % 64) & 1 == 1)
+            || self
+                .accept
+                .is_some_and(|f| !self.keys.get(d as usize).is_some_and(|&k| f(k)))
     }
 
     #[inline]

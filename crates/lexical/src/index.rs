@@ -595,6 +595,7 @@ impl TextIndex {
             doc_len: &self.doc_len,
             deleted: &self.deleted,
             keys: &self.slot_keys,
+            accept: None,
         }))
     }
 
@@ -623,6 +624,29 @@ impl TextIndex {
                 Strategy::BlockMaxWand => bm25::bmw(&ctx, k),
                 Strategy::Exhaustive => bm25::exhaustive(&ctx, k),
             },
+            None => Vec::new(),
+        })
+    }
+
+    /// [`TextIndex::search_with`] over the documents whose key `accept` accepts: the top-`k`
+    /// of exhaustive scoring over those documents (BM25 statistics stay those of the whole
+    /// index). The predicate runs inside the pruning loops, once per candidate document.
+    pub fn search_filtered(
+        &self,
+        query: &str,
+        k: usize,
+        strategy: Strategy,
+        accept: &(dyn Fn(u32) -> bool + Sync),
+    ) -> Result<Vec<(u32, f32)>> {
+        Ok(match self.context(query)? {
+            Some(mut ctx) => {
+                ctx.accept = Some(accept);
+                match strategy {
+                    Strategy::BlockMaxMaxScore => bm25::bmm(&ctx, k),
+                    Strategy::BlockMaxWand => bm25::bmw(&ctx, k),
+                    Strategy::Exhaustive => bm25::exhaustive(&ctx, k),
+                }
+            }
             None => Vec::new(),
         })
     }

@@ -30,7 +30,7 @@ use quiver_container::{le_u32, le_u64, u32s, Format, Payload};
 
 use crate::analyzer::{Analyzer, AnalyzerConfig, AnalyzerKind, TokenizerMode};
 use crate::bm25::Bm25Params;
-use crate::error::{corrupt, Result};
+use crate::error::{corrupt, LexicalError, Result};
 use crate::index::TextIndex;
 use crate::postings::PostingList;
 use crate::stopwords::StopWords;
@@ -104,10 +104,28 @@ fn mode_code(m: TokenizerMode) -> u8 {
     }
 }
 
+/// Caller-defined sections: (kind, bytes) in file order.
+pub type ExtraSections = Vec<(u32, Vec<u8>)>;
+
+/// Section kinds at or above this value belong to whoever embeds the text index (its
+/// attributes, say); [`load`] ignores them and [`load_with`] returns them.
+pub const FIRST_EXTRA_SECTION: u32 = 100;
+
 /// Writes `index` to `path` atomically: a temporary file in the same directory, fsync,
 /// rename over `path`, fsync of the directory. On failure the previous file is untouched.
 /// The written index is compacted (deleted documents are not stored).
 pub fn save(index: &TextIndex, path: &Path) -> Result<()> {
+    save_with(index, path, Vec::new())
+}
+
+/// [`save`] plus caller-defined sections (kinds ≥ [`FIRST_EXTRA_SECTION`]), checksummed and
+/// written atomically with the index.
+pub fn save_with(index: &TextIndex, path: &Path, extras: ExtraSections) -> Result<()> {
+    if extras.iter().any(|(k, _)| *k < FIRST_EXTRA_SECTION) {
+        return Err(LexicalError::InvalidArgument(
+            "an extra section kind collides with the text index's own".into(),
+        ));
+    }
     let compacted;
     let ix = if index.n_deleted > 0 {
         compacted = index.compacted();
@@ -154,7 +172,10 @@ pub fn save(index: &TextIndex, path: &Path) -> Result<()> {
         (POSTDIR, dir),
         (POSTDATA, data),
     ]
-    .map(|(kind, bytes)| (kind, Payload::Bytes(bytes)));
+    .into_iter()
+    .chain(extras)
+    .map(|(kind, bytes)| (kind, Payload::Bytes(bytes)))
+    .collect::<Vec<_>>();
     Ok(quiver_container::write_file(path, &FORMAT, &sections)?)
 }
 
@@ -254,14 +275,22 @@ fn decode_analyzer(b: &[u8]) -> Result<AnalyzerConfig> {
 /// Loads an index file (read into memory with plain reads, each section into its own
 /// buffer; the file is never mapped).
 pub fn load(path: &Path) -> Result<TextIndex> {
+    load_with(path).map(|(index, _)| index)
+}
+
+/// [`load`], also returning the caller-defined sections (kind, bytes) in file order.
+pub fn load_with(path: &Path) -> Result<(TextIndex, ExtraSections)> {
     let (_, sections) = quiver_container::read_all(path, &FORMAT)?;
+    let (extras, sections): (Vec<_>, Vec<_>) = sections
+        .into_iter()
+        .partition(|(k, _)| *k >= FIRST_EXTRA_SECTION);
     let s: HashMap<u32, Vec<u8>> = sections.into_iter().collect();
     for k in REQUIRED {
         if !s.contains_key(&k) {
             return Err(corrupt(format!("section {k} is missing")));
         }
     }
-    parse(&s)
+    Ok((parse(&s)?, extras))
 }
 
 /// Builds the index from its sections (every required one present).
