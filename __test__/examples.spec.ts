@@ -55,3 +55,19 @@ test('examples/multivector.mjs: MUVERA recall against exhaustive MaxSim', (t) =>
   t.is(r.docs, 1000)
   t.true(r.recallAt10 >= 0.9, `recall ${r.recallAt10}`)
 })
+
+test('README filter example runs and gives the documented results', (t) => {
+  const r = JSON.parse(run('filters.mjs')) as {
+    keys: number[]
+    payloads: unknown[]
+    plan: { strategy: string; matched: number }
+    inStock: number
+    nearMax: number
+  }
+  t.deepEqual(r.keys, [1, 2, 3])
+  t.is(r.payloads.length, 3)
+  t.deepEqual(r.plan.strategy, 'exact')
+  t.is(r.plan.matched, 3)
+  t.is(r.inStock, 2)
+  t.true(r.nearMax <= 0.2)
+})

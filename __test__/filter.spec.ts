@@ -417,3 +417,33 @@ test('datetimes as int milliseconds: a date range filter', (t) => {
   const to = Date.UTC(2024, 0, 20)
   t.is(index.count({ at: { $gte: from, $lt: to } }), 10)
 })
+
+test('MultiVectorIndex: the filter applies to the FDE candidates; with every match a candidate the result is exact', async (t) => {
+  const { MultiVectorIndex } = await import('../ts/index')
+  const dim = 16
+  const n = 300
+  const rnd = mulberry32(21)
+  const docs = Array.from({ length: n }, () =>
+    Float32Array.from({ length: dim * (2 + Math.floor(rnd() * 4)) }, () => rnd() - 0.5),
+  )
+  const attrs = Array.from({ length: n }, (_, i) => ({ group: `g${i % 7}`, rank: i }))
+  const mv = new MultiVectorIndex({ dim, index: 'flat', attributes: { group: 'keyword', rank: 'int' }, payload: true })
+  await mv.add(seqKeys(n), docs, { attributes: attrs, payloads: attrs.map((a) => ({ r: a.rank })) })
+  t.is(mv.count({ group: 'g3' }), attrs.filter((a) => a.group === 'g3').length)
+  t.deepEqual(mv.getPayload(5), { r: 5 })
+  t.deepEqual(mv.getAttributes(5), { group: 'g5', rank: 5 })
+  for (let qi = 0; qi < 10; qi++) {
+    const q = Float32Array.from({ length: dim * 3 }, () => rnd() - 0.5)
+    const f: Filter = { group: 'g3', rank: { $lt: 200 } }
+    const matched = attrs.filter((a) => a.group === 'g3' && a.rank < 200).length
+    const all = mv.searchExhaustiveSync(q, { k: n })
+    const want = [...all.keys].filter((key) => attrs[key].group === 'g3' && attrs[key].rank < 200).slice(0, 5)
+    const r = mv.searchSync(q, { k: 5, filter: f, candidates: matched })
+    t.deepEqual([...r.keys], want)
+  }
+  const file = path.join(tempDir(t), 'mv.qvr')
+  await mv.save(file)
+  const back = await MultiVectorIndex.load(file)
+  t.is(back.count({ group: 'g3' }), mv.count({ group: 'g3' }))
+  t.deepEqual(back.getPayload(7), { r: 7 })
+})

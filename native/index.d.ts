@@ -49,13 +49,19 @@ export declare class NativeMultiVectorIndex {
   /** Loads a multi-vector index file on the JS thread. */
   static loadSync(path: string, mmap: boolean, expected?: NativeFdeConfig | undefined | null, threads?: number | undefined | null): NativeMultiVectorIndex
   /** Adds (or upserts) documents on a worker thread. */
-  add(keys: Uint32Array, data: Float32Array, offsets: Uint32Array, upsert: boolean, onProgress?: ((err: Error | null, done: number, total: number) => void) | null, cancel?: CancelToken | null): Promise<NativeAddResult>
+  add(keys: Uint32Array, data: Float32Array, offsets: Uint32Array, upsert: boolean, onProgress?: ((err: Error | null, done: number, total: number) => void) | null, cancel?: CancelToken | null, attributes?: string | null, payloads?: Array<string | null> | null): Promise<NativeAddResult>
   /** Adds (or upserts) documents on the JS thread. */
-  addSync(keys: Uint32Array, data: Float32Array, offsets: Uint32Array, upsert: boolean): NativeAddResult
+  addSync(keys: Uint32Array, data: Float32Array, offsets: Uint32Array, upsert: boolean, attributes?: string | undefined | null, payloads?: Array<string | undefined | null> | undefined | null): NativeAddResult
   /** MUVERA search on a worker thread (the rerank uses the index's pool). */
-  search(query: Float32Array, k: number, candidates: number, ef: number, rerank: boolean, cancel?: CancelToken | undefined | null): Promise<NativeMultiResult>
+  search(query: Float32Array, k: number, candidates: number, ef: number, rerank: boolean, cancel?: CancelToken | undefined | null, filter?: string | undefined | null): Promise<NativeMultiResult>
   /** MUVERA search on the JS thread. */
-  searchSync(query: Float32Array, k: number, candidates: number, ef: number, rerank: boolean): NativeMultiResult
+  searchSync(query: Float32Array, k: number, candidates: number, ef: number, rerank: boolean, filter?: string | undefined | null): NativeMultiResult
+  /** Documents matching a compiled filter (all without one). */
+  count(filter?: string | undefined | null): number
+  /** A document's attributes (JSON object text), or null. */
+  getAttributes(key: number): string | null
+  /** A document's payload (JSON text), or null. */
+  getPayload(key: number): string | null
   /** Exact MaxSim over every document, on a worker thread. */
   searchExhaustive(query: Float32Array, k: number, cancel?: CancelToken | undefined | null): Promise<NativeMultiResult>
   /** Exact MaxSim over every document, on the JS thread (the scan uses the pool). */

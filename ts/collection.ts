@@ -20,6 +20,8 @@ import type { TextIndexOptions } from './text-index'
 import { checkInt, checkOptionsObject, invalid, resolveConfig, toVector, MAX_K } from './validate'
 import { VectorIndex } from './vector-index'
 import type { Metric, VectorIndexOptions } from './vector-index'
+import { checkSchema } from './filter'
+import type { AttributeSchema, Attributes, Filter, JsonValue } from './filter'
 
 /** A document id: a string or a non-negative integer (`1` and `'1'` are different ids). */
 export type DocId = string | number
@@ -32,6 +34,13 @@ export interface CollectionSchema {
   vector?: VectorIndexOptions
   /** Token vectors per document (`doc.tokens`), in a {@link MultiVectorIndex}. */
   multiVector?: MultiVectorIndexOptions
+  /**
+   * Attribute fields (see `VectorIndexOptions.attributes`) given per document as
+   * `doc.attributes` and tested by `search({ filter })` in every retriever, before fusion.
+   */
+  attributes?: AttributeSchema
+  /** Keep a JSON payload per document (`doc.payload`), returned by `get` and by `search({ include: ['payload'] })`. */
+  payload?: boolean
 }
 
 /** A document. */
@@ -44,6 +53,10 @@ export interface CollectionDoc {
   vector?: Float32Array | readonly number[]
   /** Token vectors, row-major `n × dim` (schema `multiVector`). */
   tokens?: { data: Float32Array; n: number }
+  /** Attribute values (schema `attributes`); an upsert replaces them. */
+  attributes?: Attributes
+  /** A JSON value (schema `payload: true`); an upsert replaces it. */
+  payload?: JsonValue
 }
 
 /** What one retriever said about a hit: 1-based rank and its own score, or absent. */
@@ -62,6 +75,10 @@ export interface CollectionHit {
   score: number
   /** Each retriever's rank and score for this document (a part is absent if that retriever did not return it). */
   parts: { text?: HitPart; vector?: HitPart; multiVector?: HitPart }
+  /** The document's attributes, with `include: ['attributes']`. */
+  attributes?: Attributes
+  /** The document's payload, with `include: ['payload']`. */
+  payload?: JsonValue
 }
 
 /** A hybrid query: any combination of the schema's fields. */
@@ -82,6 +99,15 @@ export interface CollectionQuery {
   fusion?: FusionMethod
   /** Candidates fetched from each retriever. Default max(50, 4k). */
   candidates?: number
+  /**
+   * Only documents whose attributes match (see {@link Filter}); every retriever applies it
+   * natively before fusion, so each returns its best matching documents.
+   */
+  filter?: Filter
+  /** Only hits whose final score (fused, or the single retriever's) is at least this. */
+  minScore?: number
+  /** Return each hit's `'attributes'` and/or `'payload'`. */
+  include?: readonly ('attributes' | 'payload')[]
 }
 
 /**
@@ -137,9 +163,18 @@ function checkManifest(dir: string, m: unknown): Manifest {
   const fields = Object.keys(schema)
   if (fields.length === 0) throw bad('has an empty schema')
   const isObject = (v: unknown): boolean => v !== null && typeof v === 'object' && !Array.isArray(v)
+  if (!fields.some((f) => f === 'text' || f === 'vector' || f === 'multiVector')) throw bad('has no indexed field')
   for (const f of fields) {
-    if (f !== 'text' && f !== 'vector' && f !== 'multiVector') throw bad(`has an unknown schema field '${f}'`)
     const v = (schema as Record<string, unknown>)[f]
+    if (f === 'attributes') {
+      if (!isObject(v)) throw bad("has a bad schema entry 'attributes'")
+      continue
+    }
+    if (f === 'payload') {
+      if (typeof v !== 'boolean') throw bad("has a bad schema entry 'payload'")
+      continue
+    }
+    if (f !== 'text' && f !== 'vector' && f !== 'multiVector') throw bad(`has an unknown schema field '${f}'`)
     if (f === 'text' ? v !== true && !isObject(v) : !isObject(v)) throw bad(`has a bad schema entry '${f}'`)
   }
   const parts = o.parts as Record<string, unknown> | null
@@ -265,17 +300,40 @@ export class Collection {
    * @throws {@link QuiverError} `ERR_INVALID_ARGUMENT` for an empty or bad schema.
    */
   constructor(schema: CollectionSchema) {
-    const s = checkOptionsObject(schema, 'schema', ['text', 'vector', 'multiVector'])
+    const s = checkOptionsObject(schema, 'schema', ['text', 'vector', 'multiVector', 'attributes', 'payload'])
     if (s.text === undefined && s.vector === undefined && s.multiVector === undefined) {
       throw invalid('the schema needs at least one of text, vector, multiVector')
     }
+    if (s.attributes !== undefined) checkSchema(s.attributes)
+    if (s.payload !== undefined && typeof s.payload !== 'boolean') throw invalid('schema.payload must be a boolean')
+    for (const f of ['text', 'vector', 'multiVector'] as const) {
+      const o = s[f]
+      if (o !== null && typeof o === 'object' && ('attributes' in o || 'payload' in o)) {
+        throw invalid(`schema.${f}: declare attributes and payload on the collection schema, not on one field`)
+      }
+    }
     this.schema = { ...(schema as CollectionSchema) }
-    if (s.text !== undefined) this.text = new TextIndex(s.text === true ? {} : (s.text as TextIndexOptions))
+    // Every index can filter; the payload lives in one of them (the first of text, vector, multiVector).
+    const attributes = s.attributes as AttributeSchema | undefined
+    let payload = s.payload === true
+    const meta = (): { attributes?: AttributeSchema; payload?: boolean } => {
+      const m = { ...(attributes === undefined ? {} : { attributes }), ...(payload ? { payload: true } : {}) }
+      payload = false
+      return m
+    }
+    if (s.text !== undefined)
+      this.text = new TextIndex({ ...(s.text === true ? {} : (s.text as TextIndexOptions)), ...meta() })
     if (s.vector !== undefined) {
       resolveConfig(s.vector)
-      this.vector = new VectorIndex(s.vector as VectorIndexOptions)
+      this.vector = new VectorIndex({ ...(s.vector as VectorIndexOptions), ...meta() })
     }
-    if (s.multiVector !== undefined) this.multi = new MultiVectorIndex(s.multiVector as MultiVectorIndexOptions)
+    if (s.multiVector !== undefined)
+      this.multi = new MultiVectorIndex({ ...(s.multiVector as MultiVectorIndexOptions), ...meta() })
+  }
+
+  /** The index that holds payloads and answers `get` for attributes. */
+  private primary(): TextIndex | VectorIndex | MultiVectorIndex {
+    return (this.text ?? this.vector ?? this.multi) as TextIndex | VectorIndex | MultiVectorIndex
   }
 
   /** Number of documents. */
@@ -338,17 +396,22 @@ export class Collection {
     // Ids are resolved to keys inside the write queue, so two concurrent upserts of the same new
     // id agree on its key.
     return this.serial(async () => {
-      const { keys, texts, vectors, tokens, newIds } = this.prepare(docs)
+      const { keys, texts, vectors, tokens, newIds, attributes, payloads } = this.prepare(docs)
       for (const [id, key] of newIds) {
         if (!this.keyOf.has(id)) {
           this.keyOf.set(id, key)
           this.idOf.set(key, id)
         }
       }
-      if (this.vector !== null && vectors !== null) await this.vector.upsert(keys, vectors)
-      if (this.multi !== null && tokens !== null) await this.multi.upsert(keys, tokens)
+      const primary = this.primary()
+      const meta = (index: unknown) => ({
+        ...(attributes === null ? {} : { attributes }),
+        ...(payloads !== null && index === primary ? { payloads } : {}),
+      })
+      if (this.vector !== null && vectors !== null) await this.vector.upsert(keys, vectors, meta(this.vector))
+      if (this.multi !== null && tokens !== null) await this.multi.upsert(keys, tokens, meta(this.multi))
       if (this.text !== null && texts !== null) {
-        await this.text.add(keys, texts)
+        await this.text.add(keys, texts, meta(this.text))
         keys.forEach((k, i) => this.texts.set(k, texts[i]))
       }
       return keys.length
@@ -361,6 +424,8 @@ export class Collection {
     vectors: Float32Array | null
     tokens: { data: Float32Array; offsets: Uint32Array } | null
     newIds: Array<[DocId, number]>
+    attributes: (Attributes | null)[] | null
+    payloads: unknown[] | null
   } {
     const n = docs.length
     const keys = new Uint32Array(n)
@@ -372,14 +437,20 @@ export class Collection {
     const vectors = this.vector !== null ? new Float32Array(n * vdim) : null
     const tdim = this.multi?.dim ?? 0
     const tokParts: Float32Array[] = []
+    const attributes: (Attributes | null)[] | null = this.schema.attributes !== undefined ? [] : null
+    const payloads: unknown[] | null = this.schema.payload === true ? [] : null
     for (let i = 0; i < n; i++) {
-      const d = checkOptionsObject(docs[i], `docs[${i}]`, ['id', 'text', 'vector', 'tokens'])
+      const d = checkOptionsObject(docs[i], `docs[${i}]`, ['id', 'text', 'vector', 'tokens', 'attributes', 'payload'])
+      attributes?.push((d.attributes as Attributes | undefined) ?? null)
+      payloads?.push(d.payload)
       for (const f of Object.keys(d)) {
         if (f === 'id') continue
         const known =
           (f === 'text' && this.text !== null) ||
           (f === 'vector' && this.vector !== null) ||
-          (f === 'tokens' && this.multi !== null)
+          (f === 'tokens' && this.multi !== null) ||
+          (f === 'attributes' && attributes !== null) ||
+          (f === 'payload' && payloads !== null)
         if (!known) throw invalid(`docs[${i}] has a field '${f}' that the collection's schema does not have`)
       }
       const id = idKey(d.id, `docs[${i}].id`)
@@ -438,7 +509,7 @@ export class Collection {
       tokens = { data, offsets }
     }
     this.nextKey = next
-    return { keys, texts, vectors, tokens, newIds }
+    return { keys, texts, vectors, tokens, newIds, attributes, payloads }
   }
 
   /** Removes documents by id; unknown ids are ignored. Resolves to the number removed. */
@@ -475,6 +546,11 @@ export class Collection {
       const t = this.multi.tokens(k)
       if (t !== undefined) doc.tokens = { data: t, n: t.length / this.multi.dim }
     }
+    if (this.schema.attributes !== undefined) doc.attributes = this.primary().getAttributes(k) ?? {}
+    if (this.schema.payload === true) {
+      const p = this.primary().getPayload(k)
+      if (p !== undefined) doc.payload = p
+    }
     return doc
   }
 
@@ -497,8 +573,28 @@ export class Collection {
    *   fusion), plus each retriever's own errors.
    */
   async search(query: CollectionQuery): Promise<CollectionHit[]> {
-    const q = checkOptionsObject(query, 'query', ['text', 'vector', 'tokens', 'k', 'fusion', 'candidates'])
+    const q = checkOptionsObject(query, 'query', [
+      'text',
+      'vector',
+      'tokens',
+      'k',
+      'fusion',
+      'candidates',
+      'filter',
+      'minScore',
+      'include',
+    ])
     const k = q.k === undefined ? 10 : checkInt(q.k, 'k', 1, MAX_K)
+    const filter = q.filter === undefined ? {} : { filter: q.filter as Filter }
+    if (q.minScore !== undefined && (typeof q.minScore !== 'number' || Number.isNaN(q.minScore)))
+      throw invalid(`query.minScore must be a number, got ${String(q.minScore)}`)
+    const include = q.include === undefined ? [] : q.include
+    if (!Array.isArray(include) || include.some((x) => x !== 'attributes' && x !== 'payload'))
+      throw invalid("query.include must be an array of 'attributes' | 'payload'")
+    if (include.includes('attributes') && this.schema.attributes === undefined)
+      throw invalid("include 'attributes': the collection's schema declares no attributes")
+    if (include.includes('payload') && this.schema.payload !== true)
+      throw invalid("include 'payload': the collection's schema has no payload")
     const cand = q.candidates === undefined ? Math.max(50, 4 * k) : checkInt(q.candidates, 'candidates', 1, MAX_K)
     const lists: Array<{ name: 'text' | 'vector' | 'multiVector'; list: FusionList<Uint32Array> }> = []
     if (q.vector !== undefined) {
@@ -507,6 +603,7 @@ export class Collection {
       const r = await this.vector.search(q.vector as Float32Array, {
         k: cand,
         ef: Math.max(cand, this.vector.config().efSearch),
+        ...filter,
       })
       lists.push({
         name: 'vector',
@@ -515,29 +612,43 @@ export class Collection {
     }
     if (q.tokens !== undefined) {
       if (this.multi === null) throw invalid('the query has tokens but the collection has no multiVector field')
-      const r = await this.multi.search(q.tokens as Float32Array, { k: cand, candidates: Math.max(cand, 100) })
+      const r = await this.multi.search(q.tokens as Float32Array, {
+        k: cand,
+        candidates: Math.max(cand, 100),
+        ...filter,
+      })
       lists.push({ name: 'multiVector', list: { keys: r.keys, scores: r.scores } })
     }
     if (q.text !== undefined) {
       if (this.text === null) throw invalid('the query has text but the collection has no text field')
       if (typeof q.text !== 'string') throw invalid('query.text must be a string')
-      const r = await this.text.search(q.text, { k: cand })
+      const r = await this.text.search(q.text, { k: cand, ...filter })
       lists.push({ name: 'text', list: { keys: r.keys, scores: r.scores } })
     }
     if (lists.length === 0) throw invalid('the query needs at least one of text, vector, tokens')
     // A write that overlaps this search may have removed a document between a retriever's answer
     // and now: keep only keys that still have an id, so every hit carries one.
     for (const l of lists) l.list = this.liveOnly(l.list)
-    const toHit = (key: number, score: number, parts: CollectionHit['parts']): CollectionHit => ({
-      id: this.idOf.get(key) as DocId,
-      score,
-      parts,
-    })
+    const primary = this.primary()
+    const toHit = (key: number, score: number, parts: CollectionHit['parts']): CollectionHit => {
+      const hit: CollectionHit = { id: this.idOf.get(key) as DocId, score, parts }
+      if (include.includes('attributes')) hit.attributes = primary.getAttributes(key) ?? {}
+      if (include.includes('payload')) {
+        const p = primary.getPayload(key)
+        if (p !== undefined) hit.payload = p
+      }
+      return hit
+    }
+    const minScore = q.minScore as number | undefined
+    const keep = (hits: CollectionHit[]): CollectionHit[] =>
+      minScore === undefined ? hits : hits.filter((h) => h.score >= minScore)
     if (lists.length === 1) {
       const { name, list } = lists[0]
       const n = Math.min(k, list.keys.length)
-      return Array.from({ length: n }, (_, i) =>
-        toHit(list.keys[i], list.scores[i], { [name]: { rank: i + 1, score: list.scores[i] } }),
+      return keep(
+        Array.from({ length: n }, (_, i) =>
+          toHit(list.keys[i], list.scores[i], { [name]: { rank: i + 1, score: list.scores[i] } }),
+        ),
       )
     }
     let method = q.fusion as FusionMethod | undefined
@@ -554,14 +665,16 @@ export class Collection {
       method,
       { limit: k },
     )
-    return Array.from(fused.keys, (key, j) => {
-      const parts: CollectionHit['parts'] = {}
-      lists.forEach((l, i) => {
-        const rank = fused.perList.ranks[i][j]
-        if (rank > 0) parts[l.name] = { rank, score: fused.perList.scores[i][j] }
-      })
-      return toHit(key, fused.scores[j], parts)
-    })
+    return keep(
+      Array.from(fused.keys, (key, j) => {
+        const parts: CollectionHit['parts'] = {}
+        lists.forEach((l, i) => {
+          const rank = fused.perList.ranks[i][j]
+          if (rank > 0) parts[l.name] = { rank, score: fused.perList.scores[i][j] }
+        })
+        return toHit(key, fused.scores[j], parts)
+      }),
+    )
   }
 
   /**

@@ -156,6 +156,7 @@ export type {
   MultiSearchResult,
   MultiVectorMemoryUsage,
   MultiVectorLoadOptions,
+  MultiAddOptions,
 } from './multi-vector'
 export { TextIndex } from './text-index'
 export type {

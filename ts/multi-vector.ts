@@ -10,6 +10,7 @@ import { getNative } from './native'
 import type { NativeFdeConfig, NativeFdeParams, NativeMultiResult, NativeMultiVectorIndex } from '../native/index'
 import {
   checkInt,
+  checkKey,
   checkOptionsObject,
   checkSignal,
   invalid,
@@ -23,6 +24,8 @@ import {
 } from './validate'
 import { abortedError, checkPath, closeOnDispose, runAdd, syncCall, withCancel } from './call'
 import { resolvedOptions } from './vector-index'
+import { compileFilter, encodeAttributes, encodePayloads } from './filter'
+import type { AttributeSchema, Attributes, Filter, JsonValue } from './filter'
 import type { Keys, MemoryUsage, QuantizationOptions, ResolvedVectorIndexOptions, IndexType } from './vector-index'
 
 /** FDE presets: `'paper-10240'` (reps 20, kSim 5, dProj 16 → 10,240 dims) and `'compact-2560'` (reps 10, kSim 4, dProj 16 → 2,560 dims). */
@@ -253,6 +256,10 @@ export interface MultiVectorIndexOptions {
   threads?: number
   /** HNSW seed. Default 42. */
   seed?: number
+  /** Attribute fields searches can filter on (see `VectorIndexOptions.attributes`); the filter applies to the FDE candidates, before the rerank. */
+  attributes?: AttributeSchema
+  /** Keep a JSON payload per document. Default `false`. */
+  payload?: boolean
 }
 
 /** The `rerank` field of an FDE quantization option, if it is an object that has one. */
@@ -275,6 +282,20 @@ export interface MultiSearchOptions {
   ef?: number
   /** Cancels the search (rejects with `ERR_ABORTED`). */
   signal?: AbortSignal
+  /** Only documents whose attributes match (see {@link Filter}); applied to the FDE candidate search. */
+  filter?: Filter
+}
+
+/** Options of {@link MultiVectorIndex.add}. */
+export interface MultiAddOptions {
+  /** Called with the number of documents written so far and the total. */
+  onProgress?: (done: number, total: number) => void
+  /** Cancels the add (documents already written stay). */
+  signal?: AbortSignal
+  /** One attribute object per document (for an index declared with `attributes`). */
+  attributes?: readonly (Attributes | null | undefined)[]
+  /** One JSON value per document (for an index with `payload: true`). */
+  payloads?: readonly unknown[]
 }
 
 /** A multi-vector search result, best first. */
@@ -357,14 +378,15 @@ function resolveMultiSearch(options: unknown): {
   ef: number
   rerank: boolean
   signal: ReturnType<typeof checkSignal>
+  filter: unknown
 } {
-  const o = checkOptionsObject(options, 'search options', ['k', 'candidates', 'ef', 'rerank', 'signal'])
+  const o = checkOptionsObject(options, 'search options', ['k', 'candidates', 'ef', 'rerank', 'signal', 'filter'])
   const k = o.k === undefined ? 10 : checkInt(o.k, 'k', 1, MAX_K)
   const candidates = o.candidates === undefined ? 0 : checkInt(o.candidates, 'candidates', 1, MAX_K)
   const ef = o.ef === undefined ? 0 : checkInt(o.ef, 'ef', 1, MAX_EF)
   if (o.rerank !== undefined && o.rerank !== 'exact' && o.rerank !== 'none')
     throw invalid("rerank must be 'exact' or 'none'")
-  return { k, candidates, ef, rerank: o.rerank !== 'none', signal: checkSignal(o.signal) }
+  return { k, candidates, ef, rerank: o.rerank !== 'none', signal: checkSignal(o.signal), filter: o.filter }
 }
 
 /**
@@ -386,6 +408,7 @@ function resolveMultiSearch(options: unknown): {
 export class MultiVectorIndex {
   private native!: NativeMultiVectorIndex
   private tokenDim!: number
+  private schema: AttributeSchema | undefined
 
   /**
    * Creates an empty index.
@@ -402,6 +425,8 @@ export class MultiVectorIndex {
       'efConstruction',
       'threads',
       'seed',
+      'attributes',
+      'payload',
     ])
     if (o.dim === undefined) throw invalid('options.dim is required')
     const dim = checkInt(o.dim, 'dim', 1, MAX_DIM)
@@ -427,6 +452,8 @@ export class MultiVectorIndex {
       quantization: o.fdeQuantization,
       // FDE estimates that are not rescored need no f32 FDEs: the MaxSim rerank reads tokens.
       originals: fdeRerank(o.fdeQuantization) === 'none' ? 'none' : undefined,
+      attributes: o.attributes,
+      payload: o.payload,
     })
     const Native = getNative().NativeMultiVectorIndex
     this.attach(syncCall(() => new Native({ fde, tokenStorage, index })))
@@ -435,6 +462,8 @@ export class MultiVectorIndex {
   private attach(native: NativeMultiVectorIndex): void {
     this.native = native
     this.tokenDim = native.fdeParams().dim
+    const attrs = native.indexConfig().attributes
+    this.schema = attrs == null ? undefined : (JSON.parse(attrs) as AttributeSchema)
   }
 
   private static wrap(native: NativeMultiVectorIndex): MultiVectorIndex {
@@ -516,13 +545,16 @@ export class MultiVectorIndex {
       options,
       upsert ? 'upsert' : 'add',
       'documents',
-      () => {
+      (o) => {
         const k = toKeys(keys)
         const d = toDocs(docs, this.tokenDim, k.length)
+        const a = o.attributes === undefined ? null : encodeAttributes(o.attributes, k.length)
+        const p = o.payloads === undefined ? null : encodePayloads(o.payloads, k.length)
         // A batch with no keys but documents still reaches the engine, which rejects the mismatch.
-        return { total: Math.max(k.length, d.offsets.length - 1), data: { k, d } }
+        return { total: Math.max(k.length, d.offsets.length - 1), data: { k, d, a, p } }
       },
-      ({ k, d }, progress, token) => this.native.add(k, d.data, d.offsets, upsert, progress, token),
+      ({ k, d, a, p }, progress, token) => this.native.add(k, d.data, d.offsets, upsert, progress, token, a, p),
+      ['attributes', 'payloads'],
     )
   }
 
@@ -535,35 +567,55 @@ export class MultiVectorIndex {
    * @throws {@link QuiverError} `ERR_INVALID_ARGUMENT`, `ERR_DIMENSION_MISMATCH`, `ERR_NON_FINITE`,
    *   `ERR_DUPLICATE_KEY`, `ERR_ABORTED` (with `inserted`: documents inserted before the abort).
    */
-  add(
-    keys: Keys,
-    docs: MultiVectorDocs,
-    options?: { onProgress?: (done: number, total: number) => void; signal?: AbortSignal },
-  ): Promise<number> {
+  add(keys: Keys, docs: MultiVectorDocs, options?: MultiAddOptions): Promise<number> {
     return this.addImpl(keys, docs, false, options)
   }
 
   /** Like {@link MultiVectorIndex.add}, replacing documents whose keys exist. */
-  upsert(
-    keys: Keys,
-    docs: MultiVectorDocs,
-    options?: { onProgress?: (done: number, total: number) => void; signal?: AbortSignal },
-  ): Promise<number> {
+  upsert(keys: Keys, docs: MultiVectorDocs, options?: MultiAddOptions): Promise<number> {
     return this.addImpl(keys, docs, true, options)
   }
 
   /** Synchronous variant of {@link MultiVectorIndex.add}. */
-  addSync(keys: Keys, docs: MultiVectorDocs): number {
-    const k = toKeys(keys)
-    const d = toDocs(docs, this.tokenDim, k.length)
-    return syncCall(() => this.native.addSync(k, d.data, d.offsets, false)).inserted
+  addSync(keys: Keys, docs: MultiVectorDocs, options?: Pick<MultiAddOptions, 'attributes' | 'payloads'>): number {
+    return this.addSyncImpl(keys, docs, false, options)
   }
 
   /** Synchronous variant of {@link MultiVectorIndex.upsert}. */
-  upsertSync(keys: Keys, docs: MultiVectorDocs): number {
+  upsertSync(keys: Keys, docs: MultiVectorDocs, options?: Pick<MultiAddOptions, 'attributes' | 'payloads'>): number {
+    return this.addSyncImpl(keys, docs, true, options)
+  }
+
+  private addSyncImpl(keys: Keys, docs: MultiVectorDocs, upsert: boolean, options: unknown): number {
+    const o = checkOptionsObject(options, 'add options', ['attributes', 'payloads'])
     const k = toKeys(keys)
     const d = toDocs(docs, this.tokenDim, k.length)
-    return syncCall(() => this.native.addSync(k, d.data, d.offsets, true)).inserted
+    const a = o.attributes === undefined ? null : encodeAttributes(o.attributes, k.length)
+    const p = o.payloads === undefined ? null : encodePayloads(o.payloads, k.length)
+    return syncCall(() => this.native.addSync(k, d.data, d.offsets, upsert, a, p)).inserted
+  }
+
+  /**
+   * Number of documents whose attributes match `filter` (all documents without one).
+   * @throws {@link QuiverError} `ERR_INVALID_FILTER`.
+   */
+  count(filter?: Filter): number {
+    const f = filter === undefined ? null : compileFilter(filter, this.schema)
+    return syncCall(() => this.native.count(f))
+  }
+
+  /** The attributes stored for `key`, or `undefined`. */
+  getAttributes(key: number): Attributes | undefined {
+    const k = checkKey(key)
+    const s = syncCall(() => this.native.getAttributes(k))
+    return s === null ? undefined : (JSON.parse(s) as Attributes)
+  }
+
+  /** The payload stored for `key`, or `undefined`. */
+  getPayload(key: number): JsonValue | undefined {
+    const k = checkKey(key)
+    const s = syncCall(() => this.native.getPayload(k))
+    return s === null ? undefined : (JSON.parse(s) as JsonValue)
   }
 
   /**
@@ -574,9 +626,10 @@ export class MultiVectorIndex {
   async search(queryTokens: Float32Array, options?: MultiSearchOptions): Promise<MultiSearchResult> {
     const s = resolveMultiSearch(options)
     const q = tokenArray(queryTokens, this.tokenDim, 'queryTokens')
+    const f = s.filter === undefined ? null : compileFilter(s.filter, this.schema)
     if (s.signal !== undefined && s.signal.aborted) throw abortedError('search')
     return multiResult(
-      await withCancel(s.signal, (token) => this.native.search(q, s.k, s.candidates, s.ef, s.rerank, token)),
+      await withCancel(s.signal, (token) => this.native.search(q, s.k, s.candidates, s.ef, s.rerank, token, f)),
     )
   }
 
@@ -584,7 +637,8 @@ export class MultiVectorIndex {
   searchSync(queryTokens: Float32Array, options?: MultiSearchOptions): MultiSearchResult {
     const s = resolveMultiSearch(options)
     const q = tokenArray(queryTokens, this.tokenDim, 'queryTokens')
-    return multiResult(syncCall(() => this.native.searchSync(q, s.k, s.candidates, s.ef, s.rerank)))
+    const f = s.filter === undefined ? null : compileFilter(s.filter, this.schema)
+    return multiResult(syncCall(() => this.native.searchSync(q, s.k, s.candidates, s.ef, s.rerank, f)))
   }
 
   /** Exact MaxSim against every document (the ground truth for MUVERA's recall), on the worker pool. */
@@ -594,6 +648,7 @@ export class MultiVectorIndex {
   ): Promise<MultiSearchResult> {
     const s = resolveMultiSearch(options)
     const q = tokenArray(queryTokens, this.tokenDim, 'queryTokens')
+    if (s.filter !== undefined) throw invalid('searchExhaustive takes no filter')
     if (s.signal !== undefined && s.signal.aborted) throw abortedError('searchExhaustive')
     return multiResult(await withCancel(s.signal, (token) => this.native.searchExhaustive(q, s.k, token)))
   }
@@ -601,6 +656,7 @@ export class MultiVectorIndex {
   /** Synchronous variant of {@link MultiVectorIndex.searchExhaustive}. */
   searchExhaustiveSync(queryTokens: Float32Array, options?: { k?: number }): MultiSearchResult {
     const s = resolveMultiSearch(options)
+    if (s.filter !== undefined) throw invalid('searchExhaustive takes no filter')
     const q = tokenArray(queryTokens, this.tokenDim, 'queryTokens')
     return multiResult(syncCall(() => this.native.searchExhaustiveSync(q, s.k)))
   }

@@ -13,7 +13,7 @@ use quiver_engine::multi_vector::{
 };
 use quiver_engine::options::{self, FdeOptions};
 use quiver_engine::{
-    AddOutcome, Error as EngineError, FdeEncoder, FdeParams, Handle, ENCODER_VERSION,
+    AddOutcome, Error as EngineError, FdeEncoder, FdeParams, Handle, MetaInput, ENCODER_VERSION,
 };
 
 use crate::arrays::JsArray;
@@ -21,7 +21,7 @@ use crate::common::{close_methods, store_methods};
 use crate::error::{guard, to_js};
 use crate::tasks::{access, check_cancel, job, report, Job, Progress};
 use crate::vector_index::{
-    add_result, flag, memory_of, to_config, CancelToken, NativeAddResult, NativeConfig,
+    add_result, flag, memory_of, to_config, to_meta, CancelToken, NativeAddResult, NativeConfig,
     NativeMemoryUsage,
 };
 
@@ -221,9 +221,12 @@ impl NativeMultiVectorIndex {
     /// An empty index.
     #[napi(constructor)]
     pub fn new(env: Env, config: NativeMultiConfig) -> napi::Result<Self> {
-        guard(|| MultiVectorIndex::new(multi_config(config)?))
-            .map(wrap)
-            .map_err(|e| to_js(&env, e))
+        guard(|| {
+            let meta = to_meta(&config.index)?;
+            MultiVectorIndex::new_with(multi_config(config)?, &meta)
+        })
+        .map(wrap)
+        .map_err(|e| to_js(&env, e))
     }
 
     /// Loads a multi-vector index file on a worker thread.
@@ -256,9 +259,10 @@ impl NativeMultiVectorIndex {
 
     /// Adds (or upserts) documents on a worker thread.
     #[napi(
-        ts_args_type = "keys: Uint32Array, data: Float32Array, offsets: Uint32Array, upsert: boolean, onProgress?: ((err: Error | null, done: number, total: number) => void) | null, cancel?: CancelToken | null",
+        ts_args_type = "keys: Uint32Array, data: Float32Array, offsets: Uint32Array, upsert: boolean, onProgress?: ((err: Error | null, done: number, total: number) => void) | null, cancel?: CancelToken | null, attributes?: string | null, payloads?: Array<string | null> | null",
         ts_return_type = "Promise<NativeAddResult>"
     )]
+    #[allow(clippy::too_many_arguments)]
     pub fn add(
         &self,
         keys: Uint32Array,
@@ -267,6 +271,8 @@ impl NativeMultiVectorIndex {
         upsert: bool,
         on_progress: Option<Progress>,
         cancel: Option<&CancelToken>,
+        attributes: Option<String>,
+        payloads: Option<Vec<Option<String>>>,
     ) -> AsyncTask<Job<AddOutcome, NativeAddResult>> {
         let (inner, cancel) = (self.handle.get(), flag(cancel));
         let (keys, data, offsets) = (keys.to_vec(), data.to_vec(), offsets.to_vec());
@@ -278,7 +284,13 @@ impl NativeMultiVectorIndex {
                     data: &data,
                     offsets: &offsets,
                 };
-                inner.add(&keys, &docs, upsert, &cancel, &mut |d, t| report(d, t))
+                let meta = MetaInput {
+                    attributes: attributes.as_deref(),
+                    payloads: payloads.as_deref(),
+                };
+                inner.add_with(&keys, &docs, upsert, &meta, &cancel, &mut |d, t| {
+                    report(d, t)
+                })
             },
             add_result,
         )
@@ -286,6 +298,7 @@ impl NativeMultiVectorIndex {
 
     /// Adds (or upserts) documents on the JS thread.
     #[napi]
+    #[allow(clippy::too_many_arguments)]
     pub fn add_sync(
         &self,
         env: Env,
@@ -293,16 +306,22 @@ impl NativeMultiVectorIndex {
         data: Float32Array,
         offsets: Uint32Array,
         upsert: bool,
+        attributes: Option<String>,
+        payloads: Option<Vec<Option<String>>>,
     ) -> napi::Result<NativeAddResult> {
         let never = AtomicBool::new(false);
         let docs = DocBatch {
             data: &data,
             offsets: &offsets,
         };
+        let meta = MetaInput {
+            attributes: attributes.as_deref(),
+            payloads: payloads.as_deref(),
+        };
         guard(|| {
             self.handle
                 .get()?
-                .add(&keys, &docs, upsert, &never, &mut |_, _| {})
+                .add_with(&keys, &docs, upsert, &meta, &never, &mut |_, _| {})
         })
         .map(add_result)
         .map_err(|e| to_js(&env, e))
@@ -310,6 +329,7 @@ impl NativeMultiVectorIndex {
 
     /// MUVERA search on a worker thread (the rerank uses the index's pool).
     #[napi(ts_return_type = "Promise<NativeMultiResult>")]
+    #[allow(clippy::too_many_arguments)]
     pub fn search(
         &self,
         query: Float32Array,
@@ -318,16 +338,21 @@ impl NativeMultiVectorIndex {
         ef: u32,
         rerank: bool,
         cancel: Option<&CancelToken>,
+        filter: Option<String>,
     ) -> AsyncTask<Job<(MultiHits, SearchTimings), NativeMultiResult>> {
         let (inner, cancel, query) = (self.handle.get(), flag(cancel), query.to_vec());
         job(
             move || {
                 let inner = inner?;
                 check_cancel(&cancel)?;
-                let hits =
-                    inner
-                        .read()
-                        .search(&query, k as usize, opt(candidates), opt(ef), rerank);
+                let hits = inner.read().search_filtered(
+                    &query,
+                    k as usize,
+                    opt(candidates),
+                    opt(ef),
+                    rerank,
+                    filter.as_deref(),
+                );
                 hits
             },
             |(h, t)| multi_result(h, t),
@@ -336,6 +361,7 @@ impl NativeMultiVectorIndex {
 
     /// MUVERA search on the JS thread.
     #[napi]
+    #[allow(clippy::too_many_arguments)]
     pub fn search_sync(
         &self,
         env: Env,
@@ -344,15 +370,55 @@ impl NativeMultiVectorIndex {
         candidates: u32,
         ef: u32,
         rerank: bool,
+        filter: Option<String>,
     ) -> napi::Result<NativeMultiResult> {
+        guard(|| {
+            self.handle.get()?.read().search_filtered(
+                &query,
+                k as usize,
+                opt(candidates),
+                opt(ef),
+                rerank,
+                filter.as_deref(),
+            )
+        })
+        .map(|(h, t)| multi_result(h, t))
+        .map_err(|e| to_js(&env, e))
+    }
+
+    /// Documents matching a compiled filter (all without one).
+    #[napi]
+    pub fn count(&self, env: Env, filter: Option<String>) -> napi::Result<u32> {
         guard(|| {
             self.handle
                 .get()?
                 .read()
-                .search(&query, k as usize, opt(candidates), opt(ef), rerank)
+                .fde_index()
+                .count_json(filter.as_deref())
         })
-        .map(|(h, t)| multi_result(h, t))
+        .map(|n| n as u32)
         .map_err(|e| to_js(&env, e))
+    }
+
+    /// A document's attributes (JSON object text), or null.
+    #[napi]
+    pub fn get_attributes(&self, env: Env, key: u32) -> napi::Result<Option<String>> {
+        access(&env, &self.handle, |i| {
+            let g = i.read();
+            let f = g.fde_index();
+            f.slot(key).and_then(|s| f.meta().attributes_json(s))
+        })
+    }
+
+    /// A document's payload (JSON text), or null.
+    #[napi]
+    pub fn get_payload(&self, env: Env, key: u32) -> napi::Result<Option<String>> {
+        access(&env, &self.handle, |i| {
+            let g = i.read();
+            let f = g.fde_index();
+            f.slot(key)
+                .and_then(|s| f.meta().payload(s).map(str::to_owned))
+        })
     }
 
     /// Exact MaxSim over every document, on a worker thread.
@@ -447,7 +513,9 @@ impl NativeMultiVectorIndex {
     #[napi]
     pub fn index_config(&self, env: Env) -> napi::Result<NativeConfig> {
         access(&env, &self.handle, |i| {
-            crate::vector_index::from_config(i.read().fde_index().config(), None)
+            let g = i.read();
+            let f = g.fde_index();
+            crate::vector_index::from_config(f.config(), Some(f.meta().config()))
         })
     }
 

@@ -35,6 +35,22 @@ pub struct MetaBatch {
     payloads: Option<Vec<Option<Vec<u8>>>>,
 }
 
+impl MetaBatch {
+    /// Rows `range` of this batch (for a write applied in chunks).
+    pub fn slice(&self, range: std::ops::Range<usize>) -> MetaBatch {
+        MetaBatch {
+            records: self
+                .records
+                .as_ref()
+                .map(|r| r.get(range.clone()).unwrap_or_default().to_vec()),
+            payloads: self
+                .payloads
+                .as_ref()
+                .map(|p| p.get(range.clone()).unwrap_or_default().to_vec()),
+        }
+    }
+}
+
 /// The persisted attribute schema (JSON) and records.
 pub(crate) type AttributeSections = (Vec<u8>, Vec<u8>);
 

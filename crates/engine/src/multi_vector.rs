@@ -23,6 +23,7 @@ use rayon::prelude::*;
 
 use crate::config::{Config, MAX_K};
 use crate::error::{err, Error, Result};
+use crate::meta::{MetaBatch, MetaConfig, MetaInput};
 use crate::persist;
 use crate::vector_index::{MemoryUsage, VectorIndex};
 
@@ -148,11 +149,17 @@ pub struct MultiVectorIndex {
 
 impl MultiVectorIndex {
     /// An empty index.
-    pub fn new(mut config: MultiConfig) -> Result<Self> {
+    pub fn new(config: MultiConfig) -> Result<Self> {
+        Self::new_with(config, &MetaConfig::default())
+    }
+
+    /// An empty index that also stores attributes and/or payloads per document (held by the
+    /// FDE index, so a filter applies to the candidate stage, before the rerank).
+    pub fn new_with(mut config: MultiConfig, meta: &MetaConfig) -> Result<Self> {
         let encoder = FdeEncoder::new(config.fde.clone()).map_err(muvera_error)?;
         config.index.dim = encoder.output_dim();
         config.index.metric = Metric::Ip;
-        let fde = VectorIndex::new(config.index)?;
+        let fde = VectorIndex::new_with(config.index, meta)?;
         let tokens = TokenStore::new(config.token_storage, config.fde.dim).map_err(muvera_error)?;
         Ok(MultiVectorIndex {
             config,
@@ -306,9 +313,15 @@ impl MultiVectorIndex {
         docs: &DocBatch<'_>,
         range: std::ops::Range<usize>,
         fdes: &[f32],
+        batch: &MetaBatch,
     ) -> Result<()> {
         let dim = self.dim();
-        self.fde.add(&keys[range.clone()], fdes, true)?;
+        self.fde.add_batch(
+            &keys[range.clone()],
+            fdes,
+            true,
+            &batch.slice(range.clone()),
+        )?;
         for i in range {
             let slot = self.tokens.push(docs.doc(i, dim)).map_err(muvera_error)?;
             let key = keys[i];
@@ -326,7 +339,7 @@ impl MultiVectorIndex {
     pub fn add(&mut self, keys: &[u32], docs: &DocBatch<'_>, upsert: bool) -> Result<usize> {
         self.validate_add(keys, docs, upsert)?;
         let fdes = self.encode_documents(docs, 0..docs.len())?;
-        self.insert_encoded(keys, docs, 0..docs.len(), &fdes)?;
+        self.insert_encoded(keys, docs, 0..docs.len(), &fdes, &MetaBatch::default())?;
         Ok(keys.len())
     }
 
@@ -378,6 +391,22 @@ impl MultiVectorIndex {
         ef: Option<usize>,
         rerank: bool,
     ) -> Result<(MultiHits, SearchTimings)> {
+        self.search_filtered(query, k, candidates, ef, rerank, None)
+    }
+
+    /// [`MultiVectorIndex::search`] among the documents matching `filter` (JSON form): the
+    /// FDE stage takes its candidates from the matching documents only (the planner of
+    /// `VectorIndex` picks the path), then the rerank orders them.
+    pub fn search_filtered(
+        &self,
+        query: &[f32],
+        k: usize,
+        candidates: Option<usize>,
+        ef: Option<usize>,
+        rerank: bool,
+        filter: Option<&str>,
+    ) -> Result<(MultiHits, SearchTimings)> {
+        let filter = filter.map(|j| self.fde.compile_filter(j)).transpose()?;
         if k == 0 || k > MAX_K {
             return Err(err!(
                 InvalidArgument,
@@ -401,9 +430,19 @@ impl MultiVectorIndex {
         t.encode_ns = t0.elapsed().as_nanos() as u64;
         let t1 = std::time::Instant::now();
         let ef = ef.unwrap_or(cands).max(cands);
-        let found = self
-            .fde
-            .search(&qfde, cands, Some(ef.min(crate::config::MAX_EF)))?;
+        let ef = Some(ef.min(crate::config::MAX_EF));
+        let found = match &filter {
+            None => self.fde.search(&qfde, cands, ef)?,
+            Some(f) => self.fde.search_with(
+                &qfde,
+                &crate::filtered::SearchRequest {
+                    k: cands,
+                    ef,
+                    filter: Some(f),
+                    ..Default::default()
+                },
+            )?,
+        };
         t.search_ns = t1.elapsed().as_nanos() as u64;
         if !rerank {
             return Ok((
@@ -695,8 +734,26 @@ impl SharedMultiIndex {
         cancel: &AtomicBool,
         progress: &mut dyn FnMut(usize, usize),
     ) -> Result<crate::AddOutcome> {
+        self.add_with(keys, docs, upsert, &MetaInput::default(), cancel, progress)
+    }
+
+    /// [`SharedMultiIndex::add`] with attributes and payloads for the documents (validated
+    /// with them, before anything is inserted).
+    pub fn add_with(
+        &self,
+        keys: &[u32],
+        docs: &DocBatch<'_>,
+        upsert: bool,
+        meta: &MetaInput<'_>,
+        cancel: &AtomicBool,
+        progress: &mut dyn FnMut(usize, usize),
+    ) -> Result<crate::AddOutcome> {
         let _writer = self.writer.lock();
-        self.inner.read().validate_add(keys, docs, upsert)?;
+        let batch = {
+            let index = self.inner.read();
+            index.validate_add(keys, docs, upsert)?;
+            index.fde.meta().prepare(meta, keys.len())?
+        };
         let total = keys.len();
         let mut done = 0;
         while done < total {
@@ -710,7 +767,7 @@ impl SharedMultiIndex {
             let fdes = self.inner.read().encode_documents(docs, range.clone())?;
             self.inner
                 .write()
-                .insert_encoded(keys, docs, range.clone(), &fdes)?;
+                .insert_encoded(keys, docs, range.clone(), &fdes, &batch)?;
             done = range.end;
             progress(done, total);
         }

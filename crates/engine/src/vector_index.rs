@@ -546,9 +546,21 @@ impl VectorIndex {
     ) -> Result<usize> {
         self.validate_add(keys, vectors, upsert)?;
         let batch = self.meta.prepare(meta, keys.len())?;
+        self.add_batch(keys, vectors, upsert, &batch)
+    }
+
+    /// [`VectorIndex::add`] with metadata already validated by [`Meta::prepare`].
+    pub fn add_batch(
+        &mut self,
+        keys: &[u32],
+        vectors: &[f32],
+        upsert: bool,
+        batch: &MetaBatch,
+    ) -> Result<usize> {
+        self.validate_add(keys, vectors, upsert)?;
         self.reserve(keys.len());
         let order = self.insertion_order(keys.len());
-        self.insert_rows(keys, vectors, &order, &batch)?;
+        self.insert_rows(keys, vectors, &order, batch)?;
         Ok(keys.len())
     }
 
