@@ -296,20 +296,47 @@ test('maxMarginalRelevanceSearch returns k diverse results', async (t) => {
   t.deepEqual(await empty.maxMarginalRelevanceSearch('cat', { k: 2 }), [])
 })
 
-test('any filter throws ERR_INVALID_ARGUMENT (metadata filters are not supported yet)', async (t) => {
+test('a filter without declared attributes is ERR_INVALID_FILTER', async (t) => {
   const store = await QuiverVectorStore.fromTexts(CORPUS, METAS, embeddings)
   t.teardown(() => store.close())
-  const filter = { even: true } as never
+  const filter = { even: true }
   const q = embeddings.embed('cat')
-  const e = await expectCode(t, () => store.similaritySearchVectorWithScore(q, 3, filter), 'ERR_INVALID_ARGUMENT')
-  t.regex(e.message, /filter/)
-  await expectCode(t, () => store.similaritySearch('cat', 3, filter), 'ERR_INVALID_ARGUMENT')
-  await expectCode(t, () => store.similaritySearchWithScore('cat', 3, (() => true) as never), 'ERR_INVALID_ARGUMENT')
-  await expectCode(t, () => store.maxMarginalRelevanceSearch('cat', { k: 2, filter }), 'ERR_INVALID_ARGUMENT')
-  // Empty store: still rejected.
+  const e = await expectCode(t, () => store.similaritySearchVectorWithScore(q, 3, filter), 'ERR_INVALID_FILTER')
+  t.regex(e.message, /attributes/)
+  await expectCode(t, () => store.similaritySearch('cat', 3, filter), 'ERR_INVALID_FILTER')
+  await expectCode(t, () => store.maxMarginalRelevanceSearch('cat', { k: 2, filter }), 'ERR_INVALID_FILTER')
   const empty = new QuiverVectorStore(embeddings)
-  await expectCode(t, () => empty.similaritySearch('cat', 3, filter), 'ERR_INVALID_ARGUMENT')
+  await expectCode(t, () => empty.similaritySearch('cat', 3, filter), 'ERR_INVALID_FILTER')
   t.is((await store.similaritySearch('cat', 3, undefined)).length, 3)
+})
+
+test('metadata filters on declared attributes run natively, survive save/load, and refuse callbacks', async (t) => {
+  const store = await QuiverVectorStore.fromTexts(CORPUS, METAS, embeddings, {
+    attributes: { i: 'int', even: 'bool' },
+  })
+  t.teardown(() => store.close())
+  const q = embeddings.embed('cat')
+  const hits = await store.similaritySearchVectorWithScore(q, 4, { even: true, i: { $lt: 10 } })
+  t.is(hits.length, Math.min(4, METAS.filter((m) => m.even && m.i < 10).length))
+  for (const [doc] of hits) {
+    t.true(doc.metadata.even as boolean)
+    t.true((doc.metadata.i as number) < 10)
+  }
+  const all = await store.similaritySearch('cat', CORPUS.length, { even: false })
+  t.is(all.length, METAS.filter((m) => !m.even).length)
+  const mmr = await store.maxMarginalRelevanceSearch('cat', { k: 2, fetchK: 6, filter: { even: true } })
+  for (const d of mmr) t.true(d.metadata.even as boolean)
+  await expectCode(t, () => store.similaritySearch('cat', 3, (() => true) as never), 'ERR_INVALID_FILTER')
+  await expectCode(t, () => store.similaritySearch('cat', 3, { nope: 1 }), 'ERR_INVALID_FILTER')
+  const dir = tempDir(t)
+  await store.save(dir)
+  const back = await QuiverVectorStore.load(dir, embeddings)
+  t.teardown(() => back.close())
+  const again = await back.similaritySearchVectorWithScore(q, 4, { even: true, i: { $lt: 10 } })
+  t.deepEqual(
+    again.map(([d]) => d.id),
+    hits.map(([d]) => d.id),
+  )
 })
 
 test('same top results and scores as LangChain in-memory store', async (t) => {

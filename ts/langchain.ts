@@ -31,6 +31,7 @@ import { getNative } from './native'
 import { MAX_K, MAX_U32, invalid } from './validate'
 import { VectorIndex } from './vector-index'
 import type { Metric, VectorIndexOptions } from './vector-index'
+import type { Attributes, Filter } from './filter'
 
 /**
  * Options of a {@link QuiverVectorStore}: every {@link VectorIndexOptions} field, with `dim`
@@ -45,11 +46,13 @@ export type QuiverVectorStoreArgs = Omit<VectorIndexOptions, 'dim'> & {
 }
 
 /**
- * Metadata filter of a {@link QuiverVectorStore}. Metadata filtering is not supported yet, so no
- * value is accepted: passing any filter other than `undefined` throws a {@link QuiverError}
- * `ERR_INVALID_ARGUMENT`. Engine-side metadata filters will widen this type.
+ * Metadata filter of a {@link QuiverVectorStore}: the library's MongoDB-style {@link Filter}
+ * over the metadata fields declared in the store's `attributes` option (e.g.
+ * `{ attributes: { source: 'keyword', year: 'int' } }`). It runs natively, inside the search:
+ * no JavaScript callback per document, and `k` results whenever `k` documents match. Without
+ * declared attributes any filter is `ERR_INVALID_FILTER`.
  */
-export type QuiverFilter = never
+export type QuiverFilter = Filter
 
 /** Options of {@link QuiverVectorStore.addVectors} and {@link QuiverVectorStore.addDocuments}. */
 export interface QuiverAddOptions {
@@ -98,13 +101,11 @@ function similarity(metric: Metric, distance: number): number {
   return metric === 'l2' ? -distance : 1 - distance
 }
 
-function checkFilter(filter: unknown): void {
-  if (filter !== undefined) {
-    throw invalid(
-      'QuiverVectorStore does not support metadata filters yet: pass no filter (filtering in JavaScript after ' +
-        'the search would return fewer than k results)',
-    )
-  }
+/** The declared attribute fields of `metadata` (the rest of the metadata is not indexed). */
+function attributesOf(metadata: Record<string, unknown>, fields: readonly string[]): Attributes {
+  const out: Record<string, unknown> = {}
+  for (const f of fields) if (metadata[f] !== undefined) out[f] = metadata[f]
+  return out as Attributes
 }
 
 function checkK(k: unknown, name: string): number {
@@ -129,7 +130,7 @@ function checkK(k: unknown, name: string): number {
  * in call order; a search running during a write sees the documents as before or after it.
  */
 export class QuiverVectorStore extends SaveableVectorStore {
-  /** Metadata filters are not supported yet; see {@link QuiverFilter}. */
+  /** A filter over the declared metadata attributes; see {@link QuiverFilter}. */
   declare FilterType: QuiverFilter
 
   /** The options the store was created with (`dim` filled in once known). */
@@ -264,7 +265,12 @@ export class QuiverVectorStore extends SaveableVectorStore {
       }
       let next = this.nextKey
       const keys = new Uint32Array(ids.map((id) => this.docs.get(id)?.key ?? next++))
-      await index.upsert(keys, rows)
+      const fields = Object.keys(this.args.attributes ?? {})
+      await index.upsert(
+        keys,
+        rows,
+        fields.length === 0 ? {} : { attributes: documents.map((d) => attributesOf(d.metadata ?? {}, fields)) },
+      )
       this.nextKey = next
       ids.forEach((id, i) => {
         const doc = documents[i]
@@ -304,14 +310,19 @@ export class QuiverVectorStore extends SaveableVectorStore {
     })
   }
 
-  /** Searches the index; the one place a future engine-side filter goes through. */
+  /** Searches the index, with the filter evaluated natively. */
   private async nearest(query: number[], k: number, filter: QuiverFilter | undefined) {
-    checkFilter(filter)
     this.checkOpen()
     const index = this.index
+    if (filter !== undefined && this.args.attributes === undefined) {
+      throw new QuiverError(
+        'ERR_INVALID_FILTER',
+        'this store declares no attributes: create it with { attributes: { field: type } } to filter on metadata',
+      )
+    }
     if (index === null || this.docs.size === 0)
       return { index, keys: new Uint32Array(0), distances: new Float32Array(0) }
-    const { keys, distances } = await index.search(query, { k })
+    const { keys, distances } = await index.search(query, { k, ...(filter === undefined ? {} : { filter }) })
     return { index, keys, distances }
   }
 
@@ -326,11 +337,11 @@ export class QuiverVectorStore extends SaveableVectorStore {
    * Finds the `k` documents nearest to a query vector, on a native worker thread.
    * @param query - query vector of the index's dimension.
    * @param k - number of results, integer in [1, {@link MAX_K}]; fewer when the store holds fewer.
-   * @param filter - must be `undefined`: metadata filters are not supported yet.
+   * @param filter - a {@link QuiverFilter} over the declared metadata attributes.
    * @returns `[document, score]` pairs, most similar first; the score is a similarity (higher is
    *   more similar): cosine similarity for `cosine`, dot product for `ip`, minus the squared
    *   Euclidean distance for `l2`.
-   * @throws {@link QuiverError} `ERR_INVALID_ARGUMENT` (a filter, bad `k`), `ERR_DIMENSION_MISMATCH`,
+   * @throws {@link QuiverError} `ERR_INVALID_ARGUMENT` (bad `k`), `ERR_INVALID_FILTER`, `ERR_DIMENSION_MISMATCH`,
    *   `ERR_NON_FINITE`, `ERR_CLOSED`.
    */
   async similaritySearchVectorWithScore(
@@ -354,9 +365,9 @@ export class QuiverVectorStore extends SaveableVectorStore {
    * similarity, 0: pure diversity).
    * @param query - query text, embedded with the store's embeddings.
    * @param options - `k` (results), `fetchK` (candidates, default 20, at least `k`), `lambda`
-   *   (default 0.5), `filter` (must be `undefined`).
+   *   (default 0.5), `filter` (a {@link QuiverFilter}).
    * @returns at most `k` documents, in selection order.
-   * @throws {@link QuiverError} `ERR_INVALID_ARGUMENT` (a filter, bad `k`/`fetchK`/`lambda`), `ERR_CLOSED`.
+   * @throws {@link QuiverError} `ERR_INVALID_ARGUMENT` (bad `k`/`fetchK`/`lambda`), `ERR_INVALID_FILTER`, `ERR_CLOSED`.
    */
   override async maxMarginalRelevanceSearch(
     query: string,
@@ -368,7 +379,6 @@ export class QuiverVectorStore extends SaveableVectorStore {
     if (typeof lambda !== 'number' || !(lambda >= 0 && lambda <= 1)) {
       throw invalid(`lambda must be a number in [0, 1], got ${String(lambda)}`)
     }
-    checkFilter(options.filter)
     this.checkOpen()
     const queryVector = await this.embeddings.embedQuery(query)
     const { index, keys } = await this.nearest(queryVector, fetchK, options.filter)
