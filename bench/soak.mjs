@@ -14,6 +14,7 @@
 //   npm run build && npm run bench:soak -- [--seconds 60] [--dim 64] [--n 100000]
 import { spawn } from 'node:child_process';
 import fs from 'node:fs';
+import v8 from 'node:v8';
 import os from 'node:os';
 import path from 'node:path';
 import { parseArgs } from 'node:util';
@@ -81,7 +82,7 @@ async function main() {
 
     const q = data.subarray(0, dim);
     console.error(`(b) ${iterations} searchSync…`);
-    summary.searchSync = drift(iterations, () => index.searchSync(q, { k: 10 }));
+    summary.searchSync = await drift(iterations, () => index.searchSync(q, { k: 10 }));
     console.error(`(b) ${iterations} async search…`);
     summary.searchAsync = await driftAsync(iterations, 64, () => index.search(q, { k: 10 }));
     for (const [name, d] of [
@@ -298,13 +299,35 @@ function memorySample() {
   return { rss: rssMB(), heap: Math.round(process.memoryUsage().heapTotal / MB) };
 }
 
+/** Size of V8's young generation (new space) in MB. */
+function newSpaceMB() {
+  const s = v8.getHeapSpaceStatistics().find((x) => x.space_name === 'new_space');
+  return s === undefined ? 0 : Math.round(s.space_size / MB);
+}
+
 /**
- * RSS drift of `total` calls of `fn`, sampled every tenth, after `total / 5` unmeasured
- * warm-up calls (V8 sizes its heap to the allocation rate during the first few hundred
- * thousand calls); the first sample is the reference.
+ * Warm-up: at least `total / 5` calls, then more (in steps of `total / 10`, at most `total`
+ * more) until V8's young generation stops growing. V8 sizes new space to the allocation rate
+ * (4 → 32 MB for 64 async searches in flight, in steps, over the first ~500k calls): a one-time
+ * sizing that would otherwise read as drift.
  */
-function drift(total, fn) {
-  for (let i = 0; i < total / 5; i++) fn();
+async function warmUp(total, run) {
+  await run(Math.floor(total / 5));
+  for (let extra = 0; extra < total; extra += Math.floor(total / 10)) {
+    const before = newSpaceMB();
+    await run(Math.floor(total / 10));
+    if (newSpaceMB() === before) return;
+  }
+}
+
+/**
+ * RSS drift of `total` calls of `fn`, sampled every tenth, after the warm-up above; the first
+ * sample is the reference.
+ */
+async function drift(total, fn) {
+  await warmUp(total, (m) => {
+    for (let i = 0; i < m; i++) fn();
+  });
   const step = Math.max(1, Math.floor(total / 10));
   const t0 = performance.now();
   const samples = [];
@@ -318,10 +341,12 @@ function drift(total, fn) {
 /** As [`drift`] for an async call, with `inFlight` calls awaited together. */
 async function driftAsync(total, inFlight, fn) {
   const batch = Array.from({ length: inFlight });
-  for (let i = 0; i < total / 5; i += inFlight) {
-    for (let j = 0; j < inFlight; j++) batch[j] = fn();
-    await Promise.all(batch);
-  }
+  await warmUp(total, async (m) => {
+    for (let i = 0; i < m; i += inFlight) {
+      for (let j = 0; j < inFlight; j++) batch[j] = fn();
+      await Promise.all(batch);
+    }
+  });
   const step = Math.max(inFlight, Math.floor(total / 10 / inFlight) * inFlight);
   const t0 = performance.now();
   const samples = [];
