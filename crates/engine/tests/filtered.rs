@@ -139,6 +139,9 @@ fn recall(
     (sum / queries.len() as f64, plans)
 }
 
+/// A filter (JSON form), the rows it keeps, and the plan `auto` should choose for it.
+type Case = (&'static str, Box<dyn Fn(usize) -> bool>, Option<PlanKind>);
+
 fn queries(near_cluster: usize, count: usize) -> Vec<Vec<f32>> {
     let (_, centres) = data(1, 7);
     let mut r = Rng(99);
@@ -158,7 +161,7 @@ fn every_plan_against_brute_force() {
         // Queries sit in cluster 3; the filters keep: half the rows (graph under auto), 20 %
         // (ACORN under auto), 1 % (exact), and another cluster only (anti-correlated, 5 %).
         let qs = queries(3, 30);
-        let cases: Vec<(&str, Box<dyn Fn(usize) -> bool>, Option<PlanKind>)> = vec![
+        let cases: Vec<Case> = vec![
             (
                 r#"{"t":"in","f":"even","v":[true]}"#,
                 Box::new(|i| i % 2 == 0),
