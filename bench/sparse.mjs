@@ -296,7 +296,7 @@ function readSplade(file) {
   const queries = part();
   const idsLen = u32();
   const ids = JSON.parse(b.toString('utf8', at, at + idsLen));
-  return { docs, queries, docIds: ids.docs ?? ids.corpus ?? ids[0], queryIds: ids.queries ?? ids[1] };
+  return { docs, queries, docIds: ids.doc_ids, queryIds: ids.query_ids, meta: ids.meta };
 }
 
 if (datasets.includes('scifact')) {

@@ -104,6 +104,13 @@ impl AlignedF32 {
             .reserve_exact(want.saturating_sub(self.lines.len()));
     }
 
+    /// Makes room for `additional` more floats, growing geometrically (amortised O(1) per
+    /// float: a write-heavy index does not copy its whole arena on every add).
+    pub fn reserve(&mut self, additional: usize) {
+        let want = (self.len + additional).div_ceil(16);
+        self.lines.reserve(want.saturating_sub(self.lines.len()));
+    }
+
     /// Grows (with zeros) or shrinks to `len` floats.
     pub fn resize(&mut self, len: usize) {
         self.lines.resize(len.div_ceil(16), Line([0.0; 16]));

@@ -419,20 +419,22 @@ impl VectorIndex {
         order
     }
 
-    /// Reserves room for `additional` new slots, exactly (no growth slack).
+    /// Reserves room for `additional` new slots. Growth is geometric, so a stream of small
+    /// adds costs amortised O(1) per row: an exact reservation would reallocate and copy every
+    /// stored row on every add.
     pub fn reserve(&mut self, additional: usize) {
         let dim = self.config.dim;
         let extra = additional.saturating_sub(self.free.len());
         let keeps_f32 = self.keeps_f32();
         if let VectorStore::Owned(v) = &mut self.store {
             if keeps_f32 {
-                v.reserve_exact(extra * dim);
+                v.reserve(extra * dim);
             }
         }
         if let Some(q) = &self.quant {
-            self.codes.reserve_exact(extra * q.code_bytes());
+            self.codes.reserve(extra * q.code_bytes());
         }
-        self.slot_keys.reserve_exact(extra);
+        self.slot_keys.reserve(extra);
         self.slot_of.reserve(additional);
         if let Some(g) = &mut self.graph {
             g.reserve(self.slot_keys.len() + extra);
