@@ -506,8 +506,10 @@ function checkExpectedQuantization(index: VectorIndex, expected: unknown): Vecto
  * without copying: do not modify them until the returned promise settles.
  *
  * Concurrent operations on one index are safe. Writes (`add`, `upsert`, `remove`, `save`) are
- * serialised; searches run in parallel with each other and between the chunks of a long add,
- * so a search made while an add is running may see part of that add's vectors.
+ * serialised; searches run in parallel with each other and with the graph linking of an add
+ * (the write lock is held only to copy a chunk's rows in and to finish it), so a search made
+ * while an add is running may see part of that add's vectors, each either fully linked or not
+ * at all; a key being upserted may be missing from a search that overlaps its upsert.
  *
  * @example
  * ```ts

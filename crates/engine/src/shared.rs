@@ -27,7 +27,11 @@ pub struct AddOutcome {
 ///
 /// Writers (`add`, `remove`) are serialised by a writer mutex, so a batch validated at the
 /// start of an add stays valid until its last chunk. The data itself sits behind a
-/// read-write lock that an add takes only per chunk: searches run between chunks.
+/// read-write lock that an add takes for writing only to place a chunk's rows (a copy) and to
+/// finish it; the graph linking, which is most of an HNSW insert, runs under a read lock, so
+/// searches run alongside it. A search that overlaps an add sees each new vector either fully
+/// linked or not at all; a key being upserted may be missing from its results for that
+/// moment (the old node is tombstoned when the new one is placed).
 pub struct SharedIndex {
     writer: Mutex<()>,
     inner: RwLock<VectorIndex>,
@@ -96,9 +100,14 @@ impl SharedIndex {
                     aborted: true,
                 });
             }
-            self.inner
+            // Rows are placed under the write lock (a copy), linked under a read lock (the
+            // graph work: searches run meanwhile), then finished under the write lock.
+            let slots = self
+                .inner
                 .write()
-                .insert_rows(keys, vectors, chunk, &batch)?;
+                .place_rows(keys, vectors, chunk, &batch)?;
+            self.inner.read().link_rows(&slots);
+            self.inner.write().finish_rows()?;
             done += chunk.len();
             progress(done, total);
         }

@@ -482,7 +482,8 @@ impl VectorIndex {
     }
 
     /// Inserts rows `rows` of a batch that [`VectorIndex::validate_add`] accepted, with their
-    /// metadata from `batch` (see [`Meta::prepare`]).
+    /// metadata from `batch` (see [`Meta::prepare`]): [`VectorIndex::place_rows`], then
+    /// [`VectorIndex::link_rows`], then [`VectorIndex::finish_rows`].
     pub fn insert_rows(
         &mut self,
         keys: &[u32],
@@ -490,6 +491,22 @@ impl VectorIndex {
         rows: &[u32],
         batch: &MetaBatch,
     ) -> Result<()> {
+        let new_slots = self.place_rows(keys, vectors, rows, batch)?;
+        self.link_rows(&new_slots);
+        self.finish_rows()
+    }
+
+    /// The first step of an insert (needs `&mut`): stores the rows' vectors, codes, keys and
+    /// metadata in slots and sizes the graph for them. A replaced key's old node is tombstoned.
+    /// Returns the slots to link. New HNSW nodes are not reachable until linked; a flat index's
+    /// rows are searchable at once.
+    pub fn place_rows(
+        &mut self,
+        keys: &[u32],
+        vectors: &[f32],
+        rows: &[u32],
+        batch: &MetaBatch,
+    ) -> Result<Vec<u32>> {
         self.check_writable()?;
         let dim = self.config.dim;
         let mut new_slots = Vec::with_capacity(rows.len());
@@ -515,17 +532,34 @@ impl VectorIndex {
             }
             new_slots.push(self.place(key, v, batch, r));
         }
-        let has_f32 = self.has_f32();
+        let slots = self.slot_keys.len();
         if let Some(graph) = &mut self.graph {
-            graph.reserve(self.slot_keys.len());
-            let graph = &*graph;
-            if has_f32 {
-                let scorer = F32Scorer::new(self.store.as_slice(), dim, self.config.metric);
-                insert_all(graph, &self.pool, &scorer, &new_slots);
-            } else if let Some(q) = &self.quant {
-                let scorer = CodeScorer::new(q, &self.codes, dim);
-                insert_all(graph, &self.pool, &scorer, &new_slots);
-            }
+            graph.reserve(slots);
+        }
+        Ok(new_slots)
+    }
+
+    /// The second step (needs only `&self`, so searches run meanwhile): links the placed
+    /// nodes into the graph, in parallel on the pool. The graph's per-node link locks make each
+    /// new node's links appear whole to concurrent searches.
+    pub fn link_rows(&self, new_slots: &[u32]) {
+        let Some(graph) = &self.graph else {
+            return;
+        };
+        let dim = self.config.dim;
+        if self.has_f32() {
+            let scorer = F32Scorer::new(self.store.as_slice(), dim, self.config.metric);
+            insert_all(graph, &self.pool, &scorer, new_slots);
+        } else if let Some(q) = &self.quant {
+            let scorer = CodeScorer::new(q, &self.codes, dim);
+            insert_all(graph, &self.pool, &scorer, new_slots);
+        }
+    }
+
+    /// The last step (needs `&mut`): consolidation of tombstones, fast-scan blocks, automatic
+    /// training.
+    pub fn finish_rows(&mut self) -> Result<()> {
+        if self.graph.is_some() {
             self.maybe_consolidate();
         } else {
             self.refresh_fastscan();
