@@ -10,9 +10,8 @@ use parking_lot::{Mutex, RwLock, RwLockReadGuard};
 use quiver_lexical::{AnalyzerConfig, Bm25Params, LexicalError, Strategy, TextIndex};
 use rayon::prelude::*;
 
-use crate::config::MAX_THREADS;
 use crate::error::{err, Error, Result};
-use crate::vector_index::build_pool;
+use crate::vector_index::checked_pool;
 use crate::AddOutcome;
 
 /// Maps a lexical error to a coded engine error.
@@ -41,18 +40,12 @@ pub struct SharedTextIndex {
 }
 
 impl SharedTextIndex {
-    /// Wraps an index; `threads` (1..=[`MAX_THREADS`]) sizes its pool.
+    /// Wraps an index; `threads` (1..=[`crate::MAX_THREADS`]) sizes its pool.
     pub fn new(index: TextIndex, threads: usize) -> Result<Self> {
-        if threads == 0 || threads > MAX_THREADS {
-            return Err(err!(
-                InvalidArgument,
-                "threads must be an integer in 1..={MAX_THREADS}, got {threads}"
-            ));
-        }
         Ok(SharedTextIndex {
             writer: Mutex::new(()),
             inner: RwLock::new(index),
-            pool: build_pool(threads)?,
+            pool: checked_pool(threads)?,
         })
     }
 
