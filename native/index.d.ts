@@ -96,6 +96,72 @@ export declare class NativeMultiVectorIndex {
   get closed(): boolean
 }
 
+/** A query encoder for inference-free sparse models: tokenizer plus per-token weights. */
+export declare class NativeSparseEncoder {
+  /** Reads a tokenizer.json and a weights file. */
+  static fromFiles(tokenizerJson: string, weights: string): NativeSparseEncoder
+  /** Builds an encoder from the bytes of the two files. */
+  static fromBuffers(tokenizerJson: Uint8Array, weights: Uint8Array): NativeSparseEncoder
+  /** The vocabulary size (every encoded term id is below it). */
+  get vocabSize(): number
+  /** The sparse vector of one text. */
+  encode(text: string): NativeSparseVector
+  /** The sparse vectors of many texts, in CSR form. */
+  encodeBatch(texts: Array<string>): NativeSparseCsr
+  /**
+   * Releases the object now: its memory, thread pool and any file mapping (calls in
+   * flight finish first). Idempotent; every later call fails with `ERR_CLOSED`.
+   */
+  close(): void
+  /** Whether `close()` was called. */
+  get closed(): boolean
+}
+
+/** An exact top-k dot-product index over sparse vectors. */
+export declare class NativeSparseIndex {
+  /** An empty index. */
+  constructor(config: NativeSparseConfig)
+  /** Loads a sparse index file on a worker thread. */
+  static load(path: string, threads: number): Promise<NativeSparseIndex>
+  /** Loads a sparse index file on the JS thread. */
+  static loadSync(path: string, threads: number): NativeSparseIndex
+  /** Adds (or with `upsert` replaces) a CSR batch on a worker thread; all or nothing. */
+  add(keys: Uint32Array, indptr: Uint32Array, indices: Uint32Array, values: Float32Array, upsert: boolean, onProgress?: ((err: Error | null, done: number, total: number) => void) | null, cancel?: CancelToken | null): Promise<NativeAddResult>
+  /** Adds (or replaces) a CSR batch on the JS thread. */
+  addSync(keys: Uint32Array, indptr: Uint32Array, indices: Uint32Array, values: Float32Array, upsert: boolean): void
+  /** Exact top-k on a worker thread. */
+  search(indices: Uint32Array, values: Float32Array, k: number, strategy: string, cancel?: CancelToken | undefined | null): Promise<NativeSparseResult>
+  /** Exact top-k on the JS thread. */
+  searchSync(indices: Uint32Array, values: Float32Array, k: number, strategy: string): NativeSparseResult
+  /** Searches a CSR batch of queries on the pool (one result per query). */
+  searchBatch(indptr: Uint32Array, indices: Uint32Array, values: Float32Array, k: number, strategy: string): Promise<NativeSparseResult[]>
+  /** The stored vector of `key` (sorted term ids, zero weights dropped), or null. */
+  get(key: number): NativeSparseVector | null
+  /** Whether `key` is present. */
+  has(key: number): boolean
+  /** Live documents (empty ones included). */
+  get size(): number
+  /** The vocabulary size term ids must stay below. */
+  get vocabSize(): number
+  /** Heap bytes held, by part. */
+  memoryUsage(): NativeSparseMemory
+  /** Removes keys on a worker thread; resolves to how many were present. */
+  remove(keys: Uint32Array): Promise<number>
+  /** Removes keys on the JS thread; returns how many were present. */
+  removeSync(keys: Uint32Array): number
+  /** Saves atomically on a worker thread. */
+  save(path: string): Promise<void>
+  /** Saves atomically on the JS thread. */
+  saveSync(path: string): void
+  /**
+   * Releases the object now: its memory, thread pool and any file mapping (calls in
+   * flight finish first). Idempotent; every later call fails with `ERR_CLOSED`.
+   */
+  close(): void
+  /** Whether `close()` was called. */
+  get closed(): boolean
+}
+
 /** A BM25 text index. */
 export declare class NativeTextIndex {
   /** An empty index (reads the tokenizer.json, if any, now). */
@@ -441,6 +507,40 @@ export interface NativeSearchRequest {
 export interface NativeSearchResult {
   keys: Uint32Array
   distances: Float32Array
+}
+
+/** Sparse index options, resolved by the TypeScript layer. */
+export interface NativeSparseConfig {
+  /** Term ids must be below this (1..=2^32-1). */
+  vocabSize: number
+  threads: number
+}
+
+/** Sparse vectors in CSR form. */
+export interface NativeSparseCsr {
+  indptr: Uint32Array
+  indices: Uint32Array
+  values: Float32Array
+}
+
+/** Heap bytes of a sparse index, by part. */
+export interface NativeSparseMemory {
+  total: number
+  forward: number
+  postings: number
+  documents: number
+}
+
+/** Search hits, best first. */
+export interface NativeSparseResult {
+  keys: Uint32Array
+  scores: Float32Array
+}
+
+/** One sparse vector: term ids (sorted) and weights. */
+export interface NativeSparseVector {
+  indices: Uint32Array
+  values: Float32Array
 }
 
 /** Text index options, resolved by the TypeScript layer. */
