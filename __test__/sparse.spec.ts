@@ -124,8 +124,8 @@ test('upsert, remove, save and load keep the oracle', async (t) => {
   byKey.set(1000, docs[1])
   const gone = Array.from({ length: 200 }, (_, i) => i * 3 + 1)
   t.is(await ix.remove(gone), 200)
-  t.is(ix.removeSync([1, 4, 999999]), 1) // 1 and 4 were removed above
-  for (const k of [...gone, 4]) byKey.delete(k)
+  t.is(ix.removeSync([1, 2, 999999]), 1) // 1 was removed above
+  for (const k of [...gone, 2]) byKey.delete(k)
   t.is(ix.size, byKey.size)
   const dir = tempDir(t)
   const file = path.join(dir, 'sparse.qvs')
@@ -144,7 +144,9 @@ test('upsert, remove, save and load keep the oracle', async (t) => {
   }
   ix.saveSync(file)
   t.is(SparseIndex.loadSync(file).size, byKey.size)
-  fs.writeFileSync(file, Buffer.from('QVRSPRS\0 damaged'))
+  const bytes = fs.readFileSync(file)
+  bytes[bytes.length - 9] ^= 0x40
+  fs.writeFileSync(file, bytes)
   await expectCode(t, () => SparseIndex.load(file), 'ERR_CORRUPT_FILE')
   await expectCode(t, () => SparseIndex.load(path.join(dir, 'missing.qvs')), 'ERR_IO')
 })
@@ -258,7 +260,7 @@ test('add reports progress and honours an aborted signal', async (t) => {
   const ac = new AbortController()
   ac.abort()
   const e = await expectCode(t, () => ix.upsert([1], [docs[0]], { signal: ac.signal }), 'ERR_ABORTED')
-  t.is(e.extra?.inserted, 0)
+  t.is(e.inserted, 0)
   await expectCode(t, () => ix.search(docs[1], { signal: ac.signal }), 'ERR_ABORTED')
 })
 
