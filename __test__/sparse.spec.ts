@@ -346,7 +346,7 @@ test('Collection: sparse field, three-way fused search, save and open', async (t
   const c = new Collection({ text: true, vector: { dim: DIM, metric: 'cosine' }, sparse: { vocabSize: VOCAB } })
   t.is(await c.upsert(docs), 60)
   t.deepEqual(
-    [...(c.get('d1')?.sparse?.indices ?? [])],
+    Array.from(c.get('d1')?.sparse?.indices ?? []),
     [...sparse[1].indices].filter((_, j) => sparse[1].values[j] > 0).sort((a, b) => a - b),
   )
   // Sparse only: the retriever's own list, with its exact scores.
