@@ -130,11 +130,11 @@ export declare class NativeSparseIndex {
   /** Adds (or replaces) a CSR batch on the JS thread. */
   addSync(keys: Uint32Array, indptr: Uint32Array, indices: Uint32Array, values: Float32Array, upsert: boolean): void
   /** Exact top-k on a worker thread. */
-  search(indices: Uint32Array, values: Float32Array, k: number, strategy: string, cancel?: CancelToken | undefined | null): Promise<NativeSparseResult>
+  search(indices: Uint32Array, values: Float32Array, k: number, strategy: string, cancel?: CancelToken | undefined | null): Promise<NativeScoredResult>
   /** Exact top-k on the JS thread. */
-  searchSync(indices: Uint32Array, values: Float32Array, k: number, strategy: string): NativeSparseResult
+  searchSync(indices: Uint32Array, values: Float32Array, k: number, strategy: string): NativeScoredResult
   /** Searches a CSR batch of queries on the pool (one result per query). */
-  searchBatch(indptr: Uint32Array, indices: Uint32Array, values: Float32Array, k: number, strategy: string): Promise<NativeSparseResult[]>
+  searchBatch(indptr: Uint32Array, indices: Uint32Array, values: Float32Array, k: number, strategy: string): Promise<NativeScoredResult[]>
   /** The stored vector of `key` (sorted term ids, zero weights dropped), or null. */
   get(key: number): NativeSparseVector | null
   /** Whether `key` is present. */
@@ -175,11 +175,11 @@ export declare class NativeTextIndex {
   /** Adds (or replaces) documents on the JS thread (analysis still uses the pool). */
   addSync(keys: Uint32Array, texts: Array<string>): void
   /** BM25 top-k on a worker thread. */
-  search(query: string, k: number, strategy: string, cancel?: CancelToken | undefined | null): Promise<NativeTextResult>
+  search(query: string, k: number, strategy: string, cancel?: CancelToken | undefined | null): Promise<NativeScoredResult>
   /** BM25 top-k on the JS thread. */
-  searchSync(query: string, k: number, strategy: string): NativeTextResult
+  searchSync(query: string, k: number, strategy: string): NativeScoredResult
   /** Searches many queries on the pool (one result per query). */
-  searchBatch(queries: Array<string>, k: number): Promise<NativeTextResult[]>
+  searchBatch(queries: Array<string>, k: number): Promise<NativeScoredResult[]>
   /** The analyzer's tokens for `text` (what is indexed / searched). */
   analyze(text: string): Array<string>
   /** Whether `key` is present. */
@@ -490,6 +490,15 @@ export interface NativePlan {
   capped: boolean
 }
 
+/**
+ * Hits of a scored search (higher is better), best first: what the text and sparse indexes
+ * return.
+ */
+export interface NativeScoredResult {
+  keys: Uint32Array
+  scores: Float32Array
+}
+
 /** A search with a filter, a range bound or metadata to return. */
 export interface NativeSearchRequest {
   k: number
@@ -529,12 +538,6 @@ export interface NativeSparseMemory {
   forward: number
   postings: number
   documents: number
-}
-
-/** Search hits, best first. */
-export interface NativeSparseResult {
-  keys: Uint32Array
-  scores: Float32Array
 }
 
 /** One sparse vector: term ids (sorted) and weights. */
@@ -580,12 +583,6 @@ export interface NativeTextMemory {
   postings: number
   terms: number
   documents: number
-}
-
-/** Search hits, best first. */
-export interface NativeTextResult {
-  keys: Uint32Array
-  scores: Float32Array
 }
 
 /**

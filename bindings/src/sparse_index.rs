@@ -14,7 +14,7 @@ use quiver_engine::{
     AddOutcome, Error as EngineError, Handle, SparseBatch, SparseEncoder, SparseVec,
 };
 
-use crate::arrays::JsArray;
+use crate::arrays::{scored, scored_batch, JsArray, NativeScoredResult};
 use crate::common::{close_methods, store_methods};
 use crate::error::{guard, to_js};
 use crate::tasks::{access, check_cancel, job, report, Job, Progress};
@@ -37,15 +37,6 @@ pub struct NativeSparseMemory {
     pub documents: f64,
 }
 
-/// Search hits, best first.
-#[napi(object, object_from_js = false)]
-pub struct NativeSparseResult {
-    #[napi(ts_type = "Uint32Array")]
-    pub keys: JsArray<u32>,
-    #[napi(ts_type = "Float32Array")]
-    pub scores: JsArray<f32>,
-}
-
 /// One sparse vector: term ids (sorted) and weights.
 #[napi(object, object_from_js = false)]
 pub struct NativeSparseVector {
@@ -64,17 +55,6 @@ pub struct NativeSparseCsr {
     pub indices: JsArray<u32>,
     #[napi(ts_type = "Float32Array")]
     pub values: JsArray<f32>,
-}
-
-fn hits(v: SparseHits) -> NativeSparseResult {
-    NativeSparseResult {
-        keys: JsArray(v.iter().map(|h| h.0).collect()),
-        scores: JsArray(v.iter().map(|h| h.1).collect()),
-    }
-}
-
-fn batch_hits(v: Vec<SparseHits>) -> Vec<NativeSparseResult> {
-    v.into_iter().map(hits).collect()
 }
 
 fn vector((indices, values): (Vec<u32>, Vec<f32>)) -> NativeSparseVector {
@@ -182,7 +162,7 @@ impl NativeSparseIndex {
     }
 
     /// Exact top-k on a worker thread.
-    #[napi(ts_return_type = "Promise<NativeSparseResult>")]
+    #[napi(ts_return_type = "Promise<NativeScoredResult>")]
     pub fn search(
         &self,
         indices: Uint32Array,
@@ -190,7 +170,7 @@ impl NativeSparseIndex {
         k: u32,
         strategy: String,
         cancel: Option<&CancelToken>,
-    ) -> AsyncTask<Job<SparseHits, NativeSparseResult>> {
+    ) -> AsyncTask<Job<SparseHits, NativeScoredResult>> {
         let (inner, cancel) = (self.handle.get(), flag(cancel));
         let (indices, values) = (indices.to_vec(), values.to_vec());
         job(
@@ -200,7 +180,7 @@ impl NativeSparseIndex {
                 let q = SparseVec::new(&indices, &values);
                 inner.search(q, k as usize, options::sparse_strategy(&strategy)?)
             },
-            hits,
+            scored,
         )
     }
 
@@ -213,19 +193,19 @@ impl NativeSparseIndex {
         values: Float32Array,
         k: u32,
         strategy: String,
-    ) -> napi::Result<NativeSparseResult> {
+    ) -> napi::Result<NativeScoredResult> {
         guard(|| {
             let q = SparseVec::new(&indices, &values);
             self.handle
                 .get()?
                 .search(q, k as usize, options::sparse_strategy(&strategy)?)
         })
-        .map(hits)
+        .map(scored)
         .map_err(|e| to_js(&env, e))
     }
 
     /// Searches a CSR batch of queries on the pool (one result per query).
-    #[napi(ts_return_type = "Promise<NativeSparseResult[]>")]
+    #[napi(ts_return_type = "Promise<NativeScoredResult[]>")]
     pub fn search_batch(
         &self,
         indptr: Uint32Array,
@@ -233,7 +213,7 @@ impl NativeSparseIndex {
         values: Float32Array,
         k: u32,
         strategy: String,
-    ) -> AsyncTask<Job<Vec<SparseHits>, Vec<NativeSparseResult>>> {
+    ) -> AsyncTask<Job<Vec<SparseHits>, Vec<NativeScoredResult>>> {
         let inner = self.handle.get();
         let (indptr, indices, values) = (indptr.to_vec(), indices.to_vec(), values.to_vec());
         job(
@@ -241,7 +221,7 @@ impl NativeSparseIndex {
                 let batch = SparseBatch::new(&indptr, &indices, &values);
                 inner?.search_batch(batch, k as usize, options::sparse_strategy(&strategy)?)
             },
-            batch_hits,
+            scored_batch,
         )
     }
 

@@ -11,7 +11,7 @@ use quiver_engine::options;
 use quiver_engine::text_index::{SharedTextIndex, TextHits};
 use quiver_engine::{AddOutcome, Bm25Params, Error as EngineError, Handle};
 
-use crate::arrays::JsArray;
+use crate::arrays::{scored, scored_batch, NativeScoredResult};
 use crate::common::store_methods;
 use crate::error::{guard, to_js};
 use crate::tasks::{access, check_cancel, job, report, Job, Progress};
@@ -59,15 +59,6 @@ pub struct NativeTextMemory {
     pub documents: f64,
 }
 
-/// Search hits, best first.
-#[napi(object, object_from_js = false)]
-pub struct NativeTextResult {
-    #[napi(ts_type = "Uint32Array")]
-    pub keys: JsArray<u32>,
-    #[napi(ts_type = "Float32Array")]
-    pub scores: JsArray<f32>,
-}
-
 fn create(c: &NativeTextConfig) -> Result<SharedTextIndex, EngineError> {
     let analyzer = options::analyzer(
         &c.analyzer,
@@ -82,17 +73,6 @@ fn create(c: &NativeTextConfig) -> Result<SharedTextIndex, EngineError> {
         b: c.b as f32,
     };
     SharedTextIndex::create(analyzer, params, c.threads as usize)
-}
-
-fn hits(v: TextHits) -> NativeTextResult {
-    NativeTextResult {
-        keys: JsArray(v.iter().map(|h| h.0).collect()),
-        scores: JsArray(v.iter().map(|h| h.1).collect()),
-    }
-}
-
-fn batch_hits(v: Vec<TextHits>) -> Vec<NativeTextResult> {
-    v.into_iter().map(hits).collect()
 }
 
 fn wrap(index: SharedTextIndex) -> NativeTextIndex {
@@ -164,14 +144,14 @@ impl NativeTextIndex {
     }
 
     /// BM25 top-k on a worker thread.
-    #[napi(ts_return_type = "Promise<NativeTextResult>")]
+    #[napi(ts_return_type = "Promise<NativeScoredResult>")]
     pub fn search(
         &self,
         query: String,
         k: u32,
         strategy: String,
         cancel: Option<&CancelToken>,
-    ) -> AsyncTask<Job<TextHits, NativeTextResult>> {
+    ) -> AsyncTask<Job<TextHits, NativeScoredResult>> {
         let (inner, cancel) = (self.handle.get(), flag(cancel));
         job(
             move || {
@@ -179,7 +159,7 @@ impl NativeTextIndex {
                 check_cancel(&cancel)?;
                 inner.search(&query, k as usize, options::text_strategy(&strategy)?)
             },
-            hits,
+            scored,
         )
     }
 
@@ -191,27 +171,27 @@ impl NativeTextIndex {
         query: String,
         k: u32,
         strategy: String,
-    ) -> napi::Result<NativeTextResult> {
+    ) -> napi::Result<NativeScoredResult> {
         guard(|| {
             self.handle
                 .get()?
                 .search(&query, k as usize, options::text_strategy(&strategy)?)
         })
-        .map(hits)
+        .map(scored)
         .map_err(|e| to_js(&env, e))
     }
 
     /// Searches many queries on the pool (one result per query).
-    #[napi(ts_return_type = "Promise<NativeTextResult[]>")]
+    #[napi(ts_return_type = "Promise<NativeScoredResult[]>")]
     pub fn search_batch(
         &self,
         queries: Vec<String>,
         k: u32,
-    ) -> AsyncTask<Job<Vec<TextHits>, Vec<NativeTextResult>>> {
+    ) -> AsyncTask<Job<Vec<TextHits>, Vec<NativeScoredResult>>> {
         let inner = self.handle.get();
         job(
             move || inner?.search_batch(&queries, k as usize),
-            batch_hits,
+            scored_batch,
         )
     }
 

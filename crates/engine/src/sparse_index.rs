@@ -4,15 +4,15 @@
 //! to coded engine errors (see [`crate::text_index::lexical_error`]).
 
 use std::path::Path;
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::AtomicBool;
 
 use parking_lot::{Mutex, RwLock, RwLockReadGuard};
 use quiver_lexical::{
-    LexicalError, SparseBatch, SparseConfig, SparseEncoder, SparseIndex, SparseStrategy, SparseVec,
+    SparseBatch, SparseConfig, SparseEncoder, SparseIndex, SparseStrategy, SparseVec,
 };
 
 use crate::error::{err, Result};
-use crate::text_index::{lexical_error, TextHits};
+use crate::text_index::{lexical_error, two_phase_add, TextHits};
 use crate::vector_index::checked_pool;
 use crate::AddOutcome;
 
@@ -73,35 +73,22 @@ impl SharedSparseIndex {
         progress: &(dyn Fn(usize, usize) + Sync),
     ) -> Result<AddOutcome> {
         let _writer = self.writer.lock();
-        let prepared = {
+        if !upsert {
             let index = self.inner.read();
-            if !upsert {
-                if let Some(k) = keys.iter().find(|&&k| index.contains(k)) {
-                    return Err(err!(
-                        DuplicateKey,
-                        "key {k} is already in the index (use upsert to replace it)"
-                    ));
-                }
+            if let Some(k) = keys.iter().find(|&&k| index.contains(k)) {
+                return Err(err!(
+                    DuplicateKey,
+                    "key {k} is already in the index (use upsert to replace it)"
+                ));
             }
-            index.prepare_add(keys, vectors, upsert, &|done, total| {
-                progress(done, total);
-                !cancel.load(Ordering::Relaxed)
-            })
-        };
-        let batch = match prepared {
-            Err(LexicalError::Cancelled) => {
-                return Ok(AddOutcome {
-                    inserted: 0,
-                    aborted: true,
-                })
-            }
-            other => other.map_err(lexical_error)?,
-        };
-        self.inner.write().apply(batch).map_err(lexical_error)?;
-        Ok(AddOutcome {
-            inserted: keys.len(),
-            aborted: false,
-        })
+        }
+        two_phase_add(
+            keys.len(),
+            cancel,
+            progress,
+            |poll| self.inner.read().prepare_add(keys, vectors, upsert, poll),
+            |batch| self.inner.write().apply(batch),
+        )
     }
 
     /// Top-`k` of one query by `strategy`.

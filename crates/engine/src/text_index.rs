@@ -28,6 +28,36 @@ pub fn lexical_error(e: LexicalError) -> Error {
     }
 }
 
+/// The shared body of a lexical add in two phases: `prepare` (which needs no write lock; it
+/// gets a progress callback that reports `(done, total)` and says whether to go on) builds the
+/// batch, `apply` writes it. A cancelled preparation inserts nothing and reports `aborted`.
+pub(crate) fn two_phase_add<B>(
+    n: usize,
+    cancel: &AtomicBool,
+    progress: &(dyn Fn(usize, usize) + Sync),
+    prepare: impl FnOnce(&(dyn Fn(usize, usize) -> bool + Sync)) -> std::result::Result<B, LexicalError>,
+    apply: impl FnOnce(B) -> std::result::Result<(), LexicalError>,
+) -> Result<AddOutcome> {
+    let poll = |done, total| {
+        progress(done, total);
+        !cancel.load(Ordering::Relaxed)
+    };
+    let batch = match prepare(&poll) {
+        Err(LexicalError::Cancelled) => {
+            return Ok(AddOutcome {
+                inserted: 0,
+                aborted: true,
+            })
+        }
+        other => other.map_err(lexical_error)?,
+    };
+    apply(batch).map_err(lexical_error)?;
+    Ok(AddOutcome {
+        inserted: n,
+        aborted: false,
+    })
+}
+
 /// Hits of one text query: (key, BM25 score), best first.
 pub type TextHits = Vec<(u32, f32)>;
 
@@ -80,29 +110,17 @@ impl SharedTextIndex {
     ) -> Result<AddOutcome> {
         let _writer = self.writer.lock();
         let texts: Vec<&str> = texts.iter().map(AsRef::as_ref).collect();
-        let analysed = {
-            let index = self.inner.read();
-            self.pool.install(|| {
-                index.analyze_batch(keys, &texts, &|done, total| {
-                    progress(done, total);
-                    !cancel.load(Ordering::Relaxed)
-                })
-            })
-        };
-        let batch = match analysed {
-            Err(LexicalError::Cancelled) => {
-                return Ok(AddOutcome {
-                    inserted: 0,
-                    aborted: true,
-                })
-            }
-            other => other.map_err(lexical_error)?,
-        };
-        self.inner.write().apply(batch).map_err(lexical_error)?;
-        Ok(AddOutcome {
-            inserted: keys.len(),
-            aborted: false,
-        })
+        two_phase_add(
+            keys.len(),
+            cancel,
+            progress,
+            |poll| {
+                let index = self.inner.read();
+                self.pool
+                    .install(|| index.analyze_batch(keys, &texts, poll))
+            },
+            |batch| self.inner.write().apply(batch),
+        )
     }
 
     /// Top-`k` of one query by `strategy`.
