@@ -10,7 +10,7 @@
 //!   atomic save, checked read or memory-mapped load; [`write_atomic`] for small files.
 //! - `options.rs`: option names and values as a host language passes them, parsed.
 //! - `multi_vector.rs`, `text_index.rs`, `sparse_index.rs`: the multi-vector (MUVERA), BM25
-//!   and learned-sparse indexes.
+//!   and learned-sparse indexes; `pooled.rs`: the locking shell the last two share.
 //!
 //! A host binding depends on this crate alone: the types of the other crates it needs are
 //! re-exported here.
@@ -23,6 +23,7 @@ pub mod meta;
 pub mod multi_vector;
 pub mod options;
 pub mod persist;
+pub mod pooled;
 pub mod quantized;
 pub mod scorer;
 pub mod shared;

@@ -6,14 +6,13 @@
 use std::path::Path;
 use std::sync::atomic::AtomicBool;
 
-use parking_lot::{Mutex, RwLock, RwLockReadGuard};
 use quiver_lexical::{
     SparseBatch, SparseConfig, SparseEncoder, SparseIndex, SparseStrategy, SparseVec,
 };
 
 use crate::error::{err, Result};
-use crate::text_index::{lexical_error, two_phase_add, TextHits};
-use crate::vector_index::checked_pool;
+use crate::pooled::{two_phase_add, Pooled};
+use crate::text_index::{lexical_error, TextHits};
 use crate::AddOutcome;
 
 /// Hits of one sparse query: (key, dot product), best first.
@@ -21,22 +20,9 @@ pub type SparseHits = TextHits;
 
 /// A [`SparseIndex`] shared between threads, with the thread pool that runs its batch
 /// searches.
-pub struct SharedSparseIndex {
-    writer: Mutex<()>,
-    inner: RwLock<SparseIndex>,
-    pool: rayon::ThreadPool,
-}
+pub type SharedSparseIndex = Pooled<SparseIndex>;
 
-impl SharedSparseIndex {
-    /// Wraps an index; `threads` (1..=[`crate::MAX_THREADS`]) sizes its pool.
-    pub fn new(index: SparseIndex, threads: usize) -> Result<Self> {
-        Ok(SharedSparseIndex {
-            writer: Mutex::new(()),
-            inner: RwLock::new(index),
-            pool: checked_pool(threads)?,
-        })
-    }
-
+impl Pooled<SparseIndex> {
     /// An empty index whose term ids must be below `vocab_size` (1..=`u32::MAX`).
     pub fn create(vocab_size: u32, threads: usize) -> Result<Self> {
         if vocab_size == 0 {
@@ -47,16 +33,6 @@ impl SharedSparseIndex {
             ));
         }
         Self::new(SparseIndex::new(SparseConfig { vocab_size }), threads)
-    }
-
-    /// Loads an index file.
-    pub fn load(path: &Path, threads: usize) -> Result<Self> {
-        Self::new(SparseIndex::load(path).map_err(lexical_error)?, threads)
-    }
-
-    /// Read access for searches and accessors.
-    pub fn read(&self) -> RwLockReadGuard<'_, SparseIndex> {
-        self.inner.read()
     }
 
     /// Adds (or, with `upsert`, replaces) a CSR batch. The batch is validated without the
@@ -119,18 +95,6 @@ impl SharedSparseIndex {
                 .search_batch(&queries, k, strategy)
                 .map_err(lexical_error)
         })
-    }
-
-    /// Removes keys; returns how many were present.
-    pub fn remove(&self, keys: &[u32]) -> Result<usize> {
-        let _writer = self.writer.lock();
-        Ok(self.inner.write().remove(keys))
-    }
-
-    /// Saves atomically; searches continue, writers wait.
-    pub fn save(&self, path: &Path) -> Result<()> {
-        let _writer = self.writer.lock();
-        self.inner.read().save(path).map_err(lexical_error)
     }
 }
 

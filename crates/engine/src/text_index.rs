@@ -3,15 +3,13 @@
 //! before the write lock is taken, batch search on the same pool, and lexical errors mapped to
 //! coded engine errors.
 
-use std::path::Path;
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::AtomicBool;
 
-use parking_lot::{Mutex, RwLock, RwLockReadGuard};
 use quiver_lexical::{AnalyzerConfig, Bm25Params, LexicalError, Strategy, TextIndex};
 use rayon::prelude::*;
 
 use crate::error::{err, Error, Result};
-use crate::vector_index::checked_pool;
+use crate::pooled::{two_phase_add, Pooled};
 use crate::AddOutcome;
 
 /// Maps a lexical error to a coded engine error.
@@ -28,73 +26,20 @@ pub fn lexical_error(e: LexicalError) -> Error {
     }
 }
 
-/// The shared body of a lexical add in two phases: `prepare` (which needs no write lock; it
-/// gets a progress callback that reports `(done, total)` and says whether to go on) builds the
-/// batch, `apply` writes it. A cancelled preparation inserts nothing and reports `aborted`.
-pub(crate) fn two_phase_add<B>(
-    n: usize,
-    cancel: &AtomicBool,
-    progress: &(dyn Fn(usize, usize) + Sync),
-    prepare: impl FnOnce(&(dyn Fn(usize, usize) -> bool + Sync)) -> std::result::Result<B, LexicalError>,
-    apply: impl FnOnce(B) -> std::result::Result<(), LexicalError>,
-) -> Result<AddOutcome> {
-    let poll = |done, total| {
-        progress(done, total);
-        !cancel.load(Ordering::Relaxed)
-    };
-    let batch = match prepare(&poll) {
-        Err(LexicalError::Cancelled) => {
-            return Ok(AddOutcome {
-                inserted: 0,
-                aborted: true,
-            })
-        }
-        other => other.map_err(lexical_error)?,
-    };
-    apply(batch).map_err(lexical_error)?;
-    Ok(AddOutcome {
-        inserted: n,
-        aborted: false,
-    })
-}
-
 /// Hits of one text query: (key, BM25 score), best first.
 pub type TextHits = Vec<(u32, f32)>;
 
 /// A [`TextIndex`] shared between threads, with the thread pool that analyses its batches and
 /// runs its batch searches.
-pub struct SharedTextIndex {
-    writer: Mutex<()>,
-    inner: RwLock<TextIndex>,
-    pool: rayon::ThreadPool,
-}
+pub type SharedTextIndex = Pooled<TextIndex>;
 
-impl SharedTextIndex {
-    /// Wraps an index; `threads` (1..=[`crate::MAX_THREADS`]) sizes its pool.
-    pub fn new(index: TextIndex, threads: usize) -> Result<Self> {
-        Ok(SharedTextIndex {
-            writer: Mutex::new(()),
-            inner: RwLock::new(index),
-            pool: checked_pool(threads)?,
-        })
-    }
-
+impl Pooled<TextIndex> {
     /// An empty index (a tokenizer.json named by the analyzer is read now).
     pub fn create(analyzer: AnalyzerConfig, params: Bm25Params, threads: usize) -> Result<Self> {
         Self::new(
             TextIndex::new(analyzer, params).map_err(lexical_error)?,
             threads,
         )
-    }
-
-    /// Loads an index file.
-    pub fn load(path: &Path, threads: usize) -> Result<Self> {
-        Self::new(TextIndex::load(path).map_err(lexical_error)?, threads)
-    }
-
-    /// Read access for searches and accessors.
-    pub fn read(&self) -> RwLockReadGuard<'_, TextIndex> {
-        self.inner.read()
     }
 
     /// Adds (or replaces) documents. Analysis runs on the index's pool without the write lock,
@@ -153,17 +98,5 @@ impl SharedTextIndex {
             .analyzer()
             .try_analyze(text)
             .map_err(lexical_error)
-    }
-
-    /// Removes keys; returns how many were present.
-    pub fn remove(&self, keys: &[u32]) -> Result<usize> {
-        let _writer = self.writer.lock();
-        Ok(self.inner.write().remove(keys))
-    }
-
-    /// Saves atomically; searches continue, writers wait.
-    pub fn save(&self, path: &Path) -> Result<()> {
-        let _writer = self.writer.lock();
-        self.inner.read().save(path).map_err(lexical_error)
     }
 }
