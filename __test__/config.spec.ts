@@ -53,6 +53,7 @@ test('defaults are applied', (t) => {
       trainingSize: 10000,
     },
     originals: 'memory',
+    payload: false,
   })
   t.is(index.dim, 8)
   t.is(index.metric, 'l2')

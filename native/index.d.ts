@@ -49,19 +49,13 @@ export declare class NativeMultiVectorIndex {
   /** Loads a multi-vector index file on the JS thread. */
   static loadSync(path: string, mmap: boolean, expected?: NativeFdeConfig | undefined | null, threads?: number | undefined | null): NativeMultiVectorIndex
   /** Adds (or upserts) documents on a worker thread. */
-  add(keys: Uint32Array, data: Float32Array, offsets: Uint32Array, upsert: boolean, onProgress?: ((err: Error | null, done: number, total: number) => void) | null, cancel?: CancelToken | null, attributes?: string | null, payloads?: Array<string | null> | null): Promise<NativeAddResult>
+  add(keys: Uint32Array, data: Float32Array, offsets: Uint32Array, upsert: boolean, onProgress?: ((err: Error | null, done: number, total: number) => void) | null, cancel?: CancelToken | null): Promise<NativeAddResult>
   /** Adds (or upserts) documents on the JS thread. */
-  addSync(keys: Uint32Array, data: Float32Array, offsets: Uint32Array, upsert: boolean, attributes?: string | undefined | null, payloads?: Array<string | undefined | null> | undefined | null): NativeAddResult
+  addSync(keys: Uint32Array, data: Float32Array, offsets: Uint32Array, upsert: boolean): NativeAddResult
   /** MUVERA search on a worker thread (the rerank uses the index's pool). */
-  search(query: Float32Array, k: number, candidates: number, ef: number, rerank: boolean, cancel?: CancelToken | undefined | null, filter?: string | undefined | null): Promise<NativeMultiResult>
+  search(query: Float32Array, k: number, candidates: number, ef: number, rerank: boolean, cancel?: CancelToken | undefined | null): Promise<NativeMultiResult>
   /** MUVERA search on the JS thread. */
-  searchSync(query: Float32Array, k: number, candidates: number, ef: number, rerank: boolean, filter?: string | undefined | null): NativeMultiResult
-  /** Documents matching a compiled filter (all without one). */
-  count(filter?: string | undefined | null): number
-  /** A document's attributes (JSON object text), or null. */
-  getAttributes(key: number): string | null
-  /** A document's payload (JSON text), or null. */
-  getPayload(key: number): string | null
+  searchSync(query: Float32Array, k: number, candidates: number, ef: number, rerank: boolean): NativeMultiResult
   /** Exact MaxSim over every document, on a worker thread. */
   searchExhaustive(query: Float32Array, k: number, cancel?: CancelToken | undefined | null): Promise<NativeMultiResult>
   /** Exact MaxSim over every document, on the JS thread (the scan uses the pool). */
@@ -102,6 +96,72 @@ export declare class NativeMultiVectorIndex {
   get closed(): boolean
 }
 
+/** A query encoder for inference-free sparse models: tokenizer plus per-token weights. */
+export declare class NativeSparseEncoder {
+  /** Reads a tokenizer.json and a weights file. */
+  static fromFiles(tokenizerJson: string, weights: string): NativeSparseEncoder
+  /** Builds an encoder from the bytes of the two files. */
+  static fromBuffers(tokenizerJson: Uint8Array, weights: Uint8Array): NativeSparseEncoder
+  /** The vocabulary size (every encoded term id is below it). */
+  get vocabSize(): number
+  /** The sparse vector of one text. */
+  encode(text: string): NativeSparseVector
+  /** The sparse vectors of many texts, in CSR form. */
+  encodeBatch(texts: Array<string>): NativeSparseCsr
+  /**
+   * Releases the object now: its memory, thread pool and any file mapping (calls in
+   * flight finish first). Idempotent; every later call fails with `ERR_CLOSED`.
+   */
+  close(): void
+  /** Whether `close()` was called. */
+  get closed(): boolean
+}
+
+/** An exact top-k dot-product index over sparse vectors. */
+export declare class NativeSparseIndex {
+  /** An empty index. */
+  constructor(config: NativeSparseConfig)
+  /** Loads a sparse index file on a worker thread. */
+  static load(path: string, threads: number): Promise<NativeSparseIndex>
+  /** Loads a sparse index file on the JS thread. */
+  static loadSync(path: string, threads: number): NativeSparseIndex
+  /** Adds (or with `upsert` replaces) a CSR batch on a worker thread; all or nothing. */
+  add(keys: Uint32Array, indptr: Uint32Array, indices: Uint32Array, values: Float32Array, upsert: boolean, onProgress?: ((err: Error | null, done: number, total: number) => void) | null, cancel?: CancelToken | null): Promise<NativeAddResult>
+  /** Adds (or replaces) a CSR batch on the JS thread. */
+  addSync(keys: Uint32Array, indptr: Uint32Array, indices: Uint32Array, values: Float32Array, upsert: boolean): void
+  /** Exact top-k on a worker thread. */
+  search(indices: Uint32Array, values: Float32Array, k: number, strategy: string, cancel?: CancelToken | undefined | null): Promise<NativeScoredResult>
+  /** Exact top-k on the JS thread. */
+  searchSync(indices: Uint32Array, values: Float32Array, k: number, strategy: string): NativeScoredResult
+  /** Searches a CSR batch of queries on the pool (one result per query). */
+  searchBatch(indptr: Uint32Array, indices: Uint32Array, values: Float32Array, k: number, strategy: string): Promise<NativeScoredResult[]>
+  /** The stored vector of `key` (sorted term ids, zero weights dropped), or null. */
+  get(key: number): NativeSparseVector | null
+  /** Whether `key` is present. */
+  has(key: number): boolean
+  /** Live documents (empty ones included). */
+  get size(): number
+  /** The vocabulary size term ids must stay below. */
+  get vocabSize(): number
+  /** Heap bytes held, by part. */
+  memoryUsage(): NativeSparseMemory
+  /** Removes keys on a worker thread; resolves to how many were present. */
+  remove(keys: Uint32Array): Promise<number>
+  /** Removes keys on the JS thread; returns how many were present. */
+  removeSync(keys: Uint32Array): number
+  /** Saves atomically on a worker thread. */
+  save(path: string): Promise<void>
+  /** Saves atomically on the JS thread. */
+  saveSync(path: string): void
+  /**
+   * Releases the object now: its memory, thread pool and any file mapping (calls in
+   * flight finish first). Idempotent; every later call fails with `ERR_CLOSED`.
+   */
+  close(): void
+  /** Whether `close()` was called. */
+  get closed(): boolean
+}
+
 /** A BM25 text index. */
 export declare class NativeTextIndex {
   /** An empty index (reads the tokenizer.json, if any, now). */
@@ -111,21 +171,15 @@ export declare class NativeTextIndex {
   /** Loads a text index file on the JS thread. */
   static loadSync(path: string, threads: number): NativeTextIndex
   /** Adds (or replaces) documents on a worker thread; all or nothing. */
-  add(keys: Uint32Array, texts: string[], onProgress?: ((err: Error | null, done: number, total: number) => void) | null, cancel?: CancelToken | null, attributes?: string | null, payloads?: Array<string | null> | null): Promise<NativeAddResult>
+  add(keys: Uint32Array, texts: string[], onProgress?: ((err: Error | null, done: number, total: number) => void) | null, cancel?: CancelToken | null): Promise<NativeAddResult>
   /** Adds (or replaces) documents on the JS thread (analysis still uses the pool). */
-  addSync(keys: Uint32Array, texts: Array<string>, attributes?: string | undefined | null, payloads?: Array<string | undefined | null> | undefined | null): void
+  addSync(keys: Uint32Array, texts: Array<string>): void
   /** BM25 top-k on a worker thread. */
-  search(query: string, k: number, strategy: string, cancel?: CancelToken | undefined | null, opts?: NativeTextSearchOptions | undefined | null): Promise<NativeTextResult>
+  search(query: string, k: number, strategy: string, cancel?: CancelToken | undefined | null): Promise<NativeScoredResult>
   /** BM25 top-k on the JS thread. */
-  searchSync(query: string, k: number, strategy: string, opts?: NativeTextSearchOptions | undefined | null): NativeTextResult
-  /** Documents matching a compiled filter (all without one). */
-  count(filter?: string | undefined | null): number
-  /** A key's attributes (JSON object text), or null. */
-  getAttributes(key: number): string | null
-  /** A key's payload (JSON text), or null. */
-  getPayload(key: number): string | null
+  searchSync(query: string, k: number, strategy: string): NativeScoredResult
   /** Searches many queries on the pool (one result per query). */
-  searchBatch(queries: Array<string>, k: number): Promise<NativeTextResult[]>
+  searchBatch(queries: Array<string>, k: number): Promise<NativeScoredResult[]>
   /** The analyzer's tokens for `text` (what is indexed / searched). */
   analyze(text: string): Array<string>
   /** Whether `key` is present. */
@@ -436,6 +490,15 @@ export interface NativePlan {
   capped: boolean
 }
 
+/**
+ * Hits of a scored search (higher is better), best first: what the text and sparse indexes
+ * return.
+ */
+export interface NativeScoredResult {
+  keys: Uint32Array
+  scores: Float32Array
+}
+
 /** A search with a filter, a range bound or metadata to return. */
 export interface NativeSearchRequest {
   k: number
@@ -455,6 +518,34 @@ export interface NativeSearchResult {
   distances: Float32Array
 }
 
+/** Sparse index options, resolved by the TypeScript layer. */
+export interface NativeSparseConfig {
+  /** Term ids must be below this (1..=2^32-1). */
+  vocabSize: number
+  threads: number
+}
+
+/** Sparse vectors in CSR form. */
+export interface NativeSparseCsr {
+  indptr: Uint32Array
+  indices: Uint32Array
+  values: Float32Array
+}
+
+/** Heap bytes of a sparse index, by part. */
+export interface NativeSparseMemory {
+  total: number
+  forward: number
+  postings: number
+  documents: number
+}
+
+/** One sparse vector: term ids (sorted) and weights. */
+export interface NativeSparseVector {
+  indices: Uint32Array
+  values: Float32Array
+}
+
 /** Text index options, resolved by the TypeScript layer. */
 export interface NativeTextConfig {
   /** 'default' or 'tokenizer-json'. */
@@ -470,10 +561,6 @@ export interface NativeTextConfig {
   k1: number
   b: number
   threads: number
-  /** Declared attribute fields: a JSON object of field name to type. */
-  attributes?: string
-  /** Whether keys may carry a payload. */
-  payload?: boolean
 }
 
 /** Resolved text index options (what a loaded index reports). */
@@ -488,9 +575,6 @@ export interface NativeTextInfo {
   stopWordList: Array<string>
   k1: number
   b: number
-  /** Declared attribute fields (JSON), if any. */
-  attributes?: string
-  payload: boolean
 }
 
 /** Heap bytes of a text index, by part. */
@@ -499,26 +583,6 @@ export interface NativeTextMemory {
   postings: number
   terms: number
   documents: number
-  attributes: number
-  payloads: number
-}
-
-/** Search hits, best first. */
-export interface NativeTextResult {
-  keys: Uint32Array
-  scores: Float32Array
-  /** Each hit's attributes (JSON object text), when requested. */
-  attributes?: Array<string | undefined | null>
-  /** Each hit's payload (JSON text), when requested. */
-  payloads?: Array<string | undefined | null>
-}
-
-/** A text search's filter and the metadata to return. */
-export interface NativeTextSearchOptions {
-  /** The compiled filter (JSON). */
-  filter?: string
-  includeAttributes?: boolean
-  includePayload?: boolean
 }
 
 /**

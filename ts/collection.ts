@@ -1,6 +1,7 @@
 /**
- * {@link Collection}: documents with text, a vector and/or token vectors under one id space,
- * searched by BM25, dense and multi-vector retrieval and fused into one ranking.
+ * {@link Collection}: documents with text, a vector, token vectors and/or a sparse vector under
+ * one id space, searched by BM25, dense, multi-vector and learned sparse retrieval and fused
+ * into one ranking.
  *
  * @packageDocumentation
  */
@@ -15,6 +16,8 @@ import { fuse } from './fusion'
 import type { FusionMethod, FusionList } from './fusion'
 import { MultiVectorIndex } from './multi-vector'
 import type { MultiVectorIndexOptions } from './multi-vector'
+import { SparseIndex } from './sparse-index'
+import type { SparseIndexOptions, SparseVector } from './sparse-index'
 import { TextIndex } from './text-index'
 import type { TextIndexOptions } from './text-index'
 import { checkInt, checkOptionsObject, invalid, resolveConfig, toVector, MAX_K } from './validate'
@@ -34,6 +37,8 @@ export interface CollectionSchema {
   vector?: VectorIndexOptions
   /** Token vectors per document (`doc.tokens`), in a {@link MultiVectorIndex}. */
   multiVector?: MultiVectorIndexOptions
+  /** A learned sparse vector per document (`doc.sparse`), in a {@link SparseIndex}. */
+  sparse?: SparseIndexOptions
   /**
    * Attribute fields (see `VectorIndexOptions.attributes`) given per document as
    * `doc.attributes` and tested by `search({ filter })` in every retriever, before fusion.
@@ -53,6 +58,8 @@ export interface CollectionDoc {
   vector?: Float32Array | readonly number[]
   /** Token vectors, row-major `n × dim` (schema `multiVector`). */
   tokens?: { data: Float32Array; n: number }
+  /** Sparse vector (schema `sparse`; the rules of {@link SparseVector}). `get` returns it with term ids sorted and zero weights dropped. */
+  sparse?: SparseVector
   /** Attribute values (schema `attributes`); an upsert replaces them. */
   attributes?: Attributes
   /** A JSON value (schema `payload: true`); an upsert replaces it. */
@@ -63,7 +70,7 @@ export interface CollectionDoc {
 export interface HitPart {
   /** Rank in that retriever's candidate list (1 = best). */
   rank: number
-  /** The retriever's score: BM25 for text, similarity for vectors (cosine: 1 − distance, ip: dot, l2: −distance²), MaxSim for tokens. */
+  /** The retriever's score: BM25 for text, similarity for vectors (cosine: 1 − distance, ip: dot, l2: −distance²), MaxSim for tokens, dot product for sparse. */
   score: number
 }
 
@@ -74,7 +81,7 @@ export interface CollectionHit {
   /** Fused score (higher is better), or the single retriever's score when only one signal was given. */
   score: number
   /** Each retriever's rank and score for this document (a part is absent if that retriever did not return it). */
-  parts: { text?: HitPart; vector?: HitPart; multiVector?: HitPart }
+  parts: { text?: HitPart; vector?: HitPart; multiVector?: HitPart; sparse?: HitPart }
   /** The document's attributes, with `include: ['attributes']`. */
   attributes?: Attributes
   /** The document's payload, with `include: ['payload']`. */
@@ -89,12 +96,16 @@ export interface CollectionQuery {
   vector?: Float32Array | readonly number[]
   /** Query token vectors (row-major `nTokens × dim`). */
   tokens?: Float32Array
+  /** Sparse query vector. */
+  sparse?: SparseVector
   /** Results. Default 10. */
   k?: number
   /**
    * How signals are combined when more than one is given. Default: with exactly one dense
    * signal (vector or multiVector) and text, `{ method: 'convex', alpha: DEFAULT_ALPHA,
    * normalize: 'minmax' }` (α weighs the dense signal); otherwise `{ method: 'rrf', k: 60 }`.
+   * The lists are passed to {@link fuse} in the order vector, multiVector, sparse, text (the
+   * signals present), so an explicit convex fusion of two of them weighs the first by α.
    */
   fusion?: FusionMethod
   /** Candidates fetched from each retriever. Default max(50, 4k). */
@@ -163,7 +174,7 @@ function checkManifest(dir: string, m: unknown): Manifest {
   const fields = Object.keys(schema)
   if (fields.length === 0) throw bad('has an empty schema')
   const isObject = (v: unknown): boolean => v !== null && typeof v === 'object' && !Array.isArray(v)
-  if (!fields.some((f) => f === 'text' || f === 'vector' || f === 'multiVector')) throw bad('has no indexed field')
+  if (!fields.some((f) => PART_FIELDS.includes(f))) throw bad('has no indexed field')
   for (const f of fields) {
     const v = (schema as Record<string, unknown>)[f]
     if (f === 'attributes') {
@@ -174,7 +185,7 @@ function checkManifest(dir: string, m: unknown): Manifest {
       if (typeof v !== 'boolean') throw bad("has a bad schema entry 'payload'")
       continue
     }
-    if (f !== 'text' && f !== 'vector' && f !== 'multiVector') throw bad(`has an unknown schema field '${f}'`)
+    if (!PART_FIELDS.includes(f)) throw bad(`has an unknown schema field '${f}'`)
     if (f === 'text' ? v !== true && !isObject(v) : !isObject(v)) throw bad(`has a bad schema entry '${f}'`)
   }
   const parts = o.parts as Record<string, unknown> | null
@@ -182,7 +193,7 @@ function checkManifest(dir: string, m: unknown): Manifest {
   const docs = parts.docs as Record<string, unknown> | null
   if (docs === null || typeof docs !== 'object' || !partName(docs.file) || typeof docs.sha256 !== 'string')
     throw bad('has a bad docs part')
-  for (const f of ['text', 'vector', 'multiVector']) {
+  for (const f of PART_FIELDS) {
     if (parts[f] !== undefined && !partName(parts[f])) throw bad(`names a bad ${f} part (only plain file names)`)
   }
   return m as Manifest
@@ -211,6 +222,8 @@ function checkDocs(dir: string, d: unknown): DocsFile {
     throw bad('has bad texts')
   return o as unknown as DocsFile
 }
+/** The schema fields, each saved as one part of a generation. */
+const PART_FIELDS: readonly string[] = ['text', 'vector', 'multiVector', 'sparse']
 const FORMAT = 'quiver-collection'
 const FORMAT_VERSION = 1
 
@@ -226,7 +239,13 @@ interface Manifest {
   version: number
   generation: string
   schema: CollectionSchema
-  parts: { docs: { file: string; sha256: string; bytes: number }; text?: string; vector?: string; multiVector?: string }
+  parts: {
+    docs: { file: string; sha256: string; bytes: number }
+    text?: string
+    vector?: string
+    multiVector?: string
+    sparse?: string
+  }
 }
 
 /** Estimated bytes of one `Map` entry (key, value and table slot) in V8. */
@@ -242,6 +261,8 @@ export interface CollectionMemoryUsage {
   vector: number
   /** The multi-vector index (0 without a `multiVector` field). */
   multiVector: number
+  /** The sparse index (0 without a `sparse` field). */
+  sparse: number
   /** Id maps and stored texts (estimated JavaScript heap). */
   ids: number
 }
@@ -268,9 +289,10 @@ function similarity(metric: Metric, distance: number): number {
 }
 
 /**
- * Documents with text, a dense vector and/or token vectors under one id space, with hybrid
- * search. Every field present in the schema is indexed: text by a {@link TextIndex}, vectors by
- * a {@link VectorIndex}, token sets by a {@link MultiVectorIndex}; ids (strings or integers) are
+ * Documents with text, a dense vector, token vectors and/or a sparse vector under one id space,
+ * with hybrid search. Every field present in the schema is indexed: text by a {@link TextIndex},
+ * vectors by a {@link VectorIndex}, token sets by a {@link MultiVectorIndex}, sparse vectors by a
+ * {@link SparseIndex}; ids (strings or integers) are
  * mapped to internal keys.
  *
  * Writes are serialised; `save(dir)` writes a new generation directory and then atomically
@@ -288,6 +310,7 @@ export class Collection {
   private text: TextIndex | null = null
   private vector: VectorIndex | null = null
   private multi: MultiVectorIndex | null = null
+  private sparse: SparseIndex | null = null
   private keyOf = new Map<DocId, number>()
   private idOf = new Map<number, DocId>()
   private texts = new Map<number, string>()
@@ -300,11 +323,13 @@ export class Collection {
    * @throws {@link QuiverError} `ERR_INVALID_ARGUMENT` for an empty or bad schema.
    */
   constructor(schema: CollectionSchema) {
-    const s = checkOptionsObject(schema, 'schema', ['text', 'vector', 'multiVector', 'attributes', 'payload'])
-    if (s.text === undefined && s.vector === undefined && s.multiVector === undefined) {
-      throw invalid('the schema needs at least one of text, vector, multiVector')
+    const s = checkOptionsObject(schema, 'schema', [...PART_FIELDS, 'attributes', 'payload'])
+    if (PART_FIELDS.every((f) => s[f] === undefined)) {
+      throw invalid(`the schema needs at least one of ${PART_FIELDS.join(', ')}`)
     }
     if (s.attributes !== undefined) checkSchema(s.attributes)
+    if ((s.attributes !== undefined || s.payload === true) && !['text', 'vector', 'multiVector'].some((f) => s[f] !== undefined))
+      throw invalid('attributes and payload need a text, vector or multiVector field')
     if (s.payload !== undefined && typeof s.payload !== 'boolean') throw invalid('schema.payload must be a boolean')
     for (const f of ['text', 'vector', 'multiVector'] as const) {
       const o = s[f]
@@ -329,6 +354,7 @@ export class Collection {
     }
     if (s.multiVector !== undefined)
       this.multi = new MultiVectorIndex({ ...(s.multiVector as MultiVectorIndexOptions), ...meta() })
+    if (s.sparse !== undefined) this.sparse = new SparseIndex(s.sparse as SparseIndexOptions)
   }
 
   /** The index that holds payloads and answers `get` for attributes. */
@@ -350,10 +376,11 @@ export class Collection {
     const text = this.text?.memoryUsage().total ?? 0
     const vector = this.vector?.memoryUsage().total ?? 0
     const multiVector = this.multi?.memoryUsage().total ?? 0
+    const sparse = this.sparse?.memoryUsage().total ?? 0
     let ids = this.keyOf.size * 2 * MAP_ENTRY_BYTES + this.texts.size * MAP_ENTRY_BYTES
     for (const id of this.keyOf.keys()) if (typeof id === 'string') ids += 2 * id.length
     for (const t of this.texts.values()) ids += 2 * t.length
-    return { total: text + vector + multiVector + ids, text, vector, multiVector, ids }
+    return { total: text + vector + multiVector + sparse + ids, text, vector, multiVector, sparse, ids }
   }
 
   /**
@@ -365,6 +392,7 @@ export class Collection {
     this.text?.close()
     this.vector?.close()
     this.multi?.close()
+    this.sparse?.close()
   }
 
   /** Whether {@link Collection.close} was called. */
@@ -396,7 +424,10 @@ export class Collection {
     // Ids are resolved to keys inside the write queue, so two concurrent upserts of the same new
     // id agree on its key.
     return this.serial(async () => {
-      const { keys, texts, vectors, tokens, newIds, attributes, payloads } = this.prepare(docs)
+      const { keys, texts, vectors, tokens, sparse, newIds, attributes, payloads } = this.prepare(docs)
+      // The sparse vectors are checked by the engine (all or nothing): written first, before any
+      // id is registered, so a bad one leaves the collection as it was.
+      if (this.sparse !== null && sparse !== null) await this.sparse.upsert(keys, sparse)
       for (const [id, key] of newIds) {
         if (!this.keyOf.has(id)) {
           this.keyOf.set(id, key)
@@ -423,6 +454,7 @@ export class Collection {
     texts: string[] | null
     vectors: Float32Array | null
     tokens: { data: Float32Array; offsets: Uint32Array } | null
+    sparse: SparseVector[] | null
     newIds: Array<[DocId, number]>
     attributes: (Attributes | null)[] | null
     payloads: unknown[] | null
@@ -437,10 +469,19 @@ export class Collection {
     const vectors = this.vector !== null ? new Float32Array(n * vdim) : null
     const tdim = this.multi?.dim ?? 0
     const tokParts: Float32Array[] = []
+    const sparse: SparseVector[] | null = this.sparse !== null ? [] : null
     const attributes: (Attributes | null)[] | null = this.schema.attributes !== undefined ? [] : null
     const payloads: unknown[] | null = this.schema.payload === true ? [] : null
     for (let i = 0; i < n; i++) {
-      const d = checkOptionsObject(docs[i], `docs[${i}]`, ['id', 'text', 'vector', 'tokens', 'attributes', 'payload'])
+      const d = checkOptionsObject(docs[i], `docs[${i}]`, [
+        'id',
+        'text',
+        'vector',
+        'tokens',
+        'sparse',
+        'attributes',
+        'payload',
+      ])
       attributes?.push((d.attributes as Attributes | undefined) ?? null)
       payloads?.push(d.payload)
       for (const f of Object.keys(d)) {
@@ -449,6 +490,7 @@ export class Collection {
           (f === 'text' && this.text !== null) ||
           (f === 'vector' && this.vector !== null) ||
           (f === 'tokens' && this.multi !== null) ||
+          (f === 'sparse' && this.sparse !== null) ||
           (f === 'attributes' && attributes !== null) ||
           (f === 'payload' && payloads !== null)
         if (!known) throw invalid(`docs[${i}] has a field '${f}' that the collection's schema does not have`)
@@ -494,6 +536,11 @@ export class Collection {
           if (!Number.isFinite(x)) throw new QuiverError('ERR_NON_FINITE', `docs[${i}].tokens holds a non-finite value`)
         tokParts.push(t.data)
       }
+      if (sparse !== null) {
+        if (d.sparse === undefined)
+          throw invalid(`docs[${i}].sparse = { indices, values } is required (the schema has a sparse field)`)
+        sparse.push(d.sparse as SparseVector)
+      }
     }
     let tokens: { data: Float32Array; offsets: Uint32Array } | null = null
     if (this.multi !== null) {
@@ -509,7 +556,7 @@ export class Collection {
       tokens = { data, offsets }
     }
     this.nextKey = next
-    return { keys, texts, vectors, tokens, newIds, attributes, payloads }
+    return { keys, texts, vectors, tokens, sparse, newIds, attributes, payloads }
   }
 
   /** Removes documents by id; unknown ids are ignored. Resolves to the number removed. */
@@ -531,6 +578,7 @@ export class Collection {
       if (this.text !== null) await this.text.remove(ku)
       if (this.vector !== null) await this.vector.remove(ku)
       if (this.multi !== null) await this.multi.remove(ku)
+      if (this.sparse !== null) await this.sparse.remove(ku)
       return keys.length
     })
   }
@@ -546,6 +594,7 @@ export class Collection {
       const t = this.multi.tokens(k)
       if (t !== undefined) doc.tokens = { data: t, n: t.length / this.multi.dim }
     }
+    if (this.sparse !== null) doc.sparse = this.sparse.get(k)
     if (this.schema.attributes !== undefined) doc.attributes = this.primary().getAttributes(k) ?? {}
     if (this.schema.payload === true) {
       const p = this.primary().getPayload(k)
@@ -577,6 +626,7 @@ export class Collection {
       'text',
       'vector',
       'tokens',
+      'sparse',
       'k',
       'fusion',
       'candidates',
@@ -596,7 +646,7 @@ export class Collection {
     if (include.includes('payload') && this.schema.payload !== true)
       throw invalid("include 'payload': the collection's schema has no payload")
     const cand = q.candidates === undefined ? Math.max(50, 4 * k) : checkInt(q.candidates, 'candidates', 1, MAX_K)
-    const lists: Array<{ name: 'text' | 'vector' | 'multiVector'; list: FusionList<Uint32Array> }> = []
+    const lists: Array<{ name: keyof CollectionHit['parts']; list: FusionList<Uint32Array> }> = []
     if (q.vector !== undefined) {
       if (this.vector === null) throw invalid('the query has a vector but the collection has no vector field')
       const metric = this.vector.metric
@@ -619,13 +669,21 @@ export class Collection {
       })
       lists.push({ name: 'multiVector', list: { keys: r.keys, scores: r.scores } })
     }
+    if (q.sparse !== undefined) {
+      if (this.sparse === null) throw invalid('the query has a sparse vector but the collection has no sparse field')
+      if (q.filter !== undefined) {
+        throw invalid('a filter does not apply to the sparse retriever yet: search with filter without `sparse`')
+      }
+      const r = await this.sparse.search(q.sparse as SparseVector, { k: cand })
+      lists.push({ name: 'sparse', list: { keys: r.keys, scores: r.scores } })
+    }
     if (q.text !== undefined) {
       if (this.text === null) throw invalid('the query has text but the collection has no text field')
       if (typeof q.text !== 'string') throw invalid('query.text must be a string')
       const r = await this.text.search(q.text, { k: cand, ...filter })
       lists.push({ name: 'text', list: { keys: r.keys, scores: r.scores } })
     }
-    if (lists.length === 0) throw invalid('the query needs at least one of text, vector, tokens')
+    if (lists.length === 0) throw invalid('the query needs at least one of text, vector, tokens, sparse')
     // A write that overlaps this search may have removed a document between a retriever's answer
     // and now: keep only keys that still have an id, so every hit carries one.
     for (const l of lists) l.list = this.liveOnly(l.list)
@@ -653,9 +711,9 @@ export class Collection {
     }
     let method = q.fusion as FusionMethod | undefined
     if (method === undefined) {
-      const dense = lists.filter((l) => l.name !== 'text')
+      const dense = lists.filter((l) => l.name === 'vector' || l.name === 'multiVector')
       method =
-        lists.length === 2 && dense.length === 1
+        lists.length === 2 && dense.length === 1 && lists[1].name === 'text'
           ? { method: 'convex', alpha: DEFAULT_ALPHA, normalize: 'minmax' }
           : { method: 'rrf', k: 60 }
     }
@@ -705,6 +763,10 @@ export class Collection {
         if (this.multi !== null) {
           parts.multiVector = 'multi.qvr'
           await this.multi.save(path.join(gdir, parts.multiVector))
+        }
+        if (this.sparse !== null) {
+          parts.sparse = 'sparse.qvs'
+          await this.sparse.save(path.join(gdir, parts.sparse))
         }
         const keys = [...this.idOf.keys()]
         const docs: DocsFile = {
@@ -777,6 +839,7 @@ export class Collection {
     c.text = null
     c.vector = null
     c.multi = null
+    c.sparse = null
     c.keyOf = new Map()
     c.idOf = new Map()
     c.texts = new Map()
@@ -805,6 +868,7 @@ export class Collection {
       c.multi = await part(manifest.parts.multiVector, schema.multiVector !== undefined, (f) =>
         MultiVectorIndex.load(f),
       )
+      c.sparse = await part(manifest.parts.sparse, schema.sparse !== undefined, (f) => SparseIndex.load(f))
       // The schema is saved again by the next save: it must describe the parts it sits beside.
       for (const [field, loaded] of [
         ['vector', c.vector],
@@ -814,6 +878,9 @@ export class Collection {
         if (loaded !== null && want !== loaded.dim)
           throw corrupt(dir, `the schema's ${field} dim disagrees with its part`)
       }
+      const vocab = schema.sparse?.vocabSize
+      if (c.sparse !== null && vocab !== undefined && vocab !== c.sparse.vocabSize)
+        throw corrupt(dir, "the schema's sparse vocabSize disagrees with its part")
       let parsed: unknown
       try {
         const body = fs.readFileSync(path.join(gdir, manifest.parts.docs.file))
@@ -838,6 +905,7 @@ export class Collection {
         ['text', c.text],
         ['vector', c.vector],
         ['multiVector', c.multi],
+        ['sparse', c.sparse],
       ] as const) {
         if (index === null) continue
         if (index.size !== n) throw corrupt(dir, `part ${name} holds ${index.size} documents, the id table ${n}`)

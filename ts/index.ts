@@ -168,6 +168,18 @@ export type {
   TextMemoryUsage,
   TextAddOptions,
 } from './text-index'
+export { SparseIndex, SparseEncoder } from './sparse-index'
+export type {
+  SparseVector,
+  SparseCsr,
+  SparseVectors,
+  SparseVectorResult,
+  SparseIndexOptions,
+  SparseSearchResult,
+  SparseSearchOptions,
+  SparseStrategy,
+  SparseMemoryUsage,
+} from './sparse-index'
 export { Collection, DEFAULT_ALPHA } from './collection'
 export type {
   DocId,

@@ -75,6 +75,29 @@ impl<T: Element> ToNapiValue for JsArray<T> {
     }
 }
 
+/// Hits of a scored search (higher is better), best first: what the text and sparse indexes
+/// return.
+#[napi_derive::napi(object, object_from_js = false)]
+pub struct NativeScoredResult {
+    #[napi(ts_type = "Uint32Array")]
+    pub keys: JsArray<u32>,
+    #[napi(ts_type = "Float32Array")]
+    pub scores: JsArray<f32>,
+}
+
+/// `(key, score)` hits as a [`NativeScoredResult`].
+pub fn scored(v: Vec<(u32, f32)>) -> NativeScoredResult {
+    NativeScoredResult {
+        keys: JsArray(v.iter().map(|h| h.0).collect()),
+        scores: JsArray(v.iter().map(|h| h.1).collect()),
+    }
+}
+
+/// One [`NativeScoredResult`] per query.
+pub fn scored_batch(v: Vec<Vec<(u32, f32)>>) -> Vec<NativeScoredResult> {
+    v.into_iter().map(scored).collect()
+}
+
 /// A napi status as a `Result`.
 fn ok(status: sys::napi_status, what: &str) -> napi::Result<()> {
     if status == sys::Status::napi_ok {

@@ -7,6 +7,7 @@ mod arrays;
 mod common;
 mod error;
 mod multi_vector;
+mod sparse_index;
 mod tasks;
 mod text_index;
 mod vector_index;
@@ -17,6 +18,7 @@ use napi_derive::napi;
 use crate::tasks::{job, Job};
 
 pub use multi_vector::*;
+pub use sparse_index::*;
 pub use text_index::*;
 pub use vector_index::*;
 

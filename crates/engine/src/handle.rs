@@ -32,7 +32,8 @@ macro_rules! impl_store {
 impl_store!(
     crate::SharedIndex,
     crate::multi_vector::SharedMultiIndex,
-    crate::text_index::SharedTextIndex
+    crate::text_index::SharedTextIndex,
+    crate::sparse_index::SharedSparseIndex
 );
 
 /// A closable shared owner of a `T`.

@@ -9,7 +9,8 @@
 //! - `persist.rs`: the index file's sections on the shared container (`quiver-container`):
 //!   atomic save, checked read or memory-mapped load; [`write_atomic`] for small files.
 //! - `options.rs`: option names and values as a host language passes them, parsed.
-//! - `multi_vector.rs`, `text_index.rs`: the multi-vector (MUVERA) and BM25 indexes.
+//! - `multi_vector.rs`, `text_index.rs`, `sparse_index.rs`: the multi-vector (MUVERA), BM25
+//!   and learned-sparse indexes; `pooled.rs`: the locking shell of the sparse index.
 //!
 //! A host binding depends on this crate alone: the types of the other crates it needs are
 //! re-exported here.
@@ -22,9 +23,11 @@ pub mod meta;
 pub mod multi_vector;
 pub mod options;
 pub mod persist;
+pub mod pooled;
 pub mod quantized;
 pub mod scorer;
 pub mod shared;
+pub mod sparse_index;
 pub mod store;
 pub mod text_index;
 pub mod vector_index;
@@ -42,5 +45,7 @@ pub use quiver_filter::{Filter, Schema};
 pub use shared::{AddOutcome, SharedIndex};
 pub use vector_index::{BatchHits, MemoryUsage, SearchHits, VectorIndex};
 
-pub use quiver_lexical::{Bm25Params, TextIndex};
+pub use quiver_lexical::{
+    Bm25Params, SparseBatch, SparseEncoder, SparseIndex, SparseStrategy, SparseVec, TextIndex,
+};
 pub use quiver_muvera::fde::{FdeEncoder, FdeParams, ENCODER_VERSION};

@@ -6,7 +6,9 @@
 use std::path::PathBuf;
 
 use quiver_distance::Metric;
-use quiver_lexical::{AnalyzerConfig, AnalyzerKind, StopWords, Strategy, TokenizerMode};
+use quiver_lexical::{
+    AnalyzerConfig, AnalyzerKind, SparseStrategy, StopWords, Strategy, TokenizerMode,
+};
 use quiver_muvera::fde::FdeParams;
 use quiver_muvera::store::TokenStorage;
 
@@ -110,6 +112,19 @@ pub fn text_strategy(s: &str) -> Result<Strategy> {
         o => Err(err!(
             InvalidArgument,
             "strategy must be 'bmm', 'bmw' or 'exhaustive', got '{o}'"
+        )),
+    }
+}
+
+/// Sparse top-k strategy: `"maxscore"` (or empty: the default), `"wand"` or `"exhaustive"`.
+pub fn sparse_strategy(s: &str) -> Result<SparseStrategy> {
+    match s {
+        "maxscore" | "" => Ok(SparseStrategy::MaxScore),
+        "wand" => Ok(SparseStrategy::Wand),
+        "exhaustive" => Ok(SparseStrategy::Exhaustive),
+        o => Err(err!(
+            InvalidArgument,
+            "strategy must be 'maxscore', 'wand' or 'exhaustive', got '{o}'"
         )),
     }
 }
@@ -311,6 +326,7 @@ mod tests {
             quant_kind("pq", 1, 1, 300, false).err(),
             token_storage("f8").err(),
             text_strategy("fast").err(),
+            sparse_strategy("bmm").err(),
             analyzer("spacy", None, None, false, "none", &[]).err(),
             analyzer("default", None, None, false, "french", &[]).err(),
             FdeOptions {

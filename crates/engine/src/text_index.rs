@@ -10,10 +10,9 @@ use parking_lot::{MappedRwLockReadGuard, Mutex, RwLock, RwLockReadGuard};
 use quiver_lexical::{AnalyzerConfig, Bm25Params, LexicalError, Strategy, TextIndex};
 use rayon::prelude::*;
 
-use crate::config::MAX_THREADS;
 use crate::error::{err, Error, Result};
 use crate::meta::{Meta, MetaConfig, MetaInput};
-use crate::vector_index::build_pool;
+use crate::vector_index::checked_pool;
 use crate::AddOutcome;
 
 /// Maps a lexical error to a coded engine error.
@@ -60,16 +59,10 @@ impl SharedTextIndex {
     }
 
     fn with_meta(index: TextIndex, meta: Meta, threads: usize) -> Result<Self> {
-        if threads == 0 || threads > MAX_THREADS {
-            return Err(err!(
-                InvalidArgument,
-                "threads must be an integer in 1..={MAX_THREADS}, got {threads}"
-            ));
-        }
         Ok(SharedTextIndex {
             writer: Mutex::new(()),
             inner: RwLock::new(TextState { index, meta }),
-            pool: build_pool(threads)?,
+            pool: checked_pool(threads)?,
         })
     }
 

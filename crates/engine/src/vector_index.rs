@@ -12,7 +12,7 @@ use quiver_distance::{normalize, Metric, TopK};
 use quiver_hnsw::{splitmix64, Graph, Params};
 use rayon::prelude::*;
 
-use crate::config::{search_params, Config, IndexKind, MAX_VECTORS};
+use crate::config::{search_params, Config, IndexKind, MAX_THREADS, MAX_VECTORS};
 use crate::error::{err, Error, Result};
 use crate::meta::{Meta, MetaBatch, MetaConfig};
 use crate::quantized::{AnyQuantizer, CodeScorer, Originals, QuantKind};
@@ -116,6 +116,17 @@ pub(crate) fn build_pool(threads: usize) -> Result<rayon::ThreadPool> {
         .thread_name(|i| format!("quiver-{i}"))
         .build()
         .map_err(|e| err!(Internal, "cannot start the thread pool: {e}"))
+}
+
+/// [`build_pool`] for a host-given thread count, checked to be in 1..=[`MAX_THREADS`].
+pub(crate) fn checked_pool(threads: usize) -> Result<rayon::ThreadPool> {
+    if threads == 0 || threads > MAX_THREADS {
+        return Err(err!(
+            InvalidArgument,
+            "threads must be an integer in 1..={MAX_THREADS}, got {threads}"
+        ));
+    }
+    build_pool(threads)
 }
 
 impl VectorIndex {

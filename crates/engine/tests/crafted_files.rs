@@ -515,3 +515,20 @@ fn crafted_text_files() {
     }
     report("TextIndex", &t);
 }
+
+#[test]
+fn crafted_sparse_files() {
+    let dir = tmp_dir("crafted-sparse");
+    let mut t = Tally {
+        rejected: 0,
+        loaded: 0,
+        failures: Vec::new(),
+    };
+    for base in &sparse_bases(&dir) {
+        let path = dir.join(format!("{}-as-is", base.name));
+        write_sections(&path, &SPARSE, 1, &base.sections);
+        assert_eq!(load_and_check(base.loader, &path), Ok(Outcome::Loaded));
+        run(&dir, base, generic_cases(base), &mut t);
+    }
+    report("SparseIndex", &t);
+}

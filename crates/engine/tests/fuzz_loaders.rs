@@ -234,3 +234,9 @@ fn fuzz_text_index_loader() {
     let dir = tmp_dir("fuzz-text");
     fuzz("TextIndex", &text_bases(&dir), &dir);
 }
+
+#[test]
+fn fuzz_sparse_index_loader() {
+    let dir = tmp_dir("fuzz-sparse");
+    fuzz("SparseIndex", &sparse_bases(&dir), &dir);
+}

@@ -56,6 +56,7 @@ pub use bm25::{Bm25Params, Strategy};
 pub use error::{LexicalError, Result};
 pub use index::{AnalyzedBatch, AnalyzedDoc, TextIndex, TextMemory};
 pub use sparse::{
-    SparseBatch, SparseConfig, SparseEncoder, SparseIndex, SparseMemory, SparseStrategy, SparseVec,
+    PreparedSparse, SparseBatch, SparseConfig, SparseEncoder, SparseIndex, SparseMemory,
+    SparseStrategy, SparseVec,
 };
 pub use stopwords::StopWords;

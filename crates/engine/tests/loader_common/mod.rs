@@ -11,12 +11,16 @@ use quiver_engine::multi_vector::{DocBatch, MultiConfig, MultiVectorIndex};
 use quiver_engine::quantized::{Originals, QuantConfig, QuantKind};
 use quiver_engine::{persist, Config, ErrorCode, IndexKind, Metric, VectorIndex};
 use quiver_hnsw::splitmix64;
-use quiver_lexical::{AnalyzerConfig, Bm25Params, LexicalError, TextIndex};
+use quiver_lexical::{
+    AnalyzerConfig, Bm25Params, LexicalError, SparseBatch, SparseConfig, SparseIndex,
+    SparseStrategy, SparseVec, TextIndex,
+};
 use quiver_muvera::fde::FdeParams;
 use quiver_muvera::store::TokenStorage;
 
 pub const INDEX: Format = Format::new(*b"QVRINDEX", 2, "index file");
 pub const TEXT: Format = Format::new(*b"QVRTEXT\0", 1, "text index file");
+pub const SPARSE: Format = Format::new(*b"QVRSPRS\0", 1, "sparse index file");
 
 pub type Sections = Vec<(u32, Vec<u8>)>;
 
@@ -51,12 +55,14 @@ pub enum Loader {
     Vector,
     Multi,
     Text,
+    Sparse,
 }
 
 impl Loader {
     pub fn format(self) -> Format {
         match self {
             Loader::Text => TEXT,
+            Loader::Sparse => SPARSE,
             _ => INDEX,
         }
     }
@@ -249,6 +255,38 @@ pub fn text_bases(dir: &Path) -> Vec<Base> {
     }]
 }
 
+pub fn sparse_file(dir: &Path, name: &str) -> PathBuf {
+    let mut ix = SparseIndex::new(SparseConfig { vocab_size: 64 });
+    let mut r = Rng(12);
+    let keys: Vec<u32> = (0..300).map(|i| i * 3 + 1).collect();
+    let (mut indptr, mut indices, mut values) = (vec![0u32], Vec::new(), Vec::new());
+    for _ in &keys {
+        let mut terms: Vec<u32> = (0..r.below(9)).map(|_| r.below(64) as u32).collect();
+        terms.sort_unstable();
+        terms.dedup();
+        for t in terms {
+            indices.push(t);
+            values.push(r.f() + 0.6);
+        }
+        indptr.push(indices.len() as u32);
+    }
+    ix.add(&keys, SparseBatch::new(&indptr, &indices, &values), false)
+        .unwrap();
+    ix.remove(&[1, 4]);
+    let p = dir.join(format!("{name}.qvs"));
+    ix.save(&p).unwrap();
+    p
+}
+
+pub fn sparse_bases(dir: &Path) -> Vec<Base> {
+    let p = sparse_file(dir, "sparse");
+    vec![Base {
+        name: "sparse".into(),
+        loader: Loader::Sparse,
+        sections: read_sections(&p, &SPARSE),
+    }]
+}
+
 /// What loading a file did.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Outcome {
@@ -299,6 +337,13 @@ pub fn load_and_check(loader: Loader, path: &Path) -> Result<Outcome, String> {
         }
         Loader::Text => match TextIndex::load(path) {
             Ok(ix) => check_text(&ix).map(|()| Outcome::Loaded),
+            Err(LexicalError::Corrupt(_) | LexicalError::VersionMismatch(_)) => {
+                Ok(Outcome::Rejected)
+            }
+            Err(e) => Err(format!("uncoded error {e}")),
+        },
+        Loader::Sparse => match SparseIndex::load(path) {
+            Ok(ix) => check_sparse(&ix).map(|()| Outcome::Loaded),
             Err(LexicalError::Corrupt(_) | LexicalError::VersionMismatch(_)) => {
                 Ok(Outcome::Rejected)
             }
@@ -410,4 +455,40 @@ pub fn no_panic<T>(f: impl FnOnce() -> Result<T, String>) -> Result<T, String> {
                 .unwrap_or_default()
         )),
     }
+}
+
+pub fn check_sparse(ix: &SparseIndex) -> Result<(), String> {
+    let n = ix.len();
+    let vocab = ix.config().vocab_size;
+    let mut r = Rng(97);
+    for k in [n.max(1), 3] {
+        let mut terms: Vec<u32> = (0..6)
+            .map(|_| (r.next() % u64::from(vocab.max(1))) as u32)
+            .collect();
+        terms.sort_unstable();
+        terms.dedup();
+        let vals: Vec<f32> = terms.iter().map(|_| r.f() + 0.6).collect();
+        let q = SparseVec::new(&terms, &vals);
+        let mut lists = Vec::new();
+        for s in [
+            SparseStrategy::MaxScore,
+            SparseStrategy::Wand,
+            SparseStrategy::Exhaustive,
+        ] {
+            let h = ix
+                .search_with(&q, k, s)
+                .map_err(|e| format!("search failed: {e}"))?;
+            let keys: Vec<u32> = h.iter().map(|x| x.0).collect();
+            let scores: Vec<f32> = h.iter().map(|x| x.1).collect();
+            if keys.len() > k.min(n) {
+                return Err(format!("{} hits for k {k}", keys.len()));
+            }
+            check_hits(&keys, &scores, keys.len(), |key| ix.contains(key))?;
+            lists.push(h);
+        }
+        if lists[0] != lists[2] || lists[1] != lists[2] {
+            return Err("a pruned strategy disagrees with the exhaustive one".into());
+        }
+    }
+    Ok(())
 }

@@ -29,6 +29,20 @@ impl SparseMemory {
     }
 }
 
+/// Vectors validated per [`PREPARE_CHUNK`] between two progress reports.
+pub const PREPARE_CHUNK: usize = 1024;
+
+/// A batch validated and canonicalised by [`SparseIndex::prepare_add`], applied by
+/// [`SparseIndex::apply`].
+#[derive(Debug)]
+pub struct PreparedSparse {
+    keys: Vec<u32>,
+    terms: Vec<u32>,
+    vals: Vec<f32>,
+    offs: Vec<usize>,
+    upsert: bool,
+}
+
 /// One term's postings: strictly increasing slots with `u8` impacts, in blocks of
 /// [`BLOCK`].
 #[derive(Clone, Debug, Default)]
@@ -229,8 +243,23 @@ impl SparseIndex {
     /// Adds documents. `keys[i]` gets vector `i` of `vectors`. With `upsert`, an existing key
     /// is replaced (its old document removed); without, an existing key is an error.
     /// All-or-nothing: everything is validated before anything changes (see
-    /// [`crate::sparse`] for the rules).
+    /// [`crate::sparse`] for the rules). Equivalent to [`SparseIndex::prepare_add`] then
+    /// [`SparseIndex::apply`].
     pub fn add(&mut self, keys: &[u32], vectors: SparseBatch<'_>, upsert: bool) -> Result<()> {
+        let batch = self.prepare_add(keys, vectors, upsert, &|_, _| true)?;
+        self.apply(batch)
+    }
+
+    /// Validates a batch and puts its vectors in canonical form, needing only `&self` (so a
+    /// caller can run it outside a write lock). `progress(done, total)` is called every
+    /// [`PREPARE_CHUNK`] vectors; returning `false` stops with [`LexicalError::Cancelled`].
+    pub fn prepare_add(
+        &self,
+        keys: &[u32],
+        vectors: SparseBatch<'_>,
+        upsert: bool,
+        progress: &dyn Fn(usize, usize) -> bool,
+    ) -> Result<PreparedSparse> {
         let ip = vectors.indptr;
         if ip.len() != keys.len() + 1 {
             return Err(invalid(format!(
@@ -239,31 +268,7 @@ impl SparseIndex {
                 ip.len()
             )));
         }
-        if ip[0] != 0 {
-            return Err(invalid(format!("indptr must start at 0, got {}", ip[0])));
-        }
-        if vectors.indices.len() != vectors.values.len() {
-            return Err(invalid(format!(
-                "{} indices but {} values",
-                vectors.indices.len(),
-                vectors.values.len()
-            )));
-        }
-        for (i, w) in ip.windows(2).enumerate() {
-            if w[1] < w[0] {
-                return Err(invalid(format!(
-                    "indptr decreases at vector {i} ({} then {})",
-                    w[0], w[1]
-                )));
-            }
-        }
-        let last = ip[ip.len() - 1] as usize;
-        if last != vectors.indices.len() {
-            return Err(invalid(format!(
-                "indptr ends at {last} but there are {} indices",
-                vectors.indices.len()
-            )));
-        }
+        vectors.check()?;
         let mut seen = HashSet::with_capacity(keys.len());
         for &k in keys {
             if !seen.insert(k) {
@@ -282,6 +287,9 @@ impl SparseIndex {
         offs.push(0usize);
         let mut scratch = Vec::new();
         for i in 0..keys.len() {
+            if i % PREPARE_CHUNK == 0 && i > 0 && !progress(i, keys.len()) {
+                return Err(LexicalError::Cancelled);
+            }
             let r = ip[i] as usize..ip[i + 1] as usize;
             canonical(
                 &|| format!("vector {i} (key {})", keys[i]),
@@ -294,6 +302,35 @@ impl SparseIndex {
             )?;
             offs.push(terms.len());
         }
+        if !progress(keys.len(), keys.len()) {
+            return Err(LexicalError::Cancelled);
+        }
+        Ok(PreparedSparse {
+            keys: keys.to_vec(),
+            terms,
+            vals,
+            offs,
+            upsert,
+        })
+    }
+
+    /// Applies a batch from [`SparseIndex::prepare_add`]. Without `upsert`, a key that became
+    /// present since is an error (nothing changes).
+    pub fn apply(&mut self, batch: PreparedSparse) -> Result<()> {
+        let PreparedSparse {
+            keys,
+            terms,
+            vals,
+            offs,
+            upsert,
+        } = batch;
+        if !upsert {
+            if let Some(k) = keys.iter().find(|k| self.key_slot.contains_key(k)) {
+                return Err(invalid(format!(
+                    "key {k} is already in the sparse index (use upsert to replace it)"
+                )));
+            }
+        }
         let replaced = keys
             .iter()
             .filter(|k| self.key_slot.contains_key(k))
@@ -304,7 +341,7 @@ impl SparseIndex {
                 return Err(invalid("the sparse index would exceed its document limit"));
             }
         }
-        for k in keys {
+        for k in &keys {
             if let Some(s) = self.key_slot.remove(k) {
                 self.delete_slot(s);
             }

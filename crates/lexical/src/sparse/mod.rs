@@ -71,7 +71,7 @@ pub mod persist;
 pub mod search;
 
 pub use encoder::SparseEncoder;
-pub use index::{SparseIndex, SparseMemory};
+pub use index::{PreparedSparse, SparseIndex, SparseMemory, PREPARE_CHUNK};
 
 use crate::error::{invalid, Result};
 
@@ -126,6 +126,56 @@ impl<'a> SparseBatch<'a> {
     /// Whether the batch holds no vector.
     pub fn is_empty(&self) -> bool {
         self.len() == 0
+    }
+
+    /// Checks the CSR structure: `indptr` is not empty, starts at 0, never decreases and
+    /// ends at `indices.len()`, which equals `values.len()`. The vectors themselves are
+    /// checked where they are used.
+    pub fn check(&self) -> Result<()> {
+        let ip = self.indptr;
+        let Some(&first) = ip.first() else {
+            return Err(invalid(
+                "indptr must have one entry per vector plus one (got none)",
+            ));
+        };
+        if first != 0 {
+            return Err(invalid(format!("indptr must start at 0, got {first}")));
+        }
+        if self.indices.len() != self.values.len() {
+            return Err(invalid(format!(
+                "{} indices but {} values",
+                self.indices.len(),
+                self.values.len()
+            )));
+        }
+        for (i, w) in ip.windows(2).enumerate() {
+            if w[1] < w[0] {
+                return Err(invalid(format!(
+                    "indptr decreases at vector {i} ({} then {})",
+                    w[0], w[1]
+                )));
+            }
+        }
+        let last = ip[ip.len() - 1] as usize;
+        if last != self.indices.len() {
+            return Err(invalid(format!(
+                "indptr ends at {last} but there are {} indices",
+                self.indices.len()
+            )));
+        }
+        Ok(())
+    }
+
+    /// Vector `i` (the batch must have passed [`SparseBatch::check`]).
+    pub fn vector(&self, i: usize) -> SparseVec<'a> {
+        let r = self.indptr[i] as usize..self.indptr[i + 1] as usize;
+        SparseVec::new(&self.indices[r.clone()], &self.values[r])
+    }
+
+    /// The vectors, after [`SparseBatch::check`].
+    pub fn vectors(&self) -> Result<Vec<SparseVec<'a>>> {
+        self.check()?;
+        Ok((0..self.len()).map(|i| self.vector(i)).collect())
     }
 }
 

@@ -1,0 +1,332 @@
+//! `NativeSparseIndex` and `NativeSparseEncoder`: the JS classes over
+//! `quiver_engine::sparse_index::SharedSparseIndex` (exact top-k dot product over learned sparse
+//! vectors) and `quiver_engine::SparseEncoder`. Translation only.
+
+use std::path::{Path, PathBuf};
+use std::sync::atomic::AtomicBool;
+
+use napi::bindgen_prelude::{AsyncTask, Float32Array, Uint32Array, Uint8Array};
+use napi::Env;
+use napi_derive::napi;
+use quiver_engine::options;
+use quiver_engine::sparse_index::{self, SharedSparseIndex, SparseHits};
+use quiver_engine::{
+    AddOutcome, Error as EngineError, Handle, SparseBatch, SparseEncoder, SparseVec,
+};
+
+use crate::arrays::{scored, scored_batch, JsArray, NativeScoredResult};
+use crate::common::{close_methods, store_methods};
+use crate::error::{guard, to_js};
+use crate::tasks::{access, check_cancel, job, report, Job, Progress};
+use crate::vector_index::{add_result, flag, CancelToken, NativeAddResult};
+
+/// Sparse index options, resolved by the TypeScript layer.
+#[napi(object)]
+pub struct NativeSparseConfig {
+    /// Term ids must be below this (1..=2^32-1).
+    pub vocab_size: u32,
+    pub threads: u32,
+}
+
+/// Heap bytes of a sparse index, by part.
+#[napi(object)]
+pub struct NativeSparseMemory {
+    pub total: f64,
+    pub forward: f64,
+    pub postings: f64,
+    pub documents: f64,
+}
+
+/// One sparse vector: term ids (sorted) and weights.
+#[napi(object, object_from_js = false)]
+pub struct NativeSparseVector {
+    #[napi(ts_type = "Uint32Array")]
+    pub indices: JsArray<u32>,
+    #[napi(ts_type = "Float32Array")]
+    pub values: JsArray<f32>,
+}
+
+/// Sparse vectors in CSR form.
+#[napi(object, object_from_js = false)]
+pub struct NativeSparseCsr {
+    #[napi(ts_type = "Uint32Array")]
+    pub indptr: JsArray<u32>,
+    #[napi(ts_type = "Uint32Array")]
+    pub indices: JsArray<u32>,
+    #[napi(ts_type = "Float32Array")]
+    pub values: JsArray<f32>,
+}
+
+fn vector((indices, values): (Vec<u32>, Vec<f32>)) -> NativeSparseVector {
+    NativeSparseVector {
+        indices: JsArray(indices),
+        values: JsArray(values),
+    }
+}
+
+fn wrap(index: SharedSparseIndex) -> NativeSparseIndex {
+    NativeSparseIndex {
+        handle: Handle::new(index, "SparseIndex"),
+    }
+}
+
+fn load(path: String, threads: u32) -> Result<SharedSparseIndex, EngineError> {
+    SharedSparseIndex::load(&PathBuf::from(path), threads as usize)
+}
+
+/// An exact top-k dot-product index over sparse vectors.
+#[napi]
+pub struct NativeSparseIndex {
+    handle: Handle<SharedSparseIndex>,
+}
+
+#[napi]
+impl NativeSparseIndex {
+    /// An empty index.
+    #[napi(constructor)]
+    pub fn new(env: Env, config: NativeSparseConfig) -> napi::Result<Self> {
+        guard(|| SharedSparseIndex::create(config.vocab_size, config.threads as usize))
+            .map(wrap)
+            .map_err(|e| to_js(&env, e))
+    }
+
+    /// Loads a sparse index file on a worker thread.
+    #[napi(ts_return_type = "Promise<NativeSparseIndex>")]
+    pub fn load(
+        path: String,
+        threads: u32,
+    ) -> AsyncTask<Job<SharedSparseIndex, NativeSparseIndex>> {
+        job(move || load(path, threads), wrap)
+    }
+
+    /// Loads a sparse index file on the JS thread.
+    #[napi]
+    pub fn load_sync(env: Env, path: String, threads: u32) -> napi::Result<NativeSparseIndex> {
+        guard(|| load(path, threads))
+            .map(wrap)
+            .map_err(|e| to_js(&env, e))
+    }
+
+    /// Adds (or with `upsert` replaces) a CSR batch on a worker thread; all or nothing.
+    #[napi(
+        ts_args_type = "keys: Uint32Array, indptr: Uint32Array, indices: Uint32Array, values: Float32Array, upsert: boolean, onProgress?: ((err: Error | null, done: number, total: number) => void) | null, cancel?: CancelToken | null",
+        ts_return_type = "Promise<NativeAddResult>"
+    )]
+    #[allow(clippy::too_many_arguments)]
+    pub fn add(
+        &self,
+        keys: Uint32Array,
+        indptr: Uint32Array,
+        indices: Uint32Array,
+        values: Float32Array,
+        upsert: bool,
+        on_progress: Option<Progress>,
+        cancel: Option<&CancelToken>,
+    ) -> AsyncTask<Job<AddOutcome, NativeAddResult>> {
+        let (inner, cancel) = (self.handle.get(), flag(cancel));
+        let (keys, indptr, indices, values) = (
+            keys.to_vec(),
+            indptr.to_vec(),
+            indices.to_vec(),
+            values.to_vec(),
+        );
+        job(
+            move || {
+                let batch = SparseBatch::new(&indptr, &indices, &values);
+                inner?.add(&keys, batch, upsert, &cancel, &report(on_progress.as_ref()))
+            },
+            add_result,
+        )
+    }
+
+    /// Adds (or replaces) a CSR batch on the JS thread.
+    #[napi]
+    pub fn add_sync(
+        &self,
+        env: Env,
+        keys: Uint32Array,
+        indptr: Uint32Array,
+        indices: Uint32Array,
+        values: Float32Array,
+        upsert: bool,
+    ) -> napi::Result<()> {
+        let never = AtomicBool::new(false);
+        let batch = SparseBatch::new(&indptr, &indices, &values);
+        guard(|| {
+            self.handle
+                .get()?
+                .add(&keys, batch, upsert, &never, &|_, _| {})
+        })
+        .map(|_| ())
+        .map_err(|e| to_js(&env, e))
+    }
+
+    /// Exact top-k on a worker thread.
+    #[napi(ts_return_type = "Promise<NativeScoredResult>")]
+    pub fn search(
+        &self,
+        indices: Uint32Array,
+        values: Float32Array,
+        k: u32,
+        strategy: String,
+        cancel: Option<&CancelToken>,
+    ) -> AsyncTask<Job<SparseHits, NativeScoredResult>> {
+        let (inner, cancel) = (self.handle.get(), flag(cancel));
+        let (indices, values) = (indices.to_vec(), values.to_vec());
+        job(
+            move || {
+                let inner = inner?;
+                check_cancel(&cancel)?;
+                let q = SparseVec::new(&indices, &values);
+                inner.search(q, k as usize, options::sparse_strategy(&strategy)?)
+            },
+            scored,
+        )
+    }
+
+    /// Exact top-k on the JS thread.
+    #[napi]
+    pub fn search_sync(
+        &self,
+        env: Env,
+        indices: Uint32Array,
+        values: Float32Array,
+        k: u32,
+        strategy: String,
+    ) -> napi::Result<NativeScoredResult> {
+        guard(|| {
+            let q = SparseVec::new(&indices, &values);
+            self.handle
+                .get()?
+                .search(q, k as usize, options::sparse_strategy(&strategy)?)
+        })
+        .map(scored)
+        .map_err(|e| to_js(&env, e))
+    }
+
+    /// Searches a CSR batch of queries on the pool (one result per query).
+    #[napi(ts_return_type = "Promise<NativeScoredResult[]>")]
+    pub fn search_batch(
+        &self,
+        indptr: Uint32Array,
+        indices: Uint32Array,
+        values: Float32Array,
+        k: u32,
+        strategy: String,
+    ) -> AsyncTask<Job<Vec<SparseHits>, Vec<NativeScoredResult>>> {
+        let inner = self.handle.get();
+        let (indptr, indices, values) = (indptr.to_vec(), indices.to_vec(), values.to_vec());
+        job(
+            move || {
+                let batch = SparseBatch::new(&indptr, &indices, &values);
+                inner?.search_batch(batch, k as usize, options::sparse_strategy(&strategy)?)
+            },
+            scored_batch,
+        )
+    }
+
+    /// The stored vector of `key` (sorted term ids, zero weights dropped), or null.
+    #[napi]
+    pub fn get(&self, env: Env, key: u32) -> napi::Result<Option<NativeSparseVector>> {
+        access(&env, &self.handle, |i| i.read().get(key).map(vector))
+    }
+
+    /// Whether `key` is present.
+    #[napi]
+    pub fn has(&self, env: Env, key: u32) -> napi::Result<bool> {
+        access(&env, &self.handle, |i| i.read().contains(key))
+    }
+
+    /// Live documents (empty ones included).
+    #[napi(getter)]
+    pub fn size(&self, env: Env) -> napi::Result<u32> {
+        access(&env, &self.handle, |i| i.read().len() as u32)
+    }
+
+    /// The vocabulary size term ids must stay below.
+    #[napi(getter)]
+    pub fn vocab_size(&self, env: Env) -> napi::Result<u32> {
+        access(&env, &self.handle, |i| i.read().config().vocab_size)
+    }
+
+    /// Heap bytes held, by part.
+    #[napi]
+    pub fn memory_usage(&self, env: Env) -> napi::Result<NativeSparseMemory> {
+        access(&env, &self.handle, |i| {
+            let m = i.read().memory_usage();
+            NativeSparseMemory {
+                total: m.total() as f64,
+                forward: m.forward as f64,
+                postings: m.postings as f64,
+                documents: m.documents as f64,
+            }
+        })
+    }
+}
+
+store_methods!(NativeSparseIndex);
+
+/// A query encoder for inference-free sparse models: tokenizer plus per-token weights.
+#[napi]
+pub struct NativeSparseEncoder {
+    handle: Handle<SparseEncoder>,
+}
+
+fn wrap_encoder(e: SparseEncoder) -> NativeSparseEncoder {
+    NativeSparseEncoder {
+        handle: Handle::new(e, "SparseEncoder"),
+    }
+}
+
+#[napi]
+impl NativeSparseEncoder {
+    /// Reads a tokenizer.json and a weights file.
+    #[napi(factory)]
+    pub fn from_files(env: Env, tokenizer_json: String, weights: String) -> napi::Result<Self> {
+        guard(|| {
+            sparse_index::sparse_encoder_from_files(Path::new(&tokenizer_json), Path::new(&weights))
+        })
+        .map(wrap_encoder)
+        .map_err(|e| to_js(&env, e))
+    }
+
+    /// Builds an encoder from the bytes of the two files.
+    #[napi(factory)]
+    pub fn from_buffers(
+        env: Env,
+        tokenizer_json: Uint8Array,
+        weights: Uint8Array,
+    ) -> napi::Result<Self> {
+        guard(|| sparse_index::sparse_encoder(&tokenizer_json, &weights))
+            .map(wrap_encoder)
+            .map_err(|e| to_js(&env, e))
+    }
+
+    /// The vocabulary size (every encoded term id is below it).
+    #[napi(getter)]
+    pub fn vocab_size(&self, env: Env) -> napi::Result<u32> {
+        access(&env, &self.handle, |e| e.vocab_size())
+    }
+
+    /// The sparse vector of one text.
+    #[napi]
+    pub fn encode(&self, env: Env, text: String) -> napi::Result<NativeSparseVector> {
+        guard(|| sparse_index::encode(&*self.handle.get()?, &text))
+            .map(vector)
+            .map_err(|e| to_js(&env, e))
+    }
+
+    /// The sparse vectors of many texts, in CSR form.
+    #[napi]
+    pub fn encode_batch(&self, env: Env, texts: Vec<String>) -> napi::Result<NativeSparseCsr> {
+        guard(|| sparse_index::encode_batch(&*self.handle.get()?, &texts))
+            .map(|(indptr, indices, values)| NativeSparseCsr {
+                indptr: JsArray(indptr),
+                indices: JsArray(indices),
+                values: JsArray(values),
+            })
+            .map_err(|e| to_js(&env, e))
+    }
+}
+
+close_methods!(NativeSparseEncoder);
