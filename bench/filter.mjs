@@ -4,7 +4,10 @@
 // prefilter + exact scan, on the same index parameters (M = 16, efConstruction = 200, k = 10).
 //
 //   node --expose-gc bench/filter.mjs [--dataset fashion-mnist,synthetic] [--queries N] [--quick]
-//                                     [--efs 16,32,64,128,256,512]
+//                                     [--efs 16,32,64,128,256,512] [--engines quiver,hnswlib,usearch,js]
+//                                     [--workloads own-class,kw-1pct,...] [--sweep-forced acorn,graph]
+// (--sweep-forced runs those forced strategies at every ef as well: a planner diagnostic, in the
+// raw output only. Any option beyond --dataset/--queries writes the quick summary.)
 //
 // Workloads (per dataset; every row carries the same synthetic attributes, Fashion-MNIST rows
 // also their real class):
@@ -42,8 +45,16 @@ const { values: args } = parseArgs({
     queries: { type: 'string' },
     efs: { type: 'string' },
     quick: { type: 'boolean', default: false },
+    engines: { type: 'string', default: 'quiver,hnswlib,usearch,js' }, // quiver always runs
+    workloads: { type: 'string' },
+    'sweep-forced': { type: 'string' },
   },
 });
+const ENGINES = new Set(args.engines.split(','));
+/** Forced strategies to run at every ef too (raw output only: a diagnostic for the planner). */
+const SWEEP_FORCED = args['sweep-forced'] ? args['sweep-forced'].split(',') : [];
+/** Anything but the default full run writes the quick summary, never bench/summaries/. */
+const PARTIAL = args.quick || !!args.efs || !!args.workloads || ENGINES.size < 4 || SWEEP_FORCED.length > 0;
 const QUICK = args.quick;
 const K = 10;
 const TARGET = 0.95;
@@ -405,11 +416,24 @@ async function runOurs(d, built, wl, filters, gt) {
   // sanity: count() agrees with the JS predicate on the first query
   const c0 = index.count(filters[0]);
   if (c0 !== gt.matched[0]) throw new Error(`${wl.id}: count(filter) = ${c0}, JS predicate matches ${gt.matched[0]}`);
+  // what evaluating the filter alone costs (count() builds the same bitmap a search starts from)
+  for (let i = 0; i < Math.min(WARMUP, d.nq); i++) index.count(filters[i]);
+  const tc = performance.now();
+  for (let i = 0; i < d.nq; i++) index.count(filters[i]);
+  const countUs = ((performance.now() - tc) * 1000) / d.nq;
   const points = [];
   for (const ef of EFS) points.push(oursPoint(d, index, filters, gt, ef, 'auto'));
   const chosen = pick(points);
   const forced = ['exact', 'acorn', 'graph'].map((s) => oursPoint(d, index, filters, gt, chosen.ef, s));
-  return { points, chosen, forced };
+  const sweeps = {};
+  for (const s of SWEEP_FORCED) {
+    sweeps[s] = EFS.map((ef) => oursPoint(d, index, filters, gt, ef, s));
+    for (const p of sweeps[s])
+      log(
+        `      ${s} ef ${p.ef}: recall ${p.recall.toFixed(4)}, ${p.qps.toFixed(0)} QPS, ${p.distancesPerQuery.toFixed(0)} distances`,
+      );
+  }
+  return { countUs, points, chosen, forced, sweeps };
 }
 
 async function buildHnswlib(d) {
@@ -540,13 +564,14 @@ function markdown(res, sum) {
 
 const resultsDir = path.join(BENCH_DIR, 'results');
 fs.mkdirSync(resultsDir, { recursive: true });
-const t00 = nowMs();
 for (const name of args.dataset.split(',')) {
   log(`dataset ${name}`);
+  const t0 = nowMs();
   const busyBefore = await backgroundCpuBusy(1000);
   const d = await loadData(name);
   const at = makeAttributes(d);
-  const workloads = makeWorkloads(d, at);
+  const want = args.workloads?.split(',');
+  const workloads = makeWorkloads(d, at).filter((w) => !want || want.includes(w.id));
   const res = {
     dataset: name,
     n: d.n,
@@ -587,7 +612,7 @@ for (const name of args.dataset.split(',')) {
     log(`  quiver ${p.wl.id}`);
     const r = await runOurs(d, ours, p.wl, p.filters, p.gt);
     log(
-      `    auto: ef ${r.chosen.ef} recall ${r.chosen.recall.toFixed(4)} ${r.chosen.qps.toFixed(0)} QPS (${r.chosen.plans}); forced ${r.forced.map((f) => `${f.strategy} ${f.recall.toFixed(3)}/${f.qps.toFixed(0)}`).join(', ')}`,
+      `    count(filter) ${r.countUs.toFixed(1)} µs; auto: ef ${r.chosen.ef} recall ${r.chosen.recall.toFixed(4)} ${r.chosen.qps.toFixed(0)} QPS (${r.chosen.plans}); forced ${r.forced.map((f) => `${f.strategy} ${f.recall.toFixed(3)}/${f.qps.toFixed(0)}`).join(', ')}`,
     );
     res.workloads.push({
       id: p.wl.id,
@@ -600,40 +625,48 @@ for (const name of args.dataset.split(',')) {
   ours.index.close?.();
   gc();
 
-  log('  build hnswlib-node');
-  const h = await buildHnswlib(d);
-  res.build.push({ engine: 'hnswlib-node', threads: 1, buildMs: h.buildMs });
-  log(`    ${(h.buildMs / 1000).toFixed(1)} s`);
-  prepared.forEach((p, i) => {
-    log(`  hnswlib ${p.wl.id}`);
-    res.workloads[i].hnswlib = runHnswlib(d, h, p.preds, p.gt);
-  });
-  h.a.dispose();
-  gc();
-
-  log('  build usearch');
-  const tmpDir = fs.mkdtempSync(path.join(os.tmpdir(), 'filter-bench-'));
-  const u = await buildUsearch(d, tmpDir);
-  res.build.push({ engine: 'usearch', threads: 2, buildMs: u.buildMs });
-  log(`    ${(u.buildMs / 1000).toFixed(1)} s`);
-  for (const [i, p] of prepared.entries()) {
-    log(`  usearch ${p.wl.id}`);
-    res.workloads[i].usearch = await runUsearch(d, u, p.wl, p.preds, p.gt);
+  if (ENGINES.has('hnswlib')) {
+    log('  build hnswlib-node');
+    const h = await buildHnswlib(d);
+    res.build.push({ engine: 'hnswlib-node', threads: 1, buildMs: h.buildMs });
+    log(`    ${(h.buildMs / 1000).toFixed(1)} s`);
+    prepared.forEach((p, i) => {
+      log(`  hnswlib ${p.wl.id}`);
+      res.workloads[i].hnswlib = runHnswlib(d, h, p.preds, p.gt);
+    });
+    h.a.dispose();
+    gc();
   }
-  u.a.dispose();
-  fs.rmSync(tmpDir, { recursive: true, force: true });
-  gc();
 
-  prepared.forEach((p, i) => {
-    log(`  JS prefilter ${p.wl.id}`);
-    res.workloads[i].js = runJs(d, p.preds, p.gt);
-  });
+  if (ENGINES.has('usearch')) {
+    log('  build usearch');
+    const tmpDir = fs.mkdtempSync(path.join(os.tmpdir(), 'filter-bench-'));
+    const u = await buildUsearch(d, tmpDir);
+    res.build.push({ engine: 'usearch', threads: 2, buildMs: u.buildMs });
+    log(`    ${(u.buildMs / 1000).toFixed(1)} s`);
+    for (const [i, p] of prepared.entries()) {
+      log(`  usearch ${p.wl.id}`);
+      res.workloads[i].usearch = await runUsearch(d, u, p.wl, p.preds, p.gt);
+    }
+    u.a.dispose();
+    fs.rmSync(tmpDir, { recursive: true, force: true });
+    gc();
+  }
 
-  res.wallSeconds = (nowMs() - t00) / 1000;
+  if (ENGINES.has('js'))
+    prepared.forEach((p, i) => {
+      log(`  JS prefilter ${p.wl.id}`);
+      res.workloads[i].js = runJs(d, p.preds, p.gt);
+    });
+
+  res.wallSeconds = (nowMs() - t0) / 1000;
   res.busyAfter = await backgroundCpuBusy(1000);
-  fs.writeFileSync(path.join(resultsDir, `filter-${name}${QUICK ? '-quick' : ''}.json`), JSON.stringify(res, null, 2));
+  fs.writeFileSync(
+    path.join(resultsDir, `filter-${name}${PARTIAL ? '-quick' : ''}.json`),
+    JSON.stringify(res, null, 2),
+  );
   const sum = filterDataset(res);
-  writeSummary('filter', { [name]: sum }, { quick: QUICK || !!args.efs });
+  writeSummary('filter', { [name]: sum }, { quick: PARTIAL });
   console.log(markdown(res, sum));
   console.log('');
 }
