@@ -588,6 +588,7 @@ for (const name of args.dataset.split(',')) {
     },
     isa: q.capabilities().isa,
     busyBefore,
+    order: 'per filter: every engine back to back (all indexes built first)',
     build: [],
     workloads: [],
   };
@@ -602,62 +603,57 @@ for (const name of args.dataset.split(',')) {
     return { wl, preds, filters, gt, matchedMean: m / d.nq };
   });
 
+  // Every index is built first; then each filter runs on every engine back to back, so a change
+  // in the machine's load (it is shared) hits the engines of one filter alike.
   log('  build quiver');
   const ours = await buildOurs(d, at);
   res.build.push({ engine: 'quiver-search', threads: 2, buildMs: ours.buildMs });
   res.attributesBytesPerVector = ours.attributesBytesPerVector;
   res.memory = ours.memory;
   log(`    ${(ours.buildMs / 1000).toFixed(1)} s, attributes ${ours.attributesBytesPerVector.toFixed(1)} B/vector`);
+  let h = null;
+  if (ENGINES.has('hnswlib')) {
+    log('  build hnswlib-node');
+    h = await buildHnswlib(d);
+    res.build.push({ engine: 'hnswlib-node', threads: 1, buildMs: h.buildMs });
+    log(`    ${(h.buildMs / 1000).toFixed(1)} s`);
+  }
+  let u = null;
+  const tmpDir = fs.mkdtempSync(path.join(os.tmpdir(), 'filter-bench-'));
+  if (ENGINES.has('usearch')) {
+    log('  build usearch');
+    u = await buildUsearch(d, tmpDir);
+    res.build.push({ engine: 'usearch', threads: 2, buildMs: u.buildMs });
+    log(`    ${(u.buildMs / 1000).toFixed(1)} s`);
+  }
+  gc();
+
   for (const p of prepared) {
-    log(`  quiver ${p.wl.id}`);
+    log(`  ${p.wl.id}: quiver`);
     const r = await runOurs(d, ours, p.wl, p.filters, p.gt);
     log(
       `    count(filter) ${r.countUs.toFixed(1)} µs; auto: ef ${r.chosen.ef} recall ${r.chosen.recall.toFixed(4)} ${r.chosen.qps.toFixed(0)} QPS (${r.chosen.plans}); forced ${r.forced.map((f) => `${f.strategy} ${f.recall.toFixed(3)}/${f.qps.toFixed(0)}`).join(', ')}`,
     );
-    res.workloads.push({
-      id: p.wl.id,
-      label: p.wl.label,
-      selectivity: p.wl.selectivity,
-      matchedMean: p.matchedMean,
-      ours: r,
-    });
+    const w = { id: p.wl.id, label: p.wl.label, selectivity: p.wl.selectivity, matchedMean: p.matchedMean, ours: r };
+    if (h) {
+      log(`  ${p.wl.id}: hnswlib-node`);
+      w.hnswlib = runHnswlib(d, h, p.preds, p.gt);
+    }
+    if (u) {
+      log(`  ${p.wl.id}: usearch`);
+      w.usearch = await runUsearch(d, u, p.wl, p.preds, p.gt);
+    }
+    if (ENGINES.has('js')) {
+      log(`  ${p.wl.id}: JS prefilter`);
+      w.js = runJs(d, p.preds, p.gt);
+    }
+    res.workloads.push(w);
   }
   ours.index.close?.();
+  h?.a.dispose();
+  u?.a.dispose();
+  fs.rmSync(tmpDir, { recursive: true, force: true });
   gc();
-
-  if (ENGINES.has('hnswlib')) {
-    log('  build hnswlib-node');
-    const h = await buildHnswlib(d);
-    res.build.push({ engine: 'hnswlib-node', threads: 1, buildMs: h.buildMs });
-    log(`    ${(h.buildMs / 1000).toFixed(1)} s`);
-    prepared.forEach((p, i) => {
-      log(`  hnswlib ${p.wl.id}`);
-      res.workloads[i].hnswlib = runHnswlib(d, h, p.preds, p.gt);
-    });
-    h.a.dispose();
-    gc();
-  }
-
-  if (ENGINES.has('usearch')) {
-    log('  build usearch');
-    const tmpDir = fs.mkdtempSync(path.join(os.tmpdir(), 'filter-bench-'));
-    const u = await buildUsearch(d, tmpDir);
-    res.build.push({ engine: 'usearch', threads: 2, buildMs: u.buildMs });
-    log(`    ${(u.buildMs / 1000).toFixed(1)} s`);
-    for (const [i, p] of prepared.entries()) {
-      log(`  usearch ${p.wl.id}`);
-      res.workloads[i].usearch = await runUsearch(d, u, p.wl, p.preds, p.gt);
-    }
-    u.a.dispose();
-    fs.rmSync(tmpDir, { recursive: true, force: true });
-    gc();
-  }
-
-  if (ENGINES.has('js'))
-    prepared.forEach((p, i) => {
-      log(`  JS prefilter ${p.wl.id}`);
-      res.workloads[i].js = runJs(d, p.preds, p.gt);
-    });
 
   res.wallSeconds = (nowMs() - t0) / 1000;
   res.busyAfter = await backgroundCpuBusy(1000);

@@ -446,6 +446,7 @@ export function filterDataset(res) {
     metric: res.metric,
     queries: res.nq,
     efs: res.efs.join(', '),
+    order: res.order,
     attributesBytesPerVector: round(res.attributesBytesPerVector, 1),
     build: res.build.map((b) =>
       makeRow('filter.build', { engine: b.engine, threads: b.threads, buildS: round(b.buildMs / 1000, 1) }),
