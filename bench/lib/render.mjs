@@ -26,6 +26,7 @@ export const LAYOUT_PREFIX = {
   'pq-faiss': 'pq',
   muvera: 'muvera',
   'muvera-sq8': 'muvera',
+  filter: 'filter',
 };
 const LABELS = { ours: 'quiver-search', hnswlib: 'hnswlib-node', usearch: 'usearch' };
 

@@ -354,3 +354,105 @@ export function muveraSummary(results, { tokenStorage }) {
     );
   return out;
 }
+
+// ---------------------------------------------------------------------------- bench/filter.mjs
+/** Workloads at 1 % selectivity: where quiver's 'auto' must be ≥ 10× hnswlib-node's callback filter. */
+export const FILTER_ONE_PERCENT = ['kw-1pct', 'and-1pct', 'range-1pct'];
+
+/** One dataset of the filtered-search benchmark: `res` as bench/filter.mjs builds it. */
+export function filterDataset(res) {
+  const subset = (c) => (c && c.queries < res.nq ? ` [first ${c.queries} queries]` : null);
+  const workloads = res.workloads.map((w) => {
+    const o = w.ours.chosen;
+    const h = w.hnswlib?.chosen;
+    const u = w.usearch?.chosen;
+    const j = w.js?.chosen;
+    return makeRow('filter.workloads', {
+      filter: w.id,
+      matched: round(w.matchedMean),
+      oursQps: round(o.qps),
+      oursEf: o.ef,
+      oursMiss: !o.reached,
+      oursSubset: subset(o),
+      oursRecall: round(o.recall, 4),
+      oursP99: round(o.p99Ms, 3),
+      oursDistances: round(o.distancesPerQuery),
+      plans: o.plans,
+      hnswlibQps: round(h?.qps),
+      hnswlibEf: h?.ef ?? null,
+      hnswlibMiss: h ? !h.reached : false,
+      hnswlibSubset: subset(h),
+      hnswlibRecall: round(h?.recall, 4),
+      hnswlibP99: round(h?.p99Ms, 3),
+      usearchQps: round(u?.qps),
+      usearchEf: u?.ef ?? null,
+      usearchMiss: u ? !u.reached : false,
+      usearchSubset: subset(u),
+      usearchRecall: round(u?.recall, 4),
+      jsQps: round(j?.qps),
+      jsSubset: subset(j),
+      vsHnswlib: h ? round(o.qps / h.qps, 1) : null,
+      vsJs: j ? round(o.qps / j.qps, 1) : null,
+    });
+  });
+  const strategies = res.workloads.flatMap((w) => {
+    const auto = w.ours.points.find((p) => p.ef === w.ours.chosen.ef);
+    return [auto, ...w.ours.forced].map((p) =>
+      makeRow('filter.strategies', {
+        filter: w.id,
+        ef: p.ef,
+        strategy: p.strategy,
+        plans: p.plans,
+        recall: round(p.recall, 4),
+        qps: round(p.qps),
+        p99: round(p.p99Ms, 3),
+        distances: round(p.distancesPerQuery),
+        queries: p.queries,
+      }),
+    );
+  });
+  const worst = res.workloads.reduce((a, b) => (b.ours.chosen.recall < a.ours.chosen.recall ? b : a));
+  const targets = [
+    makeRow('filter.targets', {
+      measure: "quiver 'auto' recall@10 ≥ 0.95 on every workload",
+      target: '≥ 0.95',
+      measured: `lowest ${round(worst.ours.chosen.recall, 4).toFixed(4)} (${worst.id})`,
+      pass: res.workloads.every((w) => w.ours.chosen.reached),
+    }),
+    ...res.workloads
+      .filter((w) => FILTER_ONE_PERCENT.includes(w.id) && w.hnswlib)
+      .map((w) => {
+        const o = w.ours.chosen;
+        const h = w.hnswlib.chosen;
+        const ratio = o.qps / h.qps;
+        return makeRow('filter.targets', {
+          measure: `${w.id}: quiver auto QPS / hnswlib-node callback QPS, recall@10 ≥ 0.95`,
+          target: '≥ 10×',
+          measured: h.reached
+            ? `${ratio.toFixed(1)}×`
+            : `${ratio.toFixed(1)}× (hnswlib-node best recall ${h.recall.toFixed(4)})`,
+          pass: o.reached && (!h.reached || ratio >= 10),
+        });
+      }),
+  ];
+  return {
+    command: commandLine(),
+    date: res.date.slice(0, 10),
+    wallSeconds: round(res.wallSeconds),
+    machine: { cpu: res.machine.cpu, cores: res.machine.cpus, isa: res.isa, node: res.machine.node },
+    versions: res.versions,
+    n: res.n,
+    dim: res.dim,
+    metric: res.metric,
+    queries: res.nq,
+    efs: res.efs.join(', '),
+    order: res.order,
+    attributesBytesPerVector: round(res.attributesBytesPerVector, 1),
+    build: res.build.map((b) =>
+      makeRow('filter.build', { engine: b.engine, threads: b.threads, buildS: round(b.buildMs / 1000, 1) }),
+    ),
+    workloads,
+    strategies,
+    targets,
+  };
+}

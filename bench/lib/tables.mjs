@@ -175,6 +175,52 @@ export const LAYOUTS = {
       '{ndcg10:f4}',
     ],
   },
+  'filter.workloads': {
+    head: '| filter | rows matched (mean) | quiver auto: QPS (ef) | recall@10 | p99 ms | distances/query | plans chosen | hnswlib-node, JS callback: QPS (ef) | recall@10 | p99 ms | usearch, post-filter: QPS (ef = k′) | recall@10 | JS prefilter + exact scan: QPS | quiver / hnswlib-node | quiver / JS prefilter |',
+    sep: '|---|---:|---:|---:|---:|---:|---|---:|---:|---:|---:|---:|---:|---:|---:|',
+    cols: [
+      '{filter:s}',
+      '{matched:c0}',
+      '{oursQps:c0} ({oursEf:c0}){oursMiss? ✗}{oursSubset:s}',
+      '{oursRecall:f4}',
+      '{oursP99:f3}',
+      '{oursDistances:c0}',
+      '{plans:s}',
+      n('{hnswlibQps:c0} ({hnswlibEf:c0}){hnswlibMiss? ✗}{hnswlibSubset:s}'),
+      n('{hnswlibRecall:f4}'),
+      n('{hnswlibP99:f3}'),
+      n('{usearchQps:c0} ({usearchEf:c0}){usearchMiss? ✗}{usearchSubset:s}'),
+      n('{usearchRecall:f4}'),
+      n('{jsQps:c0}{jsSubset:s}'),
+      n('{vsHnswlib:c1}×'),
+      n('{vsJs:c1}×'),
+    ],
+  },
+  'filter.strategies': {
+    head: '| filter | ef | filterStrategy | plans | recall@10 | QPS | p99 ms | distances/query | queries |',
+    sep: '|---|---:|---|---|---:|---:|---:|---:|---:|',
+    cols: [
+      '{filter:s}',
+      '{ef:c0}',
+      '{strategy:s}',
+      '{plans:s}',
+      '{recall:f4}',
+      '{qps:c0}',
+      '{p99:f3}',
+      '{distances:c0}',
+      '{queries:c0}',
+    ],
+  },
+  'filter.build': {
+    head: '| engine | threads | build time (with attributes for quiver) |',
+    sep: '|---|---:|---:|',
+    cols: ['{engine:s}', '{threads:c0}', '{buildS:c1} s'],
+  },
+  'filter.targets': {
+    head: '| measure | target | measured | result |',
+    sep: '| --- | ---: | ---: | ---: |',
+    cols: ['{measure:s}', '{target:s}', '{measured:s}', '{pass:pass}'],
+  },
 };
 
 /** Row ids: how each table names its rows (stable keys for figure references). */
@@ -195,6 +241,10 @@ export const ROW_ID = {
   'muvera.sweep': (r) => String(r.candidates),
   'muvera.heuristic': (r) => String(r.tokensPerQueryToken),
   'muvera.sq8': (r) => `${r.config}-${r.candidates}`,
+  'filter.workloads': (r) => r.filter,
+  'filter.strategies': (r) => `${r.filter}-${r.strategy}`,
+  'filter.build': (r) => slug(r.engine),
+  'filter.targets': (r) => slug(r.measure),
 };
 
 function n(t, none = '—') {
