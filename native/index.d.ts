@@ -49,13 +49,19 @@ export declare class NativeMultiVectorIndex {
   /** Loads a multi-vector index file on the JS thread. */
   static loadSync(path: string, mmap: boolean, expected?: NativeFdeConfig | undefined | null, threads?: number | undefined | null): NativeMultiVectorIndex
   /** Adds (or upserts) documents on a worker thread. */
-  add(keys: Uint32Array, data: Float32Array, offsets: Uint32Array, upsert: boolean, onProgress?: ((err: Error | null, done: number, total: number) => void) | null, cancel?: CancelToken | null): Promise<NativeAddResult>
+  add(keys: Uint32Array, data: Float32Array, offsets: Uint32Array, upsert: boolean, onProgress?: ((err: Error | null, done: number, total: number) => void) | null, cancel?: CancelToken | null, attributes?: string | null, payloads?: Array<string | null> | null): Promise<NativeAddResult>
   /** Adds (or upserts) documents on the JS thread. */
-  addSync(keys: Uint32Array, data: Float32Array, offsets: Uint32Array, upsert: boolean): NativeAddResult
+  addSync(keys: Uint32Array, data: Float32Array, offsets: Uint32Array, upsert: boolean, attributes?: string | undefined | null, payloads?: Array<string | undefined | null> | undefined | null): NativeAddResult
   /** MUVERA search on a worker thread (the rerank uses the index's pool). */
-  search(query: Float32Array, k: number, candidates: number, ef: number, rerank: boolean, cancel?: CancelToken | undefined | null): Promise<NativeMultiResult>
+  search(query: Float32Array, k: number, candidates: number, ef: number, rerank: boolean, cancel?: CancelToken | undefined | null, filter?: string | undefined | null): Promise<NativeMultiResult>
   /** MUVERA search on the JS thread. */
-  searchSync(query: Float32Array, k: number, candidates: number, ef: number, rerank: boolean): NativeMultiResult
+  searchSync(query: Float32Array, k: number, candidates: number, ef: number, rerank: boolean, filter?: string | undefined | null): NativeMultiResult
+  /** Documents matching a compiled filter (all without one). */
+  count(filter?: string | undefined | null): number
+  /** A document's attributes (JSON object text), or null. */
+  getAttributes(key: number): string | null
+  /** A document's payload (JSON text), or null. */
+  getPayload(key: number): string | null
   /** Exact MaxSim over every document, on a worker thread. */
   searchExhaustive(query: Float32Array, k: number, cancel?: CancelToken | undefined | null): Promise<NativeMultiResult>
   /** Exact MaxSim over every document, on the JS thread (the scan uses the pool). */
@@ -171,15 +177,21 @@ export declare class NativeTextIndex {
   /** Loads a text index file on the JS thread. */
   static loadSync(path: string, threads: number): NativeTextIndex
   /** Adds (or replaces) documents on a worker thread; all or nothing. */
-  add(keys: Uint32Array, texts: string[], onProgress?: ((err: Error | null, done: number, total: number) => void) | null, cancel?: CancelToken | null): Promise<NativeAddResult>
+  add(keys: Uint32Array, texts: string[], onProgress?: ((err: Error | null, done: number, total: number) => void) | null, cancel?: CancelToken | null, attributes?: string | null, payloads?: Array<string | null> | null): Promise<NativeAddResult>
   /** Adds (or replaces) documents on the JS thread (analysis still uses the pool). */
-  addSync(keys: Uint32Array, texts: Array<string>): void
+  addSync(keys: Uint32Array, texts: Array<string>, attributes?: string | undefined | null, payloads?: Array<string | undefined | null> | undefined | null): void
   /** BM25 top-k on a worker thread. */
-  search(query: string, k: number, strategy: string, cancel?: CancelToken | undefined | null): Promise<NativeScoredResult>
+  search(query: string, k: number, strategy: string, cancel?: CancelToken | undefined | null, opts?: NativeTextSearchOptions | undefined | null): Promise<NativeTextResult>
   /** BM25 top-k on the JS thread. */
-  searchSync(query: string, k: number, strategy: string): NativeScoredResult
+  searchSync(query: string, k: number, strategy: string, opts?: NativeTextSearchOptions | undefined | null): NativeTextResult
+  /** Documents matching a compiled filter (all without one). */
+  count(filter?: string | undefined | null): number
+  /** A key's attributes (JSON object text), or null. */
+  getAttributes(key: number): string | null
+  /** A key's payload (JSON text), or null. */
+  getPayload(key: number): string | null
   /** Searches many queries on the pool (one result per query). */
-  searchBatch(queries: Array<string>, k: number): Promise<NativeScoredResult[]>
+  searchBatch(queries: Array<string>, k: number): Promise<NativeTextResult[]>
   /** The analyzer's tokens for `text` (what is indexed / searched). */
   analyze(text: string): Array<string>
   /** Whether `key` is present. */
@@ -561,6 +573,10 @@ export interface NativeTextConfig {
   k1: number
   b: number
   threads: number
+  /** Declared attribute fields: a JSON object of field name to type. */
+  attributes?: string
+  /** Whether keys may carry a payload. */
+  payload?: boolean
 }
 
 /** Resolved text index options (what a loaded index reports). */
@@ -575,6 +591,9 @@ export interface NativeTextInfo {
   stopWordList: Array<string>
   k1: number
   b: number
+  /** Declared attribute fields (JSON), if any. */
+  attributes?: string
+  payload: boolean
 }
 
 /** Heap bytes of a text index, by part. */
@@ -583,6 +602,26 @@ export interface NativeTextMemory {
   postings: number
   terms: number
   documents: number
+  attributes: number
+  payloads: number
+}
+
+/** Search hits, best first. */
+export interface NativeTextResult {
+  keys: Uint32Array
+  scores: Float32Array
+  /** Each hit's attributes (JSON object text), when requested. */
+  attributes?: Array<string | undefined | null>
+  /** Each hit's payload (JSON text), when requested. */
+  payloads?: Array<string | undefined | null>
+}
+
+/** A text search's filter and the metadata to return. */
+export interface NativeTextSearchOptions {
+  /** The compiled filter (JSON). */
+  filter?: string
+  includeAttributes?: boolean
+  includePayload?: boolean
 }
 
 /**

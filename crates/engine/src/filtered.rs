@@ -10,7 +10,8 @@
 //!   distances, cheaper than any traversal at that size. A flat index always scans.
 //! * **acorn** when the filter keeps less than [`ACORN_BELOW`] of the rows: an ACORN-1
 //!   traversal of level 0 (rows that fail the filter are looked through to their own
-//!   neighbours, only matching rows are scored; see `quiver_hnsw::filtered`).
+//!   neighbours, only matching rows are scored; see `quiver_hnsw::filtered`), with a pool of
+//!   `2 × ef` under `auto`.
 //! * **graph** otherwise: the normal traversal, every row routing, only matching rows
 //!   entering the results.
 //!
@@ -164,7 +165,7 @@ fn scan(
     slots: &mut dyn Iterator<Item = u32>,
     k: usize,
     max: f32,
-    dist: impl Fn(u32) -> f32,
+    mut dist: impl FnMut(u32) -> f32,
 ) -> (Vec<(f32, u32)>, usize) {
     let mut top = TopK::new(k);
     let mut n = 0;
@@ -404,7 +405,22 @@ impl VectorIndex {
             _ => {
                 let scorer =
                     F32Scorer::new(self.store.as_slice(), self.config.dim, self.config.metric);
-                let (found, n) = scan(&mut slots, k, max, |s| scorer.distance_to(q, s));
+                // Matching rows lie scattered in the arena, out of reach of the hardware
+                // prefetcher: keep the next rows' lines in flight while one is scored.
+                const AHEAD: usize = 4;
+                let rows: Vec<u32> = slots.collect();
+                let lines = (self.config.dim * 4).div_ceil(64);
+                for &r in rows.iter().take(AHEAD) {
+                    quiver_distance::prefetch(scorer.row(r).as_ptr().cast(), lines);
+                }
+                let mut i = 0;
+                let (found, n) = scan(&mut rows.iter().copied(), k, max, |s| {
+                    if let Some(&next) = rows.get(i + AHEAD) {
+                        quiver_distance::prefetch(scorer.row(next).as_ptr().cast(), lines);
+                    }
+                    i += 1;
+                    scorer.distance_to(q, s)
+                });
                 plan.distance_computations += n;
                 found
             }
@@ -435,6 +451,15 @@ impl VectorIndex {
             plan.matched.max(4 * ef)
         } else {
             usize::MAX
+        };
+        // Under auto, ACORN explores twice the pool: its pool admits only matching rows, and
+        // when they lie away from the query (a filter anti-correlated with it) a pool of `ef`
+        // stops early (measured on Fashion-MNIST with a class filter unrelated to the query:
+        // recall@10 0.92 at ef 64, 0.95 at 128).
+        let ef = if auto && kind == PlanKind::Acorn {
+            (2 * ef).min(crate::config::MAX_EF)
+        } else {
+            ef
         };
         let accept = |s: u32| matched.is_none_or(|b| b.contains(s));
         match &self.quant {
