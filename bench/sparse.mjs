@@ -43,6 +43,8 @@ const datasets = args.dataset.split(',');
 const STRATEGIES = ['maxscore', 'wand', 'exhaustive'];
 const summary = {};
 const raw = {};
+const PKG = JSON.parse(fs.readFileSync(path.join(BENCH_DIR, '..', 'package.json'), 'utf8'));
+const versions = { 'quiver-search': PKG.version };
 
 /** A small seeded PRNG (mulberry32). */
 function rng(seed) {
@@ -233,6 +235,7 @@ if (datasets.includes('synthetic')) {
     command: commandLine(),
     date: new Date().toISOString().slice(0, 10),
     machine: machine(),
+    versions,
     dataset: {
       docs: n,
       queries: nq,
@@ -404,6 +407,7 @@ if (datasets.includes('scifact')) {
       command: commandLine(),
       date: new Date().toISOString().slice(0, 10),
       machine: machine(),
+      versions,
       dataset: {
         docs: n,
         queries: tq.length,
