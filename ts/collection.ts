@@ -328,7 +328,10 @@ export class Collection {
       throw invalid(`the schema needs at least one of ${PART_FIELDS.join(', ')}`)
     }
     if (s.attributes !== undefined) checkSchema(s.attributes)
-    if ((s.attributes !== undefined || s.payload === true) && !['text', 'vector', 'multiVector'].some((f) => s[f] !== undefined))
+    if (
+      (s.attributes !== undefined || s.payload === true) &&
+      !['text', 'vector', 'multiVector'].some((f) => s[f] !== undefined)
+    )
       throw invalid('attributes and payload need a text, vector or multiVector field')
     if (s.payload !== undefined && typeof s.payload !== 'boolean') throw invalid('schema.payload must be a boolean')
     for (const f of ['text', 'vector', 'multiVector'] as const) {
