@@ -31,14 +31,13 @@
 use quiver_distance::TopK;
 use quiver_filter::{Filter, RoaringBitmap};
 use quiver_hnsw::{FilterMode, QueryScorer, Scorer};
-use rayon::prelude::*;
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::AtomicBool;
 
 use crate::config::{search_params, MAX_EF};
 use crate::error::{err, Error, Result};
 use crate::quantized::CodeScorer;
 use crate::scorer::F32Scorer;
-use crate::vector_index::{BatchHits, SearchHits, VectorIndex};
+use crate::vector_index::{pack_batch, BatchHits, SearchHits, VectorIndex};
 
 /// Below this share of matching rows, `auto` traverses with ACORN instead of the plain graph.
 pub const ACORN_BELOW: f64 = 0.3;
@@ -228,15 +227,7 @@ impl VectorIndex {
         cancel: &AtomicBool,
     ) -> Result<FilteredBatch> {
         let (k, ef) = self.check_request(req)?;
-        let dim = self.config.dim;
-        if !queries.len().is_multiple_of(dim) {
-            return Err(err!(
-                DimensionMismatch,
-                "the queries hold {} values, not a multiple of dim {dim}",
-                queries.len()
-            ));
-        }
-        let n = queries.len() / dim;
+        let n = self.query_count(queries)?;
         if let Some(f) = filters {
             if f.len() != n {
                 return Err(err!(
@@ -246,48 +237,16 @@ impl VectorIndex {
                 ));
             }
         }
-        let prepared: Vec<Vec<f32>> = queries
-            .chunks(dim)
-            .enumerate()
-            .map(|(i, q)| {
-                self.prepare_query(q)
-                    .map_err(|e| Error::new(e.code, format!("query {i}: {}", e.message)))
-            })
-            .collect::<Result<_>>()?;
-        let rows: Vec<Option<SearchHits>> = self.pool.install(|| {
-            prepared
-                .par_iter()
-                .enumerate()
-                .map(|(i, q)| {
-                    if cancel.load(Ordering::Relaxed) {
-                        return None;
-                    }
-                    let mut r = *req;
-                    if let Some(f) = filters.and_then(|f| f.get(i)) {
-                        r.filter = Some(f);
-                    }
-                    Some(self.search_planned(q, k, ef, &r))
-                })
-                .collect()
-        });
-        let mut out = BatchHits {
-            keys: vec![u32::MAX; n * k],
-            distances: vec![f32::NAN; n * k],
-            counts: vec![0; n],
-        };
-        let mut plans = Vec::with_capacity(n);
-        let mut metas = Vec::with_capacity(n);
-        for (i, row) in rows.into_iter().enumerate() {
-            let row = row.ok_or_else(|| err!(Aborted, "batch search aborted"))?;
-            let c = row.keys.len();
-            out.keys[i * k..i * k + c].copy_from_slice(&row.keys);
-            out.distances[i * k..i * k + c].copy_from_slice(&row.distances);
-            out.counts[i] = c as u32;
-            if let Some(p) = row.plan {
-                plans.push(p);
+        let rows = self.run_batch(queries, cancel, |i, q| {
+            let mut r = *req;
+            if let Some(f) = filters.and_then(|f| f.get(i)) {
+                r.filter = Some(f);
             }
-            metas.push(self.hit_meta(&row.keys, req));
-        }
+            self.search_planned(q, k, ef, &r)
+        })?;
+        let out = pack_batch(&rows, k);
+        let plans = rows.iter().filter_map(|r| r.plan).collect();
+        let metas = rows.iter().map(|r| self.hit_meta(&r.keys, req)).collect();
         Ok(FilteredBatch {
             hits: out,
             plans,

@@ -893,6 +893,12 @@ impl VectorIndex {
         cancel: &AtomicBool,
     ) -> Result<BatchHits> {
         let (k, ef) = search_params(k, ef, self.config.ef_search)?;
+        let rows = self.run_batch(queries, cancel, |_, q| self.search_prepared(q, k, ef))?;
+        Ok(pack_batch(&rows, k))
+    }
+
+    /// How many `dim`-long queries `queries` holds.
+    pub(crate) fn query_count(&self, queries: &[f32]) -> Result<usize> {
         let dim = self.config.dim;
         if !queries.len().is_multiple_of(dim) {
             return Err(err!(
@@ -901,9 +907,20 @@ impl VectorIndex {
                 queries.len()
             ));
         }
-        let n = queries.len() / dim;
+        Ok(queries.len() / dim)
+    }
+
+    /// Checks and prepares every query of a batch, then runs `one(i, query)` for each on the
+    /// index's pool; `ERR_ABORTED` once `cancel` is set.
+    pub(crate) fn run_batch(
+        &self,
+        queries: &[f32],
+        cancel: &AtomicBool,
+        one: impl Fn(usize, &[f32]) -> SearchHits + Sync,
+    ) -> Result<Vec<SearchHits>> {
+        self.query_count(queries)?;
         let prepared: Vec<Vec<f32>> = queries
-            .chunks(dim)
+            .chunks(self.config.dim)
             .enumerate()
             .map(|(i, q)| {
                 self.prepare_query(q)
@@ -913,22 +930,13 @@ impl VectorIndex {
         let rows: Vec<Option<SearchHits>> = self.pool.install(|| {
             prepared
                 .par_iter()
-                .map(|q| (!cancel.load(Ordering::Relaxed)).then(|| self.search_prepared(q, k, ef)))
+                .enumerate()
+                .map(|(i, q)| (!cancel.load(Ordering::Relaxed)).then(|| one(i, q)))
                 .collect()
         });
-        let mut out = BatchHits {
-            keys: vec![u32::MAX; n * k],
-            distances: vec![f32::NAN; n * k],
-            counts: vec![0; n],
-        };
-        for (i, row) in rows.into_iter().enumerate() {
-            let row = row.ok_or_else(|| err!(Aborted, "batch search aborted"))?;
-            let c = row.keys.len();
-            out.keys[i * k..i * k + c].copy_from_slice(&row.keys);
-            out.distances[i * k..i * k + c].copy_from_slice(&row.distances);
-            out.counts[i] = c as u32;
-        }
-        Ok(out)
+        rows.into_iter()
+            .map(|r| r.ok_or_else(|| err!(Aborted, "batch search aborted")))
+            .collect()
     }
 
     /// Heap memory held, by part.
@@ -945,6 +953,23 @@ impl VectorIndex {
                 + self.free.capacity() * 4,
         }
     }
+}
+
+/// Lays out per-query hits as a batch: row `i` at `i * k`, padded with `u32::MAX` / NaN.
+pub(crate) fn pack_batch(rows: &[SearchHits], k: usize) -> BatchHits {
+    let n = rows.len();
+    let mut out = BatchHits {
+        keys: vec![u32::MAX; n * k],
+        distances: vec![f32::NAN; n * k],
+        counts: vec![0; n],
+    };
+    for (i, row) in rows.iter().enumerate() {
+        let c = row.keys.len().min(k);
+        out.keys[i * k..i * k + c].copy_from_slice(&row.keys[..c]);
+        out.distances[i * k..i * k + c].copy_from_slice(&row.distances[..c]);
+        out.counts[i] = c as u32;
+    }
+    out
 }
 
 /// Inserts `slots` into `graph` with `scorer`: the first one alone if the graph is empty (it
