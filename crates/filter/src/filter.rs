@@ -517,27 +517,11 @@ fn eval(n: &Node, store: &AttributeStore) -> RoaringBitmap {
             _ => RoaringBitmap::new(),
         },
         Node::InInt(f, vals) => match index(*f) {
-            Some(Index::Int(m)) => {
-                let mut acc = RoaringBitmap::new();
-                for v in vals {
-                    if let Some(b) = m.get(v) {
-                        acc |= b;
-                    }
-                }
-                acc
-            }
+            Some(Index::Int(m)) => vals.iter().filter_map(|v| m.get(v)).union(),
             _ => RoaringBitmap::new(),
         },
         Node::InFloat(f, vals) => match index(*f) {
-            Some(Index::Float(m)) => {
-                let mut acc = RoaringBitmap::new();
-                for v in vals {
-                    if let Some(b) = m.get(v) {
-                        acc |= b;
-                    }
-                }
-                acc
-            }
+            Some(Index::Float(m)) => vals.iter().filter_map(|v| m.get(v)).union(),
             _ => RoaringBitmap::new(),
         },
         Node::InBool(f, want) => match index(*f) {
