@@ -109,6 +109,30 @@ fn check(ix: &SparseIndex, rng: &mut Rng, vocab: u32, queries: usize) -> Vec<Vec
             }
             all.push(bits(&want));
         }
+        // Filtered: the top k of the matching documents, from every strategy.
+        let everything = ix
+            .search_with(&q, ix.len().max(1), SparseStrategy::Exhaustive)
+            .unwrap();
+        let filters: [&(dyn Fn(u32) -> bool + Sync); 2] =
+            [&|key| key % 3 != 0, &|key| key % 17 == 0];
+        for accept in filters {
+            for k in [1, 10, 50] {
+                let want: Vec<(u32, f32)> = everything
+                    .iter()
+                    .copied()
+                    .filter(|e| accept(e.0))
+                    .take(k)
+                    .collect();
+                for strategy in [
+                    SparseStrategy::Exhaustive,
+                    SparseStrategy::MaxScore,
+                    SparseStrategy::Wand,
+                ] {
+                    let got = ix.search_filtered(&q, k, strategy, accept).unwrap();
+                    assert_eq!(bits(&got), bits(&want), "{strategy:?} filtered k={k}");
+                }
+            }
+        }
         let batch = ix
             .search_batch(&[q, q], 100, SparseStrategy::MaxScore)
             .unwrap();

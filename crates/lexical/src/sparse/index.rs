@@ -233,6 +233,13 @@ impl SparseIndex {
         }
     }
 
+    /// Whether slot `s` cannot be a result: deleted, or its key rejected by the filter.
+    #[inline]
+    pub(crate) fn skip(&self, s: u32, accept: search::Accept<'_>) -> bool {
+        self.is_deleted(s)
+            || accept.is_some_and(|f| !self.keys.get(s as usize).is_some_and(|&k| f(k)))
+    }
+
     #[inline]
     pub(crate) fn is_deleted(&self, s: u32) -> bool {
         self.deleted
@@ -513,11 +520,35 @@ impl SparseIndex {
         strategy: SparseStrategy,
     ) -> Result<Vec<(u32, f32)>> {
         let q = self.prepare(query)?;
-        Ok(match strategy {
-            SparseStrategy::MaxScore => search::max_score(self, &q, k),
-            SparseStrategy::Wand => search::wand(self, &q, k),
-            SparseStrategy::Exhaustive => search::exhaustive(self, &q, k),
-        })
+        Ok(Self::run(self, &q, k, strategy, None))
+    }
+
+    /// [`SparseIndex::search_with`] among the documents whose key `accept` accepts: the
+    /// filter is tested inside the pruning loops, so the result is the exact top `k` of the
+    /// matching documents.
+    pub fn search_filtered(
+        &self,
+        query: &SparseVec<'_>,
+        k: usize,
+        strategy: SparseStrategy,
+        accept: &(dyn Fn(u32) -> bool + Sync),
+    ) -> Result<Vec<(u32, f32)>> {
+        let q = self.prepare(query)?;
+        Ok(Self::run(self, &q, k, strategy, Some(accept)))
+    }
+
+    fn run(
+        &self,
+        q: &Query,
+        k: usize,
+        strategy: SparseStrategy,
+        accept: search::Accept<'_>,
+    ) -> Vec<(u32, f32)> {
+        match strategy {
+            SparseStrategy::MaxScore => search::max_score(self, q, k, accept),
+            SparseStrategy::Wand => search::wand(self, q, k, accept),
+            SparseStrategy::Exhaustive => search::exhaustive(self, q, k, accept),
+        }
     }
 
     /// Searches many queries in parallel (on the rayon pool); answer `i` is what
@@ -536,11 +567,7 @@ impl SparseIndex {
             .collect::<Result<Vec<_>>>()?;
         Ok(prepared
             .par_iter()
-            .map(|q| match strategy {
-                SparseStrategy::MaxScore => search::max_score(self, q, k),
-                SparseStrategy::Wand => search::wand(self, q, k),
-                SparseStrategy::Exhaustive => search::exhaustive(self, q, k),
-            })
+            .map(|q| self.run(q, k, strategy, None))
             .collect())
     }
 

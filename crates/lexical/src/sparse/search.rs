@@ -120,13 +120,18 @@ impl TopK {
 }
 
 /// Scores every live document exactly; returns the best `k` (the oracle).
-pub(crate) fn exhaustive(ix: &SparseIndex, q: &Query, k: usize) -> Vec<(u32, f32)> {
+pub(crate) fn exhaustive(
+    ix: &SparseIndex,
+    q: &Query,
+    k: usize,
+    accept: Accept<'_>,
+) -> Vec<(u32, f32)> {
     if k == 0 || q.terms.is_empty() {
         return Vec::new();
     }
     let mut top = TopK::new(k);
     for s in 0..ix.keys.len() as u32 {
-        if ix.is_deleted(s) {
+        if ix.skip(s, accept) {
             continue;
         }
         let (t, v) = ix.doc(s);
@@ -139,6 +144,9 @@ pub(crate) fn exhaustive(ix: &SparseIndex, q: &Query, k: usize) -> Vec<(u32, f32
 }
 
 const END: u32 = u32::MAX;
+
+/// A search filter: only documents whose key it accepts are candidates.
+pub(crate) type Accept<'a> = Option<&'a (dyn Fn(u32) -> bool + Sync)>;
 
 /// A cursor over one query term's list.
 struct Cursor<'a> {
@@ -231,7 +239,7 @@ fn margin(q: &Query) -> f64 {
 /// list bounds reach the threshold; if the pivot doc's block bounds reach it too, the doc
 /// is scored exactly once every cursor before the pivot is on it; otherwise every document
 /// up to the end of the smallest of those blocks (or the next cursor's doc) is skipped.
-pub(crate) fn wand(ix: &SparseIndex, q: &Query, k: usize) -> Vec<(u32, f32)> {
+pub(crate) fn wand(ix: &SparseIndex, q: &Query, k: usize, accept: Accept<'_>) -> Vec<(u32, f32)> {
     if k == 0 || q.terms.is_empty() {
         return Vec::new();
     }
@@ -277,7 +285,7 @@ pub(crate) fn wand(ix: &SparseIndex, q: &Query, k: usize) -> Vec<(u32, f32)> {
         }
         if bsum * margin >= theta {
             if cs[order[0]].doc() == d {
-                if !ix.is_deleted(d) {
+                if !ix.skip(d, accept) {
                     let (t, v) = ix.doc(d);
                     let s = dot(&q.terms, &q.vals, t, v);
                     if s > 0.0 {
@@ -306,7 +314,12 @@ pub(crate) fn wand(ix: &SparseIndex, q: &Query, k: usize) -> Vec<(u32, f32)> {
 }
 
 /// Block-Max MaxScore top-`k`; returns exactly what [`exhaustive`] returns.
-pub(crate) fn max_score(ix: &SparseIndex, q: &Query, k: usize) -> Vec<(u32, f32)> {
+pub(crate) fn max_score(
+    ix: &SparseIndex,
+    q: &Query,
+    k: usize,
+    accept: Accept<'_>,
+) -> Vec<(u32, f32)> {
     if k == 0 || q.terms.is_empty() {
         return Vec::new();
     }
@@ -349,6 +362,7 @@ pub(crate) fn max_score(ix: &SparseIndex, q: &Query, k: usize) -> Vec<(u32, f32)
                 margin,
                 ws,
                 we,
+                accept,
             );
         }
         // Next window: the first posting of any list after `we`.
@@ -377,6 +391,7 @@ fn window(
     margin: f64,
     ws: u32,
     we: u32,
+    accept: Accept<'_>,
 ) {
     let n = cs.len();
     let theta = top.threshold();
@@ -408,7 +423,7 @@ fn window(
             bits &= bits - 1;
             let d = ws + i as u32;
             let mut ub = std::mem::take(&mut acc[i]);
-            if ix.is_deleted(d) {
+            if ix.skip(d, accept) {
                 continue;
             }
             let theta = top.threshold();
