@@ -509,3 +509,38 @@ fn empty_and_tombstoned_round_trips() {
     );
     let _ = std::fs::remove_dir_all(&dir);
 }
+
+/// Many windows, skewed weights (so windows are skipped and non-essential lists are probed
+/// per candidate as well as accumulated), deletions: MaxScore still equals the oracle.
+#[test]
+fn max_score_over_many_windows_equals_exhaustive() {
+    let mut rng = Rng(0x00C0_FFEE);
+    let vocab = 3000;
+    let n = 40_000;
+    let mut ix = SparseIndex::new(SparseConfig { vocab_size: vocab });
+    let mut indptr = vec![0u32];
+    let (mut idx, mut val) = (Vec::new(), Vec::new());
+    for i in 0..n {
+        let (t, v) = rng.vector(vocab, 40);
+        // A few documents in a few regions carry much larger weights: most windows can
+        // then be skipped once the top k is full.
+        let boost = if i % 9973 < 30 { 40.0 } else { 1.0 };
+        idx.extend(t);
+        val.extend(v.into_iter().map(|w| w * boost));
+        indptr.push(idx.len() as u32);
+    }
+    let keys: Vec<u32> = (0..n as u32).collect();
+    ix.add(&keys, SparseBatch::new(&indptr, &idx, &val), false)
+        .unwrap();
+    let gone: Vec<u32> = keys.iter().copied().filter(|k| k % 11 == 0).collect();
+    ix.remove(&gone);
+    for qi in 0..40 {
+        let (qt, qv) = rng.vector(vocab, if qi % 2 == 0 { 80 } else { 8 });
+        let q = SparseVec::new(&qt, &qv);
+        for k in [1, 10, 1000] {
+            let want = ix.search_with(&q, k, SparseStrategy::Exhaustive).unwrap();
+            let got = ix.search_with(&q, k, SparseStrategy::MaxScore).unwrap();
+            assert_eq!(bits(&got), bits(&want), "query {qi} k={k}");
+        }
+    }
+}

@@ -53,8 +53,8 @@
 //! document's forward entry, summing `query weight × document weight` in `f32` in increasing
 //! term order. [`SparseStrategy::MaxScore`] (Block-Max MaxScore, see [`search`]) and
 //! [`SparseStrategy::Wand`] (Block-Max WAND) prune
-//! with the quantised upper bounds (in `f64`, with a margin that covers the `f32` rounding
-//! of the exact sum) and scores every surviving document with that same function, so the
+//! with the quantised upper bounds (with a margin that covers the rounding of the bounds
+//! and of the exact `f32` sum) and scores every surviving document with that same function, so the
 //! scores are bit-identical and the lists equal. Searching needs only `&self`.
 //!
 //! # Removal

@@ -7,28 +7,37 @@
 //! ascending (as in [`crate::bm25`]); documents scoring 0 are not returned.
 //!
 //! The pruning strategies (MaxScore: Turtle & Flood, 1995; block maxima and WAND: Ding &
-//! Suel, 2011) use only upper bounds to *skip* documents, never to score them. A posting's bound is
-//! `query weight · impact · scale` (the impact rounds the weight up, see [`crate::sparse`]),
-//! a block's and a list's bound the same with its largest impact. Bounds are summed in
-//! `f64` and multiplied by `1 + 2·(n + 2)·ε_f32` (`n` the number of query terms), which
-//! exceeds the worst relative rounding of an `n`-term `f32` dot product of non-negative
-//! numbers, so a bound is never below the exact `f32` score. A document is skipped only if
-//! its bound is strictly below the current `k`-th score (ties can still win on the key).
+//! Suel, 2011) use only upper bounds to *skip* documents, never to score them. A posting's
+//! bound is `query weight · impact · scale` (the impact rounds the weight up, see
+//! [`crate::sparse`]), a block's and a list's bound the same with its largest impact. Bounds
+//! are multiplied by a margin of a few `n·ε_f32` (`n` the number of query terms), which
+//! exceeds the worst relative rounding of the bound itself and of an `n`-term `f32` dot
+//! product of non-negative numbers, so a bound is never below the exact `f32` score. A
+//! document is skipped only if its bound is strictly below the current `k`-th exact score
+//! (ties can still win on the key).
 //!
-//! As in Lucene's disjunction scorer (and [`crate::bm25`]'s MaxScore), the doc-id space is
-//! cut into windows that end at the first block end of any query term's list (at most
-//! 4096 documents), so that inside a window every list has one block and one bound:
+//! MaxScore works term at a time over windows of [`WINDOW`] documents, the accumulator of a
+//! window staying in the L1 cache:
 //!
-//! 1. a window whose block bounds sum below the threshold is skipped without reading a
-//!    posting;
-//! 2. otherwise the lists are ordered by block bound; the longest prefix summing below the
+//! 1. each list's window bound is the largest of its block maxima overlapping the window; a
+//!    window whose bounds sum below the threshold is skipped without reading a posting;
+//! 2. otherwise the lists are ordered by window bound; the longest prefix summing below the
 //!    threshold is *non-essential* (a document in none of the other, *essential*, lists
-//!    cannot enter the top `k`). The essential lists' postings add their own bounds into a
-//!    window accumulator;
-//! 3. for each document found there, the non-essential block bounds are replaced (highest
-//!    first) by the posting's own bound, or nothing, while the sum can still reach the
-//!    threshold; a survivor that is not deleted is scored exactly and offered to the
-//!    top-k heap.
+//!    cannot enter the top `k`). The essential lists' postings add their bounds into the
+//!    accumulator, a tight loop over two contiguous arrays;
+//! 3. the documents whose accumulated bound plus the non-essential bounds reach the
+//!    threshold are the candidates. When they are few next to the non-essential postings,
+//!    those are found per candidate by galloping search (highest list first, dropping a
+//!    candidate as soon as it cannot reach the threshold); otherwise the non-essential lists
+//!    are accumulated too, which is cheaper than searching them;
+//! 4. a candidate whose full bound reaches the threshold, and that is neither deleted nor
+//!    rejected by the filter, is scored exactly and offered to the top `k`. Since the
+//!    threshold is the `k`-th *exact* score, a query scores only a few hundred documents
+//!    exactly.
+//!
+//! With learned sparse models most documents share several query terms and weights vary
+//! little, so bounds prune less than with BM25; the term-at-a-time layout is what keeps
+//! this fast (WAND, document at a time, is kept for comparison and is far slower there).
 
 use std::cmp::Ordering;
 use std::collections::BinaryHeap;
@@ -164,12 +173,6 @@ impl<'a> Cursor<'a> {
         self.list.docs.get(self.pos).copied().unwrap_or(END)
     }
 
-    /// Bound of the current posting.
-    #[inline]
-    fn posting_bound(&self) -> f64 {
-        self.w * self.list.impacts.get(self.pos).copied().unwrap_or(0) as f64
-    }
-
     /// Moves to the first posting with doc ≥ `target`.
     fn next_geq(&mut self, target: u32) {
         if self.doc() >= target {
@@ -206,9 +209,6 @@ impl<'a> Cursor<'a> {
         }
     }
 }
-
-/// Longest window of documents [`max_score`] handles at once.
-const WINDOW: u32 = 4096;
 
 /// Cursors over the lists of the query's terms (terms without postings are left out).
 fn cursors<'a>(ix: &'a SparseIndex, q: &Query) -> Vec<Cursor<'a>> {
@@ -313,7 +313,91 @@ pub(crate) fn wand(ix: &SparseIndex, q: &Query, k: usize, accept: Accept<'_>) ->
     top.into_sorted()
 }
 
-/// Block-Max MaxScore top-`k`; returns exactly what [`exhaustive`] returns.
+/// Documents per window of [`max_score`]: the accumulator (`f32` each) stays in L1.
+const WINDOW: usize = 4096;
+
+/// Non-essential postings are looked up per candidate only when there are at least this many
+/// of them per candidate (otherwise they are all added).
+const PROBE_RATIO: usize = 8;
+
+/// Adds the bounds of `lane`'s postings before `end` (a window starting at `ws`) into `acc`.
+#[inline]
+fn accumulate(lane: &Lane<'_>, end: usize, ws: u32, acc: &mut [f32]) {
+    let r = lane.pos..end;
+    for (&d, &imp) in lane.list.docs[r.clone()].iter().zip(&lane.list.impacts[r]) {
+        if let Some(a) = acc.get_mut((d - ws) as usize) {
+            *a += lane.c * imp as f32;
+        }
+    }
+}
+
+/// First position at or after `p` whose doc is ≥ `d` (exponential then binary search).
+#[inline]
+fn gallop(docs: &[u32], mut p: usize, d: u32) -> usize {
+    let mut step = 1;
+    while p + step < docs.len() && docs[p + step] < d {
+        p += step;
+        step *= 2;
+    }
+    let hi = (p + step + 1).min(docs.len());
+    p + docs[p.min(hi)..hi].partition_point(|&x| x < d)
+}
+
+/// One query term's list as [`max_score`] walks it.
+struct Lane<'a> {
+    list: &'a TermList,
+    /// `query weight · scale` in `f32`: a posting adds `c · impact` to its document's bound.
+    c: f32,
+    /// First posting not yet passed.
+    pos: usize,
+}
+
+impl Lane<'_> {
+    /// End (exclusive) of the postings below `end`, from `pos`.
+    #[inline]
+    fn run_end(&self, end: u32) -> usize {
+        let docs = &self.list.docs;
+        let last = &self.list.block_last;
+        let mut b = self.pos / BLOCK;
+        while b < last.len() && last[b] < end {
+            b += 1;
+        }
+        if b >= last.len() {
+            return docs.len();
+        }
+        let start = (b * BLOCK).max(self.pos);
+        let stop = ((b + 1) * BLOCK).min(docs.len());
+        start + docs[start..stop].partition_point(|&d| d < end)
+    }
+
+    /// Largest impact among the postings in `[pos, run_end)`, from the block maxima.
+    #[inline]
+    fn window_max(&self, run_end: usize) -> u8 {
+        if run_end <= self.pos {
+            return 0;
+        }
+        let (b0, b1) = (self.pos / BLOCK, (run_end - 1) / BLOCK);
+        self.list.block_max[b0..=b1]
+            .iter()
+            .copied()
+            .max()
+            .unwrap_or(0)
+    }
+}
+
+/// Block-Max MaxScore top-`k`, term at a time over windows of [`WINDOW`] documents;
+/// returns exactly what [`exhaustive`] returns.
+///
+/// Per window, each list's bound is its query weight times the largest block maximum
+/// overlapping the window. A window whose bounds sum below the threshold is skipped without
+/// reading a posting. Otherwise the lists are ordered by bound and the longest prefix
+/// summing below the threshold is *non-essential* (MaxScore: a document none of the other
+/// lists contain cannot enter the top `k`). The essential lists add `c · impact`, an upper
+/// bound of each posting's contribution, into the window's accumulator; the documents whose
+/// bound plus the non-essential bounds can reach the threshold look up their non-essential
+/// postings; the ones whose full bound still reaches it are scored exactly (the forward
+/// merge every strategy uses) and offered to the top `k`. The threshold is the `k`-th exact
+/// score, so only a few documents per query are ever scored exactly.
 pub(crate) fn max_score(
     ix: &SparseIndex,
     q: &Query,
@@ -323,134 +407,121 @@ pub(crate) fn max_score(
     if k == 0 || q.terms.is_empty() {
         return Vec::new();
     }
-    let mut cs = cursors(ix, q);
-    let n = cs.len();
-    let margin = margin(q);
+    let mut lanes: Vec<Lane<'_>> = q
+        .terms
+        .iter()
+        .zip(&q.vals)
+        .filter_map(|(t, &v)| {
+            let list = ix.lists.get(*ix.term_list.get(t)? as usize)?;
+            Some(Lane {
+                list,
+                c: v * list.scale,
+                pos: 0,
+            })
+        })
+        .collect();
+    let n = lanes.len();
+    // Bounds are computed in f32 here (the accumulator); the margin covers the rounding of
+    // `c`, of each product and of the sum, as well as that of the exact score.
+    let margin = 1.0 + 4.0 * (q.terms.len() as f64 + 3.0) * f32::EPSILON as f64;
+    let mut acc = vec![0f32; WINDOW];
+    let mut cand: Vec<u32> = Vec::with_capacity(WINDOW);
+    let mut ends = vec![0usize; n];
     let mut wb = vec![0f64; n];
-    let mut perm: Vec<usize> = (0..n).collect();
-    let mut prefix = vec![0f64; n + 1];
-    let mut acc = vec![0f64; WINDOW as usize];
-    let mut marks = vec![0u64; WINDOW as usize / 64];
+    let mut order: Vec<usize> = (0..n).collect();
     let mut top = TopK::new(k);
-    let mut ws = cs.iter().map(Cursor::doc).min().unwrap_or(END);
-    while ws != END {
-        // The window [ws, we]: up to the first block end of any list.
-        let mut we = END;
-        let mut total = 0f64;
-        for (c, b) in cs.iter_mut().zip(wb.iter_mut()) {
-            let (bound, last) = c.shallow(ws);
-            *b = bound;
-            total += bound;
-            we = we.min(last);
-        }
-        if we == END {
-            break;
-        }
-        we = we.min(ws.saturating_add(WINDOW - 1));
+    let slots = ix.keys.len() as u32;
+    while let Some(ws) = lanes
+        .iter()
+        .filter_map(|l| l.list.docs.get(l.pos).copied())
+        .min()
+    {
+        let we = ws.saturating_add(WINDOW as u32).min(slots.max(ws + 1));
         let theta = top.threshold();
+        let mut total = 0f64;
+        for (i, l) in lanes.iter().enumerate() {
+            ends[i] = l.run_end(we);
+            wb[i] = l.c as f64 * l.window_max(ends[i]) as f64;
+            total += wb[i];
+        }
         if total * margin >= theta {
-            window(
-                ix,
-                q,
-                &mut cs,
-                &wb,
-                &mut perm,
-                &mut prefix,
-                &mut acc,
-                &mut marks,
-                &mut top,
-                margin,
-                ws,
-                we,
-                accept,
-            );
-        }
-        // Next window: the first posting of any list after `we`.
-        ws = END;
-        for c in cs.iter_mut() {
-            c.next_geq(we.saturating_add(1));
-            ws = ws.min(c.doc());
-        }
-    }
-    top.into_sorted()
-}
-
-/// Scores the candidates of window `[ws, we]`, in which every list has one block, whose
-/// bound is `wb[list]`.
-#[allow(clippy::too_many_arguments)]
-fn window(
-    ix: &SparseIndex,
-    q: &Query,
-    cs: &mut [Cursor<'_>],
-    wb: &[f64],
-    perm: &mut [usize],
-    prefix: &mut [f64],
-    acc: &mut [f64],
-    marks: &mut [u64],
-    top: &mut TopK,
-    margin: f64,
-    ws: u32,
-    we: u32,
-    accept: Accept<'_>,
-) {
-    let n = cs.len();
-    let theta = top.threshold();
-    perm.sort_unstable_by(|&a, &b| wb[a].total_cmp(&wb[b]).then(a.cmp(&b)));
-    for i in 0..n {
-        prefix[i + 1] = prefix[i] + wb[perm[i]];
-    }
-    // perm[..ess] are non-essential in this window.
-    let mut ess = 0;
-    while ess < n && prefix[ess + 1] * margin < theta {
-        ess += 1;
-    }
-    // Essential lists, term at a time: posting bounds into the window accumulator.
-    for &c in &perm[ess..] {
-        let cur = &mut cs[c];
-        cur.next_geq(ws);
-        while cur.doc() <= we {
-            let i = (cur.doc() - ws) as usize;
-            acc[i] += cur.posting_bound();
-            marks[i / 64] |= 1 << (i % 64);
-            cur.pos += 1;
-        }
-    }
-    let words = ((we - ws) as usize) / 64 + 1;
-    for (w, word) in marks.iter_mut().enumerate().take(words) {
-        let mut bits = std::mem::take(word);
-        while bits != 0 {
-            let i = w * 64 + bits.trailing_zeros() as usize;
-            bits &= bits - 1;
-            let d = ws + i as u32;
-            let mut ub = std::mem::take(&mut acc[i]);
-            if ix.skip(d, accept) {
-                continue;
+            // Non-essential lists: the longest prefix (by bound) summing below theta.
+            order.sort_unstable_by(|&a, &b| wb[a].total_cmp(&wb[b]).then(a.cmp(&b)));
+            let mut ess = 0;
+            let mut prefix = 0f64;
+            while ess < n && (prefix + wb[order[ess]]) * margin < theta {
+                prefix += wb[order[ess]];
+                ess += 1;
             }
-            let theta = top.threshold();
-            if (ub + prefix[ess]) * margin < theta {
-                continue;
+            for &i in &order[ess..] {
+                accumulate(&lanes[i], ends[i], ws, &mut acc);
             }
-            // Non-essential lists, highest bound first: their block bound is replaced by
-            // the posting's own bound (or nothing) while the sum can still reach theta.
-            let mut alive = true;
-            for j in (0..ess).rev() {
-                let cur = &mut cs[perm[j]];
-                cur.next_geq(d);
-                if cur.doc() == d {
-                    ub += cur.posting_bound();
-                }
-                if (ub + prefix[j]) * margin < theta {
-                    alive = false;
-                    break;
+            // Candidates: accumulated bound plus every non-essential bound reaches theta.
+            cand.clear();
+            let need = theta / margin - prefix;
+            for (i, &a) in acc.iter().enumerate() {
+                if a > 0.0 && a as f64 >= need {
+                    cand.push(i as u32);
                 }
             }
-            if alive {
+            // Non-essential postings: looked up per candidate (highest bound first, a
+            // candidate whose bound falls below theta is dropped) when the candidates are few
+            // next to those postings; otherwise added wholesale, term at a time, which costs
+            // less than searching when most documents are candidates.
+            let ne_postings: usize = order[..ess].iter().map(|&i| ends[i] - lanes[i].pos).sum();
+            if ess > 0 && cand.len() * PROBE_RATIO < ne_postings {
+                let mut rest = prefix;
+                for &i in order[..ess].iter().rev() {
+                    rest -= wb[i];
+                    let l = &lanes[i];
+                    let docs = &l.list.docs[l.pos..ends[i]];
+                    let imps = &l.list.impacts[l.pos..ends[i]];
+                    let mut p = 0usize;
+                    cand.retain(|&c| {
+                        let d = ws + c;
+                        p = gallop(docs, p, d);
+                        let a = &mut acc[c as usize];
+                        if docs.get(p) == Some(&d) {
+                            *a += l.c * imps[p] as f32;
+                        }
+                        if (*a as f64 + rest.max(0.0)) * margin >= theta {
+                            true
+                        } else {
+                            *a = 0.0;
+                            false
+                        }
+                    });
+                }
+            } else if ess > 0 {
+                for &i in &order[..ess] {
+                    accumulate(&lanes[i], ends[i], ws, &mut acc);
+                }
+                cand.clear();
+                let need = theta / margin;
+                for (i, &a) in acc.iter().enumerate() {
+                    if a > 0.0 && a as f64 >= need {
+                        cand.push(i as u32);
+                    }
+                }
+            }
+            for &c in &cand {
+                let a = std::mem::take(&mut acc[c as usize]);
+                let d = ws + c;
+                // The threshold may have risen since the candidate was chosen.
+                if (a as f64) * margin < top.threshold() || ix.skip(d, accept) {
+                    continue;
+                }
                 let (t, v) = ix.doc(d);
                 let s = dot(&q.terms, &q.vals, t, v);
                 if s > 0.0 {
                     top.push(s, ix.keys[d as usize]);
                 }
             }
+            acc.fill(0.0);
+        }
+        for (l, &e) in lanes.iter_mut().zip(&ends) {
+            l.pos = e;
         }
     }
+    top.into_sorted()
 }
