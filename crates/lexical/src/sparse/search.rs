@@ -32,7 +32,7 @@
 //!    are accumulated too, which is cheaper than searching them;
 //! 4. a candidate whose full bound reaches the threshold, and that is neither deleted nor
 //!    rejected by the filter, is scored exactly and offered to the top `k`. Since the
-//!    threshold is the `k`-th *exact* score, a query scores only a few hundred documents
+//!    threshold is the `k`-th *exact* score, few documents besides the results are scored
 //!    exactly.
 //!
 //! With learned sparse models most documents share several query terms and weights vary
