@@ -119,8 +119,11 @@ pub fn scored(v: Vec<(u32, f32)>) -> NativeScoredResult {
     }
 }
 
+/// `(key, score)` hits and their requested metadata, as the engine returns them.
+pub type ScoredWithMeta = (Vec<(u32, f32)>, HitMeta);
+
 /// Hits and their requested metadata as a [`NativeScoredResult`].
-pub fn scored_with((v, m): (Vec<(u32, f32)>, HitMeta)) -> NativeScoredResult {
+pub fn scored_with((v, m): ScoredWithMeta) -> NativeScoredResult {
     NativeScoredResult {
         attributes: m.attributes,
         payloads: m.payloads,
@@ -134,7 +137,7 @@ pub fn scored_batch(v: Vec<Vec<(u32, f32)>>) -> Vec<NativeScoredResult> {
 }
 
 /// One [`NativeScoredResult`] per query, with its metadata.
-pub fn scored_batch_with(v: Vec<(Vec<(u32, f32)>, HitMeta)>) -> Vec<NativeScoredResult> {
+pub fn scored_batch_with(v: Vec<ScoredWithMeta>) -> Vec<NativeScoredResult> {
     v.into_iter().map(scored_with).collect()
 }
 

@@ -17,7 +17,7 @@ use quiver_engine::{
 
 use crate::arrays::{
     scored_batch_with, scored_options, scored_with, JsArray, NativeScoredResult,
-    NativeScoredSearchOptions,
+    NativeScoredSearchOptions, ScoredWithMeta,
 };
 use crate::common::{close_methods, meta_methods, store_methods};
 use crate::error::{guard, to_js};
@@ -271,7 +271,7 @@ impl NativeSparseIndex {
         k: u32,
         strategy: String,
         opts: Option<NativeScoredSearchOptions>,
-    ) -> AsyncTask<Job<Vec<(SparseHits, HitMeta)>, Vec<NativeScoredResult>>> {
+    ) -> AsyncTask<Job<Vec<ScoredWithMeta>, Vec<NativeScoredResult>>> {
         let inner = self.handle.get();
         let (indptr, indices, values) = (indptr.to_vec(), indices.to_vec(), values.to_vec());
         job(

@@ -44,7 +44,7 @@ pub trait LexicalStore: Sized + Send + Sync {
     /// Whether `key` is present.
     fn contains(&self, key: u32) -> bool;
     /// Live documents.
-    fn len(&self) -> usize;
+    fn documents(&self) -> usize;
 }
 
 macro_rules! impl_lexical_store {
@@ -66,7 +66,7 @@ macro_rules! impl_lexical_store {
             fn contains(&self, key: u32) -> bool {
                 <$t>::contains(self, key)
             }
-            fn len(&self) -> usize {
+            fn documents(&self) -> usize {
                 <$t>::len(self)
             }
         }
@@ -120,7 +120,7 @@ impl<T: LexicalStore> Pooled<T> {
             payloads,
             u32::MAX as usize,
             |k| index.contains(k),
-            index.len(),
+            index.documents(),
         )?;
         Self::with_meta(index, meta, threads)
     }
@@ -140,7 +140,8 @@ impl<T: LexicalStore> Pooled<T> {
     /// progress callback that reports `(done, total)` and says whether to go on), then `apply`
     /// writes it and the keys' metadata under one write lock (all or nothing). An added key's
     /// previous metadata is replaced. A cancelled preparation inserts nothing and reports
-    /// `aborted`.
+    /// `aborted`. (The writer guard is an argument so that no caller can forget to hold it.)
+    #[allow(clippy::too_many_arguments)]
     pub(crate) fn add_locked<B>(
         &self,
         _writer: &MutexGuard<'_, ()>,
@@ -235,7 +236,7 @@ impl<T: LexicalStore> Pooled<T> {
     pub fn count(&self, filter: Option<&str>) -> Result<usize> {
         let state = self.inner.read();
         match filter {
-            None => Ok(state.index.len()),
+            None => Ok(state.index.documents()),
             Some(json) => Ok(state.meta.matching(&state.meta.filter(json)?).len() as usize),
         }
     }

@@ -150,10 +150,13 @@ fn write(ix: &SharedSparseIndex, c: &Corpus, rows: &[usize], upsert: bool) {
     assert_eq!(out.inserted, rows.len());
 }
 
+/// What a filter says of one document's attributes.
+type Predicate = Box<dyn Fn(&Option<Attrs>) -> bool>;
+
 /// A random filter: its compiled JSON form and the predicate it stands for.
 struct RandomFilter {
     json: String,
-    test: Box<dyn Fn(&Option<Attrs>) -> bool>,
+    test: Predicate,
 }
 
 fn random_filter(r: &mut Rng, depth: u32) -> RandomFilter {
@@ -357,7 +360,7 @@ fn save_load_remove_and_upsert_keep_metadata_in_step() {
     let changed: Vec<usize> = (0..c.docs.len()).filter(|i| i % 10 == 3).collect();
     for &i in &changed {
         c.docs[i] = vector(&mut r, 30);
-        c.attrs[i] = (i % 20 != 3).then(|| Attrs {
+        c.attrs[i] = (i % 20 != 3).then_some(Attrs {
             color: "black",
             year: 1990,
             hot: true,
@@ -379,8 +382,7 @@ fn save_load_remove_and_upsert_keep_metadata_in_step() {
         { changed.iter().filter(|&&i| c.attrs[i].is_some()).count() }
     );
     check_all(&back, &c, &live, 5, 10);
-    for i in 0..c.docs.len() {
-        let key = c.keys[i];
+    for (i, &key) in c.keys.iter().enumerate() {
         let want_payload = c.payloads(&[i])[0].clone().filter(|_| live[i]);
         assert_eq!(back.meta().payload(key).map(str::to_owned), want_payload);
         assert_eq!(back.meta().attributes_json(key).is_some(), live[i]);
