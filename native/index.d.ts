@@ -132,15 +132,15 @@ export declare class NativeSparseIndex {
   /** Loads a sparse index file on the JS thread. */
   static loadSync(path: string, threads: number): NativeSparseIndex
   /** Adds (or with `upsert` replaces) a CSR batch on a worker thread; all or nothing. */
-  add(keys: Uint32Array, indptr: Uint32Array, indices: Uint32Array, values: Float32Array, upsert: boolean, onProgress?: ((err: Error | null, done: number, total: number) => void) | null, cancel?: CancelToken | null): Promise<NativeAddResult>
+  add(keys: Uint32Array, indptr: Uint32Array, indices: Uint32Array, values: Float32Array, upsert: boolean, onProgress?: ((err: Error | null, done: number, total: number) => void) | null, cancel?: CancelToken | null, attributes?: string | null, payloads?: Array<string | null> | null): Promise<NativeAddResult>
   /** Adds (or replaces) a CSR batch on the JS thread. */
-  addSync(keys: Uint32Array, indptr: Uint32Array, indices: Uint32Array, values: Float32Array, upsert: boolean): void
+  addSync(keys: Uint32Array, indptr: Uint32Array, indices: Uint32Array, values: Float32Array, upsert: boolean, attributes?: string | undefined | null, payloads?: Array<string | undefined | null> | undefined | null): void
   /** Exact top-k on a worker thread. */
-  search(indices: Uint32Array, values: Float32Array, k: number, strategy: string, cancel?: CancelToken | undefined | null): Promise<NativeScoredResult>
+  search(indices: Uint32Array, values: Float32Array, k: number, strategy: string, cancel?: CancelToken | undefined | null, opts?: NativeScoredSearchOptions | undefined | null): Promise<NativeScoredResult>
   /** Exact top-k on the JS thread. */
-  searchSync(indices: Uint32Array, values: Float32Array, k: number, strategy: string): NativeScoredResult
-  /** Searches a CSR batch of queries on the pool (one result per query). */
-  searchBatch(indptr: Uint32Array, indices: Uint32Array, values: Float32Array, k: number, strategy: string): Promise<NativeScoredResult[]>
+  searchSync(indices: Uint32Array, values: Float32Array, k: number, strategy: string, opts?: NativeScoredSearchOptions | undefined | null): NativeScoredResult
+  /** Searches a CSR batch of queries on the pool (one result per query; one filter for all). */
+  searchBatch(indptr: Uint32Array, indices: Uint32Array, values: Float32Array, k: number, strategy: string, opts?: NativeScoredSearchOptions | undefined | null): Promise<NativeScoredResult[]>
   /** The stored vector of `key` (sorted term ids, zero weights dropped), or null. */
   get(key: number): NativeSparseVector | null
   /** Whether `key` is present. */
@@ -149,8 +149,16 @@ export declare class NativeSparseIndex {
   get size(): number
   /** The vocabulary size term ids must stay below. */
   get vocabSize(): number
+  /** Options of this index. */
+  info(): NativeSparseInfo
   /** Heap bytes held, by part. */
   memoryUsage(): NativeSparseMemory
+  /** Documents matching a compiled filter (all without one). */
+  count(filter?: string | undefined | null): number
+  /** A key's attributes (JSON object text), or null. */
+  getAttributes(key: number): string | null
+  /** A key's payload (JSON text), or null. */
+  getPayload(key: number): string | null
   /** Removes keys on a worker thread; resolves to how many were present. */
   remove(keys: Uint32Array): Promise<number>
   /** Removes keys on the JS thread; returns how many were present. */
@@ -181,17 +189,11 @@ export declare class NativeTextIndex {
   /** Adds (or replaces) documents on the JS thread (analysis still uses the pool). */
   addSync(keys: Uint32Array, texts: Array<string>, attributes?: string | undefined | null, payloads?: Array<string | undefined | null> | undefined | null): void
   /** BM25 top-k on a worker thread. */
-  search(query: string, k: number, strategy: string, cancel?: CancelToken | undefined | null, opts?: NativeTextSearchOptions | undefined | null): Promise<NativeTextResult>
+  search(query: string, k: number, strategy: string, cancel?: CancelToken | undefined | null, opts?: NativeScoredSearchOptions | undefined | null): Promise<NativeScoredResult>
   /** BM25 top-k on the JS thread. */
-  searchSync(query: string, k: number, strategy: string, opts?: NativeTextSearchOptions | undefined | null): NativeTextResult
-  /** Documents matching a compiled filter (all without one). */
-  count(filter?: string | undefined | null): number
-  /** A key's attributes (JSON object text), or null. */
-  getAttributes(key: number): string | null
-  /** A key's payload (JSON text), or null. */
-  getPayload(key: number): string | null
+  searchSync(query: string, k: number, strategy: string, opts?: NativeScoredSearchOptions | undefined | null): NativeScoredResult
   /** Searches many queries on the pool (one result per query). */
-  searchBatch(queries: Array<string>, k: number): Promise<NativeTextResult[]>
+  searchBatch(queries: Array<string>, k: number): Promise<NativeScoredResult[]>
   /** The analyzer's tokens for `text` (what is indexed / searched). */
   analyze(text: string): Array<string>
   /** Whether `key` is present. */
@@ -204,6 +206,12 @@ export declare class NativeTextIndex {
   info(): NativeTextInfo
   /** Heap bytes held, by part. */
   memoryUsage(): NativeTextMemory
+  /** Documents matching a compiled filter (all without one). */
+  count(filter?: string | undefined | null): number
+  /** A key's attributes (JSON object text), or null. */
+  getAttributes(key: number): string | null
+  /** A key's payload (JSON text), or null. */
+  getPayload(key: number): string | null
   /** Removes keys on a worker thread; resolves to how many were present. */
   remove(keys: Uint32Array): Promise<number>
   /** Removes keys on the JS thread; returns how many were present. */
@@ -509,6 +517,18 @@ export interface NativePlan {
 export interface NativeScoredResult {
   keys: Uint32Array
   scores: Float32Array
+  /** Each hit's attributes (JSON object text), when requested. */
+  attributes?: Array<string | undefined | null>
+  /** Each hit's payload (JSON text), when requested. */
+  payloads?: Array<string | undefined | null>
+}
+
+/** A text or sparse search's filter and the metadata to return. */
+export interface NativeScoredSearchOptions {
+  /** The compiled filter (JSON). */
+  filter?: string
+  includeAttributes?: boolean
+  includePayload?: boolean
 }
 
 /** A search with a filter, a range bound or metadata to return. */
@@ -535,6 +555,10 @@ export interface NativeSparseConfig {
   /** Term ids must be below this (1..=2^32-1). */
   vocabSize: number
   threads: number
+  /** Declared attribute fields: a JSON object of field name to type. */
+  attributes?: string
+  /** Whether keys may carry a payload. */
+  payload?: boolean
 }
 
 /** Sparse vectors in CSR form. */
@@ -544,12 +568,22 @@ export interface NativeSparseCsr {
   values: Float32Array
 }
 
+/** Resolved sparse index options (what a loaded index reports). */
+export interface NativeSparseInfo {
+  vocabSize: number
+  /** Declared attribute fields (JSON), if any. */
+  attributes?: string
+  payload: boolean
+}
+
 /** Heap bytes of a sparse index, by part. */
 export interface NativeSparseMemory {
   total: number
   forward: number
   postings: number
   documents: number
+  attributes: number
+  payloads: number
 }
 
 /** One sparse vector: term ids (sorted) and weights. */
@@ -604,24 +638,6 @@ export interface NativeTextMemory {
   documents: number
   attributes: number
   payloads: number
-}
-
-/** Search hits, best first. */
-export interface NativeTextResult {
-  keys: Uint32Array
-  scores: Float32Array
-  /** Each hit's attributes (JSON object text), when requested. */
-  attributes?: Array<string | undefined | null>
-  /** Each hit's payload (JSON text), when requested. */
-  payloads?: Array<string | undefined | null>
-}
-
-/** A text search's filter and the metadata to return. */
-export interface NativeTextSearchOptions {
-  /** The compiled filter (JSON). */
-  filter?: string
-  includeAttributes?: boolean
-  includePayload?: boolean
 }
 
 /**

@@ -10,7 +10,9 @@ import { QuiverError, toQuiverError } from './errors'
 import { getNative } from './native'
 import type { CancelToken as NativeCancelToken, NativeAddResult } from '../native/index'
 import type { NativeProgressCallback } from './native'
-import { checkOptionsObject, checkSignal, invalid } from './validate'
+import { checkKey, checkOptionsObject, checkSignal, invalid } from './validate'
+import { compileFilter, parseAttrs, parseJson } from './filter'
+import type { AttributeSchema, Attributes, JsonValue } from './filter'
 import type { SignalLike } from './validate'
 
 /** @internal */
@@ -163,4 +165,33 @@ export function closeOnDispose(cls: { prototype: { close(): void } }): void {
       writable: true,
     })
   }
+}
+
+/** The native metadata reads of every index class that keeps attributes and payloads. @internal */
+export interface NativeMetaReads {
+  count(filter?: string | null): number
+  getAttributes(key: number): string | null
+  getPayload(key: number): string | null
+}
+
+/**
+ * `count(filter)` of an index: the filter compiled against its schema, the keys counted natively.
+ * @throws {@link QuiverError} `ERR_INVALID_FILTER`.
+ * @internal
+ */
+export function countMatching(native: NativeMetaReads, schema: AttributeSchema | undefined, filter: unknown): number {
+  const f = filter === undefined ? null : compileFilter(filter, schema)
+  return syncCall(() => native.count(f))
+}
+
+/** `getAttributes(key)` of an index: the stored attributes, or `undefined`. @internal */
+export function readAttributes(native: NativeMetaReads, key: unknown): Attributes | undefined {
+  const k = checkKey(key)
+  return parseAttrs(syncCall(() => native.getAttributes(k)))
+}
+
+/** `getPayload(key)` of an index: the stored payload, or `undefined`. @internal */
+export function readPayload(native: NativeMetaReads, key: unknown): JsonValue | undefined {
+  const k = checkKey(key)
+  return parseJson(syncCall(() => native.getPayload(k)))
 }

@@ -328,20 +328,16 @@ export class Collection {
       throw invalid(`the schema needs at least one of ${PART_FIELDS.join(', ')}`)
     }
     if (s.attributes !== undefined) checkSchema(s.attributes)
-    if (
-      (s.attributes !== undefined || s.payload === true) &&
-      !['text', 'vector', 'multiVector'].some((f) => s[f] !== undefined)
-    )
-      throw invalid('attributes and payload need a text, vector or multiVector field')
     if (s.payload !== undefined && typeof s.payload !== 'boolean') throw invalid('schema.payload must be a boolean')
-    for (const f of ['text', 'vector', 'multiVector'] as const) {
+    for (const f of PART_FIELDS) {
       const o = s[f]
       if (o !== null && typeof o === 'object' && ('attributes' in o || 'payload' in o)) {
         throw invalid(`schema.${f}: declare attributes and payload on the collection schema, not on one field`)
       }
     }
     this.schema = { ...(schema as CollectionSchema) }
-    // Every index can filter; the payload lives in one of them (the first of text, vector, multiVector).
+    // Every index can filter; the payload lives in one of them (the first of text, vector,
+    // multiVector, sparse).
     const attributes = s.attributes as AttributeSchema | undefined
     let payload = s.payload === true
     const meta = (): { attributes?: AttributeSchema; payload?: boolean } => {
@@ -357,12 +353,13 @@ export class Collection {
     }
     if (s.multiVector !== undefined)
       this.multi = new MultiVectorIndex({ ...(s.multiVector as MultiVectorIndexOptions), ...meta() })
-    if (s.sparse !== undefined) this.sparse = new SparseIndex(s.sparse as SparseIndexOptions)
+    if (s.sparse !== undefined) this.sparse = new SparseIndex({ ...(s.sparse as SparseIndexOptions), ...meta() })
   }
 
   /** The index that holds payloads and answers `get` for attributes. */
-  private primary(): TextIndex | VectorIndex | MultiVectorIndex {
-    return (this.text ?? this.vector ?? this.multi) as TextIndex | VectorIndex | MultiVectorIndex
+  private primary(): TextIndex | VectorIndex | MultiVectorIndex | SparseIndex {
+    return (this.text ?? this.vector ?? this.multi ?? this.sparse) as
+      TextIndex | VectorIndex | MultiVectorIndex | SparseIndex
   }
 
   /** Number of documents. */
@@ -430,18 +427,18 @@ export class Collection {
       const { keys, texts, vectors, tokens, sparse, newIds, attributes, payloads } = this.prepare(docs)
       // The sparse vectors are checked by the engine (all or nothing): written first, before any
       // id is registered, so a bad one leaves the collection as it was.
-      if (this.sparse !== null && sparse !== null) await this.sparse.upsert(keys, sparse)
+      const primary = this.primary()
+      const meta = (index: unknown) => ({
+        ...(attributes === null ? {} : { attributes }),
+        ...(payloads !== null && index === primary ? { payloads } : {}),
+      })
+      if (this.sparse !== null && sparse !== null) await this.sparse.upsert(keys, sparse, meta(this.sparse))
       for (const [id, key] of newIds) {
         if (!this.keyOf.has(id)) {
           this.keyOf.set(id, key)
           this.idOf.set(key, id)
         }
       }
-      const primary = this.primary()
-      const meta = (index: unknown) => ({
-        ...(attributes === null ? {} : { attributes }),
-        ...(payloads !== null && index === primary ? { payloads } : {}),
-      })
       if (this.vector !== null && vectors !== null) await this.vector.upsert(keys, vectors, meta(this.vector))
       if (this.multi !== null && tokens !== null) await this.multi.upsert(keys, tokens, meta(this.multi))
       if (this.text !== null && texts !== null) {
@@ -674,10 +671,7 @@ export class Collection {
     }
     if (q.sparse !== undefined) {
       if (this.sparse === null) throw invalid('the query has a sparse vector but the collection has no sparse field')
-      if (q.filter !== undefined) {
-        throw invalid('a filter does not apply to the sparse retriever yet: search with filter without `sparse`')
-      }
-      const r = await this.sparse.search(q.sparse as SparseVector, { k: cand })
+      const r = await this.sparse.search(q.sparse as SparseVector, { k: cand, ...filter })
       lists.push({ name: 'sparse', list: { keys: r.keys, scores: r.scores } })
     }
     if (q.text !== undefined) {

@@ -7,6 +7,7 @@
  */
 
 import { QuiverError } from './errors'
+import type { NativeScoredResult, NativeScoredSearchOptions } from '../native/index'
 
 /**
  * Type of a declared attribute field.
@@ -348,5 +349,66 @@ export function encodePayloads(payloads: unknown, n: number): (string | null)[] 
       throw new QuiverError('ERR_INVALID_ARGUMENT', `payloads[${i}]${at}: ${(e as Error).message}`)
     }
   }
+  return out
+}
+
+/** Parses a payload the engine returns (JSON text). @internal */
+export const parseJson = (s: string | null | undefined): JsonValue | undefined =>
+  s == null ? undefined : (JSON.parse(s) as JsonValue)
+
+/** Parses attributes the engine returns (JSON object text). @internal */
+export const parseAttrs = (s: string | null | undefined): Attributes | undefined =>
+  s == null ? undefined : (JSON.parse(s) as Attributes)
+
+/** Hits of a text or sparse search, best first, with the metadata asked for. @internal */
+export interface ScoredHits {
+  /** Document keys. */
+  keys: Uint32Array
+  /** Scores (higher is better). */
+  scores: Float32Array
+  /** Each hit's attributes, with `include: ['attributes']`. */
+  attributes?: (Attributes | undefined)[]
+  /** Each hit's payload, with `include: ['payload']`. */
+  payloads?: (JsonValue | undefined)[]
+}
+
+/**
+ * The `filter`, `include` and `minScore` options of a text or sparse search: the native
+ * options (`undefined` when neither a filter nor `include` is given) and the score floor.
+ * @throws {@link QuiverError} `ERR_INVALID_FILTER`, `ERR_INVALID_ARGUMENT`.
+ * @internal
+ */
+export function resolveScoredOptions(
+  o: Record<string, unknown>,
+  schema: AttributeSchema | undefined,
+): { opts: NativeScoredSearchOptions | undefined; minScore: number | undefined } {
+  if (o.minScore !== undefined && (typeof o.minScore !== 'number' || Number.isNaN(o.minScore))) {
+    throw new QuiverError('ERR_INVALID_ARGUMENT', `minScore must be a number, got ${String(o.minScore)}`)
+  }
+  let opts: NativeScoredSearchOptions | undefined
+  if (o.filter !== undefined || o.include !== undefined) {
+    const include = o.include === undefined ? [] : o.include
+    if (!Array.isArray(include) || include.some((x) => x !== 'attributes' && x !== 'payload')) {
+      throw new QuiverError('ERR_INVALID_ARGUMENT', "include must be an array of 'attributes' | 'payload'")
+    }
+    opts = {
+      filter: o.filter === undefined ? undefined : compileFilter(o.filter, schema),
+      includeAttributes: include.includes('attributes'),
+      includePayload: include.includes('payload'),
+    }
+  }
+  return { opts, minScore: o.minScore as number | undefined }
+}
+
+/** The public result of a text or sparse search: metadata parsed, hits under `minScore` dropped (they are last). @internal */
+export function scoredResult(r: NativeScoredResult, minScore: number | undefined): ScoredHits {
+  let n = r.keys.length
+  if (minScore !== undefined) while (n > 0 && r.scores[n - 1] < minScore) n--
+  const out: ScoredHits =
+    n === r.keys.length
+      ? { keys: r.keys, scores: r.scores }
+      : { keys: r.keys.slice(0, n), scores: r.scores.slice(0, n) }
+  if (r.attributes != null) out.attributes = r.attributes.slice(0, n).map(parseAttrs)
+  if (r.payloads != null) out.payloads = r.payloads.slice(0, n).map(parseJson)
   return out
 }

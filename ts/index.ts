@@ -175,8 +175,11 @@ export type {
   SparseVectors,
   SparseVectorResult,
   SparseIndexOptions,
+  ResolvedSparseIndexOptions,
   SparseSearchResult,
   SparseSearchOptions,
+  SparseBatchSearchOptions,
+  SparseAddOptions,
   SparseStrategy,
   SparseMemoryUsage,
 } from './sparse-index'

@@ -10,7 +10,6 @@ import { getNative } from './native'
 import type { NativeFdeConfig, NativeFdeParams, NativeMultiResult, NativeMultiVectorIndex } from '../native/index'
 import {
   checkInt,
-  checkKey,
   checkOptionsObject,
   checkSignal,
   invalid,
@@ -22,7 +21,17 @@ import {
   MAX_K,
   MAX_U32,
 } from './validate'
-import { abortedError, checkPath, closeOnDispose, runAdd, syncCall, withCancel } from './call'
+import {
+  abortedError,
+  checkPath,
+  closeOnDispose,
+  countMatching,
+  readAttributes,
+  readPayload,
+  runAdd,
+  syncCall,
+  withCancel,
+} from './call'
 import { resolvedOptions } from './vector-index'
 import { compileFilter, encodeAttributes, encodePayloads } from './filter'
 import type { AttributeSchema, Attributes, Filter, JsonValue } from './filter'
@@ -600,22 +609,17 @@ export class MultiVectorIndex {
    * @throws {@link QuiverError} `ERR_INVALID_FILTER`.
    */
   count(filter?: Filter): number {
-    const f = filter === undefined ? null : compileFilter(filter, this.schema)
-    return syncCall(() => this.native.count(f))
+    return countMatching(this.native, this.schema, filter)
   }
 
   /** The attributes stored for `key`, or `undefined`. */
   getAttributes(key: number): Attributes | undefined {
-    const k = checkKey(key)
-    const s = syncCall(() => this.native.getAttributes(k))
-    return s === null ? undefined : (JSON.parse(s) as Attributes)
+    return readAttributes(this.native, key)
   }
 
   /** The payload stored for `key`, or `undefined`. */
   getPayload(key: number): JsonValue | undefined {
-    const k = checkKey(key)
-    const s = syncCall(() => this.native.getPayload(k))
-    return s === null ? undefined : (JSON.parse(s) as JsonValue)
+    return readPayload(this.native, key)
   }
 
   /**

@@ -6,7 +6,7 @@
  */
 
 import { getNative } from './native'
-import type { NativeSparseEncoder, NativeSparseIndex } from '../native/index'
+import type { NativeScoredSearchOptions, NativeSparseEncoder, NativeSparseIndex } from '../native/index'
 import {
   checkInt,
   checkOptionsObject,
@@ -19,8 +19,20 @@ import {
   MAX_THREADS,
   MAX_U32,
 } from './validate'
-import { abortedError, checkPath, closeOnDispose, runAdd, syncCall, withCancel } from './call'
+import {
+  abortedError,
+  checkPath,
+  closeOnDispose,
+  countMatching,
+  readAttributes,
+  readPayload,
+  runAdd,
+  syncCall,
+  withCancel,
+} from './call'
 import type { Keys } from './vector-index'
+import { checkSchema, encodeAttributes, encodePayloads, resolveScoredOptions, scoredResult } from './filter'
+import type { AttributeSchema, Attributes, Filter, JsonValue } from './filter'
 
 /**
  * One sparse vector: term ids and their weights, position by position.
@@ -78,6 +90,20 @@ export interface SparseIndexOptions {
   vocabSize?: number
   /** Threads used by {@link SparseIndex.searchBatch}. Default: all logical CPUs. */
   threads?: number
+  /** Attribute fields searches can filter on (see `VectorIndexOptions.attributes`). */
+  attributes?: AttributeSchema
+  /** Keep a JSON payload per key. Default `false`. */
+  payload?: boolean
+}
+
+/** Resolved options of a {@link SparseIndex}. */
+export interface ResolvedSparseIndexOptions {
+  /** The vocabulary size term ids must stay below. */
+  vocabSize: number
+  /** Declared attribute fields, if any. */
+  attributes?: AttributeSchema
+  /** Whether payloads are kept. */
+  payload: boolean
 }
 
 /** Sparse hits, best first (ties: smaller key first). */
@@ -86,6 +112,10 @@ export interface SparseSearchResult {
   keys: Uint32Array
   /** Exact dot products of the query and each document (higher is better; always > 0). */
   scores: Float32Array
+  /** Each hit's attributes, with `include: ['attributes']`. */
+  attributes?: (Attributes | undefined)[]
+  /** Each hit's payload, with `include: ['payload']`. */
+  payloads?: (JsonValue | undefined)[]
 }
 
 /** How {@link SparseIndex.search} finds the top k; every strategy returns the same keys and scores. */
@@ -102,6 +132,31 @@ export interface SparseSearchOptions {
   strategy?: SparseStrategy
   /** Cancels the search. */
   signal?: AbortSignal
+  /**
+   * Only documents whose attributes match (see {@link Filter}). The filter's key set is tested
+   * inside the pruning loops, so every strategy returns exactly the top-k of the matching
+   * documents.
+   */
+  filter?: Filter
+  /** Only hits scoring at least this much (fewer than `k` is then normal). */
+  minScore?: number
+  /** Return each hit's `'attributes'` and/or `'payload'`. */
+  include?: readonly ('attributes' | 'payload')[]
+}
+
+/** Options of {@link SparseIndex.searchBatch}: those of a search but the signal; one filter applies to every query. */
+export type SparseBatchSearchOptions = Omit<SparseSearchOptions, 'signal'>
+
+/** Options of {@link SparseIndex.add} and {@link SparseIndex.upsert}. */
+export interface SparseAddOptions {
+  /** Called with the number of documents validated so far and the total. */
+  onProgress?: (done: number, total: number) => void
+  /** Cancels the add (nothing of it is applied). */
+  signal?: AbortSignal
+  /** One attribute object per key (for an index declared with `attributes`). Replaces a key's previous attributes. */
+  attributes?: readonly (Attributes | null | undefined)[]
+  /** One JSON value per key (for an index with `payload: true`). Replaces a key's previous payload. */
+  payloads?: readonly unknown[]
 }
 
 /** Native memory of a {@link SparseIndex}, in bytes. */
@@ -114,6 +169,10 @@ export interface SparseMemoryUsage {
   postings: number
   /** Keys, the key map and the deletion bitset. */
   documents: number
+  /** Attribute records and their indexes. */
+  attributes: number
+  /** Payloads. */
+  payloads: number
 }
 
 const STRATEGIES: readonly string[] = ['maxscore', 'wand', 'exhaustive']
@@ -203,19 +262,35 @@ export function toCsr(vectors: unknown, what = 'vectors'): SparseCsr {
   return { indptr: o.indptr, indices: o.indices, values: o.values }
 }
 
-function resolveSparseSearch(options: unknown): {
+const SEARCH_OPTIONS = ['k', 'strategy', 'filter', 'minScore', 'include']
+
+function resolveSparseSearch(
+  options: unknown,
+  schema: AttributeSchema | undefined,
+  allowed: readonly string[] = [...SEARCH_OPTIONS, 'signal'],
+): {
   k: number
   strategy: SparseStrategy
   signal: ReturnType<typeof checkSignal>
+  opts: NativeScoredSearchOptions | undefined
+  minScore: number | undefined
 } {
-  const o = checkOptionsObject(options, 'search options', ['k', 'strategy', 'signal'])
+  const o = checkOptionsObject(options, 'search options', allowed)
   const k = o.k === undefined ? 10 : checkInt(o.k, 'k', 1, MAX_K)
   const strategy = o.strategy === undefined ? 'maxscore' : o.strategy
   if (typeof strategy !== 'string' || !STRATEGIES.includes(strategy)) {
     throw invalid(`strategy must be 'maxscore', 'wand' or 'exhaustive', got ${String(strategy)}`)
   }
-  return { k, strategy: strategy as SparseStrategy, signal: checkSignal(o.signal) }
+  return {
+    k,
+    strategy: strategy as SparseStrategy,
+    signal: checkSignal(o.signal),
+    ...resolveScoredOptions(o, schema),
+  }
 }
+
+const parseSchema = (json: string | null | undefined): AttributeSchema | undefined =>
+  json == null ? undefined : (JSON.parse(json) as AttributeSchema)
 
 function checkVectorCount(keys: Uint32Array, csr: SparseCsr): void {
   if (csr.indptr.length !== keys.length + 1) {
@@ -243,22 +318,28 @@ function checkVectorCount(keys: Uint32Array, csr: SparseCsr): void {
  */
 export class SparseIndex {
   private native!: NativeSparseIndex
+  private schema: AttributeSchema | undefined
 
   /**
    * Creates an empty index.
    * @throws {@link QuiverError} `ERR_INVALID_ARGUMENT` for bad options.
    */
   constructor(options: SparseIndexOptions = {}) {
-    const o = checkOptionsObject(options, 'options', ['vocabSize', 'threads'])
+    const o = checkOptionsObject(options, 'options', ['vocabSize', 'threads', 'attributes', 'payload'])
     const vocabSize = o.vocabSize === undefined ? MAX_U32 : checkInt(o.vocabSize, 'vocabSize', 1, MAX_U32)
     const threads = o.threads === undefined ? defaultThreads() : checkInt(o.threads, 'threads', 1, MAX_THREADS)
+    const attributes = o.attributes === undefined ? undefined : checkSchema(o.attributes)
+    if (o.payload !== undefined && typeof o.payload !== 'boolean') throw invalid('options.payload must be a boolean')
+    const payload = o.payload === true
     const Native = getNative().NativeSparseIndex
-    this.native = syncCall(() => new Native({ vocabSize, threads }))
+    this.native = syncCall(() => new Native({ vocabSize, threads, attributes, payload }))
+    this.schema = parseSchema(attributes)
   }
 
   private static wrap(native: NativeSparseIndex): SparseIndex {
     const s = Object.create(SparseIndex.prototype) as SparseIndex
     s.native = native
+    s.schema = parseSchema(syncCall(() => native.info()).attributes)
     return s
   }
 
@@ -310,19 +391,29 @@ export class SparseIndex {
     return syncCall(() => this.native.memoryUsage())
   }
 
+  /** The resolved options. */
+  config(): ResolvedSparseIndexOptions {
+    const i = syncCall(() => this.native.info())
+    const attributes = parseSchema(i.attributes)
+    return { vocabSize: i.vocabSize, ...(attributes === undefined ? {} : { attributes }), payload: i.payload }
+  }
+
   private write(op: 'add' | 'upsert', keys: Keys, vectors: SparseVectors, options: unknown): Promise<number> {
     return runAdd(
       options,
       op,
       'documents',
-      () => {
+      (o) => {
         const k = toKeys(keys)
         const csr = toCsr(vectors)
         checkVectorCount(k, csr)
-        return { total: k.length, data: { k, csr } }
+        const a = o.attributes === undefined ? null : encodeAttributes(o.attributes, k.length)
+        const p = o.payloads === undefined ? null : encodePayloads(o.payloads, k.length)
+        return { total: k.length, data: { k, csr, a, p } }
       },
-      ({ k, csr }, progress, token) =>
-        this.native.add(k, csr.indptr, csr.indices, csr.values, op === 'upsert', progress, token),
+      ({ k, csr, a, p }, progress, token) =>
+        this.native.add(k, csr.indptr, csr.indices, csr.values, op === 'upsert', progress, token, a, p),
+      ['attributes', 'payloads'],
     )
   }
 
@@ -334,76 +425,90 @@ export class SparseIndex {
    *   (a key twice in one call, or a key already present: use {@link SparseIndex.upsert}),
    *   `ERR_ABORTED`.
    */
-  async add(
-    keys: Keys,
-    vectors: SparseVectors,
-    options?: { onProgress?: (done: number, total: number) => void; signal?: AbortSignal },
-  ): Promise<void> {
+  async add(keys: Keys, vectors: SparseVectors, options?: SparseAddOptions): Promise<void> {
     await this.write('add', keys, vectors, options)
   }
 
   /** Like {@link SparseIndex.add}, but a key already present has its vector replaced. */
-  async upsert(
-    keys: Keys,
-    vectors: SparseVectors,
-    options?: { onProgress?: (done: number, total: number) => void; signal?: AbortSignal },
-  ): Promise<void> {
+  async upsert(keys: Keys, vectors: SparseVectors, options?: SparseAddOptions): Promise<void> {
     await this.write('upsert', keys, vectors, options)
   }
 
-  private writeSync(keys: Keys, vectors: SparseVectors, upsert: boolean): void {
+  private writeSync(keys: Keys, vectors: SparseVectors, upsert: boolean, options: unknown): void {
+    const o = checkOptionsObject(options, 'add options', ['attributes', 'payloads'])
     const k = toKeys(keys)
     const csr = toCsr(vectors)
     checkVectorCount(k, csr)
     if (k.length === 0) return
-    syncCall(() => this.native.addSync(k, csr.indptr, csr.indices, csr.values, upsert))
+    const a = o.attributes === undefined ? null : encodeAttributes(o.attributes, k.length)
+    const p = o.payloads === undefined ? null : encodePayloads(o.payloads, k.length)
+    syncCall(() => this.native.addSync(k, csr.indptr, csr.indices, csr.values, upsert, a, p))
   }
 
   /** Synchronous variant of {@link SparseIndex.add}. */
-  addSync(keys: Keys, vectors: SparseVectors): void {
-    this.writeSync(keys, vectors, false)
+  addSync(keys: Keys, vectors: SparseVectors, options?: Pick<SparseAddOptions, 'attributes' | 'payloads'>): void {
+    this.writeSync(keys, vectors, false, options)
   }
 
   /** Synchronous variant of {@link SparseIndex.upsert}. */
-  upsertSync(keys: Keys, vectors: SparseVectors): void {
-    this.writeSync(keys, vectors, true)
+  upsertSync(keys: Keys, vectors: SparseVectors, options?: Pick<SparseAddOptions, 'attributes' | 'payloads'>): void {
+    this.writeSync(keys, vectors, true, options)
+  }
+
+  /**
+   * Number of documents whose attributes match `filter` (all documents without one).
+   * @throws {@link QuiverError} `ERR_INVALID_FILTER`.
+   */
+  count(filter?: Filter): number {
+    return countMatching(this.native, this.schema, filter)
+  }
+
+  /** The attributes stored for `key`, or `undefined`. */
+  getAttributes(key: number): Attributes | undefined {
+    return readAttributes(this.native, key)
+  }
+
+  /** The payload stored for `key`, or `undefined`. */
+  getPayload(key: number): JsonValue | undefined {
+    return readPayload(this.native, key)
   }
 
   /**
    * The top `k` documents by dot product with `query`, on a worker thread. The query follows
    * the rules of {@link SparseVector}.
-   * @throws {@link QuiverError} `ERR_INVALID_ARGUMENT`, `ERR_ABORTED`.
+   * @throws {@link QuiverError} `ERR_INVALID_ARGUMENT`, `ERR_INVALID_FILTER`, `ERR_ABORTED`.
    */
   async search(query: SparseVector, options?: SparseSearchOptions): Promise<SparseSearchResult> {
     const q = toQuery(query)
-    const s = resolveSparseSearch(options)
+    const s = resolveSparseSearch(options, this.schema)
     if (s.signal !== undefined && s.signal.aborted) throw abortedError('search')
-    const r = await withCancel(s.signal, (token) => this.native.search(q.indices, q.values, s.k, s.strategy, token))
-    return { keys: r.keys, scores: r.scores }
+    const r = await withCancel(s.signal, (token) =>
+      this.native.search(q.indices, q.values, s.k, s.strategy, token, s.opts),
+    )
+    return scoredResult(r, s.minScore)
   }
 
   /** Synchronous variant of {@link SparseIndex.search}. */
   searchSync(query: SparseVector, options?: SparseSearchOptions): SparseSearchResult {
     const q = toQuery(query)
-    const s = resolveSparseSearch(options)
-    const r = syncCall(() => this.native.searchSync(q.indices, q.values, s.k, s.strategy))
-    return { keys: r.keys, scores: r.scores }
+    const s = resolveSparseSearch(options, this.schema)
+    const r = syncCall(() => this.native.searchSync(q.indices, q.values, s.k, s.strategy, s.opts))
+    return scoredResult(r, s.minScore)
   }
 
   /**
    * Searches many queries in parallel on the index's threads; result `i` is what
-   * {@link SparseIndex.search} returns for query `i`. One bad query fails the call.
+   * {@link SparseIndex.search} returns for query `i` with the same options (one `filter` for
+   * every query, evaluated once). One bad query fails the call.
+   * @throws {@link QuiverError} `ERR_INVALID_ARGUMENT`, `ERR_INVALID_FILTER`.
    */
-  async searchBatch(
-    queries: SparseVectors,
-    options?: { k?: number; strategy?: SparseStrategy },
-  ): Promise<SparseSearchResult[]> {
+  async searchBatch(queries: SparseVectors, options?: SparseBatchSearchOptions): Promise<SparseSearchResult[]> {
     const csr = toCsr(queries, 'queries')
-    const s = resolveSparseSearch(options)
+    const s = resolveSparseSearch(options, this.schema, SEARCH_OPTIONS)
     const r = await withCancel(undefined, () =>
-      this.native.searchBatch(csr.indptr, csr.indices, csr.values, s.k, s.strategy),
+      this.native.searchBatch(csr.indptr, csr.indices, csr.values, s.k, s.strategy, s.opts),
     )
-    return r.map((x) => ({ keys: x.keys, scores: x.scores }))
+    return r.map((x) => scoredResult(x, s.minScore))
   }
 
   /** The stored vector of `key` (term ids sorted, zero weights dropped, weights exact), or `undefined`. */
@@ -419,7 +524,7 @@ export class SparseIndex {
     return syncCall(() => this.native.has(k))
   }
 
-  /** Removes documents; unknown keys are ignored. Resolves to the number removed. */
+  /** Removes documents (and their attributes and payloads); unknown keys are ignored. Resolves to the number removed. */
   async remove(keys: Keys): Promise<number> {
     const k = toKeys(keys)
     return withCancel(undefined, () => this.native.remove(k))

@@ -5,15 +5,8 @@
  */
 
 import { getNative } from './native'
-import type {
-  NativeTextConfig,
-  NativeTextIndex,
-  NativeTextInfo,
-  NativeTextResult,
-  NativeTextSearchOptions,
-} from '../native/index'
+import type { NativeScoredSearchOptions, NativeTextConfig, NativeTextIndex, NativeTextInfo } from '../native/index'
 import {
-  checkKey,
   checkInt,
   checkOptionsObject,
   checkSignal,
@@ -25,9 +18,19 @@ import {
   MAX_THREADS,
   MAX_U32,
 } from './validate'
-import { abortedError, checkPath, closeOnDispose, runAdd, syncCall, withCancel } from './call'
+import {
+  abortedError,
+  checkPath,
+  closeOnDispose,
+  countMatching,
+  readAttributes,
+  readPayload,
+  runAdd,
+  syncCall,
+  withCancel,
+} from './call'
 import type { Keys } from './vector-index'
-import { checkSchema, compileFilter, encodeAttributes, encodePayloads } from './filter'
+import { checkSchema, encodeAttributes, encodePayloads, resolveScoredOptions, scoredResult } from './filter'
 import type { AttributeSchema, Attributes, Filter, JsonValue } from './filter'
 
 /**
@@ -207,7 +210,7 @@ interface ResolvedTextSearch {
   k: number
   strategy: string
   signal: ReturnType<typeof checkSignal>
-  opts: NativeTextSearchOptions | undefined
+  opts: NativeScoredSearchOptions | undefined
   minScore: number | undefined
 }
 
@@ -218,40 +221,7 @@ function resolveTextSearch(options: unknown, schema: AttributeSchema | undefined
   if (strategy !== 'bmm' && strategy !== 'bmw' && strategy !== 'exhaustive') {
     throw invalid(`strategy must be 'bmm', 'bmw' or 'exhaustive', got ${String(strategy)}`)
   }
-  if (o.minScore !== undefined && (typeof o.minScore !== 'number' || Number.isNaN(o.minScore))) {
-    throw invalid(`minScore must be a number, got ${String(o.minScore)}`)
-  }
-  let opts: NativeTextSearchOptions | undefined
-  if (o.filter !== undefined || o.include !== undefined) {
-    const include = o.include === undefined ? [] : o.include
-    if (!Array.isArray(include) || include.some((x) => x !== 'attributes' && x !== 'payload')) {
-      throw invalid("include must be an array of 'attributes' | 'payload'")
-    }
-    opts = {
-      filter: o.filter === undefined ? undefined : compileFilter(o.filter, schema),
-      includeAttributes: include.includes('attributes'),
-      includePayload: include.includes('payload'),
-    }
-  }
-  return { k, strategy, signal: checkSignal(o.signal), opts, minScore: o.minScore as number | undefined }
-}
-
-const parseJson = (s: string | null | undefined): JsonValue | undefined =>
-  s == null ? undefined : (JSON.parse(s) as JsonValue)
-const parseAttrs = (s: string | null | undefined): Attributes | undefined =>
-  s == null ? undefined : (JSON.parse(s) as Attributes)
-
-/** The public result: metadata parsed, hits under `minScore` dropped (they are last). */
-function textResult(r: NativeTextResult, minScore: number | undefined): TextSearchResult {
-  let n = r.keys.length
-  if (minScore !== undefined) while (n > 0 && r.scores[n - 1] < minScore) n--
-  const out: TextSearchResult =
-    n === r.keys.length
-      ? { keys: r.keys, scores: r.scores }
-      : { keys: r.keys.slice(0, n), scores: r.scores.slice(0, n) }
-  if (r.attributes != null) out.attributes = r.attributes.slice(0, n).map(parseAttrs)
-  if (r.payloads != null) out.payloads = r.payloads.slice(0, n).map(parseJson)
-  return out
+  return { k, strategy, signal: checkSignal(o.signal), ...resolveScoredOptions(o, schema) }
 }
 
 function checkQuery(q: unknown): string {
@@ -425,20 +395,17 @@ export class TextIndex {
    * @throws {@link QuiverError} `ERR_INVALID_FILTER`.
    */
   count(filter?: Filter): number {
-    const f = filter === undefined ? null : compileFilter(filter, this.schema)
-    return syncCall(() => this.native.count(f))
+    return countMatching(this.native, this.schema, filter)
   }
 
   /** The attributes stored for `key`, or `undefined`. */
   getAttributes(key: number): Attributes | undefined {
-    const k = checkKey(key)
-    return parseAttrs(syncCall(() => this.native.getAttributes(k)))
+    return readAttributes(this.native, key)
   }
 
   /** The payload stored for `key`, or `undefined`. */
   getPayload(key: number): JsonValue | undefined {
-    const k = checkKey(key)
-    return parseJson(syncCall(() => this.native.getPayload(k)))
+    return readPayload(this.native, key)
   }
 
   /**
@@ -450,7 +417,7 @@ export class TextIndex {
     const s = resolveTextSearch(options, this.schema)
     if (s.signal !== undefined && s.signal.aborted) throw abortedError('search')
     const r = await withCancel(s.signal, (token) => this.native.search(q, s.k, s.strategy, token, s.opts))
-    return textResult(r, s.minScore)
+    return scoredResult(r, s.minScore)
   }
 
   /** Synchronous variant of {@link TextIndex.search}. */
@@ -458,7 +425,7 @@ export class TextIndex {
     const q = checkQuery(query)
     const s = resolveTextSearch(options, this.schema)
     const r = syncCall(() => this.native.searchSync(q, s.k, s.strategy, s.opts))
-    return textResult(r, s.minScore)
+    return scoredResult(r, s.minScore)
   }
 
   /** Searches many queries in parallel on the worker pool. */

@@ -5,7 +5,17 @@
  */
 
 import { QuiverError } from './errors'
-import { abortedError, checkPath, closeOnDispose, runAdd, syncCall, withCancel } from './call'
+import {
+  abortedError,
+  checkPath,
+  closeOnDispose,
+  countMatching,
+  readAttributes,
+  readPayload,
+  runAdd,
+  syncCall,
+  withCancel,
+} from './call'
 import { getNative } from './native'
 import type {
   NativeBatchResult,
@@ -15,7 +25,7 @@ import type {
   NativeSearchRequest,
   NativeVectorIndex,
 } from '../native/index'
-import { compileFilter, encodeAttributes, encodePayloads } from './filter'
+import { compileFilter, encodeAttributes, encodePayloads, parseAttrs, parseJson } from './filter'
 import type { AttributeSchema, Attributes, Filter, JsonValue } from './filter'
 import {
   MAX_U32,
@@ -397,11 +407,6 @@ function nativeRequest(
   }
 }
 
-const parseJson = (s: string | null | undefined): JsonValue | undefined =>
-  s == null ? undefined : (JSON.parse(s) as JsonValue)
-const parseAttrs = (s: string | null | undefined): Attributes | undefined =>
-  s == null ? undefined : (JSON.parse(s) as Attributes)
-
 function filteredResult(r: NativeFilteredResult): SearchResult {
   const out: SearchResult = { keys: r.keys, distances: r.distances, plan: r.plan as SearchPlan }
   if (r.attributes != null) out.attributes = r.attributes.map(parseAttrs)
@@ -767,20 +772,17 @@ export class VectorIndex {
    * @throws {@link QuiverError} `ERR_INVALID_FILTER`.
    */
   count(filter?: Filter): number {
-    const f = filter === undefined ? null : compileFilter(filter, this.schema)
-    return syncCall(() => this.native.count(f))
+    return countMatching(this.native, this.schema, filter)
   }
 
   /** The attributes stored for `key`, or `undefined` (no such key, or none declared). */
   getAttributes(key: number): Attributes | undefined {
-    const k = checkKey(key)
-    return parseAttrs(syncCall(() => this.native.getAttributes(k)))
+    return readAttributes(this.native, key)
   }
 
   /** The payload stored for `key`, or `undefined` (no such key, or none stored). */
   getPayload(key: number): JsonValue | undefined {
-    const k = checkKey(key)
-    return parseJson(syncCall(() => this.native.getPayload(k)))
+    return readPayload(this.native, key)
   }
 
   /**

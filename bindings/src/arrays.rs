@@ -12,6 +12,7 @@ use std::ptr;
 
 use napi::bindgen_prelude::{ToNapiValue, TypeName, TypedArrayType, ValueType};
 use napi::{sys, Status};
+use quiver_engine::HitMeta;
 
 /// A number type a JS typed array can hold.
 pub trait Element: Copy {
@@ -83,6 +84,29 @@ pub struct NativeScoredResult {
     pub keys: JsArray<u32>,
     #[napi(ts_type = "Float32Array")]
     pub scores: JsArray<f32>,
+    /// Each hit's attributes (JSON object text), when requested.
+    pub attributes: Option<Vec<Option<String>>>,
+    /// Each hit's payload (JSON text), when requested.
+    pub payloads: Option<Vec<Option<String>>>,
+}
+
+/// A text or sparse search's filter and the metadata to return.
+#[napi_derive::napi(object)]
+pub struct NativeScoredSearchOptions {
+    /// The compiled filter (JSON).
+    pub filter: Option<String>,
+    pub include_attributes: Option<bool>,
+    pub include_payload: Option<bool>,
+}
+
+/// The engine's arguments for `opts` (none: no filter, nothing included): the filter, then
+/// whether to include attributes and payloads.
+pub fn scored_options(opts: Option<&NativeScoredSearchOptions>) -> (Option<&str>, bool, bool) {
+    (
+        opts.and_then(|o| o.filter.as_deref()),
+        opts.and_then(|o| o.include_attributes).unwrap_or(false),
+        opts.and_then(|o| o.include_payload).unwrap_or(false),
+    )
 }
 
 /// `(key, score)` hits as a [`NativeScoredResult`].
@@ -90,12 +114,31 @@ pub fn scored(v: Vec<(u32, f32)>) -> NativeScoredResult {
     NativeScoredResult {
         keys: JsArray(v.iter().map(|h| h.0).collect()),
         scores: JsArray(v.iter().map(|h| h.1).collect()),
+        attributes: None,
+        payloads: None,
+    }
+}
+
+/// `(key, score)` hits and their requested metadata, as the engine returns them.
+pub type ScoredWithMeta = (Vec<(u32, f32)>, HitMeta);
+
+/// Hits and their requested metadata as a [`NativeScoredResult`].
+pub fn scored_with((v, m): ScoredWithMeta) -> NativeScoredResult {
+    NativeScoredResult {
+        attributes: m.attributes,
+        payloads: m.payloads,
+        ..scored(v)
     }
 }
 
 /// One [`NativeScoredResult`] per query.
 pub fn scored_batch(v: Vec<Vec<(u32, f32)>>) -> Vec<NativeScoredResult> {
     v.into_iter().map(scored).collect()
+}
+
+/// One [`NativeScoredResult`] per query, with its metadata.
+pub fn scored_batch_with(v: Vec<ScoredWithMeta>) -> Vec<NativeScoredResult> {
+    v.into_iter().map(scored_with).collect()
 }
 
 /// A napi status as a `Result`.

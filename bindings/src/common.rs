@@ -59,6 +59,38 @@ macro_rules! store_methods {
     };
 }
 
+/// Adds `count`, `getAttributes` and `getPayload` to a class with a
+/// `handle: Handle<quiver_engine::pooled::Pooled<_>>` field (the text and sparse indexes, whose
+/// metadata is keyed by the user key).
+macro_rules! meta_methods {
+    ($native:ident) => {
+        #[napi_derive::napi]
+        impl $native {
+            /// Documents matching a compiled filter (all without one).
+            #[napi]
+            pub fn count(&self, env: napi::Env, filter: Option<String>) -> napi::Result<u32> {
+                crate::error::guard(|| self.handle.get()?.count(filter.as_deref()))
+                    .map(|n| n as u32)
+                    .map_err(|e| crate::error::to_js(&env, e))
+            }
+
+            /// A key's attributes (JSON object text), or null.
+            #[napi]
+            pub fn get_attributes(&self, env: napi::Env, key: u32) -> napi::Result<Option<String>> {
+                crate::tasks::access(&env, &self.handle, |i| i.meta().attributes_json(key))
+            }
+
+            /// A key's payload (JSON text), or null.
+            #[napi]
+            pub fn get_payload(&self, env: napi::Env, key: u32) -> napi::Result<Option<String>> {
+                crate::tasks::access(&env, &self.handle, |i| {
+                    i.meta().payload(key).map(str::to_owned)
+                })
+            }
+        }
+    };
+}
+
 /// Adds `close` and `closed` to a class with a `handle: Handle<_>` field.
 macro_rules! close_methods {
     ($native:ident) => {
@@ -80,4 +112,4 @@ macro_rules! close_methods {
     };
 }
 
-pub(crate) use {close_methods, store_methods};
+pub(crate) use {close_methods, meta_methods, store_methods};

@@ -11,11 +11,15 @@ use napi_derive::napi;
 use quiver_engine::options;
 use quiver_engine::sparse_index::{self, SharedSparseIndex, SparseHits};
 use quiver_engine::{
-    AddOutcome, Error as EngineError, Handle, SparseBatch, SparseEncoder, SparseVec,
+    AddOutcome, Error as EngineError, Handle, HitMeta, MetaInput, SparseBatch, SparseEncoder,
+    SparseVec,
 };
 
-use crate::arrays::{scored, scored_batch, JsArray, NativeScoredResult};
-use crate::common::{close_methods, store_methods};
+use crate::arrays::{
+    scored_batch_with, scored_options, scored_with, JsArray, NativeScoredResult,
+    NativeScoredSearchOptions, ScoredWithMeta,
+};
+use crate::common::{close_methods, meta_methods, store_methods};
 use crate::error::{guard, to_js};
 use crate::tasks::{access, check_cancel, job, report, Job, Progress};
 use crate::vector_index::{add_result, flag, CancelToken, NativeAddResult};
@@ -26,6 +30,19 @@ pub struct NativeSparseConfig {
     /// Term ids must be below this (1..=2^32-1).
     pub vocab_size: u32,
     pub threads: u32,
+    /// Declared attribute fields: a JSON object of field name to type.
+    pub attributes: Option<String>,
+    /// Whether keys may carry a payload.
+    pub payload: Option<bool>,
+}
+
+/// Resolved sparse index options (what a loaded index reports).
+#[napi(object)]
+pub struct NativeSparseInfo {
+    pub vocab_size: u32,
+    /// Declared attribute fields (JSON), if any.
+    pub attributes: Option<String>,
+    pub payload: bool,
 }
 
 /// Heap bytes of a sparse index, by part.
@@ -35,6 +52,8 @@ pub struct NativeSparseMemory {
     pub forward: f64,
     pub postings: f64,
     pub documents: f64,
+    pub attributes: f64,
+    pub payloads: f64,
 }
 
 /// One sparse vector: term ids (sorted) and weights.
@@ -74,6 +93,30 @@ fn load(path: String, threads: u32) -> Result<SharedSparseIndex, EngineError> {
     SharedSparseIndex::load(&PathBuf::from(path), threads as usize)
 }
 
+fn create(c: &NativeSparseConfig) -> Result<SharedSparseIndex, EngineError> {
+    let meta = options::meta_config(c.attributes.as_deref(), c.payload.unwrap_or(false))?;
+    SharedSparseIndex::create_with(c.vocab_size, &meta, c.threads as usize)
+}
+
+/// Runs one search with `opts` (no options: a plain search).
+fn search_with(
+    index: &SharedSparseIndex,
+    query: SparseVec<'_>,
+    k: u32,
+    strategy: &str,
+    opts: Option<&NativeScoredSearchOptions>,
+) -> Result<(SparseHits, HitMeta), EngineError> {
+    let (filter, attributes, payload) = scored_options(opts);
+    index.search_options(
+        query,
+        k as usize,
+        options::sparse_strategy(strategy)?,
+        filter,
+        attributes,
+        payload,
+    )
+}
+
 /// An exact top-k dot-product index over sparse vectors.
 #[napi]
 pub struct NativeSparseIndex {
@@ -85,7 +128,7 @@ impl NativeSparseIndex {
     /// An empty index.
     #[napi(constructor)]
     pub fn new(env: Env, config: NativeSparseConfig) -> napi::Result<Self> {
-        guard(|| SharedSparseIndex::create(config.vocab_size, config.threads as usize))
+        guard(|| create(&config))
             .map(wrap)
             .map_err(|e| to_js(&env, e))
     }
@@ -109,7 +152,7 @@ impl NativeSparseIndex {
 
     /// Adds (or with `upsert` replaces) a CSR batch on a worker thread; all or nothing.
     #[napi(
-        ts_args_type = "keys: Uint32Array, indptr: Uint32Array, indices: Uint32Array, values: Float32Array, upsert: boolean, onProgress?: ((err: Error | null, done: number, total: number) => void) | null, cancel?: CancelToken | null",
+        ts_args_type = "keys: Uint32Array, indptr: Uint32Array, indices: Uint32Array, values: Float32Array, upsert: boolean, onProgress?: ((err: Error | null, done: number, total: number) => void) | null, cancel?: CancelToken | null, attributes?: string | null, payloads?: Array<string | null> | null",
         ts_return_type = "Promise<NativeAddResult>"
     )]
     #[allow(clippy::too_many_arguments)]
@@ -122,6 +165,8 @@ impl NativeSparseIndex {
         upsert: bool,
         on_progress: Option<Progress>,
         cancel: Option<&CancelToken>,
+        attributes: Option<String>,
+        payloads: Option<Vec<Option<String>>>,
     ) -> AsyncTask<Job<AddOutcome, NativeAddResult>> {
         let (inner, cancel) = (self.handle.get(), flag(cancel));
         let (keys, indptr, indices, values) = (
@@ -133,7 +178,12 @@ impl NativeSparseIndex {
         job(
             move || {
                 let batch = SparseBatch::new(&indptr, &indices, &values);
-                inner?.add(&keys, batch, upsert, &cancel, &report(on_progress.as_ref()))
+                let meta = MetaInput {
+                    attributes: attributes.as_deref(),
+                    payloads: payloads.as_deref(),
+                };
+                let progress = report(on_progress.as_ref());
+                inner?.add_with(&keys, batch, upsert, &meta, &cancel, &progress)
             },
             add_result,
         )
@@ -141,6 +191,7 @@ impl NativeSparseIndex {
 
     /// Adds (or replaces) a CSR batch on the JS thread.
     #[napi]
+    #[allow(clippy::too_many_arguments)]
     pub fn add_sync(
         &self,
         env: Env,
@@ -149,13 +200,19 @@ impl NativeSparseIndex {
         indices: Uint32Array,
         values: Float32Array,
         upsert: bool,
+        attributes: Option<String>,
+        payloads: Option<Vec<Option<String>>>,
     ) -> napi::Result<()> {
         let never = AtomicBool::new(false);
         let batch = SparseBatch::new(&indptr, &indices, &values);
+        let meta = MetaInput {
+            attributes: attributes.as_deref(),
+            payloads: payloads.as_deref(),
+        };
         guard(|| {
             self.handle
                 .get()?
-                .add(&keys, batch, upsert, &never, &|_, _| {})
+                .add_with(&keys, batch, upsert, &meta, &never, &|_, _| {})
         })
         .map(|_| ())
         .map_err(|e| to_js(&env, e))
@@ -170,7 +227,8 @@ impl NativeSparseIndex {
         k: u32,
         strategy: String,
         cancel: Option<&CancelToken>,
-    ) -> AsyncTask<Job<SparseHits, NativeScoredResult>> {
+        opts: Option<NativeScoredSearchOptions>,
+    ) -> AsyncTask<Job<(SparseHits, HitMeta), NativeScoredResult>> {
         let (inner, cancel) = (self.handle.get(), flag(cancel));
         let (indices, values) = (indices.to_vec(), values.to_vec());
         job(
@@ -178,9 +236,9 @@ impl NativeSparseIndex {
                 let inner = inner?;
                 check_cancel(&cancel)?;
                 let q = SparseVec::new(&indices, &values);
-                inner.search(q, k as usize, options::sparse_strategy(&strategy)?)
+                search_with(&inner, q, k, &strategy, opts.as_ref())
             },
-            scored,
+            scored_with,
         )
     }
 
@@ -193,18 +251,17 @@ impl NativeSparseIndex {
         values: Float32Array,
         k: u32,
         strategy: String,
+        opts: Option<NativeScoredSearchOptions>,
     ) -> napi::Result<NativeScoredResult> {
         guard(|| {
             let q = SparseVec::new(&indices, &values);
-            self.handle
-                .get()?
-                .search(q, k as usize, options::sparse_strategy(&strategy)?)
+            search_with(&*self.handle.get()?, q, k, &strategy, opts.as_ref())
         })
-        .map(scored)
+        .map(scored_with)
         .map_err(|e| to_js(&env, e))
     }
 
-    /// Searches a CSR batch of queries on the pool (one result per query).
+    /// Searches a CSR batch of queries on the pool (one result per query; one filter for all).
     #[napi(ts_return_type = "Promise<NativeScoredResult[]>")]
     pub fn search_batch(
         &self,
@@ -213,15 +270,19 @@ impl NativeSparseIndex {
         values: Float32Array,
         k: u32,
         strategy: String,
-    ) -> AsyncTask<Job<Vec<SparseHits>, Vec<NativeScoredResult>>> {
+        opts: Option<NativeScoredSearchOptions>,
+    ) -> AsyncTask<Job<Vec<ScoredWithMeta>, Vec<NativeScoredResult>>> {
         let inner = self.handle.get();
         let (indptr, indices, values) = (indptr.to_vec(), indices.to_vec(), values.to_vec());
         job(
             move || {
                 let batch = SparseBatch::new(&indptr, &indices, &values);
-                inner?.search_batch(batch, k as usize, options::sparse_strategy(&strategy)?)
+                let (filter, attributes, payload) = scored_options(opts.as_ref());
+                let strategy = options::sparse_strategy(&strategy)?;
+                inner?
+                    .search_batch_options(batch, k as usize, strategy, filter, attributes, payload)
             },
-            scored_batch,
+            scored_batch_with,
         )
     }
 
@@ -249,21 +310,38 @@ impl NativeSparseIndex {
         access(&env, &self.handle, |i| i.read().config().vocab_size)
     }
 
+    /// Options of this index.
+    #[napi]
+    pub fn info(&self, env: Env) -> napi::Result<NativeSparseInfo> {
+        access(&env, &self.handle, |i| {
+            let meta = i.meta().config();
+            NativeSparseInfo {
+                vocab_size: i.read().config().vocab_size,
+                attributes: meta.attributes.map(|s| s.to_json()),
+                payload: meta.payload,
+            }
+        })
+    }
+
     /// Heap bytes held, by part.
     #[napi]
     pub fn memory_usage(&self, env: Env) -> napi::Result<NativeSparseMemory> {
         access(&env, &self.handle, |i| {
             let m = i.read().memory_usage();
+            let (attributes, payloads) = i.meta().memory_usage();
             NativeSparseMemory {
-                total: m.total() as f64,
+                total: (m.total() + attributes + payloads) as f64,
                 forward: m.forward as f64,
                 postings: m.postings as f64,
                 documents: m.documents as f64,
+                attributes: attributes as f64,
+                payloads: payloads as f64,
             }
         })
     }
 }
 
+meta_methods!(NativeSparseIndex);
 store_methods!(NativeSparseIndex);
 
 /// A query encoder for inference-free sparse models: tokenizer plus per-token weights.

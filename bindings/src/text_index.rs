@@ -11,8 +11,10 @@ use quiver_engine::options;
 use quiver_engine::text_index::{SharedTextIndex, TextHits};
 use quiver_engine::{AddOutcome, Bm25Params, Error as EngineError, Handle, HitMeta, MetaInput};
 
-use crate::arrays::JsArray;
-use crate::common::store_methods;
+use crate::arrays::{
+    scored_batch, scored_options, scored_with, NativeScoredResult, NativeScoredSearchOptions,
+};
+use crate::common::{meta_methods, store_methods};
 use crate::error::{guard, to_js};
 use crate::tasks::{access, check_cancel, job, report, Job, Progress};
 use crate::vector_index::{add_result, flag, CancelToken, NativeAddResult};
@@ -68,28 +70,6 @@ pub struct NativeTextMemory {
     pub payloads: f64,
 }
 
-/// Search hits, best first.
-#[napi(object, object_from_js = false)]
-pub struct NativeTextResult {
-    #[napi(ts_type = "Uint32Array")]
-    pub keys: JsArray<u32>,
-    #[napi(ts_type = "Float32Array")]
-    pub scores: JsArray<f32>,
-    /// Each hit's attributes (JSON object text), when requested.
-    pub attributes: Option<Vec<Option<String>>>,
-    /// Each hit's payload (JSON text), when requested.
-    pub payloads: Option<Vec<Option<String>>>,
-}
-
-/// A text search's filter and the metadata to return.
-#[napi(object)]
-pub struct NativeTextSearchOptions {
-    /// The compiled filter (JSON).
-    pub filter: Option<String>,
-    pub include_attributes: Option<bool>,
-    pub include_payload: Option<bool>,
-}
-
 fn create(c: &NativeTextConfig) -> Result<SharedTextIndex, EngineError> {
     let analyzer = options::analyzer(
         &c.analyzer,
@@ -107,43 +87,23 @@ fn create(c: &NativeTextConfig) -> Result<SharedTextIndex, EngineError> {
     SharedTextIndex::create_with(analyzer, params, &meta, c.threads as usize)
 }
 
-fn hits(v: TextHits) -> NativeTextResult {
-    NativeTextResult {
-        keys: JsArray(v.iter().map(|h| h.0).collect()),
-        scores: JsArray(v.iter().map(|h| h.1).collect()),
-        attributes: None,
-        payloads: None,
-    }
-}
-
-fn hits_with((v, m): (TextHits, HitMeta)) -> NativeTextResult {
-    NativeTextResult {
-        attributes: m.attributes,
-        payloads: m.payloads,
-        ..hits(v)
-    }
-}
-
 /// Runs one search with `opts` (no options: a plain search).
 fn search_with(
     index: &SharedTextIndex,
     query: &str,
     k: u32,
     strategy: &str,
-    opts: Option<&NativeTextSearchOptions>,
+    opts: Option<&NativeScoredSearchOptions>,
 ) -> Result<(TextHits, HitMeta), EngineError> {
+    let (filter, attributes, payload) = scored_options(opts);
     index.search_options(
         query,
         k as usize,
         options::text_strategy(strategy)?,
-        opts.and_then(|o| o.filter.as_deref()),
-        opts.and_then(|o| o.include_attributes).unwrap_or(false),
-        opts.and_then(|o| o.include_payload).unwrap_or(false),
+        filter,
+        attributes,
+        payload,
     )
-}
-
-fn batch_hits(v: Vec<TextHits>) -> Vec<NativeTextResult> {
-    v.into_iter().map(hits).collect()
 }
 
 fn wrap(index: SharedTextIndex) -> NativeTextIndex {
@@ -238,15 +198,15 @@ impl NativeTextIndex {
     }
 
     /// BM25 top-k on a worker thread.
-    #[napi(ts_return_type = "Promise<NativeTextResult>")]
+    #[napi(ts_return_type = "Promise<NativeScoredResult>")]
     pub fn search(
         &self,
         query: String,
         k: u32,
         strategy: String,
         cancel: Option<&CancelToken>,
-        opts: Option<NativeTextSearchOptions>,
-    ) -> AsyncTask<Job<(TextHits, HitMeta), NativeTextResult>> {
+        opts: Option<NativeScoredSearchOptions>,
+    ) -> AsyncTask<Job<(TextHits, HitMeta), NativeScoredResult>> {
         let (inner, cancel) = (self.handle.get(), flag(cancel));
         job(
             move || {
@@ -254,7 +214,7 @@ impl NativeTextIndex {
                 check_cancel(&cancel)?;
                 search_with(&inner, &query, k, &strategy, opts.as_ref())
             },
-            hits_with,
+            scored_with,
         )
     }
 
@@ -266,46 +226,24 @@ impl NativeTextIndex {
         query: String,
         k: u32,
         strategy: String,
-        opts: Option<NativeTextSearchOptions>,
-    ) -> napi::Result<NativeTextResult> {
+        opts: Option<NativeScoredSearchOptions>,
+    ) -> napi::Result<NativeScoredResult> {
         guard(|| search_with(&*self.handle.get()?, &query, k, &strategy, opts.as_ref()))
-            .map(hits_with)
+            .map(scored_with)
             .map_err(|e| to_js(&env, e))
-    }
-
-    /// Documents matching a compiled filter (all without one).
-    #[napi]
-    pub fn count(&self, env: Env, filter: Option<String>) -> napi::Result<u32> {
-        guard(|| self.handle.get()?.count(filter.as_deref()))
-            .map(|n| n as u32)
-            .map_err(|e| to_js(&env, e))
-    }
-
-    /// A key's attributes (JSON object text), or null.
-    #[napi]
-    pub fn get_attributes(&self, env: Env, key: u32) -> napi::Result<Option<String>> {
-        access(&env, &self.handle, |i| i.meta().attributes_json(key))
-    }
-
-    /// A key's payload (JSON text), or null.
-    #[napi]
-    pub fn get_payload(&self, env: Env, key: u32) -> napi::Result<Option<String>> {
-        access(&env, &self.handle, |i| {
-            i.meta().payload(key).map(str::to_owned)
-        })
     }
 
     /// Searches many queries on the pool (one result per query).
-    #[napi(ts_return_type = "Promise<NativeTextResult[]>")]
+    #[napi(ts_return_type = "Promise<NativeScoredResult[]>")]
     pub fn search_batch(
         &self,
         queries: Vec<String>,
         k: u32,
-    ) -> AsyncTask<Job<Vec<TextHits>, Vec<NativeTextResult>>> {
+    ) -> AsyncTask<Job<Vec<TextHits>, Vec<NativeScoredResult>>> {
         let inner = self.handle.get();
         job(
             move || inner?.search_batch(&queries, k as usize),
-            batch_hits,
+            scored_batch,
         )
     }
 
@@ -375,4 +313,5 @@ impl NativeTextIndex {
     }
 }
 
+meta_methods!(NativeTextIndex);
 store_methods!(NativeTextIndex);

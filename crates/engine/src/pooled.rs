@@ -1,113 +1,271 @@
-//! [`Pooled`]: the concurrent shell of the learned sparse index: one writer at a time behind a
-//! writer mutex, searches in parallel behind a read-write lock, and the index's own thread
-//! pool for batch work. The index-specific methods (create, add, search) are inherent impls on
-//! `Pooled<SparseIndex>` in `sparse_index.rs`. (The BM25 text index has its own shell in
-//! `text_index.rs`: it also holds per-key attributes and payloads under the same lock.)
+//! [`Pooled`]: the concurrent shell of the lexical indexes (BM25 text and learned sparse): one
+//! writer at a time behind a writer mutex, searches in parallel behind a read-write lock, the
+//! index's own thread pool for batch work, and the per-key attributes and payloads ([`Meta`])
+//! held under the same lock as the index, so a search and the metadata it returns always agree.
+//! Metadata is keyed by the user key (lexical documents have no stable row id across
+//! compactions) and persisted as extra sections of the index file. The index-specific methods
+//! (create, add, search) are inherent impls on `Pooled<TextIndex>` in `text_index.rs` and on
+//! `Pooled<SparseIndex>` in `sparse_index.rs`.
 
 use std::path::Path;
 use std::sync::atomic::{AtomicBool, Ordering};
 
-use parking_lot::{Mutex, RwLock, RwLockReadGuard};
-use quiver_lexical::{LexicalError, SparseIndex};
+use parking_lot::{MappedRwLockReadGuard, Mutex, MutexGuard, RwLock, RwLockReadGuard};
+use quiver_filter::ByteSource;
+use quiver_lexical::persist::{ExtraSections, FIRST_EXTRA_SECTION};
+use quiver_lexical::{LexicalError, SparseIndex, TextIndex};
 
-use crate::error::Result;
-use crate::text_index::lexical_error;
+use crate::error::{err, Result};
+use crate::meta::{Meta, MetaInput};
+use crate::text_index::{lexical_error, TextHits};
 use crate::vector_index::checked_pool;
-use crate::AddOutcome;
+use crate::{AddOutcome, HitMeta};
 
-/// What [`Pooled`] needs of a lexical index: load, removal and an atomic save.
+/// Section kinds of a lexical index file that hold its attributes and payloads.
+const ATTR_SCHEMA: u32 = FIRST_EXTRA_SECTION;
+const ATTRS: u32 = ATTR_SCHEMA + 1;
+const PAYLOADS: u32 = ATTR_SCHEMA + 2;
+
+/// The key filter a lexical search tests inside its pruning loops (`None`: every document).
+pub(crate) type Accept<'a> = Option<&'a (dyn Fn(u32) -> bool + Sync)>;
+
+/// What [`Pooled`] needs of a lexical index: its keys, removal, and a file with extra sections.
 pub trait LexicalStore: Sized + Send + Sync {
-    /// Loads an index file.
-    fn load(path: &Path) -> std::result::Result<Self, LexicalError>;
+    /// Loads an index file and the caller-defined sections it holds.
+    fn load_with(path: &Path) -> std::result::Result<(Self, ExtraSections), LexicalError>;
+    /// Saves atomically, with caller-defined sections.
+    fn save_with(
+        &self,
+        path: &Path,
+        extras: ExtraSections,
+    ) -> std::result::Result<(), LexicalError>;
     /// Removes keys; returns how many were present.
     fn remove(&mut self, keys: &[u32]) -> usize;
-    /// Saves atomically.
-    fn save(&self, path: &Path) -> std::result::Result<(), LexicalError>;
+    /// Whether `key` is present.
+    fn contains(&self, key: u32) -> bool;
+    /// Live documents.
+    fn documents(&self) -> usize;
 }
 
 macro_rules! impl_lexical_store {
-    ($($t:ty),*) => {$(
+    ($($t:ty => $($persist:ident)::+),*) => {$(
         impl LexicalStore for $t {
-            fn load(path: &Path) -> std::result::Result<Self, LexicalError> {
-                <$t>::load(path)
+            fn load_with(path: &Path) -> std::result::Result<(Self, ExtraSections), LexicalError> {
+                $($persist)::+::load_with(path)
+            }
+            fn save_with(
+                &self,
+                path: &Path,
+                extras: ExtraSections,
+            ) -> std::result::Result<(), LexicalError> {
+                $($persist)::+::save_with(self, path, extras)
             }
             fn remove(&mut self, keys: &[u32]) -> usize {
                 <$t>::remove(self, keys)
             }
-            fn save(&self, path: &Path) -> std::result::Result<(), LexicalError> {
-                <$t>::save(self, path)
+            fn contains(&self, key: u32) -> bool {
+                <$t>::contains(self, key)
+            }
+            fn documents(&self) -> usize {
+                <$t>::len(self)
             }
         }
     )*};
 }
-impl_lexical_store!(SparseIndex);
+impl_lexical_store!(
+    TextIndex => quiver_lexical::persist,
+    SparseIndex => quiver_lexical::sparse::persist
+);
 
-/// A lexical index shared between threads, with its own thread pool.
+/// The index and its per-key metadata, changed together under one lock.
+pub(crate) struct Keyed<T> {
+    pub(crate) index: T,
+    pub(crate) meta: Meta,
+}
+
+/// A lexical index shared between threads, with its own thread pool and optional attributes
+/// and payloads per key.
 pub struct Pooled<T> {
     pub(crate) writer: Mutex<()>,
-    pub(crate) inner: RwLock<T>,
+    pub(crate) inner: RwLock<Keyed<T>>,
     pub(crate) pool: rayon::ThreadPool,
 }
 
 impl<T: LexicalStore> Pooled<T> {
     /// Wraps an index; `threads` (1..=[`crate::MAX_THREADS`]) sizes its pool.
     pub fn new(index: T, threads: usize) -> Result<Self> {
+        Self::with_meta(index, Meta::default(), threads)
+    }
+
+    /// Wraps an index and its metadata stores.
+    pub(crate) fn with_meta(index: T, meta: Meta, threads: usize) -> Result<Self> {
         Ok(Pooled {
             writer: Mutex::new(()),
-            inner: RwLock::new(index),
+            inner: RwLock::new(Keyed { index, meta }),
             pool: checked_pool(threads)?,
         })
     }
 
-    /// Loads an index file; `threads` sizes its pool.
+    /// Loads an index file (with its attributes and payloads, validated against its keys);
+    /// `threads` sizes its pool.
     pub fn load(path: &Path, threads: usize) -> Result<Self> {
-        Self::new(T::load(path).map_err(lexical_error)?, threads)
+        let (index, extras) = T::load_with(path).map_err(lexical_error)?;
+        let get = |kind: u32| extras.iter().find(|(k, _)| *k == kind).map(|(_, b)| b);
+        let payloads: Option<Box<dyn ByteSource>> =
+            get(PAYLOADS).map(|b| Box::new(b.clone()) as Box<dyn ByteSource>);
+        // Metadata is keyed by user key: every u32 is a valid slot.
+        let meta = Meta::decode(
+            get(ATTR_SCHEMA).map(Vec::as_slice),
+            get(ATTRS).map(Vec::as_slice),
+            payloads,
+            u32::MAX as usize,
+            |k| index.contains(k),
+            index.documents(),
+        )?;
+        Self::with_meta(index, meta, threads)
     }
 
     /// Read access for searches and accessors.
-    pub fn read(&self) -> RwLockReadGuard<'_, T> {
-        self.inner.read()
+    pub fn read(&self) -> MappedRwLockReadGuard<'_, T> {
+        RwLockReadGuard::map(self.inner.read(), |s| &s.index)
     }
 
-    /// Removes keys; returns how many were present.
+    /// The attribute and payload stores (read access).
+    pub fn meta(&self) -> MappedRwLockReadGuard<'_, Meta> {
+        RwLockReadGuard::map(self.inner.read(), |s| &s.meta)
+    }
+
+    /// The body of an add, under the writer lock the caller holds: the metadata is validated
+    /// first, then `prepare` builds the batch under a read lock (searches continue; it gets a
+    /// progress callback that reports `(done, total)` and says whether to go on), then `apply`
+    /// writes it and the keys' metadata under one write lock (all or nothing). An added key's
+    /// previous metadata is replaced. A cancelled preparation inserts nothing and reports
+    /// `aborted`. (The writer guard is an argument so that no caller can forget to hold it.)
+    #[allow(clippy::too_many_arguments)]
+    pub(crate) fn add_locked<B>(
+        &self,
+        _writer: &MutexGuard<'_, ()>,
+        keys: &[u32],
+        meta: &MetaInput<'_>,
+        cancel: &AtomicBool,
+        progress: &(dyn Fn(usize, usize) + Sync),
+        prepare: impl FnOnce(
+            &T,
+            &(dyn Fn(usize, usize) -> bool + Sync),
+        ) -> std::result::Result<B, LexicalError>,
+        apply: impl FnOnce(&mut T, B) -> std::result::Result<(), LexicalError>,
+    ) -> Result<AddOutcome> {
+        let meta_batch = self.inner.read().meta.prepare(meta, keys.len())?;
+        let poll = |done, total| {
+            progress(done, total);
+            !cancel.load(Ordering::Relaxed)
+        };
+        let batch = match prepare(&self.inner.read().index, &poll) {
+            Err(LexicalError::Cancelled) => {
+                return Ok(AddOutcome {
+                    inserted: 0,
+                    aborted: true,
+                })
+            }
+            other => other.map_err(lexical_error)?,
+        };
+        let mut state = self.inner.write();
+        apply(&mut state.index, batch).map_err(lexical_error)?;
+        for (row, &key) in keys.iter().enumerate() {
+            state.meta.set(key, &meta_batch, row);
+        }
+        Ok(AddOutcome {
+            inserted: keys.len(),
+            aborted: false,
+        })
+    }
+
+    /// Runs `search` (one or many queries) under the read lock, with the key set of `filter`
+    /// (JSON form; see `quiver_filter`) as its accept predicate, and reads each hit list's
+    /// attributes and/or payloads under the same lock.
+    pub(crate) fn search_meta(
+        &self,
+        filter: Option<&str>,
+        include_attributes: bool,
+        include_payload: bool,
+        search: impl FnOnce(&T, Accept<'_>) -> std::result::Result<Vec<TextHits>, LexicalError>,
+    ) -> Result<Vec<(TextHits, HitMeta)>> {
+        let state = self.inner.read();
+        let meta = &state.meta;
+        if include_attributes && !meta.has_attributes() {
+            return Err(err!(
+                InvalidArgument,
+                "include 'attributes': this index declares no attributes"
+            ));
+        }
+        if include_payload && !meta.has_payloads() {
+            return Err(err!(
+                InvalidArgument,
+                "include 'payload': this index was created without `payload: true`"
+            ));
+        }
+        let lists = match filter {
+            None => search(&state.index, None),
+            Some(json) => {
+                let matched = meta.matching(&meta.filter(json)?);
+                search(&state.index, Some(&|key| matched.contains(key)))
+            }
+        }
+        .map_err(lexical_error)?;
+        Ok(lists
+            .into_iter()
+            .map(|hits| {
+                let hit_meta = HitMeta {
+                    attributes: include_attributes.then(|| {
+                        hits.iter()
+                            .map(|&(key, _)| meta.attributes_json(key))
+                            .collect()
+                    }),
+                    payloads: include_payload.then(|| {
+                        hits.iter()
+                            .map(|&(key, _)| meta.payload(key).map(str::to_owned))
+                            .collect()
+                    }),
+                };
+                (hits, hit_meta)
+            })
+            .collect())
+    }
+
+    /// Keys matching a filter (JSON form), or every key for `None`.
+    pub fn count(&self, filter: Option<&str>) -> Result<usize> {
+        let state = self.inner.read();
+        match filter {
+            None => Ok(state.index.documents()),
+            Some(json) => Ok(state.meta.matching(&state.meta.filter(json)?).len() as usize),
+        }
+    }
+
+    /// Removes keys (and their metadata); returns how many were present.
     pub fn remove(&self, keys: &[u32]) -> Result<usize> {
         let _writer = self.writer.lock();
-        Ok(self.inner.write().remove(keys))
+        let mut state = self.inner.write();
+        for &k in keys {
+            if state.index.contains(k) {
+                state.meta.clear(k);
+            }
+        }
+        Ok(state.index.remove(keys))
     }
 
-    /// Saves atomically; searches continue, writers wait.
+    /// Saves atomically, with the attributes and payloads; searches continue, writers wait.
     pub fn save(&self, path: &Path) -> Result<()> {
         let _writer = self.writer.lock();
-        self.inner.read().save(path).map_err(lexical_error)
-    }
-}
-
-/// The shared body of a lexical add in two phases: `prepare` (which needs no write lock; it
-/// gets a progress callback that reports `(done, total)` and says whether to go on) builds the
-/// batch, `apply` writes it. A cancelled preparation inserts nothing and reports `aborted`.
-pub(crate) fn two_phase_add<B>(
-    n: usize,
-    cancel: &AtomicBool,
-    progress: &(dyn Fn(usize, usize) + Sync),
-    prepare: impl FnOnce(&(dyn Fn(usize, usize) -> bool + Sync)) -> std::result::Result<B, LexicalError>,
-    apply: impl FnOnce(B) -> std::result::Result<(), LexicalError>,
-) -> Result<AddOutcome> {
-    let poll = |done, total| {
-        progress(done, total);
-        !cancel.load(Ordering::Relaxed)
-    };
-    let batch = match prepare(&poll) {
-        Err(LexicalError::Cancelled) => {
-            return Ok(AddOutcome {
-                inserted: 0,
-                aborted: true,
-            })
+        let state = self.inner.read();
+        let (attrs, payloads) = state.meta.encode();
+        let mut extras = Vec::new();
+        if let Some((schema, records)) = attrs {
+            extras.push((ATTR_SCHEMA, schema));
+            extras.push((ATTRS, records));
         }
-        other => other.map_err(lexical_error)?,
-    };
-    apply(batch).map_err(lexical_error)?;
-    Ok(AddOutcome {
-        inserted: n,
-        aborted: false,
-    })
+        if let Some(p) = payloads {
+            extras.push((PAYLOADS, p));
+        }
+        state.index.save_with(path, extras).map_err(lexical_error)
+    }
 }

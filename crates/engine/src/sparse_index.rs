@@ -1,7 +1,8 @@
-//! The concurrent wrapper around `quiver_lexical::SparseIndex` the bindings use: one writer at
-//! a time, searches in parallel, batches validated (with progress and cancellation) before the
-//! write lock is taken, batch search on the index's own thread pool, and lexical errors mapped
-//! to coded engine errors (see [`crate::text_index::lexical_error`]).
+//! The concurrent wrapper around `quiver_lexical::SparseIndex` the bindings use (the shell,
+//! metadata and persistence are [`Pooled`]'s): batches validated (with progress and
+//! cancellation) before the write lock is taken, filtered search, batch search on the index's
+//! own thread pool, and lexical errors mapped to coded engine errors (see
+//! [`crate::text_index::lexical_error`]).
 
 use std::path::Path;
 use std::sync::atomic::AtomicBool;
@@ -9,22 +10,29 @@ use std::sync::atomic::AtomicBool;
 use quiver_lexical::{
     SparseBatch, SparseConfig, SparseEncoder, SparseIndex, SparseStrategy, SparseVec,
 };
+use rayon::prelude::*;
 
 use crate::error::{err, Result};
-use crate::pooled::{two_phase_add, Pooled};
+use crate::meta::{Meta, MetaConfig, MetaInput};
+use crate::pooled::Pooled;
 use crate::text_index::{lexical_error, TextHits};
-use crate::AddOutcome;
+use crate::{AddOutcome, HitMeta};
 
 /// Hits of one sparse query: (key, dot product), best first.
 pub type SparseHits = TextHits;
 
 /// A [`SparseIndex`] shared between threads, with the thread pool that runs its batch
-/// searches.
+/// searches, and optional attributes and payloads per key (see [`Pooled`]).
 pub type SharedSparseIndex = Pooled<SparseIndex>;
 
 impl Pooled<SparseIndex> {
     /// An empty index whose term ids must be below `vocab_size` (1..=`u32::MAX`).
     pub fn create(vocab_size: u32, threads: usize) -> Result<Self> {
+        Self::create_with(vocab_size, &MetaConfig::default(), threads)
+    }
+
+    /// An empty index that also stores attributes and/or payloads per key.
+    pub fn create_with(vocab_size: u32, meta: &MetaConfig, threads: usize) -> Result<Self> {
         if vocab_size == 0 {
             return Err(err!(
                 InvalidArgument,
@@ -32,7 +40,11 @@ impl Pooled<SparseIndex> {
                 u32::MAX
             ));
         }
-        Self::new(SparseIndex::new(SparseConfig { vocab_size }), threads)
+        Self::with_meta(
+            SparseIndex::new(SparseConfig { vocab_size }),
+            Meta::new(meta),
+            threads,
+        )
     }
 
     /// Adds (or, with `upsert`, replaces) a CSR batch. The batch is validated without the
@@ -48,9 +60,30 @@ impl Pooled<SparseIndex> {
         cancel: &AtomicBool,
         progress: &(dyn Fn(usize, usize) + Sync),
     ) -> Result<AddOutcome> {
-        let _writer = self.writer.lock();
+        self.add_with(
+            keys,
+            vectors,
+            upsert,
+            &MetaInput::default(),
+            cancel,
+            progress,
+        )
+    }
+
+    /// [`SharedSparseIndex::add`] with attributes and payloads for the keys (validated before
+    /// anything is written; an added or upserted key's previous metadata is replaced).
+    pub fn add_with(
+        &self,
+        keys: &[u32],
+        vectors: SparseBatch<'_>,
+        upsert: bool,
+        meta: &MetaInput<'_>,
+        cancel: &AtomicBool,
+        progress: &(dyn Fn(usize, usize) + Sync),
+    ) -> Result<AddOutcome> {
+        let writer = self.writer.lock();
         if !upsert {
-            let index = self.inner.read();
+            let index = self.read();
             if let Some(k) = keys.iter().find(|&&k| index.contains(k)) {
                 return Err(err!(
                     DuplicateKey,
@@ -58,12 +91,14 @@ impl Pooled<SparseIndex> {
                 ));
             }
         }
-        two_phase_add(
-            keys.len(),
+        self.add_locked(
+            &writer,
+            keys,
+            meta,
             cancel,
             progress,
-            |poll| self.inner.read().prepare_add(keys, vectors, upsert, poll),
-            |batch| self.inner.write().apply(batch),
+            |index, poll| index.prepare_add(keys, vectors, upsert, poll),
+            |index, batch| index.apply(batch),
         )
     }
 
@@ -74,10 +109,36 @@ impl Pooled<SparseIndex> {
         k: usize,
         strategy: SparseStrategy,
     ) -> Result<SparseHits> {
-        self.inner
-            .read()
-            .search_with(&query, k, strategy)
-            .map_err(lexical_error)
+        self.search_options(query, k, strategy, None, false, false)
+            .map(|(hits, _)| hits)
+    }
+
+    /// Top-`k` of one query among the documents matching `filter` (JSON form; see
+    /// `quiver_filter`; `None`: every document), plus the hits' attributes and/or payloads,
+    /// read under the same lock as the search. The filter's key set is evaluated first and
+    /// tested inside the pruning loops, so the result is the exact top-k of the matching
+    /// documents.
+    pub fn search_options(
+        &self,
+        query: SparseVec<'_>,
+        k: usize,
+        strategy: SparseStrategy,
+        filter: Option<&str>,
+        include_attributes: bool,
+        include_payload: bool,
+    ) -> Result<(SparseHits, HitMeta)> {
+        let mut lists = self.search_meta(
+            filter,
+            include_attributes,
+            include_payload,
+            |index, accept| {
+                Ok(vec![match accept {
+                    None => index.search_with(&query, k, strategy)?,
+                    Some(accept) => index.search_filtered(&query, k, strategy, accept)?,
+                }])
+            },
+        )?;
+        Ok(lists.pop().unwrap_or_default())
     }
 
     /// Top-`k` of each query of a CSR batch, the queries spread over the index's pool. Every
@@ -88,13 +149,39 @@ impl Pooled<SparseIndex> {
         k: usize,
         strategy: SparseStrategy,
     ) -> Result<Vec<SparseHits>> {
+        Ok(self
+            .search_batch_options(queries, k, strategy, None, false, false)?
+            .into_iter()
+            .map(|(hits, _)| hits)
+            .collect())
+    }
+
+    /// [`SharedSparseIndex::search_batch`] among the documents matching one `filter` (the
+    /// same for every query; evaluated once), plus each hit list's attributes and/or payloads.
+    pub fn search_batch_options(
+        &self,
+        queries: SparseBatch<'_>,
+        k: usize,
+        strategy: SparseStrategy,
+        filter: Option<&str>,
+        include_attributes: bool,
+        include_payload: bool,
+    ) -> Result<Vec<(SparseHits, HitMeta)>> {
         let queries = queries.vectors().map_err(lexical_error)?;
-        let index = self.inner.read();
-        self.pool.install(|| {
-            index
-                .search_batch(&queries, k, strategy)
-                .map_err(lexical_error)
-        })
+        self.search_meta(
+            filter,
+            include_attributes,
+            include_payload,
+            |index, accept| {
+                self.pool.install(|| match accept {
+                    None => index.search_batch(&queries, k, strategy),
+                    Some(accept) => queries
+                        .par_iter()
+                        .map(|q| index.search_filtered(q, k, strategy, accept))
+                        .collect(),
+                })
+            },
+        )
     }
 }
 

@@ -107,9 +107,29 @@ fn mode_code(m: TokenizerMode) -> u8 {
 /// Caller-defined sections: (kind, bytes) in file order.
 pub type ExtraSections = Vec<(u32, Vec<u8>)>;
 
-/// Section kinds at or above this value belong to whoever embeds the text index (its
-/// attributes, say); [`load`] ignores them and [`load_with`] returns them.
+/// Section kinds at or above this value belong to whoever embeds a lexical index (its
+/// attributes, say), in the text and the sparse index file alike; [`load`] ignores them and
+/// [`load_with`] returns them.
 pub const FIRST_EXTRA_SECTION: u32 = 100;
+
+/// Rejects caller-defined sections whose kinds would collide with the index's own.
+pub(crate) fn check_extras(extras: &ExtraSections) -> Result<()> {
+    if extras.iter().any(|(k, _)| *k < FIRST_EXTRA_SECTION) {
+        return Err(LexicalError::InvalidArgument(format!(
+            "an extra section kind is below {FIRST_EXTRA_SECTION} and collides with the index's own"
+        )));
+    }
+    Ok(())
+}
+
+/// Splits a file's sections into the index's own (by kind) and the caller-defined ones (in
+/// file order).
+pub(crate) fn split_extras(sections: ExtraSections) -> (HashMap<u32, Vec<u8>>, ExtraSections) {
+    let (extras, own): (Vec<_>, Vec<_>) = sections
+        .into_iter()
+        .partition(|(k, _)| *k >= FIRST_EXTRA_SECTION);
+    (own.into_iter().collect(), extras)
+}
 
 /// Writes `index` to `path` atomically: a temporary file in the same directory, fsync,
 /// rename over `path`, fsync of the directory. On failure the previous file is untouched.
@@ -121,11 +141,7 @@ pub fn save(index: &TextIndex, path: &Path) -> Result<()> {
 /// [`save`] plus caller-defined sections (kinds ≥ [`FIRST_EXTRA_SECTION`]), checksummed and
 /// written atomically with the index.
 pub fn save_with(index: &TextIndex, path: &Path, extras: ExtraSections) -> Result<()> {
-    if extras.iter().any(|(k, _)| *k < FIRST_EXTRA_SECTION) {
-        return Err(LexicalError::InvalidArgument(
-            "an extra section kind collides with the text index's own".into(),
-        ));
-    }
+    check_extras(&extras)?;
     let compacted;
     let ix = if index.n_deleted > 0 {
         compacted = index.compacted();
@@ -281,10 +297,7 @@ pub fn load(path: &Path) -> Result<TextIndex> {
 /// [`load`], also returning the caller-defined sections (kind, bytes) in file order.
 pub fn load_with(path: &Path) -> Result<(TextIndex, ExtraSections)> {
     let (_, sections) = quiver_container::read_all(path, &FORMAT)?;
-    let (extras, sections): (Vec<_>, Vec<_>) = sections
-        .into_iter()
-        .partition(|(k, _)| *k >= FIRST_EXTRA_SECTION);
-    let s: HashMap<u32, Vec<u8>> = sections.into_iter().collect();
+    let (s, extras) = split_extras(sections);
     for k in REQUIRED {
         if !s.contains_key(&k) {
             return Err(corrupt(format!("section {k} is missing")));

@@ -15,6 +15,10 @@
 //! * TERMS: every document's term ids (strictly increasing within a document), u32 each.
 //! * VALUES: the matching weights, f32 each (finite, > 0).
 //!
+//! * Kinds 100 and up ([`crate::persist::FIRST_EXTRA_SECTION`]) belong to whoever embeds
+//!   the index (its attributes and payloads): [`save_with`] writes them, [`load_with`]
+//!   returns them and [`load`] ignores them.
+//!
 //! A saved index is compacted (no deleted documents). On load every count is checked
 //! against the section sizes before anything is allocated, every checksum is verified
 //! (by the container), and then: keys are unique, the lengths sum to the entry count, term
@@ -30,6 +34,7 @@ use quiver_container::{le_u32, le_u64, Format, Payload};
 use super::index::{SparseIndex, MAX_SLOTS};
 use super::SparseConfig;
 use crate::error::{LexicalError, Result};
+use crate::persist::{check_extras, split_extras, ExtraSections};
 
 /// File magic.
 pub const MAGIC: &[u8; 8] = b"QVRSPRS\0";
@@ -95,18 +100,31 @@ fn write(path: &Path, sections: Sections) -> Result<()> {
 /// rename over `path`, fsync of the directory. On failure the previous file is untouched.
 /// The written index is compacted (deleted documents are not stored).
 pub fn save(index: &SparseIndex, path: &Path) -> Result<()> {
-    if index.n_deleted > 0 {
-        write(path, sections(&index.compacted()))
+    save_with(index, path, Vec::new())
+}
+
+/// [`save`] plus caller-defined sections (kinds ≥ [`crate::persist::FIRST_EXTRA_SECTION`]),
+/// checksummed and written atomically with the index.
+pub fn save_with(index: &SparseIndex, path: &Path, extras: ExtraSections) -> Result<()> {
+    check_extras(&extras)?;
+    let own = if index.n_deleted > 0 {
+        sections(&index.compacted())
     } else {
-        write(path, sections(index))
-    }
+        sections(index)
+    };
+    write(path, own.into_iter().chain(extras).collect())
 }
 
 /// Loads a sparse index file (read with plain reads; never mapped), validating it.
 pub fn load(path: &Path) -> Result<SparseIndex> {
+    load_with(path).map(|(index, _)| index)
+}
+
+/// [`load`], also returning the caller-defined sections (kind, bytes) in file order.
+pub fn load_with(path: &Path) -> Result<(SparseIndex, ExtraSections)> {
     let (_, sections) = quiver_container::read_all(path, &FORMAT)?;
-    let s: HashMap<u32, Vec<u8>> = sections.into_iter().collect();
-    parse(&s)
+    let (s, extras) = split_extras(sections);
+    Ok((parse(&s)?, extras))
 }
 
 /// Builds the index from its sections.
