@@ -91,7 +91,7 @@ async function main() {
     ]) {
       rows.push([
         `${name} RSS after warm-up → end (max)`,
-        `${d.warm} → ${d.last} (${d.max}) MB, drift ${d.driftPct.toFixed(1)} % (V8 heap ${d.heapWarm} → ${d.heapLast} MB; RSS less V8 heap: ${d.nativeDriftPct.toFixed(1)} %), ${d.seconds.toFixed(1)} s`,
+        `${d.warm} → ${d.last} (${d.max}) MB, drift ${d.driftPct.toFixed(1)} % (V8 heap ${d.heapWarm} → ${d.heapLast} MB, live after GC ${d.liveHeapBefore} → ${d.liveHeapAfter} MB; RSS less V8 heap: ${d.nativeDriftPct.toFixed(1)} %), ${d.seconds.toFixed(1)} s`,
         target(d.driftPct <= 5, '≤ 5 %'),
       ]);
     }
@@ -306,18 +306,31 @@ function newSpaceMB() {
 }
 
 /**
- * Warm-up: at least `total / 5` calls, then more (in steps of `total / 10`, at most `total`
- * more) until V8's young generation stops growing. V8 sizes new space to the allocation rate
- * (4 → 32 MB for 64 async searches in flight, in steps, over the first ~500k calls): a one-time
- * sizing that would otherwise read as drift.
+ * Warm-up: at least `total / 5` calls, then more (in steps of `total / 10`, at most `2 × total`
+ * more) until the V8 heap's reserved size (young generation included) has not changed for
+ * three steps in a row. V8 sizes new space to the allocation rate (4 → 32 MB for 64 async
+ * searches in flight, in steps with pauses between them, over the first ~500k calls): a
+ * one-time sizing that would otherwise read as drift.
  */
 async function warmUp(total, run) {
   await run(Math.floor(total / 5));
-  for (let extra = 0; extra < total; extra += Math.floor(total / 10)) {
-    const before = newSpaceMB();
+  let stable = 0;
+  for (let extra = 0; extra < 2 * total && stable < 3; extra += Math.floor(total / 10)) {
+    const before = heapReservedMB();
     await run(Math.floor(total / 10));
-    if (newSpaceMB() === before) return;
+    stable = heapReservedMB() === before ? stable + 1 : 0;
   }
+}
+
+/** V8 heap reserved (total) and new space, in MB, as one comparable string. */
+function heapReservedMB() {
+  return `${Math.round(process.memoryUsage().heapTotal / MB)}/${newSpaceMB()}`;
+}
+
+/** Live JS heap after a full collection, in MB (one decimal): what the program holds. */
+function liveHeapMB() {
+  globalThis.gc?.();
+  return Math.round((process.memoryUsage().heapUsed / MB) * 10) / 10;
 }
 
 /**
@@ -325,6 +338,7 @@ async function warmUp(total, run) {
  * sample is the reference.
  */
 async function drift(total, fn) {
+  const live = liveHeapMB();
   await warmUp(total, (m) => {
     for (let i = 0; i < m; i++) fn();
   });
@@ -335,12 +349,13 @@ async function drift(total, fn) {
     fn();
     if ((i + 1) % step === 0) samples.push(memorySample());
   }
-  return driftOf(samples, (performance.now() - t0) / 1000);
+  return driftOf(samples, (performance.now() - t0) / 1000, live);
 }
 
 /** As [`drift`] for an async call, with `inFlight` calls awaited together. */
 async function driftAsync(total, inFlight, fn) {
   const batch = Array.from({ length: inFlight });
+  const live = liveHeapMB();
   await warmUp(total, async (m) => {
     for (let i = 0; i < m; i += inFlight) {
       for (let j = 0; j < inFlight; j++) batch[j] = fn();
@@ -355,10 +370,11 @@ async function driftAsync(total, inFlight, fn) {
     await Promise.all(batch);
     if ((i + inFlight) % step === 0) samples.push(memorySample());
   }
-  return driftOf(samples, (performance.now() - t0) / 1000);
+  return driftOf(samples, (performance.now() - t0) / 1000, live);
 }
 
-function driftOf(samples, seconds) {
+/** Drift figures of the samples; `liveBefore` is the live JS heap measured before the warm-up. */
+function driftOf(samples, seconds, liveBefore) {
   const rss = samples.map((m) => m.rss);
   const warm = rss[0];
   const max = Math.max(...rss);
@@ -371,6 +387,8 @@ function driftOf(samples, seconds) {
     heapLast: samples.at(-1).heap,
     // What RSS gained beyond the V8 heap's own growth: memory held outside the JS heap.
     nativeDriftPct: (Math.max(...samples.map((m) => m.rss - m.heap)) / (warm - samples[0].heap) - 1) * 100,
+    liveHeapBefore: liveBefore,
+    liveHeapAfter: liveHeapMB(),
     seconds,
     samples,
   };
