@@ -83,6 +83,47 @@ test('every strategy, async and sync, equals the exhaustive dot-product oracle e
   batch.forEach((r, i) => same(t, r, oracle(byKey, queries[i], 10), `batch ${i}`))
 })
 
+test('approximate strategy: exact scores for what it returns, recall against the oracle, its option checked', async (t) => {
+  const docs = corpus(6000, 11, 40)
+  const ix = new SparseIndex({ vocabSize: VOCAB })
+  await ix.add(
+    Uint32Array.from(docs, (_, i) => i),
+    docs,
+  )
+  const byKey = new Map(docs.map((d, i) => [i, d]))
+  const queries = corpus(40, 12, 30).filter((q) => q.indices.length > 0)
+  let found = 0
+  let total = 0
+  for (const q of queries) {
+    const want = oracle(byKey, q, 10)
+    const got = await ix.search(q, { k: 10, strategy: 'approximate' })
+    t.deepEqual(ix.searchSync(q, { k: 10, strategy: 'approximate' }).keys, got.keys)
+    t.true(got.keys.length <= 10)
+    got.keys.forEach((key, j) => {
+      const d = byKey.get(key)
+      t.truthy(d)
+      if (d !== undefined) t.is(got.scores[j], dot(q, d), `score of ${key}`)
+    })
+    total += want.keys.length
+    found += want.keys.filter((key) => got.keys.includes(key)).length
+    // Enough candidates to score every document with a head posting can only find more.
+    const wide = ix.searchSync(q, { k: 10, strategy: 'approximate', candidates: 6000 })
+    t.true(
+      want.keys.filter((key) => wide.keys.includes(key)).length >=
+        want.keys.filter((key) => got.keys.includes(key)).length,
+    )
+  }
+  t.true(found / total >= 0.9, `recall@10 ${found / total}`)
+  t.log(`approximate recall@10 on 6,000 random documents: ${(found / total).toFixed(4)}`)
+  const q = queries[0]
+  const batch = await ix.searchBatch([q, q], { k: 5, strategy: 'approximate', candidates: 50 })
+  t.deepEqual(batch[0].keys, ix.searchSync(q, { k: 5, strategy: 'approximate', candidates: 50 }).keys)
+  t.throws(() => ix.searchSync(q, { strategy: 'maxscore', candidates: 10 }), { code: 'ERR_INVALID_ARGUMENT' })
+  t.throws(() => ix.searchSync(q, { strategy: 'approximate', candidates: 0 }), { code: 'ERR_INVALID_ARGUMENT' })
+  t.throws(() => ix.searchSync(q, { strategy: 'approximate', candidates: 1.5 }), { code: 'ERR_INVALID_ARGUMENT' })
+  ix.close()
+})
+
 test('CSR input, typed arrays, unsorted ids and zero weights', async (t) => {
   const ix = new SparseIndex({ vocabSize: 100 })
   ix.addSync([1, 2, 3], {

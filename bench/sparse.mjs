@@ -7,8 +7,9 @@
 // 1. Synthetic (default 1M documents): SPLADE-like statistics: ~120 non-zeros per document,
 //    ~50 per query, term ids Zipf-distributed over a 30,522-token vocabulary, positive
 //    log-normal weights. Single-query latency p50/p99 (searchSync, one thread) of MaxScore,
-//    WAND and exhaustive scoring, and of the JS scorer; every strategy's top-k is checked
-//    against exhaustive scoring (identical keys and scores); bytes per posting.
+//    WAND, exhaustive scoring and the approximate strategy, and of the JS scorer; every exact
+//    strategy's top-k is checked against exhaustive scoring (identical keys and scores), the
+//    approximate one's recall@10 against it; bytes per posting.
 // 2. SciFact (BEIR): documents and queries encoded by SPLADE-tiny (bench/prepare/
 //    splade_scifact.py writes bench/.cache/scifact-splade.bin). nDCG@10 / recall@100 of sparse
 //    alone and fused with BM25 (TextIndex) and MiniLM dense vectors (bench/prepare/
@@ -40,7 +41,7 @@ const log = (...a) => console.error('[sparse]', ...a);
 const K = Number(args.k);
 const QUICK = args.quick;
 const datasets = args.dataset.split(',');
-const STRATEGIES = ['maxscore', 'wand', 'exhaustive'];
+const STRATEGIES = ['maxscore', 'wand', 'exhaustive', 'approximate'];
 const summary = {};
 const raw = {};
 const PKG = JSON.parse(fs.readFileSync(path.join(BENCH_DIR, '..', 'package.json'), 'utf8'));
@@ -205,7 +206,25 @@ async function measure(name, docs, n, queries, nq) {
       if (!same) mismatches++;
     }
   }
-  return { index, buildS, postings, mem, results, lists, mismatches };
+  // The approximate strategy: recall@k of its keys against the exact top-k; its scores are
+  // checked to be the exact ones of the keys it returns.
+  let found = 0;
+  let total = 0;
+  let wrongScores = 0;
+  for (let i = 0; i < nq; i++) {
+    const a = lists.approximate[i];
+    const want = lists.exhaustive[i];
+    const exact = new Map(Array.from(want.keys, (key, j) => [key, want.scores[j]]));
+    total += want.keys.length;
+    a.keys.forEach((key, j) => {
+      if (!exact.has(key)) return;
+      found++;
+      if (!Object.is(exact.get(key), a.scores[j])) wrongScores++;
+    });
+  }
+  const approxRecall = total === 0 ? 1 : found / total;
+  log(`${name} approximate: recall@${K} ${approxRecall.toFixed(4)}, ${wrongScores} inexact scores`);
+  return { index, buildS, postings, mem, results, lists, mismatches, approxRecall, wrongScores };
 }
 
 // ----------------------------------------------------------------------------- synthetic
@@ -259,6 +278,12 @@ if (datasets.includes('synthetic')) {
     maxscoreVsExhaustive: round(ex.mean / ms.mean, 1),
     maxscoreVsJs: round(jsLat.mean / ms.mean, 1),
     mismatches: m.mismatches,
+    approximate: {
+      recall10: round(m.approxRecall, 4),
+      inexactScores: m.wrongScores,
+      vsMaxscore: round(ms.mean / m.results.approximate.mean, 1),
+      vsJs: round(jsLat.mean / m.results.approximate.mean, 1),
+    },
   };
   log(
     `synthetic: MaxScore ${summary.synthetic.maxscoreVsExhaustive}× exhaustive, ${summary.synthetic.maxscoreVsJs}× JS; ${m.mismatches} mismatches`,
@@ -420,6 +445,11 @@ if (datasets.includes('scifact')) {
         STRATEGIES.map((s) => [s, { p50Ms: round(m.results[s].p50, 3), p99Ms: round(m.results[s].p99, 3) }]),
       ),
       mismatches: m.mismatches,
+      approximate: {
+        recall10: round(m.approxRecall, 4),
+        inexactScores: m.wrongScores,
+        vsMaxscore: round(m.results.maxscore.mean / m.results.approximate.mean, 1),
+      },
       quality: Object.fromEntries(
         Object.entries(quality).map(([k2, v]) => [
           k2,

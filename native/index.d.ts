@@ -135,12 +135,12 @@ export declare class NativeSparseIndex {
   add(keys: Uint32Array, indptr: Uint32Array, indices: Uint32Array, values: Float32Array, upsert: boolean, onProgress?: ((err: Error | null, done: number, total: number) => void) | null, cancel?: CancelToken | null, attributes?: string | null, payloads?: Array<string | null> | null): Promise<NativeAddResult>
   /** Adds (or replaces) a CSR batch on the JS thread. */
   addSync(keys: Uint32Array, indptr: Uint32Array, indices: Uint32Array, values: Float32Array, upsert: boolean, attributes?: string | undefined | null, payloads?: Array<string | undefined | null> | undefined | null): void
-  /** Exact top-k on a worker thread. */
-  search(indices: Uint32Array, values: Float32Array, k: number, strategy: string, cancel?: CancelToken | undefined | null, opts?: NativeScoredSearchOptions | undefined | null): Promise<NativeScoredResult>
-  /** Exact top-k on the JS thread. */
-  searchSync(indices: Uint32Array, values: Float32Array, k: number, strategy: string, opts?: NativeScoredSearchOptions | undefined | null): NativeScoredResult
+  /** Top-k on a worker thread. */
+  search(indices: Uint32Array, values: Float32Array, k: number, strategy: string, candidates: number, cancel?: CancelToken | undefined | null, opts?: NativeScoredSearchOptions | undefined | null): Promise<NativeScoredResult>
+  /** Top-k on the JS thread. */
+  searchSync(indices: Uint32Array, values: Float32Array, k: number, strategy: string, candidates: number, opts?: NativeScoredSearchOptions | undefined | null): NativeScoredResult
   /** Searches a CSR batch of queries on the pool (one result per query; one filter for all). */
-  searchBatch(indptr: Uint32Array, indices: Uint32Array, values: Float32Array, k: number, strategy: string, opts?: NativeScoredSearchOptions | undefined | null): Promise<NativeScoredResult[]>
+  searchBatch(indptr: Uint32Array, indices: Uint32Array, values: Float32Array, k: number, strategy: string, candidates: number, opts?: NativeScoredSearchOptions | undefined | null): Promise<NativeScoredResult[]>
   /** The stored vector of `key` (sorted term ids, zero weights dropped), or null. */
   get(key: number): NativeSparseVector | null
   /** Whether `key` is present. */

@@ -118,18 +118,33 @@ export interface SparseSearchResult {
   payloads?: (JsonValue | undefined)[]
 }
 
-/** How {@link SparseIndex.search} finds the top k; every strategy returns the same keys and scores. */
-export type SparseStrategy = 'maxscore' | 'wand' | 'exhaustive'
+/**
+ * How {@link SparseIndex.search} finds the top k. The exact strategies (`'maxscore'`, `'wand'`,
+ * `'exhaustive'`) return the same keys and scores; `'approximate'` returns exact scores for
+ * the documents it finds but may miss some of the true top k.
+ */
+export type SparseStrategy = 'maxscore' | 'wand' | 'exhaustive' | 'approximate'
 
 /** Options of {@link SparseIndex.search}. */
 export interface SparseSearchOptions {
   /** Results; integer in [1, {@link MAX_K}]. Default 10. */
   k?: number
   /**
-   * Top-k algorithm; all give the same list. `'maxscore'` (default): Block-Max MaxScore;
-   * `'wand'`: Block-Max WAND; `'exhaustive'`: score every document (the oracle).
+   * Top-k algorithm. Exact, all giving the same list: `'maxscore'` (default): Block-Max
+   * MaxScore; `'wand'`: Block-Max WAND; `'exhaustive'`: score every document (the oracle).
+   * `'approximate'`: reads only each query term's high-weight postings (weights of at least a
+   * fifth of the term's largest), scores the best {@link SparseSearchOptions.candidates} of the
+   * documents found there exactly and returns the best k of those; faster, with a recall below
+   * 1 (see the benchmark results). When those postings yield fewer than k documents, the exact
+   * strategy answers.
    */
   strategy?: SparseStrategy
+  /**
+   * With `strategy: 'approximate'` only: documents scored exactly; more costs time and raises
+   * recall. Integer in [1, 1048576]; default `max(200, 20 × k)`, at least k
+   * are.
+   */
+  candidates?: number
   /** Cancels the search. */
   signal?: AbortSignal
   /**
@@ -175,7 +190,7 @@ export interface SparseMemoryUsage {
   payloads: number
 }
 
-const STRATEGIES: readonly string[] = ['maxscore', 'wand', 'exhaustive']
+const STRATEGIES: readonly string[] = ['maxscore', 'wand', 'exhaustive', 'approximate']
 
 /** Term ids as a Uint32Array (a Uint32Array passes through; other arrays are checked as they are copied). */
 function toIndices(src: ArrayLike<number>, out: Uint32Array, at: number, what: string): void {
@@ -262,7 +277,10 @@ export function toCsr(vectors: unknown, what = 'vectors'): SparseCsr {
   return { indptr: o.indptr, indices: o.indices, values: o.values }
 }
 
-const SEARCH_OPTIONS = ['k', 'strategy', 'filter', 'minScore', 'include']
+/** Most documents the approximate strategy can be asked to score exactly. */
+const MAX_SPARSE_CANDIDATES = 1 << 20
+
+const SEARCH_OPTIONS = ['k', 'strategy', 'candidates', 'filter', 'minScore', 'include']
 
 function resolveSparseSearch(
   options: unknown,
@@ -271,6 +289,8 @@ function resolveSparseSearch(
 ): {
   k: number
   strategy: SparseStrategy
+  /** 0: not given. */
+  candidates: number
   signal: ReturnType<typeof checkSignal>
   opts: NativeScoredSearchOptions | undefined
   minScore: number | undefined
@@ -279,11 +299,19 @@ function resolveSparseSearch(
   const k = o.k === undefined ? 10 : checkInt(o.k, 'k', 1, MAX_K)
   const strategy = o.strategy === undefined ? 'maxscore' : o.strategy
   if (typeof strategy !== 'string' || !STRATEGIES.includes(strategy)) {
-    throw invalid(`strategy must be 'maxscore', 'wand' or 'exhaustive', got ${String(strategy)}`)
+    throw invalid(`strategy must be 'maxscore', 'wand', 'exhaustive' or 'approximate', got ${String(strategy)}`)
+  }
+  let candidates = 0
+  if (o.candidates !== undefined) {
+    if (strategy !== 'approximate') {
+      throw invalid(`candidates applies to strategy 'approximate' only (got strategy '${strategy}')`)
+    }
+    candidates = checkInt(o.candidates, 'candidates', 1, MAX_SPARSE_CANDIDATES)
   }
   return {
     k,
     strategy: strategy as SparseStrategy,
+    candidates,
     signal: checkSignal(o.signal),
     ...resolveScoredOptions(o, schema),
   }
@@ -302,8 +330,8 @@ function checkVectorCount(keys: Uint32Array, csr: SparseCsr): void {
  * An exact top-k dot-product index over sparse vectors, such as those of SPLADE, uniCOIL or
  * inference-free sparse models ({@link SparseEncoder} encodes queries for the latter).
  *
- * Scores are exact `float32` dot products (summed in increasing term-id order); every strategy
- * returns the same keys, scores and tie order as scoring every document. Documents scoring 0
+ * Scores are exact `float32` dot products (summed in increasing term-id order); every exact
+ * strategy returns the same keys, scores and tie order as scoring every document. Documents scoring 0
  * are never returned. See {@link SparseVector} for the input rules.
  *
  * @example
@@ -483,7 +511,7 @@ export class SparseIndex {
     const s = resolveSparseSearch(options, this.schema)
     if (s.signal !== undefined && s.signal.aborted) throw abortedError('search')
     const r = await withCancel(s.signal, (token) =>
-      this.native.search(q.indices, q.values, s.k, s.strategy, token, s.opts),
+      this.native.search(q.indices, q.values, s.k, s.strategy, s.candidates, token, s.opts),
     )
     return scoredResult(r, s.minScore)
   }
@@ -492,7 +520,7 @@ export class SparseIndex {
   searchSync(query: SparseVector, options?: SparseSearchOptions): SparseSearchResult {
     const q = toQuery(query)
     const s = resolveSparseSearch(options, this.schema)
-    const r = syncCall(() => this.native.searchSync(q.indices, q.values, s.k, s.strategy, s.opts))
+    const r = syncCall(() => this.native.searchSync(q.indices, q.values, s.k, s.strategy, s.candidates, s.opts))
     return scoredResult(r, s.minScore)
   }
 
@@ -506,7 +534,7 @@ export class SparseIndex {
     const csr = toCsr(queries, 'queries')
     const s = resolveSparseSearch(options, this.schema, SEARCH_OPTIONS)
     const r = await withCancel(undefined, () =>
-      this.native.searchBatch(csr.indptr, csr.indices, csr.values, s.k, s.strategy, s.opts),
+      this.native.searchBatch(csr.indptr, csr.indices, csr.values, s.k, s.strategy, s.candidates, s.opts),
     )
     return r.map((x) => scoredResult(x, s.minScore))
   }

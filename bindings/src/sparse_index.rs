@@ -104,13 +104,14 @@ fn search_with(
     query: SparseVec<'_>,
     k: u32,
     strategy: &str,
+    candidates: u32,
     opts: Option<&NativeScoredSearchOptions>,
 ) -> Result<(SparseHits, HitMeta), EngineError> {
     let (filter, attributes, payload) = scored_options(opts);
     index.search_options(
         query,
         k as usize,
-        options::sparse_strategy(strategy)?,
+        options::sparse_strategy(strategy, candidates)?,
         filter,
         attributes,
         payload,
@@ -218,7 +219,9 @@ impl NativeSparseIndex {
         .map_err(|e| to_js(&env, e))
     }
 
-    /// Exact top-k on a worker thread.
+    /// Top-k on a worker thread.
+    // The JS call's positional arguments, one each.
+    #[allow(clippy::too_many_arguments)]
     #[napi(ts_return_type = "Promise<NativeScoredResult>")]
     pub fn search(
         &self,
@@ -226,6 +229,7 @@ impl NativeSparseIndex {
         values: Float32Array,
         k: u32,
         strategy: String,
+        candidates: u32,
         cancel: Option<&CancelToken>,
         opts: Option<NativeScoredSearchOptions>,
     ) -> AsyncTask<Job<(SparseHits, HitMeta), NativeScoredResult>> {
@@ -236,13 +240,15 @@ impl NativeSparseIndex {
                 let inner = inner?;
                 check_cancel(&cancel)?;
                 let q = SparseVec::new(&indices, &values);
-                search_with(&inner, q, k, &strategy, opts.as_ref())
+                search_with(&inner, q, k, &strategy, candidates, opts.as_ref())
             },
             scored_with,
         )
     }
 
-    /// Exact top-k on the JS thread.
+    /// Top-k on the JS thread.
+    // The JS call's positional arguments, one each.
+    #[allow(clippy::too_many_arguments)]
     #[napi]
     pub fn search_sync(
         &self,
@@ -251,17 +257,27 @@ impl NativeSparseIndex {
         values: Float32Array,
         k: u32,
         strategy: String,
+        candidates: u32,
         opts: Option<NativeScoredSearchOptions>,
     ) -> napi::Result<NativeScoredResult> {
         guard(|| {
             let q = SparseVec::new(&indices, &values);
-            search_with(&*self.handle.get()?, q, k, &strategy, opts.as_ref())
+            search_with(
+                &*self.handle.get()?,
+                q,
+                k,
+                &strategy,
+                candidates,
+                opts.as_ref(),
+            )
         })
         .map(scored_with)
         .map_err(|e| to_js(&env, e))
     }
 
     /// Searches a CSR batch of queries on the pool (one result per query; one filter for all).
+    // The JS call's positional arguments, one each.
+    #[allow(clippy::too_many_arguments)]
     #[napi(ts_return_type = "Promise<NativeScoredResult[]>")]
     pub fn search_batch(
         &self,
@@ -270,6 +286,7 @@ impl NativeSparseIndex {
         values: Float32Array,
         k: u32,
         strategy: String,
+        candidates: u32,
         opts: Option<NativeScoredSearchOptions>,
     ) -> AsyncTask<Job<Vec<ScoredWithMeta>, Vec<NativeScoredResult>>> {
         let inner = self.handle.get();
@@ -278,7 +295,7 @@ impl NativeSparseIndex {
             move || {
                 let batch = SparseBatch::new(&indptr, &indices, &values);
                 let (filter, attributes, payload) = scored_options(opts.as_ref());
-                let strategy = options::sparse_strategy(&strategy)?;
+                let strategy = options::sparse_strategy(&strategy, candidates)?;
                 inner?
                     .search_batch_options(batch, k as usize, strategy, filter, attributes, payload)
             },

@@ -116,17 +116,29 @@ pub fn text_strategy(s: &str) -> Result<Strategy> {
     }
 }
 
-/// Sparse top-k strategy: `"maxscore"` (or empty: the default), `"wand"` or `"exhaustive"`.
-pub fn sparse_strategy(s: &str) -> Result<SparseStrategy> {
-    match s {
-        "maxscore" | "" => Ok(SparseStrategy::MaxScore),
-        "wand" => Ok(SparseStrategy::Wand),
-        "exhaustive" => Ok(SparseStrategy::Exhaustive),
-        o => Err(err!(
+/// Sparse top-k strategy: `"maxscore"` (or empty: the default), `"wand"`, `"exhaustive"` or
+/// `"approximate"`; `candidates` (0: not given) is the approximate strategy's number of
+/// documents scored exactly and an error with any other strategy.
+pub fn sparse_strategy(s: &str, candidates: u32) -> Result<SparseStrategy> {
+    let strategy = match s {
+        "maxscore" | "" => SparseStrategy::MaxScore,
+        "wand" => SparseStrategy::Wand,
+        "exhaustive" => SparseStrategy::Exhaustive,
+        "approximate" => return Ok(SparseStrategy::Approximate { candidates }),
+        o => {
+            return Err(err!(
+                InvalidArgument,
+                "strategy must be 'maxscore', 'wand', 'exhaustive' or 'approximate', got '{o}'"
+            ))
+        }
+    };
+    if candidates != 0 {
+        return Err(err!(
             InvalidArgument,
-            "strategy must be 'maxscore', 'wand' or 'exhaustive', got '{o}'"
-        )),
+            "candidates applies to the 'approximate' strategy only"
+        ));
     }
+    Ok(strategy)
 }
 
 /// FDE encoder options: a preset (default `"paper-10240"`) for token dimension `dim`, then
@@ -326,7 +338,8 @@ mod tests {
             quant_kind("pq", 1, 1, 300, false).err(),
             token_storage("f8").err(),
             text_strategy("fast").err(),
-            sparse_strategy("bmm").err(),
+            sparse_strategy("bmm", 0).err(),
+            sparse_strategy("maxscore", 100).err(),
             analyzer("spacy", None, None, false, "none", &[]).err(),
             analyzer("default", None, None, false, "french", &[]).err(),
             FdeOptions {

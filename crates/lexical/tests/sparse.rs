@@ -109,6 +109,14 @@ fn check(ix: &SparseIndex, rng: &mut Rng, vocab: u32, queries: usize) -> Vec<Vec
             }
             all.push(bits(&want));
         }
+        // Approximate: exact scores of live documents, in order.
+        let approx = ix
+            .search_with(&q, 10, SparseStrategy::Approximate { candidates: 0 })
+            .unwrap();
+        for &(key, s) in &approx {
+            assert!(ix.contains(key));
+            assert_eq!(s.to_bits(), score_of(ix, key, &qt, &qv).to_bits());
+        }
         // Filtered: the top k of the matching documents, from every strategy.
         let everything = ix
             .search_with(&q, ix.len().max(1), SparseStrategy::Exhaustive)
@@ -543,4 +551,64 @@ fn max_score_over_many_windows_equals_exhaustive() {
             assert_eq!(bits(&got), bits(&want), "query {qi} k={k}");
         }
     }
+}
+
+/// The approximate strategy: exact scores for what it returns, in order, never a removed or
+/// filtered-out key; recall@10 against the oracle at a fixed seed; the exact answer when the
+/// heads hold fewer than `k` documents.
+#[test]
+fn approximate_returns_exact_scores_with_high_recall() {
+    let mut rng = Rng(0xA11CE);
+    let vocab = 5000;
+    let n = 30_000;
+    let mut ix = SparseIndex::new(SparseConfig { vocab_size: vocab });
+    let (p, i, v) = batch(&mut rng, n, vocab, 60);
+    let keys: Vec<u32> = (0..n as u32).collect();
+    ix.add(&keys, SparseBatch::new(&p, &i, &v), false).unwrap();
+    let gone: Vec<u32> = keys.iter().copied().filter(|k| k % 13 == 0).collect();
+    ix.remove(&gone);
+    let approx = SparseStrategy::Approximate { candidates: 0 };
+    let (mut found, mut total) = (0usize, 0usize);
+    for qi in 0..60 {
+        let (qt, qv) = rng.vector(vocab, 50);
+        let q = SparseVec::new(&qt, &qv);
+        let want = ix.search_with(&q, 10, SparseStrategy::Exhaustive).unwrap();
+        let got = ix.search_with(&q, 10, approx).unwrap();
+        assert!(got.len() <= 10);
+        for w in got.windows(2) {
+            assert!(w[0].1 > w[1].1 || (w[0].1 == w[1].1 && w[0].0 < w[1].0));
+        }
+        for &(key, s) in &got {
+            assert!(key % 13 != 0, "query {qi}: removed key {key} returned");
+            assert_eq!(s.to_bits(), score_of(&ix, key, &qt, &qv).to_bits());
+        }
+        total += want.len();
+        found += want
+            .iter()
+            .filter(|w| got.iter().any(|g| g.0 == w.0))
+            .count();
+        // Filtered: only accepted keys.
+        let odd = ix
+            .search_filtered(&q, 10, approx, &|key| key % 2 == 1)
+            .unwrap();
+        assert!(odd.iter().all(|e| e.0 % 2 == 1));
+        // More candidates never lowers what is found.
+        let wide = ix
+            .search_with(&q, 10, SparseStrategy::Approximate { candidates: 5000 })
+            .unwrap();
+        let hits = |r: &[(u32, f32)]| want.iter().filter(|w| r.iter().any(|g| g.0 == w.0)).count();
+        assert!(hits(&wide) >= hits(&got), "query {qi}");
+    }
+    let recall = found as f64 / total as f64;
+    assert!(recall >= 0.9, "recall@10 {recall}");
+    // A query of rare terms: fewer head documents than k, so the exact answer.
+    let (qt, qv) = (vec![vocab - 1, vocab - 2], vec![1.0, 0.5]);
+    let q = SparseVec::new(&qt, &qv);
+    let exact = ix
+        .search_with(&q, 1000, SparseStrategy::Exhaustive)
+        .unwrap();
+    assert_eq!(
+        bits(&ix.search_with(&q, 1000, approx).unwrap()),
+        bits(&exact)
+    );
 }

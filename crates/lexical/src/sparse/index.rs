@@ -63,7 +63,16 @@ pub(crate) struct TermList {
     pub block_last: Vec<u32>,
     /// Largest impact of the list.
     pub max_impact: u8,
+    /// The list's *head*: its postings with an impact of at least [`HEAD_IMPACT`] (weights of
+    /// at least ~20 % of the term's largest), slots increasing; what the approximate strategy
+    /// reads.
+    pub head_docs: Vec<u32>,
+    /// Impacts of the head postings.
+    pub head_impacts: Vec<u8>,
 }
+
+/// Smallest impact kept in a list's head (out of 255: a fifth of the term's largest weight).
+pub(crate) const HEAD_IMPACT: u8 = 51;
 
 /// The scale for a term whose largest weight is `max_w` (> 0): the smallest `f32` with
 /// `255 · scale ≥ max_w` (checked in `f64`) near `max_w / 255`.
@@ -111,8 +120,24 @@ impl TermList {
         self.max_impact = self.block_max.iter().copied().max().unwrap_or(0);
     }
 
+    /// Recomputes the head from posting `from` on (postings before it are already there).
+    fn rebuild_head(&mut self, from: usize) {
+        if from == 0 {
+            self.head_docs.clear();
+            self.head_impacts.clear();
+        }
+        for (&d, &imp) in self.docs[from..].iter().zip(&self.impacts[from..]) {
+            if imp >= HEAD_IMPACT {
+                self.head_docs.push(d);
+                self.head_impacts.push(imp);
+            }
+        }
+    }
+
     fn memory_usage(&self) -> usize {
-        self.docs.capacity() * 4
+        self.head_docs.capacity() * 4
+            + self.head_impacts.capacity()
+            + self.docs.capacity() * 4
             + self.impacts.capacity()
             + self.block_max.capacity()
             + self.block_last.capacity() * 4
@@ -429,11 +454,13 @@ impl SparseIndex {
         }
         let list = &mut self.lists[l];
         let from = if rescale { 0 } else { list.docs.len() / BLOCK };
+        let head_from = if rescale { 0 } else { list.docs.len() };
         for &(_, s, w) in group {
             list.docs.push(s);
             list.impacts.push(quantize(w, list.scale));
         }
         list.rebuild_blocks(from);
+        list.rebuild_head(head_from);
     }
 
     /// Removes documents by key; unknown keys are ignored. Returns how many were removed.
@@ -548,6 +575,9 @@ impl SparseIndex {
             SparseStrategy::MaxScore => search::max_score(self, q, k, accept),
             SparseStrategy::Wand => search::wand(self, q, k, accept),
             SparseStrategy::Exhaustive => search::exhaustive(self, q, k, accept),
+            SparseStrategy::Approximate { candidates } => {
+                search::approximate(self, q, k, candidates as usize, accept)
+            }
         }
     }
 

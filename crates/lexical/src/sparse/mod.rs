@@ -195,7 +195,8 @@ impl<'a> SparseVec<'a> {
     }
 }
 
-/// How [`SparseIndex::search_with`] finds the top `k`. All return the same list.
+/// How [`SparseIndex::search_with`] finds the top `k`. The exact strategies return the same
+/// list.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash)]
 pub enum SparseStrategy {
     /// Block-Max MaxScore over the quantised bounds (the default).
@@ -205,6 +206,13 @@ pub enum SparseStrategy {
     Wand,
     /// Score every live document exactly (the oracle).
     Exhaustive,
+    /// Approximate: exact scores for the best `candidates` documents found in the lists'
+    /// heads (see [`search`]); may miss documents of the true top `k`.
+    Approximate {
+        /// Documents scored exactly (at least `k` are); 0 means
+        /// `max(`[`search::DEFAULT_CANDIDATES`]`, 20·k)`.
+        candidates: u32,
+    },
 }
 
 /// Validates one vector and appends its canonical form (sorted by term id, zero weights

@@ -525,3 +525,95 @@ pub(crate) fn max_score(
     }
     top.into_sorted()
 }
+
+/// Documents the approximate strategy scores exactly by default (or 20 per result if more).
+pub const DEFAULT_CANDIDATES: usize = 200;
+
+/// Approximate top-`k` from the lists' heads (the postings whose weight is at least ~20 % of
+/// their term's largest, see [`HEAD_IMPACT`](super::index::HEAD_IMPACT)): the heads of every
+/// query term are accumulated term at a time per window, the `candidates` documents with the
+/// highest partial bounds are scored exactly, and the best `k` of those are returned. Scores
+/// are exact; a document of the true top `k` with no head posting among the query's terms, or
+/// ranked below the candidates by its head postings, is missed. When the heads yield fewer
+/// than `k` candidates (a rare query or a selective filter), the exact strategy answers.
+pub(crate) fn approximate(
+    ix: &SparseIndex,
+    q: &Query,
+    k: usize,
+    candidates: usize,
+    accept: Accept<'_>,
+) -> Vec<(u32, f32)> {
+    if k == 0 || q.terms.is_empty() {
+        return Vec::new();
+    }
+    let heads: Vec<(&TermList, f32)> = q
+        .terms
+        .iter()
+        .zip(&q.vals)
+        .filter_map(|(t, &v)| {
+            let list = ix.lists.get(*ix.term_list.get(t)? as usize)?;
+            Some((list, v * list.scale))
+        })
+        .collect();
+    let mut pos = vec![0usize; heads.len()];
+    let pool = if candidates == 0 {
+        DEFAULT_CANDIDATES.max(20 * k)
+    } else {
+        candidates.max(k)
+    };
+    // Min-heap of (partial bound bits, slot): positive f32 bits order like the numbers.
+    let mut best: BinaryHeap<std::cmp::Reverse<(u32, u32)>> = BinaryHeap::with_capacity(pool + 1);
+    let mut acc = vec![0f32; WINDOW];
+    while let Some(ws) = heads
+        .iter()
+        .zip(&pos)
+        .filter_map(|(h, &p)| h.0.head_docs.get(p).copied())
+        .min()
+    {
+        let we = ws.saturating_add(WINDOW as u32);
+        for ((list, c), p) in heads.iter().zip(pos.iter_mut()) {
+            let (docs, imps) = (&list.head_docs, &list.head_impacts);
+            let end = *p + docs[*p..].partition_point(|&d| d < we);
+            for (&d, &imp) in docs[*p..end].iter().zip(&imps[*p..end]) {
+                if let Some(a) = acc.get_mut((d - ws) as usize) {
+                    *a += c * imp as f32;
+                }
+            }
+            *p = end;
+        }
+        let floor = |b: &BinaryHeap<std::cmp::Reverse<(u32, u32)>>| {
+            if b.len() < pool {
+                0.0
+            } else {
+                b.peek().map_or(0.0, |e| f32::from_bits(e.0 .0))
+            }
+        };
+        let mut min = floor(&best);
+        for (i, a) in acc.iter_mut().enumerate() {
+            let v = std::mem::take(a);
+            if v > min {
+                let d = ws + i as u32;
+                if ix.skip(d, accept) {
+                    continue;
+                }
+                best.push(std::cmp::Reverse((v.to_bits(), d)));
+                if best.len() > pool {
+                    best.pop();
+                }
+                min = floor(&best);
+            }
+        }
+    }
+    if best.len() < k {
+        return max_score(ix, q, k, accept);
+    }
+    let mut top = TopK::new(k);
+    for std::cmp::Reverse((_, d)) in best {
+        let (t, v) = ix.doc(d);
+        let s = dot(&q.terms, &q.vals, t, v);
+        if s > 0.0 {
+            top.push(s, ix.keys[d as usize]);
+        }
+    }
+    top.into_sorted()
+}
