@@ -6,6 +6,7 @@
  * @packageDocumentation
  */
 
+import { serializable } from './result'
 import { QuiverError } from './errors'
 import type { NativeScoredResult, NativeScoredSearchOptions } from '../native/index'
 
@@ -404,10 +405,11 @@ export function resolveScoredOptions(
 export function scoredResult(r: NativeScoredResult, minScore: number | undefined): ScoredHits {
   let n = r.keys.length
   if (minScore !== undefined) while (n > 0 && r.scores[n - 1] < minScore) n--
-  const out: ScoredHits =
+  const out: ScoredHits = serializable(
     n === r.keys.length
       ? { keys: r.keys, scores: r.scores }
-      : { keys: r.keys.slice(0, n), scores: r.scores.slice(0, n) }
+      : { keys: r.keys.slice(0, n), scores: r.scores.slice(0, n) },
+  )
   if (r.attributes != null) out.attributes = r.attributes.slice(0, n).map(parseAttrs)
   if (r.payloads != null) out.payloads = r.payloads.slice(0, n).map(parseJson)
   return out

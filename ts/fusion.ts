@@ -14,6 +14,7 @@
  * @packageDocumentation
  */
 
+import { serializable } from './result'
 import { QuiverError } from './errors'
 import { checkFields, invalid } from './validate'
 
@@ -477,5 +478,5 @@ export function fuse(lists: ReadonlyArray<FusionList>, method: FusionMethod, opt
     perRanks.push(ranks)
     perScores.push(raw)
   }
-  return { keys: outKeys, scores: outScores, perList: { ranks: perRanks, scores: perScores } }
+  return serializable({ keys: outKeys, scores: outScores, perList: { ranks: perRanks, scores: perScores } })
 }

@@ -5,6 +5,7 @@
  * @packageDocumentation
  */
 
+import { serializable } from './result'
 import { QuiverError } from './errors'
 import { getNative } from './native'
 import type { NativeFdeConfig, NativeFdeParams, NativeMultiResult, NativeMultiVectorIndex } from '../native/index'
@@ -374,11 +375,11 @@ function toDocs(docs: unknown, dim: number, n: number): { data: Float32Array; of
 }
 
 function multiResult(r: NativeMultiResult): MultiSearchResult {
-  return {
+  return serializable({
     keys: r.keys,
     scores: r.scores,
     timings: { encodeMs: r.encodeMs, searchMs: r.searchMs, rerankMs: r.rerankMs },
-  }
+  })
 }
 
 function resolveMultiSearch(options: unknown): {

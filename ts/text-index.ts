@@ -4,6 +4,7 @@
  * @packageDocumentation
  */
 
+import { serializable } from './result'
 import { getNative } from './native'
 import type { NativeScoredSearchOptions, NativeTextConfig, NativeTextIndex, NativeTextInfo } from '../native/index'
 import {
@@ -437,7 +438,7 @@ export class TextIndex {
       throw invalid('searchBatch takes only k; use search for filter, include, minScore or strategy')
     }
     const r = await withCancel(undefined, () => this.native.searchBatch([...queries], s.k))
-    return r.map((x) => ({ keys: x.keys, scores: x.scores }))
+    return r.map((x) => serializable({ keys: x.keys, scores: x.scores }))
   }
 
   /** Removes documents; unknown keys are ignored. Resolves to the number removed. */

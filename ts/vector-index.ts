@@ -4,6 +4,7 @@
  * @packageDocumentation
  */
 
+import { serializable } from './result'
 import { QuiverError } from './errors'
 import {
   abortedError,
@@ -350,7 +351,7 @@ export interface LoadOptions {
 export const EMPTY_KEY = MAX_U32
 
 function emptyBatch(): BatchSearchResult {
-  return { keys: new Uint32Array(0), distances: new Float32Array(0), counts: new Uint32Array(0) }
+  return serializable({ keys: new Uint32Array(0), distances: new Float32Array(0), counts: new Uint32Array(0) })
 }
 
 /** Checks the native batch result has the documented padded `n × k` layout. */
@@ -362,7 +363,7 @@ function checkBatch(r: NativeBatchResult, n: number, k: number): BatchSearchResu
       `native batch search returned inconsistent lengths (keys ${r.keys.length}, distances ${r.distances.length}, counts ${r.counts.length}) for ${n} queries with k = ${k}`,
     )
   }
-  return { keys: r.keys, distances: r.distances, counts: r.counts }
+  return serializable({ keys: r.keys, distances: r.distances, counts: r.counts })
 }
 
 const SEARCH_EXTRA = ['filter', 'filterStrategy', 'maxDistance', 'include']
@@ -408,7 +409,7 @@ function nativeRequest(
 }
 
 function filteredResult(r: NativeFilteredResult): SearchResult {
-  const out: SearchResult = { keys: r.keys, distances: r.distances, plan: r.plan as SearchPlan }
+  const out: SearchResult = serializable({ keys: r.keys, distances: r.distances, plan: r.plan as SearchPlan })
   if (r.attributes != null) out.attributes = r.attributes.map(parseAttrs)
   if (r.payloads != null) out.payloads = r.payloads.map(parseJson)
   return out
@@ -752,7 +753,7 @@ export class VectorIndex {
       return filteredResult(await withCancel(signal, (token) => this.native.searchWith(q, req, token)))
     }
     const r = await withCancel(signal, (token) => this.native.search(q, k, ef, token))
-    return { keys: r.keys, distances: r.distances }
+    return serializable({ keys: r.keys, distances: r.distances })
   }
 
   /** Synchronous variant of {@link VectorIndex.search}; `signal` is ignored unless already aborted. */
@@ -763,7 +764,7 @@ export class VectorIndex {
     if (signal !== undefined && signal.aborted) throw abortedError('search')
     if (req !== null) return filteredResult(syncCall(() => this.native.searchWithSync(q, req)))
     const r = syncCall(() => this.native.searchSync(q, k, ef))
-    return { keys: r.keys, distances: r.distances }
+    return serializable({ keys: r.keys, distances: r.distances })
   }
 
   /**
