@@ -1,9 +1,11 @@
 //! The methods every class shares, written once: `close`/`closed` for every class with a
-//! `handle: Handle<_>`, and remove/save for the index classes, whose handle owns an engine
-//! object that implements [`quiver_engine::Store`].
+//! `handle: Handle<_>`, and remove/save/close for the index classes, whose handle owns an
+//! engine object that implements [`quiver_engine::Store`] and which report their native
+//! memory to V8 through an `external: Arc<External>` field.
 
-/// Adds `remove`/`removeSync`, `save`/`saveSync` (and [`close_methods`]) to a class with a
-/// `handle: Handle<impl Store>` field.
+/// Adds `remove`/`removeSync`, `save`/`saveSync`, `close`/`closed` and the finalizer that
+/// withdraws the reported memory to a class with `handle: Handle<impl Store>` and
+/// `external: Arc<crate::tasks::External>` fields (declared `#[napi(custom_finalize)]`).
 macro_rules! store_methods {
     ($native:ident) => {
         #[napi_derive::napi]
@@ -15,8 +17,10 @@ macro_rules! store_methods {
                 keys: napi::bindgen_prelude::Uint32Array,
             ) -> napi::bindgen_prelude::AsyncTask<crate::tasks::Job<usize, u32>> {
                 let (inner, keys) = (self.handle.get(), keys.to_vec());
-                crate::tasks::job(
-                    move || quiver_engine::Store::remove(&*inner?, &keys),
+                crate::tasks::write_job(
+                    inner,
+                    &self.external,
+                    move |store| quiver_engine::Store::remove(store, &keys),
                     |n| n as u32,
                 )
             }
@@ -28,9 +32,14 @@ macro_rules! store_methods {
                 env: napi::Env,
                 keys: napi::bindgen_prelude::Uint32Array,
             ) -> napi::Result<u32> {
-                crate::error::guard(|| quiver_engine::Store::remove(&*self.handle.get()?, &keys))
-                    .map(|n| n as u32)
-                    .map_err(|e| crate::error::to_js(&env, e))
+                crate::error::guard(|| {
+                    let store = self.handle.get()?;
+                    let n = quiver_engine::Store::remove(&*store, &keys)?;
+                    self.external.report_store(&env, &*store);
+                    Ok(n)
+                })
+                .map(|n| n as u32)
+                .map_err(|e| crate::error::to_js(&env, e))
             }
 
             /// Saves atomically on a worker thread.
@@ -54,8 +63,29 @@ macro_rules! store_methods {
                 })
                 .map_err(|e| crate::error::to_js(&env, e))
             }
+
+            /// Releases the object now: its memory, thread pool and any file mapping (calls in
+            /// flight finish first). Idempotent; every later call fails with `ERR_CLOSED`.
+            #[napi]
+            pub fn close(&self, env: napi::Env) {
+                self.handle.close();
+                self.external.report(&env, 0);
+            }
+
+            /// Whether `close()` was called.
+            #[napi(getter)]
+            pub fn closed(&self) -> bool {
+                self.handle.is_closed()
+            }
         }
-        crate::common::close_methods!($native);
+
+        impl napi::bindgen_prelude::ObjectFinalize for $native {
+            /// Collected without `close()`: V8 no longer counts the memory.
+            fn finalize(self, env: napi::Env) -> napi::Result<()> {
+                self.external.report(&env, 0);
+                Ok(())
+            }
+        }
     };
 }
 

@@ -3,6 +3,7 @@
 
 use std::path::PathBuf;
 use std::sync::atomic::AtomicBool;
+use std::sync::Arc;
 
 use napi::bindgen_prelude::{AsyncTask, Float32Array, Uint32Array};
 use napi::Env;
@@ -19,7 +20,9 @@ use quiver_engine::{
 use crate::arrays::JsArray;
 use crate::common::{close_methods, store_methods};
 use crate::error::{guard, to_js};
-use crate::tasks::{access, check_cancel, job, report, Job, Progress};
+use crate::tasks::{
+    access, check_cancel, job, open_job, open_now, report, write_job, External, Job, Progress,
+};
 use crate::vector_index::{
     add_result, flag, memory_of, to_config, to_meta, CancelToken, NativeAddResult, NativeConfig,
     NativeMemoryUsage,
@@ -201,14 +204,16 @@ fn opt(x: u32) -> Option<usize> {
 }
 
 /// A MUVERA multi-vector index.
-#[napi]
+#[napi(custom_finalize)]
 pub struct NativeMultiVectorIndex {
     handle: Handle<SharedMultiIndex>,
+    external: Arc<External>,
 }
 
-fn wrap(index: MultiVectorIndex) -> NativeMultiVectorIndex {
+fn wrap(index: SharedMultiIndex) -> NativeMultiVectorIndex {
     NativeMultiVectorIndex {
-        handle: Handle::new(SharedMultiIndex::new(index), "MultiVectorIndex"),
+        handle: Handle::new(index, "MultiVectorIndex"),
+        external: Arc::default(),
     }
 }
 
@@ -225,7 +230,7 @@ impl NativeMultiVectorIndex {
             let meta = to_meta(&config.index)?;
             MultiVectorIndex::new_with(multi_config(config)?, &meta)
         })
-        .map(wrap)
+        .map(|index| open_now(&env, SharedMultiIndex::new(index), wrap, |n| &n.external))
         .map_err(|e| to_js(&env, e))
     }
 
@@ -236,10 +241,14 @@ impl NativeMultiVectorIndex {
         mmap: bool,
         expected: Option<NativeFdeConfig>,
         threads: Option<u32>,
-    ) -> AsyncTask<Job<MultiVectorIndex, NativeMultiVectorIndex>> {
-        job(
-            move || load_multi(&PathBuf::from(path), mmap, expected.as_ref(), threads),
+    ) -> AsyncTask<Job<SharedMultiIndex, NativeMultiVectorIndex>> {
+        open_job(
+            move || {
+                load_multi(&PathBuf::from(path), mmap, expected.as_ref(), threads)
+                    .map(SharedMultiIndex::new)
+            },
             wrap,
+            |n| &n.external,
         )
     }
 
@@ -253,7 +262,7 @@ impl NativeMultiVectorIndex {
         threads: Option<u32>,
     ) -> napi::Result<NativeMultiVectorIndex> {
         guard(|| load_multi(&PathBuf::from(path), mmap, expected.as_ref(), threads))
-            .map(wrap)
+            .map(|index| open_now(&env, SharedMultiIndex::new(index), wrap, |n| &n.external))
             .map_err(|e| to_js(&env, e))
     }
 
@@ -276,9 +285,10 @@ impl NativeMultiVectorIndex {
     ) -> AsyncTask<Job<AddOutcome, NativeAddResult>> {
         let (inner, cancel) = (self.handle.get(), flag(cancel));
         let (keys, data, offsets) = (keys.to_vec(), data.to_vec(), offsets.to_vec());
-        job(
-            move || {
-                let inner = inner?;
+        write_job(
+            inner,
+            &self.external,
+            move |inner| {
                 let report = report(on_progress.as_ref());
                 let docs = DocBatch {
                     data: &data,
@@ -319,9 +329,10 @@ impl NativeMultiVectorIndex {
             payloads: payloads.as_deref(),
         };
         guard(|| {
-            self.handle
-                .get()?
-                .add_with(&keys, &docs, upsert, &meta, &never, &mut |_, _| {})
+            let inner = self.handle.get()?;
+            let out = inner.add_with(&keys, &docs, upsert, &meta, &never, &mut |_, _| {})?;
+            self.external.report_store(&env, &*inner);
+            Ok(out)
         })
         .map(add_result)
         .map_err(|e| to_js(&env, e))

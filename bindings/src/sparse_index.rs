@@ -4,6 +4,7 @@
 
 use std::path::{Path, PathBuf};
 use std::sync::atomic::AtomicBool;
+use std::sync::Arc;
 
 use napi::bindgen_prelude::{AsyncTask, Float32Array, Uint32Array, Uint8Array};
 use napi::Env;
@@ -21,7 +22,9 @@ use crate::arrays::{
 };
 use crate::common::{close_methods, meta_methods, store_methods};
 use crate::error::{guard, to_js};
-use crate::tasks::{access, check_cancel, job, report, Job, Progress};
+use crate::tasks::{
+    access, check_cancel, job, open_job, open_now, report, write_job, External, Job, Progress,
+};
 use crate::vector_index::{add_result, flag, CancelToken, NativeAddResult};
 
 /// Sparse index options, resolved by the TypeScript layer.
@@ -86,6 +89,7 @@ fn vector((indices, values): (Vec<u32>, Vec<f32>)) -> NativeSparseVector {
 fn wrap(index: SharedSparseIndex) -> NativeSparseIndex {
     NativeSparseIndex {
         handle: Handle::new(index, "SparseIndex"),
+        external: Arc::default(),
     }
 }
 
@@ -119,9 +123,10 @@ fn search_with(
 }
 
 /// An exact top-k dot-product index over sparse vectors.
-#[napi]
+#[napi(custom_finalize)]
 pub struct NativeSparseIndex {
     handle: Handle<SharedSparseIndex>,
+    external: Arc<External>,
 }
 
 #[napi]
@@ -130,7 +135,7 @@ impl NativeSparseIndex {
     #[napi(constructor)]
     pub fn new(env: Env, config: NativeSparseConfig) -> napi::Result<Self> {
         guard(|| create(&config))
-            .map(wrap)
+            .map(|index| open_now(&env, index, wrap, |n| &n.external))
             .map_err(|e| to_js(&env, e))
     }
 
@@ -140,14 +145,14 @@ impl NativeSparseIndex {
         path: String,
         threads: u32,
     ) -> AsyncTask<Job<SharedSparseIndex, NativeSparseIndex>> {
-        job(move || load(path, threads), wrap)
+        open_job(move || load(path, threads), wrap, |n| &n.external)
     }
 
     /// Loads a sparse index file on the JS thread.
     #[napi]
     pub fn load_sync(env: Env, path: String, threads: u32) -> napi::Result<NativeSparseIndex> {
         guard(|| load(path, threads))
-            .map(wrap)
+            .map(|index| open_now(&env, index, wrap, |n| &n.external))
             .map_err(|e| to_js(&env, e))
     }
 
@@ -176,15 +181,17 @@ impl NativeSparseIndex {
             indices.to_vec(),
             values.to_vec(),
         );
-        job(
-            move || {
+        write_job(
+            inner,
+            &self.external,
+            move |inner| {
                 let batch = SparseBatch::new(&indptr, &indices, &values);
                 let meta = MetaInput {
                     attributes: attributes.as_deref(),
                     payloads: payloads.as_deref(),
                 };
                 let progress = report(on_progress.as_ref());
-                inner?.add_with(&keys, batch, upsert, &meta, &cancel, &progress)
+                inner.add_with(&keys, batch, upsert, &meta, &cancel, &progress)
             },
             add_result,
         )
@@ -211,11 +218,11 @@ impl NativeSparseIndex {
             payloads: payloads.as_deref(),
         };
         guard(|| {
-            self.handle
-                .get()?
-                .add_with(&keys, batch, upsert, &meta, &never, &|_, _| {})
+            let inner = self.handle.get()?;
+            inner.add_with(&keys, batch, upsert, &meta, &never, &|_, _| {})?;
+            self.external.report_store(&env, &*inner);
+            Ok(())
         })
-        .map(|_| ())
         .map_err(|e| to_js(&env, e))
     }
 

@@ -3,6 +3,7 @@
 
 use std::path::PathBuf;
 use std::sync::atomic::AtomicBool;
+use std::sync::Arc;
 
 use napi::bindgen_prelude::{AsyncTask, Uint32Array};
 use napi::Env;
@@ -16,7 +17,9 @@ use crate::arrays::{
 };
 use crate::common::{meta_methods, store_methods};
 use crate::error::{guard, to_js};
-use crate::tasks::{access, check_cancel, job, report, Job, Progress};
+use crate::tasks::{
+    access, check_cancel, job, open_job, open_now, report, write_job, External, Job, Progress,
+};
 use crate::vector_index::{add_result, flag, CancelToken, NativeAddResult};
 
 /// Text index options, resolved by the TypeScript layer.
@@ -109,6 +112,7 @@ fn search_with(
 fn wrap(index: SharedTextIndex) -> NativeTextIndex {
     NativeTextIndex {
         handle: Handle::new(index, "TextIndex"),
+        external: Arc::default(),
     }
 }
 
@@ -117,9 +121,10 @@ fn load(path: String, threads: u32) -> Result<SharedTextIndex, EngineError> {
 }
 
 /// A BM25 text index.
-#[napi]
+#[napi(custom_finalize)]
 pub struct NativeTextIndex {
     handle: Handle<SharedTextIndex>,
+    external: Arc<External>,
 }
 
 #[napi]
@@ -128,21 +133,21 @@ impl NativeTextIndex {
     #[napi(constructor)]
     pub fn new(env: Env, config: NativeTextConfig) -> napi::Result<Self> {
         guard(|| create(&config))
-            .map(wrap)
+            .map(|index| open_now(&env, index, wrap, |n| &n.external))
             .map_err(|e| to_js(&env, e))
     }
 
     /// Loads a text index file on a worker thread.
     #[napi(ts_return_type = "Promise<NativeTextIndex>")]
     pub fn load(path: String, threads: u32) -> AsyncTask<Job<SharedTextIndex, NativeTextIndex>> {
-        job(move || load(path, threads), wrap)
+        open_job(move || load(path, threads), wrap, |n| &n.external)
     }
 
     /// Loads a text index file on the JS thread.
     #[napi]
     pub fn load_sync(env: Env, path: String, threads: u32) -> napi::Result<NativeTextIndex> {
         guard(|| load(path, threads))
-            .map(wrap)
+            .map(|index| open_now(&env, index, wrap, |n| &n.external))
             .map_err(|e| to_js(&env, e))
     }
 
@@ -161,13 +166,15 @@ impl NativeTextIndex {
         payloads: Option<Vec<Option<String>>>,
     ) -> AsyncTask<Job<AddOutcome, NativeAddResult>> {
         let (inner, cancel, keys) = (self.handle.get(), flag(cancel), keys.to_vec());
-        job(
-            move || {
+        write_job(
+            inner,
+            &self.external,
+            move |inner| {
                 let meta = MetaInput {
                     attributes: attributes.as_deref(),
                     payloads: payloads.as_deref(),
                 };
-                inner?.add_with(&keys, &texts, &meta, &cancel, &report(on_progress.as_ref()))
+                inner.add_with(&keys, &texts, &meta, &cancel, &report(on_progress.as_ref()))
             },
             add_result,
         )
@@ -189,11 +196,11 @@ impl NativeTextIndex {
             payloads: payloads.as_deref(),
         };
         guard(|| {
-            self.handle
-                .get()?
-                .add_with(&keys, &texts, &meta, &never, &|_, _| {})
+            let inner = self.handle.get()?;
+            inner.add_with(&keys, &texts, &meta, &never, &|_, _| {})?;
+            self.external.report_store(&env, &*inner);
+            Ok(())
         })
-        .map(|_| ())
         .map_err(|e| to_js(&env, e))
     }
 

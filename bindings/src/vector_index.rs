@@ -18,7 +18,10 @@ use quiver_engine::{
 use crate::arrays::JsArray;
 use crate::common::store_methods;
 use crate::error::{guard, to_js};
-use crate::tasks::{access, check_cancel, job, report, CancelFlag, Job, Progress};
+use crate::tasks::{
+    access, check_cancel, job, open_job, open_now, report, write_job, CancelFlag, External, Job,
+    Progress,
+};
 
 /// Options, fully resolved by the TypeScript layer (which applies the defaults).
 #[napi(object)]
@@ -337,14 +340,16 @@ fn count(x: u32) -> usize {
 }
 
 /// A vector index. See the TypeScript `VectorIndex` for the documented API.
-#[napi]
+#[napi(custom_finalize)]
 pub struct NativeVectorIndex {
     handle: Handle<SharedIndex>,
+    external: Arc<External>,
 }
 
-fn wrap(index: VectorIndex) -> NativeVectorIndex {
+fn wrap(index: SharedIndex) -> NativeVectorIndex {
     NativeVectorIndex {
-        handle: Handle::new(SharedIndex::new(index), "VectorIndex"),
+        handle: Handle::new(index, "VectorIndex"),
+        external: Arc::default(),
     }
 }
 
@@ -362,7 +367,7 @@ impl NativeVectorIndex {
             let meta = to_meta(&config)?;
             VectorIndex::new_with(to_config(config)?, &meta)
         })
-        .map(wrap)
+        .map(|index| open_now(&env, SharedIndex::new(index), wrap, |n| &n.external))
         .map_err(|e| to_js(&env, e))
     }
 
@@ -372,10 +377,13 @@ impl NativeVectorIndex {
         path: String,
         mmap: bool,
         threads: Option<u32>,
-    ) -> AsyncTask<Job<VectorIndex, NativeVectorIndex>> {
-        job(
-            move || persist::load(&PathBuf::from(path), mmap, threads.map(count)),
+    ) -> AsyncTask<Job<SharedIndex, NativeVectorIndex>> {
+        open_job(
+            move || {
+                persist::load(&PathBuf::from(path), mmap, threads.map(count)).map(SharedIndex::new)
+            },
             wrap,
+            |n| &n.external,
         )
     }
 
@@ -388,7 +396,7 @@ impl NativeVectorIndex {
         threads: Option<u32>,
     ) -> napi::Result<NativeVectorIndex> {
         guard(|| persist::load(&PathBuf::from(path), mmap, threads.map(count)))
-            .map(wrap)
+            .map(|index| open_now(&env, SharedIndex::new(index), wrap, |n| &n.external))
             .map_err(|e| to_js(&env, e))
     }
 
@@ -410,9 +418,10 @@ impl NativeVectorIndex {
     ) -> AsyncTask<Job<AddOutcome, NativeAddResult>> {
         let (inner, cancel) = (self.handle.get(), flag(cancel));
         let (keys, vectors) = (keys.to_vec(), vectors.to_vec());
-        job(
-            move || {
-                let inner = inner?;
+        write_job(
+            inner,
+            &self.external,
+            move |inner| {
                 let report = report(on_progress.as_ref());
                 let meta = MetaInput {
                     attributes: attributes.as_deref(),
@@ -443,9 +452,10 @@ impl NativeVectorIndex {
             payloads: payloads.as_deref(),
         };
         guard(|| {
-            self.handle
-                .get()?
-                .add_with(&keys, &vectors, upsert, &meta, &never, &mut |_, _| {})
+            let inner = self.handle.get()?;
+            let out = inner.add_with(&keys, &vectors, upsert, &meta, &never, &mut |_, _| {})?;
+            self.external.report_store(&env, &*inner);
+            Ok(out)
         })
         .map(add_result)
         .map_err(|e| to_js(&env, e))
@@ -696,13 +706,24 @@ impl NativeVectorIndex {
     #[napi(ts_return_type = "Promise<void>")]
     pub fn train(&self, sample: Float32Array) -> AsyncTask<Job<(), ()>> {
         let (inner, sample) = (self.handle.get(), sample.to_vec());
-        job(move || inner?.train(sample_of(&sample)), |()| ())
+        write_job(
+            inner,
+            &self.external,
+            move |inner| inner.train(sample_of(&sample)),
+            |()| (),
+        )
     }
 
     /// Trains the quantizer on the JS thread.
     #[napi]
     pub fn train_sync(&self, env: Env, sample: Float32Array) -> napi::Result<()> {
-        guard(|| self.handle.get()?.train(sample_of(&sample))).map_err(|e| to_js(&env, e))
+        guard(|| {
+            let inner = self.handle.get()?;
+            inner.train(sample_of(&sample))?;
+            self.external.report_store(&env, &*inner);
+            Ok(())
+        })
+        .map_err(|e| to_js(&env, e))
     }
 }
 

@@ -6,13 +6,13 @@
 //! the JS thread before the job is queued, so a caller that transfers, detaches or reuses a
 //! buffer while the promise is pending cannot change or free what the worker reads.
 
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicI64, AtomicUsize, Ordering};
 use std::sync::Arc;
 
 use napi::bindgen_prelude::{AsyncTask, FnArgs, ToNapiValue, TypeName, Unknown};
 use napi::threadsafe_function::{ThreadsafeFunction, ThreadsafeFunctionCallMode};
 use napi::{Env, Task};
-use quiver_engine::{Error as EngineError, ErrorCode, Handle};
+use quiver_engine::{Error as EngineError, ErrorCode, Handle, Store};
 
 use crate::error::{guard, to_js};
 
@@ -23,6 +23,112 @@ type Work<T> = Box<dyn FnOnce() -> Result<T, EngineError> + Send>;
 pub struct Job<T, J> {
     work: Option<Work<T>>,
     done: fn(T) -> J,
+    /// Where the heap bytes the work measured when it finished are reported.
+    report: Report<J>,
+}
+
+/// Whom a job reports the native memory of its object to.
+enum Report<J> {
+    /// Not a write.
+    Nothing,
+    /// A write to an existing object.
+    Write(Arc<External>, Arc<AtomicUsize>),
+    /// A new object (a load): its [`External`], reached once it is built.
+    Open(fn(&J) -> &External, Arc<AtomicUsize>),
+}
+
+/// The native memory one JS object has reported to V8 (`napi_adjust_external_memory`), so
+/// that V8's garbage collector weighs what an index holds. Updated after every write, from
+/// the heap bytes measured on the worker when the write finished (the JS thread never takes
+/// an index lock for it); withdrawn at `close()` and when the object is collected.
+#[derive(Debug, Default)]
+pub struct External(AtomicI64);
+
+impl External {
+    /// Reports `bytes` as what the object holds now: V8 is told the difference from the last
+    /// report.
+    pub fn report(&self, env: &Env, bytes: usize) {
+        let now = i64::try_from(bytes).unwrap_or(i64::MAX);
+        let before = self.0.swap(now, Ordering::Relaxed);
+        if now != before {
+            // Only V8's accounting is affected if this fails; nothing to undo.
+            let _ = env.adjust_external_memory(now - before);
+        }
+    }
+
+    /// Reports what `store` holds now (for calls already on the JS thread).
+    pub fn report_store<S: Store + ?Sized>(&self, env: &Env, store: &S) {
+        self.report(env, store.heap_bytes());
+    }
+}
+
+/// [`open_job`] on the JS thread (a constructor, a sync load): wraps `store` and reports its
+/// heap bytes.
+pub fn open_now<S: Store, J>(
+    env: &Env,
+    store: S,
+    wrap: fn(S) -> J,
+    external: fn(&J) -> &External,
+) -> J {
+    let bytes = store.heap_bytes();
+    let out = wrap(store);
+    external(&out).report(env, bytes);
+    out
+}
+
+/// Marker of a write whose bytes are not measured yet.
+const UNMEASURED: usize = usize::MAX;
+
+/// Like [`job`] for a write on `store`: after the work, its heap bytes are measured on the
+/// worker and reported to V8 through `external` on the JS thread.
+pub fn write_job<S, T, J>(
+    store: Result<Arc<S>, EngineError>,
+    external: &Arc<External>,
+    work: impl FnOnce(&S) -> Result<T, EngineError> + Send + 'static,
+    done: fn(T) -> J,
+) -> AsyncTask<Job<T, J>>
+where
+    S: Store + Send + Sync + ?Sized + 'static,
+    T: Send + 'static,
+    J: ToNapiValue + TypeName,
+{
+    let bytes = Arc::new(AtomicUsize::new(UNMEASURED));
+    let measured = Arc::clone(&bytes);
+    AsyncTask::new(Job {
+        work: Some(Box::new(move || {
+            let store = store?;
+            let out = work(&store);
+            measured.store(store.heap_bytes(), Ordering::Relaxed);
+            out
+        })),
+        done,
+        report: Report::Write(Arc::clone(external), bytes),
+    })
+}
+
+/// Like [`job`] for a call that creates an object (a load): `work` builds the engine object,
+/// its heap bytes are measured on the worker, `done` wraps it, and the bytes are reported
+/// through the new object's [`External`] (`external` finds it).
+pub fn open_job<S, J>(
+    work: impl FnOnce() -> Result<S, EngineError> + Send + 'static,
+    done: fn(S) -> J,
+    external: fn(&J) -> &External,
+) -> AsyncTask<Job<S, J>>
+where
+    S: Store + Send + 'static,
+    J: ToNapiValue + TypeName,
+{
+    let bytes = Arc::new(AtomicUsize::new(UNMEASURED));
+    let measured = Arc::clone(&bytes);
+    AsyncTask::new(Job {
+        work: Some(Box::new(move || {
+            let store = work()?;
+            measured.store(store.heap_bytes(), Ordering::Relaxed);
+            Ok(store)
+        })),
+        done,
+        report: Report::Open(external, bytes),
+    })
 }
 
 /// Queues `work` on the libuv pool; the promise resolves to `done(output)`.
@@ -37,6 +143,7 @@ where
     AsyncTask::new(Job {
         work: Some(Box::new(work)),
         done,
+        report: Report::Nothing,
     })
 }
 
@@ -59,7 +166,20 @@ where
     }
 
     fn resolve(&mut self, env: Env, output: Self::Output) -> napi::Result<J> {
-        output.map(self.done).map_err(|e| to_js(&env, e))
+        let measured =
+            |bytes: &AtomicUsize| Some(bytes.load(Ordering::Relaxed)).filter(|&b| b != UNMEASURED);
+        if let Report::Write(external, bytes) = &self.report {
+            if let Some(b) = measured(bytes) {
+                external.report(&env, b);
+            }
+        }
+        let out = output.map(self.done).map_err(|e| to_js(&env, e))?;
+        if let Report::Open(external, bytes) = &self.report {
+            if let Some(b) = measured(bytes) {
+                external(&out).report(&env, b);
+            }
+        }
+        Ok(out)
     }
 }
 

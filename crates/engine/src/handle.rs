@@ -9,16 +9,19 @@ use parking_lot::RwLock;
 
 use crate::error::{err, Result};
 
-/// What every shared index offers a host besides search: removal by key and an atomic save.
+/// What every shared index offers a host besides search: removal by key, an atomic save, and
+/// the heap bytes it holds (so a host can tell its garbage collector).
 pub trait Store: Send + Sync {
     /// Removes `keys` (unknown keys are ignored); returns how many were present.
     fn remove(&self, keys: &[u32]) -> Result<usize>;
     /// Saves atomically to `path`.
     fn save(&self, path: &std::path::Path) -> Result<()>;
+    /// Heap bytes held (the total of its `memory_usage`; mapped file pages are not heap).
+    fn heap_bytes(&self) -> usize;
 }
 
 macro_rules! impl_store {
-    ($($t:ty),*) => {$(
+    ($($t:ty => |$s:ident| $bytes:expr),*) => {$(
         impl Store for $t {
             fn remove(&self, keys: &[u32]) -> Result<usize> {
                 <$t>::remove(self, keys)
@@ -26,14 +29,18 @@ macro_rules! impl_store {
             fn save(&self, path: &std::path::Path) -> Result<()> {
                 <$t>::save(self, path)
             }
+            fn heap_bytes(&self) -> usize {
+                let $s = self;
+                $bytes
+            }
         }
     )*};
 }
 impl_store!(
-    crate::SharedIndex,
-    crate::multi_vector::SharedMultiIndex,
-    crate::text_index::SharedTextIndex,
-    crate::sparse_index::SharedSparseIndex
+    crate::SharedIndex => |s| s.read().memory_usage().total(),
+    crate::multi_vector::SharedMultiIndex => |s| s.read().memory_usage().total(),
+    crate::text_index::SharedTextIndex => |s| s.heap_bytes(),
+    crate::sparse_index::SharedSparseIndex => |s| s.heap_bytes()
 );
 
 /// A closable shared owner of a `T`.

@@ -45,6 +45,8 @@ pub trait LexicalStore: Sized + Send + Sync {
     fn contains(&self, key: u32) -> bool;
     /// Live documents.
     fn documents(&self) -> usize;
+    /// Heap bytes held.
+    fn heap_bytes(&self) -> usize;
 }
 
 macro_rules! impl_lexical_store {
@@ -68,6 +70,9 @@ macro_rules! impl_lexical_store {
             }
             fn documents(&self) -> usize {
                 <$t>::len(self)
+            }
+            fn heap_bytes(&self) -> usize {
+                <$t>::memory_usage(self).total()
             }
         }
     )*};
@@ -128,6 +133,13 @@ impl<T: LexicalStore> Pooled<T> {
     /// Read access for searches and accessors.
     pub fn read(&self) -> MappedRwLockReadGuard<'_, T> {
         RwLockReadGuard::map(self.inner.read(), |s| &s.index)
+    }
+
+    /// Heap bytes held: the index and its metadata.
+    pub fn heap_bytes(&self) -> usize {
+        let state = self.inner.read();
+        let (attributes, payloads) = state.meta.memory_usage();
+        state.index.heap_bytes() + attributes + payloads
     }
 
     /// The attribute and payload stores (read access).
