@@ -22,7 +22,8 @@ import { TextIndex } from './text-index'
 import type { TextIndexOptions } from './text-index'
 import { checkInt, checkOptionsObject, invalid, resolveConfig, toVector, MAX_K } from './validate'
 import { VectorIndex } from './vector-index'
-import type { Metric, VectorIndexOptions } from './vector-index'
+import type { VectorIndexOptions } from './vector-index'
+import { similarity } from './result'
 import { checkSchema } from './filter'
 import type { AttributeSchema, Attributes, Filter, JsonValue } from './filter'
 
@@ -282,10 +283,6 @@ function idKey(id: unknown, what: string): DocId {
 /** Durable atomic write through the engine's file container (see docs/FILE_FORMAT.md). */
 function writeFileAtomic(file: string, data: Buffer): Promise<void> {
   return withCancel(undefined, () => getNative().writeFileAtomic(file, data))
-}
-
-function similarity(metric: Metric, distance: number): number {
-  return metric === 'l2' ? -distance : 1 - distance
 }
 
 /**

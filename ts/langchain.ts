@@ -31,6 +31,7 @@ import { getNative } from './native'
 import { MAX_K, MAX_U32, invalid } from './validate'
 import { VectorIndex } from './vector-index'
 import type { Metric, VectorIndexOptions } from './vector-index'
+import { similarity } from './result'
 import type { Attributes, Filter } from './filter'
 
 /**
@@ -94,11 +95,6 @@ interface StoredDoc {
 
 function corrupt(dir: string, why: string): QuiverError {
   return new QuiverError('ERR_CORRUPT_FILE', `cannot load the vector store in ${dir}: ${why}`)
-}
-
-/** Converts an index distance to the store's score (higher is more similar). */
-function similarity(metric: Metric, distance: number): number {
-  return metric === 'l2' ? -distance : 1 - distance
 }
 
 /** The declared attribute fields of `metadata` (the rest of the metadata is not indexed). */

@@ -1,4 +1,5 @@
-// JSON form of search results.
+// JSON form of search results, and the one similarity convention.
+import type { Metric } from './vector-index'
 
 /**
  * Search results hold typed arrays (`Uint32Array` keys, `Float32Array` distances or scores),
@@ -24,4 +25,17 @@ function plain(v: unknown): unknown {
 
 function toJSON(this: object): Record<string, unknown> {
   return plain({ ...this }) as Record<string, unknown>
+}
+
+/**
+ * The similarity of a {@link Metric} distance, higher is closer: the cosine similarity for
+ * `'cosine'`, the dot product for `'ip'`, minus the squared distance for `'l2'`. The one score
+ * convention of the library: `Collection` and `QuiverVectorStore` report it, and a
+ * `VectorIndex` search with `similarity: true` adds it as `scores`.
+ *
+ * @param metric - The index's metric.
+ * @param distance - A distance the index returned.
+ */
+export function similarity(metric: Metric, distance: number): number {
+  return metric === 'l2' ? -distance : 1 - distance
 }

@@ -4,7 +4,7 @@
  * @packageDocumentation
  */
 
-import { serializable } from './result'
+import { serializable, similarity } from './result'
 import { QuiverError } from './errors'
 import {
   abortedError,
@@ -284,6 +284,12 @@ export interface SearchOptions {
   maxDistance?: number
   /** Return each hit's `'attributes'` and/or `'payload'`. */
   include?: readonly Include[]
+  /**
+   * Also return `scores`: each hit's similarity, higher is closer (the cosine similarity for
+   * `'cosine'`, the dot product for `'ip'`, minus the squared distance for `'l2'`), the
+   * convention of `Collection`, `QuiverVectorStore` and the other indexes. Default `false`.
+   */
+  similarity?: boolean
 }
 
 /** Options for `searchBatch`: one `filter` for every query, or `filters`, one per query. */
@@ -298,6 +304,8 @@ export interface SearchResult {
   keys: Uint32Array
   /** Distances matching `keys` (see {@link Metric}), ascending. */
   distances: Float32Array
+  /** Similarities matching `keys` (higher is closer), with `similarity: true`. */
+  scores?: Float32Array
   /** How a search with `filter` or `maxDistance` was answered. */
   plan?: SearchPlan
   /** Each hit's attributes, with `include: ['attributes']`. */
@@ -316,6 +324,8 @@ export interface BatchSearchResult {
   keys: Uint32Array
   /** `n · k` distances, row-major. */
   distances: Float32Array
+  /** `n · k` similarities, row-major, with `similarity: true`. */
+  scores?: Float32Array
   /** Number of valid results in each row (`min(k, size)`). */
   counts: Uint32Array
   /** One plan per query, for a batch with a filter or `maxDistance`. */
@@ -366,7 +376,7 @@ function checkBatch(r: NativeBatchResult, n: number, k: number): BatchSearchResu
   return serializable({ keys: r.keys, distances: r.distances, counts: r.counts })
 }
 
-const SEARCH_EXTRA = ['filter', 'filterStrategy', 'maxDistance', 'include']
+const SEARCH_EXTRA = ['filter', 'filterStrategy', 'maxDistance', 'include', 'similarity']
 const STRATEGIES: readonly string[] = ['auto', 'exact', 'acorn', 'graph']
 
 /** Builds the native request of a filtered/range search, or `null` for a plain one. */
@@ -406,6 +416,14 @@ function nativeRequest(
     includeAttributes,
     includePayload,
   }
+}
+
+/** The `similarity` search option, checked. */
+function wantScores(o: Record<string, unknown>): boolean {
+  if (o.similarity === undefined) return false
+  if (typeof o.similarity !== 'boolean')
+    throw invalid(`options.similarity must be a boolean, got ${String(o.similarity)}`)
+  return o.similarity
 }
 
 function filteredResult(r: NativeFilteredResult): SearchResult {
@@ -584,6 +602,15 @@ export class VectorIndex {
     return this.cfg.metric as Metric
   }
 
+  /** `result` with `scores` (the similarities of its distances) when `on`. */
+  private scored<R extends { distances: Float32Array; scores?: Float32Array }>(result: R, on: boolean): R {
+    if (on) {
+      const metric = this.metric
+      result.scores = result.distances.map((d) => similarity(metric, d))
+    }
+    return result
+  }
+
   /** Index structure (`'hnsw'` or `'flat'`). */
   get indexType(): IndexType {
     return this.cfg.index as IndexType
@@ -749,11 +776,15 @@ export class VectorIndex {
     const q = toVector(query, this.cfg.dim, 'query')
     const req = nativeRequest(o, k, ef, this.schema)
     if (signal !== undefined && signal.aborted) throw abortedError('search')
+    const scores = wantScores(o)
     if (req !== null) {
-      return filteredResult(await withCancel(signal, (token) => this.native.searchWith(q, req, token)))
+      return this.scored(
+        filteredResult(await withCancel(signal, (token) => this.native.searchWith(q, req, token))),
+        scores,
+      )
     }
     const r = await withCancel(signal, (token) => this.native.search(q, k, ef, token))
-    return serializable({ keys: r.keys, distances: r.distances })
+    return this.scored(serializable({ keys: r.keys, distances: r.distances }), scores)
   }
 
   /** Synchronous variant of {@link VectorIndex.search}; `signal` is ignored unless already aborted. */
@@ -762,9 +793,10 @@ export class VectorIndex {
     const q = toVector(query, this.cfg.dim, 'query')
     const req = nativeRequest(o, k, ef, this.schema)
     if (signal !== undefined && signal.aborted) throw abortedError('search')
-    if (req !== null) return filteredResult(syncCall(() => this.native.searchWithSync(q, req)))
+    const scores = wantScores(o)
+    if (req !== null) return this.scored(filteredResult(syncCall(() => this.native.searchWithSync(q, req))), scores)
     const r = syncCall(() => this.native.searchSync(q, k, ef))
-    return serializable({ keys: r.keys, distances: r.distances })
+    return this.scored(serializable({ keys: r.keys, distances: r.distances }), scores)
   }
 
   /**
@@ -798,13 +830,14 @@ export class VectorIndex {
     const filters = checkFilters(o.filters, m.rows, this.schema)
     const req = nativeRequest(o, k, ef, this.schema, filters)
     if (signal !== undefined && signal.aborted) throw abortedError('searchBatch')
-    if (m.rows === 0) return emptyBatch()
+    const scores = wantScores(o)
+    if (m.rows === 0) return this.scored(emptyBatch(), scores)
     if (req !== null) {
       const r = await withCancel(signal, (token) => this.native.searchBatchWith(m.data, req, filters, token))
-      return filteredBatch(r, m.rows, k)
+      return this.scored(filteredBatch(r, m.rows, k), scores)
     }
     const r = await withCancel(signal, (token) => this.native.searchBatch(m.data, k, ef, token))
-    return checkBatch(r, m.rows, k)
+    return this.scored(checkBatch(r, m.rows, k), scores)
   }
 
   /** Synchronous variant of {@link VectorIndex.searchBatch}; `signal` is ignored unless already aborted. */
@@ -815,15 +848,19 @@ export class VectorIndex {
     const filters = checkFilters(o.filters, m.rows, this.schema)
     const req = nativeRequest(o, k, ef, this.schema, filters)
     if (signal !== undefined && signal.aborted) throw abortedError('searchBatch')
-    if (m.rows === 0) return emptyBatch()
+    const scores = wantScores(o)
+    if (m.rows === 0) return this.scored(emptyBatch(), scores)
     if (req !== null)
-      return filteredBatch(
-        syncCall(() => this.native.searchBatchWithSync(m.data, req, filters)),
-        m.rows,
-        k,
+      return this.scored(
+        filteredBatch(
+          syncCall(() => this.native.searchBatchWithSync(m.data, req, filters)),
+          m.rows,
+          k,
+        ),
+        scores,
       )
     const r = syncCall(() => this.native.searchBatchSync(m.data, k, ef))
-    return checkBatch(r, m.rows, k)
+    return this.scored(checkBatch(r, m.rows, k), scores)
   }
 
   /**

@@ -1,3 +1,4 @@
+/* Result conventions: the JSON form of every result, and similarities next to distances. */
 import test from 'ava'
 import { fuse, MultiVectorIndex, SparseIndex, TextIndex, VectorIndex } from '../ts/index'
 
@@ -66,4 +67,43 @@ test('every search result serialises to JSON with plain arrays', async (t) => {
     'perList ranks are arrays',
   )
   for (const x of [vi, text, sparse, mv]) x.close()
+})
+
+test('similarity: true adds scores, the similarity convention of Collection and the LangChain store', async (t) => {
+  const dim = 6
+  const data = Float32Array.from({ length: 30 * dim }, (_, i) => Math.sin(i * 0.7) + (i % 5) * 0.1)
+  const q = data.slice(0, dim)
+  const dot = (a: ArrayLike<number>, b: ArrayLike<number>): number => {
+    let s = 0
+    for (let i = 0; i < a.length; i++) s += a[i] * b[i]
+    return s
+  }
+  const norm = (a: ArrayLike<number>): number => Math.sqrt(dot(a, a))
+  const row = (i: number): Float32Array => data.subarray(i * dim, (i + 1) * dim)
+  const expected: Record<string, (i: number) => number> = {
+    cosine: (i) => dot(q, row(i)) / (norm(q) * norm(row(i))),
+    ip: (i) => dot(q, row(i)),
+    l2: (i) => -row(i).reduce((s, x, j) => s + (x - q[j]) ** 2, 0),
+  }
+  for (const metric of ['cosine', 'ip', 'l2'] as const) {
+    const index = new VectorIndex({ dim, metric, index: 'flat' })
+    await index.add(
+      Uint32Array.from({ length: 30 }, (_, i) => i),
+      data,
+    )
+    const r = await index.search(q, { k: 5, similarity: true })
+    t.truthy(r.scores)
+    r.keys.forEach((key, j) => {
+      t.true(Math.abs((r.scores?.[j] ?? NaN) - expected[metric](key)) < 1e-4, `${metric} key ${key}`)
+      if (j > 0) t.true((r.scores?.[j] ?? NaN) <= (r.scores?.[j - 1] ?? NaN), 'descending')
+    })
+    t.deepEqual(index.searchSync(q, { k: 5, similarity: true }).scores, r.scores)
+    const filtered = index.searchSync(q, { k: 5, similarity: true, maxDistance: 1e30 })
+    t.deepEqual(filtered.scores, r.scores)
+    const batch = await index.searchBatch([q, q], { k: 5, similarity: true })
+    t.deepEqual(batch.scores?.subarray(0, 5), r.scores)
+    t.is(index.searchSync(q, { k: 5 }).scores, undefined)
+    t.throws(() => index.searchSync(q, { similarity: 'yes' as unknown as boolean }), { code: 'ERR_INVALID_ARGUMENT' })
+    index.close()
+  }
 })
