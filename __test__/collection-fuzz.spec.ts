@@ -9,17 +9,23 @@
  * a file read outside the directory.
  *
  * QUIVER_FUZZ_ITERS sets the iterations (default 400) and QUIVER_FUZZ_SEED the seed (default 1).
+ *
+ * A second test runs the same mutations straight through the manifest and docs.json parsers
+ * `open` uses (JSON.parse, then the shape checks), without the file system, so that millions of
+ * executions fit in minutes: QUIVER_FUZZ_PARSE_ITERS (default 20,000).
  */
 import test from 'ava'
 import * as crypto from 'node:crypto'
 import * as fs from 'node:fs'
 import * as path from 'node:path'
 import { Collection, QuiverError } from '../ts/index'
+import { checkDocs, checkManifest } from '../ts/collection'
 import { mulberry32, tempDir } from './helpers'
 
 const DIM = 8
 const ITERS = Number(process.env.QUIVER_FUZZ_ITERS ?? 400)
 const SEED = Number(process.env.QUIVER_FUZZ_SEED ?? 1)
+const PARSE_ITERS = Number(process.env.QUIVER_FUZZ_PARSE_ITERS ?? 20_000)
 const CODED = new Set(['ERR_CORRUPT_FILE', 'ERR_VERSION_MISMATCH'])
 
 type Json = null | boolean | number | string | Json[] | { [k: string]: Json }
@@ -180,4 +186,70 @@ test('open of mutated manifests and docs files gives a collection or a coded err
   }
   t.log(`${ITERS} opens: ${counts.opened} opened, ${counts.rejected} rejected with a code`)
   t.true(counts.rejected > 0)
+})
+
+test('the manifest and docs.json parsers: every mutation parses to a safe shape or a coded error', async (t) => {
+  const dir = tempDir(t)
+  const rnd0 = mulberry32(11)
+  const c = new Collection({ text: true, vector: { dim: DIM, threads: 1 }, sparse: {}, attributes: { tag: 'keyword' } })
+  await c.upsert(
+    Array.from({ length: 12 }, (_, i) => ({
+      id: i % 3 === 0 ? i : `d${i}`,
+      text: `word${i % 5} item ${i}`,
+      vector: Float32Array.from({ length: DIM }, () => rnd0() - 0.5),
+      sparse: { indices: [i, i + 1], values: [1, 0.5] },
+      attributes: { tag: i % 2 === 0 ? 'a' : 'b' },
+    })),
+  )
+  await c.save(dir)
+  c.close()
+  const manifestText = fs.readFileSync(path.join(dir, 'MANIFEST.json'), 'utf8')
+  const m = JSON.parse(manifestText) as { generation: string; parts: { docs: { file: string } } }
+  const docsText = fs.readFileSync(path.join(dir, m.generation, m.parts.docs.file), 'utf8')
+  const plain = (name: unknown): boolean =>
+    typeof name === 'string' && name === path.basename(name) && name !== '..' && name !== '.' && !name.includes('\\')
+  const rnd = mulberry32(SEED)
+  const counts = { accepted: 0, rejected: 0 }
+  const start = Date.now()
+  for (let i = 0; i < PARSE_ITERS; i++) {
+    const docs = rnd() < 0.5
+    const good = docs ? docsText : manifestText
+    const text = rnd() < 0.8 ? JSON.stringify(mutateJson(JSON.parse(good) as Json, rnd)) : mutateText(good, rnd)
+    try {
+      let parsed: unknown
+      try {
+        parsed = JSON.parse(text)
+      } catch {
+        counts.rejected++ // open reports a file JSON cannot parse as ERR_CORRUPT_FILE
+        continue
+      }
+      if (docs) {
+        const d = checkDocs(dir, parsed)
+        t.true(d.ids.length === d.keys.length && d.keys.every((k) => Number.isInteger(k) && k >= 0 && k < d.nextKey))
+      } else {
+        const man = checkManifest(dir, parsed) as unknown as { generation: string; parts: Record<string, unknown> }
+        // What open will join to the directory stays inside it.
+        t.true(/^gen-[0-9a-z]+-[0-9a-f]+$/.test(man.generation) || !man.generation.includes('/'), `iteration ${i}`)
+        // (open reads only these parts; other keys are ignored)
+        for (const field of ['docs', 'text', 'vector', 'multiVector', 'sparse']) {
+          const part = man.parts[field]
+          const name = field === 'docs' ? (part as { file: unknown }).file : part
+          if (name !== undefined && !plain(name)) t.fail(`iteration ${i}: part ${field} names ${String(name)}`)
+        }
+      }
+      counts.accepted++
+    } catch (e) {
+      if (!(e instanceof QuiverError) || !CODED.has(e.code)) {
+        t.fail(
+          `iteration ${i} (QUIVER_FUZZ_SEED=${SEED}): ${String(e)}\n${docs ? 'docs' : 'manifest'}: ${text.slice(0, 400)}`,
+        )
+        return
+      }
+      counts.rejected++
+    }
+  }
+  t.log(
+    `${PARSE_ITERS} parses in ${((Date.now() - start) / 1000).toFixed(1)} s: ${counts.accepted} accepted, ${counts.rejected} rejected with a code`,
+  )
+  t.true(counts.rejected > 0 && counts.accepted > 0)
 })

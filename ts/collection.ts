@@ -157,8 +157,11 @@ function partName(name: unknown): name is string {
   )
 }
 
-/** Checks the shape of a parsed manifest (everything `open` reads from it). */
-function checkManifest(dir: string, m: unknown): Manifest {
+/**
+ * Checks the shape of a parsed manifest (everything `open` reads from it).
+ * @internal Exported for the fuzz tests; not part of the package's API.
+ */
+export function checkManifest(dir: string, m: unknown): Manifest {
   const bad = (why: string): QuiverError => corrupt(dir, `${MANIFEST} ${why}`)
   if (m === null || typeof m !== 'object' || Array.isArray(m)) throw bad('is not an object')
   const o = m as Record<string, unknown>
@@ -200,8 +203,11 @@ function checkManifest(dir: string, m: unknown): Manifest {
   return m as Manifest
 }
 
-/** Checks the shape of docs.json. */
-function checkDocs(dir: string, d: unknown): DocsFile {
+/**
+ * Checks the shape of docs.json.
+ * @internal Exported for the fuzz tests; not part of the package's API.
+ */
+export function checkDocs(dir: string, d: unknown): DocsFile {
   const bad = (why: string): QuiverError => corrupt(dir, `docs.json ${why}`)
   if (d === null || typeof d !== 'object') throw bad('is not an object')
   const o = d as Record<string, unknown>
