@@ -212,6 +212,22 @@ for (const p of results.peers)
     vector: queryVec.subarray(row * DIM, (row + 1) * DIM),
     k: 10,
   });
+  // What the default call returns: Collection.search({ text, vector, k }) with nothing else set
+  // (HNSW vector index, default fusion and candidate depth), over every test query.
+  const defaultRun = async (k) => {
+    const run = {};
+    for (const qq of test.queries) {
+      const r = qRow.get(qq.id);
+      const found = await back.search({ text: qq.text, vector: queryVec.subarray(r * DIM, (r + 1) * DIM), k });
+      run[qq.id] = found.map((h) => String(h.id));
+    }
+    return q.evaluate(run, test.qrels, { metrics: ['ndcg@10', 'recall@100'] }).mean;
+  };
+  results.quality.collectionDefaults = {
+    'ndcg@10': (await defaultRun(10))['ndcg@10'],
+    'recall@100': (await defaultRun(100))['recall@100'],
+  };
+  log(`Collection.search defaults: nDCG@10 ${results.quality.collectionDefaults['ndcg@10'].toFixed(4)}`);
   let bytes = 0;
   const walk = (p) =>
     fs.statSync(p).isDirectory()

@@ -109,7 +109,11 @@ export interface CollectionQuery {
    * signals present), so an explicit convex fusion of two of them weighs the first by α.
    */
   fusion?: FusionMethod
-  /** Candidates fetched from each retriever. Default max(50, 4k). */
+  /**
+   * Candidates fetched from each retriever. Default `max(100, 4k)`: min-max and z-score fusion
+   * normalise over what each retriever returns, and 100 per retriever gives the quality the
+   * benchmark reports (on SciFact, 50 lost 0.006 nDCG@10).
+   */
   candidates?: number
   /**
    * Only documents whose attributes match (see {@link Filter}); every retriever applies it
@@ -648,7 +652,7 @@ export class Collection {
       throw invalid("include 'attributes': the collection's schema declares no attributes")
     if (include.includes('payload') && this.schema.payload !== true)
       throw invalid("include 'payload': the collection's schema has no payload")
-    const cand = q.candidates === undefined ? Math.max(50, 4 * k) : checkInt(q.candidates, 'candidates', 1, MAX_K)
+    const cand = q.candidates === undefined ? Math.max(100, 4 * k) : checkInt(q.candidates, 'candidates', 1, MAX_K)
     const lists: Array<{ name: keyof CollectionHit['parts']; list: FusionList<Uint32Array> }> = []
     if (q.vector !== undefined) {
       if (this.vector === null) throw invalid('the query has a vector but the collection has no vector field')

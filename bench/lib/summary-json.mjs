@@ -215,7 +215,10 @@ export function hybridSummary(results, nQueries) {
       ql(`hybrid convex, min-max, α = ${Q.convexMinmax.alpha} (tuned on train)`, Q.convexMinmax),
       ql(`hybrid convex, z-score, α = ${Q.convexZscore.alpha} (tuned on train)`, Q.convexZscore),
       ql('hybrid DBSF', Q.dbsf),
-      ql(`Collection default (convex, min-max, α = ${Q.convexDefaultAlpha.alpha})`, Q.convexDefaultAlpha),
+      ql(`convex, min-max, α = ${Q.convexDefaultAlpha.alpha} (the Collection default)`, Q.convexDefaultAlpha),
+      ...(Q.collectionDefaults
+        ? [ql('Collection.search with defaults (HNSW, k = 10; recall at k = 100)', Q.collectionDefaults)]
+        : []),
     ],
     engines: [
       makeRow('hybrid.engines', {
