@@ -50,7 +50,7 @@ fn build(quant: QuantKind) -> (VectorIndex, Vec<f32>) {
     let cfg = Config {
         metric: Metric::L2,
         kind: IndexKind::Hnsw,
-        threads: 2,
+        threads: 1,
         quant: QuantConfig {
             kind: quant,
             training_size: 5000,
