@@ -49,7 +49,9 @@ test.serial('forgotten indexes are collected: async writes report their size too
     return index
   })
   t.true(r.finalized >= 75, `async add: ${r.finalized} collected`)
-  t.true(r.peakMB < 450, `async add: RSS peak +${r.peakMB} MB`)
+  // Looser than the sync case: finalizers of async-created objects run later, and test files
+  // run in parallel; without the report the peak is ~790 MB.
+  t.true(r.peakMB < 600, `async add: RSS peak +${r.peakMB} MB`)
   const docs = {
     indptr: Uint32Array.from({ length: 20_001 }, (_, i) => i * 32),
     indices: new Uint32Array(20_000 * 32),

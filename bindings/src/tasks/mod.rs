@@ -6,8 +6,9 @@
 //! the JS thread before the job is queued, so a caller that transfers, detaches or reuses a
 //! buffer while the promise is pending cannot change or free what the worker reads.
 
-use std::sync::atomic::{AtomicBool, AtomicI64, AtomicUsize, Ordering};
-use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, AtomicI64, AtomicU64, AtomicUsize, Ordering};
+use std::sync::{Arc, OnceLock};
+use std::time::Instant;
 
 use napi::bindgen_prelude::{AsyncTask, FnArgs, ToNapiValue, TypeName, Unknown};
 use napi::threadsafe_function::{ThreadsafeFunction, ThreadsafeFunctionCallMode};
@@ -38,27 +39,61 @@ enum Report<J> {
 }
 
 /// The native memory one JS object has reported to V8 (`napi_adjust_external_memory`), so
-/// that V8's garbage collector weighs what an index holds. Updated after every write, from
-/// the heap bytes measured on the worker when the write finished (the JS thread never takes
-/// an index lock for it); withdrawn at `close()` and when the object is collected.
+/// that V8's garbage collector weighs what an index holds. Updated after writes, from the heap
+/// bytes measured on the worker when the write finished (the JS thread never takes an index
+/// lock for it); withdrawn at `close()` and when the object is collected.
+///
+/// Measuring walks the text and sparse indexes' term lists, so a stream of small writes
+/// measures at most once per [`MEASURE_EVERY_MS`]: a write's cost stays independent of the
+/// index size, and the report lags a burst of writes by at most that long (until the next
+/// write).
 #[derive(Debug, Default)]
-pub struct External(AtomicI64);
+pub struct External {
+    reported: AtomicI64,
+    /// When the last measurement was taken, in ms since [`epoch_ms`]'s origin (0: never).
+    measured_at: AtomicU64,
+}
+
+/// Writes measure an index's memory at most this often.
+pub const MEASURE_EVERY_MS: u64 = 100;
+
+/// Milliseconds since the first call (monotonic), plus 1 so that 0 means "never".
+fn epoch_ms() -> u64 {
+    static START: OnceLock<Instant> = OnceLock::new();
+    let start = *START.get_or_init(Instant::now);
+    u64::try_from(start.elapsed().as_millis()).unwrap_or(u64::MAX - 1) + 1
+}
 
 impl External {
     /// Reports `bytes` as what the object holds now: V8 is told the difference from the last
     /// report.
     pub fn report(&self, env: &Env, bytes: usize) {
         let now = i64::try_from(bytes).unwrap_or(i64::MAX);
-        let before = self.0.swap(now, Ordering::Relaxed);
+        let before = self.reported.swap(now, Ordering::Relaxed);
         if now != before {
             // Only V8's accounting is affected if this fails; nothing to undo.
             let _ = env.adjust_external_memory(now - before);
         }
     }
 
-    /// Reports what `store` holds now (for calls already on the JS thread).
+    /// Whether a write should measure now (at most once per [`MEASURE_EVERY_MS`]); claims
+    /// the slot when it says yes.
+    pub fn due(&self) -> bool {
+        let now = epoch_ms();
+        let last = self.measured_at.load(Ordering::Relaxed);
+        (last == 0 || now.saturating_sub(last) >= MEASURE_EVERY_MS)
+            && self
+                .measured_at
+                .compare_exchange(last, now, Ordering::Relaxed, Ordering::Relaxed)
+                .is_ok()
+    }
+
+    /// Reports what `store` holds now, if a measurement is due (for writes already on the
+    /// JS thread).
     pub fn report_store<S: Store + ?Sized>(&self, env: &Env, store: &S) {
-        self.report(env, store.heap_bytes());
+        if self.due() {
+            self.report(env, store.heap_bytes());
+        }
     }
 }
 
@@ -94,11 +129,14 @@ where
 {
     let bytes = Arc::new(AtomicUsize::new(UNMEASURED));
     let measured = Arc::clone(&bytes);
+    let due = Arc::clone(external);
     AsyncTask::new(Job {
         work: Some(Box::new(move || {
             let store = store?;
             let out = work(&store);
-            measured.store(store.heap_bytes(), Ordering::Relaxed);
+            if due.due() {
+                measured.store(store.heap_bytes(), Ordering::Relaxed);
+            }
             out
         })),
         done,
