@@ -161,28 +161,22 @@ function makeWorkloads(d, at) {
       },
     });
   }
-  w.push({
-    id: 'kw-1pct',
-    label: 'keyword, 1 of 100 values',
-    selectivity: 0.01,
-    filter: (i) => ({ k100: `v${per[i].v100}` }),
-    pred: (i) => {
-      const v = per[i].v100;
-      const col = at.k100;
-      return (r) => col[r] === v;
-    },
-  });
-  w.push({
-    id: 'kw-0.1pct',
-    label: 'keyword, 1 of 1,000 values',
-    selectivity: 0.001,
-    filter: (i) => ({ k1000: `v${per[i].v1000}` }),
-    pred: (i) => {
-      const v = per[i].v1000;
-      const col = at.k1000;
-      return (r) => col[r] === v;
-    },
-  });
+  for (const [id, values, field, key] of [
+    ['kw-1pct', 100, 'k100', 'v100'],
+    ['kw-0.1pct', 1000, 'k1000', 'v1000'],
+  ]) {
+    w.push({
+      id,
+      label: `keyword, 1 of ${values.toLocaleString('en-US')} values`,
+      selectivity: 1 / values,
+      filter: (i) => ({ [field]: `v${per[i][key]}` }),
+      pred: (i) => {
+        const v = per[i][key];
+        const col = at[field];
+        return (r) => col[r] === v;
+      },
+    });
+  }
   w.push({
     id: 'and-1pct',
     label: '$and of two independent 10 % keywords',

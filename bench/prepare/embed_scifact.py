@@ -33,7 +33,6 @@ os.environ.setdefault("OPENBLAS_NUM_THREADS", os.environ.get("QUIVER_BENCH_THREA
 os.environ.setdefault("OMP_NUM_THREADS", os.environ.get("QUIVER_BENCH_THREADS", "1"))
 
 import argparse
-import hashlib
 import json
 import os
 import platform
@@ -46,6 +45,7 @@ import numpy as np
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE))
 from minilm import MiniLM, PACKAGE, package_version  # noqa: E402
+from common import log, read_jsonl, sha256  # noqa: E402
 
 REPO = HERE.parent.parent
 DIM = 384
@@ -61,23 +61,6 @@ def _impl() -> str:
 
 
 IMPLEMENTATION = _impl()
-
-
-def sha256(p: Path) -> str:
-    h = hashlib.sha256()
-    with open(p, "rb") as f:
-        for b in iter(lambda: f.read(1 << 20), b""):
-            h.update(b)
-    return h.hexdigest()
-
-
-def read_jsonl(p: Path):
-    with open(p, encoding="utf-8") as f:
-        return [json.loads(l) for l in f if l.strip()]
-
-
-def log(*a):
-    print(time.strftime("%H:%M:%S"), *a, file=sys.stderr, flush=True)
 
 
 def write_atomic(path: Path, data: bytes):

@@ -41,7 +41,6 @@ os.environ.setdefault("OPENBLAS_NUM_THREADS", os.environ.get("QUIVER_BENCH_THREA
 
 import argparse  # noqa: E402
 import gzip  # noqa: E402
-import hashlib  # noqa: E402
 import json  # noqa: E402
 import platform  # noqa: E402
 import struct  # noqa: E402
@@ -52,16 +51,11 @@ from pathlib import Path  # noqa: E402
 import numpy as np  # noqa: E402
 
 HERE = Path(__file__).resolve().parent
+sys.path.insert(0, str(HERE))
+from common import sha256  # noqa: E402
+
 REPO = HERE.parent.parent
 SHARED = Path(os.environ.get("QUIVER_SHARED_DATA", "/work/shared/data"))
-
-
-def sha256(p: Path) -> str:
-    h = hashlib.sha256()
-    with open(p, "rb") as f:
-        for b in iter(lambda: f.read(1 << 20), b""):
-            h.update(b)
-    return h.hexdigest()
 
 
 def idx_images(p: Path) -> np.ndarray:

@@ -39,7 +39,6 @@ os.environ.setdefault("OPENBLAS_NUM_THREADS", os.environ.get("QUIVER_BENCH_THREA
 os.environ.setdefault("OMP_NUM_THREADS", os.environ.get("QUIVER_BENCH_THREADS", "1"))
 
 import argparse
-import hashlib
 import json
 import platform
 import struct
@@ -54,27 +53,11 @@ sys.path.insert(0, str(HERE))
 from bert import erf_impl  # noqa: E402
 from check_scifact_dense import ndcg10  # noqa: E402
 from splade import PACKAGE, Splade, package_version  # noqa: E402
+from common import log, read_jsonl, sha256  # noqa: E402
 
 REPO = HERE.parent.parent
 MAGIC = b"QSPL"
 VERSION = 1
-
-
-def sha256(p: Path) -> str:
-    h = hashlib.sha256()
-    with open(p, "rb") as f:
-        for b in iter(lambda: f.read(1 << 20), b""):
-            h.update(b)
-    return h.hexdigest()
-
-
-def read_jsonl(p: Path):
-    with open(p, encoding="utf-8") as f:
-        return [json.loads(l) for l in f if l.strip()]
-
-
-def log(*a):
-    print(time.strftime("%H:%M:%S"), *a, file=sys.stderr, flush=True)
 
 
 def write_qspl(path: Path, docs, queries, dim: int, ids_json: dict):
