@@ -90,7 +90,7 @@ impl SharedIndex {
             let batch = index.meta().prepare(meta, keys.len())?;
             (index.insertion_order(keys.len()), batch)
         };
-        self.inner.write().reserve(keys.len());
+        self.grow(keys.len());
         let total = keys.len();
         let mut done = 0;
         for chunk in order.chunks(ADD_CHUNK) {
@@ -100,14 +100,16 @@ impl SharedIndex {
                     aborted: true,
                 });
             }
-            // Rows are placed under the write lock (a copy), linked under a read lock (the
-            // graph work: searches run meanwhile), then finished under the write lock.
+            // Rows are placed under the write lock (a copy of the chunk's rows), linked under
+            // a read lock (the graph work: searches run meanwhile), then finished: the heavy
+            // part of a consolidation or a training under a read lock, its result put in
+            // place under the write lock.
             let slots = self
                 .inner
                 .write()
                 .place_rows(keys, vectors, chunk, &batch)?;
             self.inner.read().link_rows(&slots);
-            self.inner.write().finish_rows()?;
+            self.settle()?;
             done += chunk.len();
             progress(done, total);
         }
@@ -117,16 +119,61 @@ impl SharedIndex {
         })
     }
 
-    /// Trains the quantizer (see [`VectorIndex::train`]). Searches wait while it runs.
-    pub fn train(&self, sample: Option<&[f32]>) -> Result<()> {
-        let _writer = self.writer.lock();
-        self.inner.write().train(sample)
+    /// Makes room for `additional` rows. The copy a growth needs is made under the read lock
+    /// (searches go on); the write lock is held only to swap the buffers, and the old ones
+    /// are freed after it is released. The caller holds the writer mutex.
+    fn grow(&self, additional: usize) {
+        let growth = self.inner.read().grown(additional);
+        let old = {
+            let mut index = self.inner.write();
+            let old = index.install_growth(growth);
+            index.reserve(additional);
+            old
+        };
+        drop(old);
     }
 
-    /// Removes keys; returns how many were present.
+    /// The end of a write: repairs the graph around tombstones and trains a due quantizer,
+    /// each computed under the read lock and put in place under the write lock. The caller
+    /// holds the writer mutex.
+    fn settle(&self) -> Result<()> {
+        let repaired = self.inner.read().repair_deleted();
+        let trained = {
+            let index = self.inner.read();
+            if index.training_due() {
+                Some(index.trained(None)?)
+            } else {
+                None
+            }
+        };
+        let mut index = self.inner.write();
+        if repaired {
+            index.free_deleted();
+        }
+        if let Some(t) = trained {
+            index.install_trained(t);
+        }
+        index.finish_rows()
+    }
+
+    /// Trains the quantizer (see [`VectorIndex::train`]). Searches go on while it trains and
+    /// encodes; they wait only while the result is put in place.
+    pub fn train(&self, sample: Option<&[f32]>) -> Result<()> {
+        let _writer = self.writer.lock();
+        let trained = self.inner.read().trained(sample)?;
+        self.inner.write().install_trained(trained);
+        Ok(())
+    }
+
+    /// Removes keys; returns how many were present. A consolidation it triggers re-links the
+    /// graph under the read lock.
     pub fn remove(&self, keys: &[u32]) -> Result<usize> {
         let _writer = self.writer.lock();
-        self.inner.write().remove(keys)
+        let removed = self.inner.write().remove_keys(keys)?;
+        if self.inner.read().repair_deleted() {
+            self.inner.write().free_deleted();
+        }
+        Ok(removed)
     }
 
     /// Saves atomically (see [`persist::save`]). Searches continue meanwhile; writers wait.

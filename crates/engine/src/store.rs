@@ -111,6 +111,22 @@ impl AlignedF32 {
         self.lines.reserve(want.saturating_sub(self.lines.len()));
     }
 
+    /// A copy of this buffer with room for `additional` more floats (at least double the
+    /// room it has, so growth stays geometric), or `None` if it already has that room. Lets a
+    /// writer do the copy of a growth while readers still use this buffer.
+    pub fn grown(&self, additional: usize) -> Option<AlignedF32> {
+        let want = (self.len + additional).div_ceil(16);
+        if want <= self.lines.capacity() {
+            return None;
+        }
+        let mut lines = Vec::with_capacity(want.max(2 * self.lines.capacity()));
+        lines.extend_from_slice(&self.lines);
+        Some(AlignedF32 {
+            lines,
+            len: self.len,
+        })
+    }
+
     /// Grows (with zeros) or shrinks to `len` floats.
     pub fn resize(&mut self, len: usize) {
         self.lines.resize(len.div_ceil(16), Line([0.0; 16]));

@@ -70,6 +70,35 @@ impl MemoryUsage {
     }
 }
 
+/// Larger buffers for an index's arenas, built by [`VectorIndex::grown`]; after
+/// [`VectorIndex::install_growth`], the buffers they replaced.
+#[derive(Default)]
+pub struct Growth {
+    store: Option<AlignedF32>,
+    codes: Option<Vec<u8>>,
+    slot_keys: Option<Vec<u32>>,
+    slot_of: Option<HashMap<u32, u32>>,
+    graph: Option<quiver_hnsw::GrownArenas>,
+}
+
+/// A copy of `v` with room for `additional` more items (at least double its room), or `None`
+/// when it has that room.
+fn grown_vec<T: Copy>(v: &Vec<T>, additional: usize) -> Option<Vec<T>> {
+    let need = v.len() + additional;
+    if need <= v.capacity() {
+        return None;
+    }
+    let mut out = Vec::with_capacity(need.max(2 * v.capacity()));
+    out.extend_from_slice(v);
+    Some(out)
+}
+
+/// A trained quantizer and the codes of every stored vector, from [`VectorIndex::trained`].
+pub struct Trained {
+    quant: AnyQuantizer,
+    codes: Vec<u8>,
+}
+
 /// A vector index (single-owner API; see [`crate::SharedIndex`] for the concurrent wrapper).
 pub struct VectorIndex {
     pub(crate) config: Config,
@@ -220,8 +249,17 @@ impl VectorIndex {
 
     /// Trains the quantizer on `sample` (row-major; `None`: the first `trainingSize` stored
     /// vectors), then encodes every stored vector. With `originals: none` the f32 rows are
-    /// dropped afterwards.
+    /// dropped afterwards. [`VectorIndex::trained`] then [`VectorIndex::install_trained`].
     pub fn train(&mut self, sample: Option<&[f32]>) -> Result<()> {
+        let trained = self.trained(sample)?;
+        self.install_trained(trained);
+        Ok(())
+    }
+
+    /// The work of [`VectorIndex::train`] that needs only `&self` (training and encoding every
+    /// stored vector), so searches go on meanwhile; no write may run until
+    /// [`VectorIndex::install_trained`].
+    pub fn trained(&self, sample: Option<&[f32]>) -> Result<Trained> {
         self.check_writable()?;
         let cfg = self.config.quant;
         if cfg.kind == QuantKind::None {
@@ -285,18 +323,28 @@ impl VectorIndex {
                 .zip(store.par_chunks(dim))
                 .for_each(|(c, v)| quant.encode(v, c));
         });
-        self.codes = codes;
-        self.quant = Some(quant);
+        Ok(Trained { quant, codes })
+    }
+
+    /// Puts a quantizer from [`VectorIndex::trained`] in place (no write may have run since).
+    pub fn install_trained(&mut self, trained: Trained) {
+        self.codes = trained.codes;
+        self.quant = Some(trained.quant);
         self.refresh_fastscan();
         if self.config.originals == Originals::None {
             self.store = VectorStore::Owned(AlignedF32::default());
         }
-        Ok(())
+    }
+
+    /// Whether the next write should train the quantizer: `trainingSize` vectors are in and it
+    /// is not trained yet.
+    pub fn training_due(&self) -> bool {
+        self.needs_training() && self.len() >= self.config.quant.training_size
     }
 
     /// Trains automatically once `trainingSize` vectors are present.
     fn maybe_train(&mut self) -> Result<()> {
-        if self.needs_training() && self.len() >= self.config.quant.training_size {
+        if self.training_due() {
             self.train(None)?;
         }
         Ok(())
@@ -450,6 +498,69 @@ impl VectorIndex {
         if let Some(g) = &mut self.graph {
             g.reserve(self.slot_keys.len() + extra);
         }
+    }
+
+    /// Buffers with room for `additional` more vectors, copied from this index while
+    /// searches go on (only `&self`), for [`VectorIndex::install_growth`]: the growth of an
+    /// arena then costs a write only a few pointer swaps instead of a copy of every row. Empty
+    /// when everything has room already. No write may run in between.
+    pub fn grown(&self, additional: usize) -> Growth {
+        let mut out = Growth::default();
+        if self.read_only {
+            return out;
+        }
+        let dim = self.config.dim;
+        let extra = additional.saturating_sub(self.free.len());
+        if self.keeps_f32() {
+            out.store = match &self.store {
+                VectorStore::Owned(v) => v.grown(extra * dim),
+                VectorStore::Mapped(m) => {
+                    let v = m.as_f32();
+                    let mut owned = AlignedF32::from_iter_exact(v.len(), v.iter().copied());
+                    owned.reserve(extra * dim);
+                    Some(owned)
+                }
+            };
+        }
+        if let Some(q) = &self.quant {
+            out.codes = grown_vec(&self.codes, extra * q.code_bytes());
+        }
+        out.slot_keys = grown_vec(&self.slot_keys, extra);
+        if self.slot_of.capacity() < self.slot_of.len() + additional {
+            let mut map = HashMap::with_capacity(
+                (self.slot_of.len() + additional).max(2 * self.slot_of.capacity()),
+            );
+            map.extend(self.slot_of.iter().map(|(&k, &v)| (k, v)));
+            out.slot_of = Some(map);
+        }
+        if let Some(g) = &self.graph {
+            out.graph = g.grown(self.slot_keys.len() + extra);
+        }
+        out
+    }
+
+    /// Puts buffers from [`VectorIndex::grown`] in place (pointer swaps) and returns the ones
+    /// they replace, to be dropped outside any lock.
+    pub fn install_growth(&mut self, mut growth: Growth) -> Growth {
+        if let Some(store) = growth.store.take() {
+            let old = std::mem::replace(&mut self.store, VectorStore::Owned(store));
+            if let VectorStore::Owned(v) = old {
+                growth.store = Some(v);
+            }
+        }
+        if let Some(codes) = &mut growth.codes {
+            std::mem::swap(&mut self.codes, codes);
+        }
+        if let Some(keys) = &mut growth.slot_keys {
+            std::mem::swap(&mut self.slot_keys, keys);
+        }
+        if let Some(map) = &mut growth.slot_of {
+            std::mem::swap(&mut self.slot_of, map);
+        }
+        if let (Some(g), Some(arenas)) = (&mut self.graph, growth.graph.take()) {
+            growth.graph = Some(g.install(arenas));
+        }
+        growth
     }
 
     /// Writes `vector` into a slot (a freed one if any) and returns it.
@@ -613,6 +724,14 @@ impl VectorIndex {
 
     /// Removes keys; unknown keys are ignored. Returns how many were removed.
     pub fn remove(&mut self, keys: &[u32]) -> Result<usize> {
+        let removed = self.remove_keys(keys)?;
+        self.maybe_consolidate();
+        Ok(removed)
+    }
+
+    /// [`VectorIndex::remove`] without the consolidation it may trigger (for a caller that
+    /// runs [`VectorIndex::repair_deleted`] outside its exclusive lock).
+    pub fn remove_keys(&mut self, keys: &[u32]) -> Result<usize> {
         self.check_writable()?;
         let dim = self.config.dim;
         let mut removed = 0;
@@ -658,37 +777,65 @@ impl VectorIndex {
                 }
             }
         }
-        self.maybe_consolidate();
         if self.graph.is_none() {
             self.refresh_fastscan();
         }
         Ok(removed)
     }
 
-    /// Re-links the graph and frees deleted slots once tombstones pass the threshold.
+    /// Re-links the graph and frees deleted slots once tombstones pass the threshold:
+    /// [`VectorIndex::repair_deleted`] then [`VectorIndex::free_deleted`].
     pub fn maybe_consolidate(&mut self) {
-        let Some(graph) = &mut self.graph else {
-            return;
+        if self.repair_deleted() {
+            self.free_deleted();
+        }
+    }
+
+    /// Whether tombstones have passed the share of slots at which the graph is repaired.
+    fn consolidation_due(&self) -> bool {
+        let Some(graph) = &self.graph else {
+            return false;
+        };
+        let deleted = graph.deleted_count();
+        deleted > 0 && (deleted as f64) >= CONSOLIDATE_FRACTION * self.slot_keys.len() as f64
+    }
+
+    /// The heavy part of a consolidation, which needs only `&self` (searches go on; no
+    /// write may run until [`VectorIndex::free_deleted`]): re-links every live node around
+    /// the deleted ones, if tombstones have passed the threshold. Returns whether it did.
+    pub fn repair_deleted(&self) -> bool {
+        if !self.consolidation_due() {
+            return false;
+        }
+        let Some(graph) = &self.graph else {
+            return false;
         };
         let slots = self.slot_keys.len();
-        let deleted = graph.deleted_count();
-        if deleted == 0 || (deleted as f64) < CONSOLIDATE_FRACTION * slots as f64 {
-            return;
-        }
         let mut free = self.free.clone();
         free.sort_unstable();
         let dim = self.config.dim;
-        let freed = if self.store.as_slice().len() >= slots * dim {
+        if self.store.as_slice().len() >= slots * dim {
             let scorer = F32Scorer::new(self.store.as_slice(), dim, self.config.metric);
             self.pool
-                .install(|| graph.consolidate(&scorer, slots, &free))
+                .install(|| graph.repair_deleted(&scorer, slots, &free));
         } else if let Some(q) = &self.quant {
             let scorer = CodeScorer::new(q, &self.codes, dim);
             self.pool
-                .install(|| graph.consolidate(&scorer, slots, &free))
+                .install(|| graph.repair_deleted(&scorer, slots, &free));
         } else {
+            return false;
+        }
+        true
+    }
+
+    /// The quick part of a consolidation (after [`VectorIndex::repair_deleted`]): the deleted
+    /// slots are unlinked and become free for reuse.
+    pub fn free_deleted(&mut self) {
+        let slots = self.slot_keys.len();
+        let Some(graph) = &mut self.graph else {
             return;
         };
+        let freed = graph.free_deleted(slots);
         self.free.extend(freed);
         // Hand out low slots first.
         self.free.sort_unstable_by(|a, b| b.cmp(a));

@@ -427,3 +427,118 @@ fn vectors_whose_distances_would_overflow_are_rejected() {
         }
     }
 }
+
+/// The same writes through [`SharedIndex`] (growth copied under the read lock, graph repair
+/// and training under the read lock, results put in place under the write lock) and through
+/// a single-owner [`VectorIndex`] leave identical indexes: one thread, so both graphs are
+/// deterministic.
+#[test]
+fn shared_writes_match_single_owner_writes() {
+    use quiver_engine::quantized::{QuantConfig, QuantKind};
+    let dim = 12;
+    for quant in [QuantKind::None, QuantKind::Sq8] {
+        let cfg = Config {
+            threads: 1,
+            quant: QuantConfig {
+                kind: quant,
+                training_size: 700,
+                ..QuantConfig::default()
+            },
+            ..config(dim, Metric::L2, IndexKind::Hnsw)
+        };
+        let shared = SharedIndex::new(VectorIndex::new(cfg).unwrap());
+        let mut single = VectorIndex::new(cfg).unwrap();
+        let cancel = AtomicBool::new(false);
+        let mut next = 0u32;
+        for round in 0..30u64 {
+            // Batches of 1..=160 rows: the arenas grow many times, with reuse of freed slots.
+            let n = 1 + (splitmix64(round) % 160) as usize;
+            let ks: Vec<u32> = (next..next + n as u32).collect();
+            next += n as u32;
+            let vs = data(n, dim, round + 100);
+            shared
+                .add(&ks, &vs, false, &cancel, &mut |_, _| {})
+                .unwrap();
+            single.add(&ks, &vs, false).unwrap();
+            // Upserts and removes: tombstones pass the consolidation threshold repeatedly.
+            let up: Vec<u32> = (0..n as u32 / 3)
+                .map(|i| (i * 7 + round as u32) % next)
+                .collect();
+            let mut up = up;
+            up.sort_unstable();
+            up.dedup();
+            let live: Vec<u32> = up
+                .iter()
+                .copied()
+                .filter(|k| single.slot(*k).is_some())
+                .collect();
+            let uv = data(live.len(), dim, round + 900);
+            shared
+                .add(&live, &uv, true, &cancel, &mut |_, _| {})
+                .unwrap();
+            single.add(&live, &uv, true).unwrap();
+            let gone: Vec<u32> = (0..n as u32 / 2)
+                .map(|i| (i * 13 + 5 * round as u32) % next)
+                .collect();
+            assert_eq!(shared.remove(&gone).unwrap(), single.remove(&gone).unwrap());
+        }
+        let shared = shared.read();
+        assert_eq!(shared.len(), single.len());
+        assert_eq!(
+            shared.quantizer().is_some(),
+            quant != QuantKind::None,
+            "{quant:?} trained automatically"
+        );
+        let queries = data(40, dim, 77);
+        for q in queries.chunks(dim) {
+            let a = shared.search(q, 10, Some(64)).unwrap();
+            let b = single.search(q, 10, Some(64)).unwrap();
+            assert_eq!(a, b, "{quant:?}");
+        }
+    }
+}
+
+/// Searches run while another thread adds, upserts and removes; every result is sorted and
+/// names only keys that were added.
+#[test]
+fn searches_run_during_growth_and_consolidation() {
+    let dim = 8;
+    let shared = std::sync::Arc::new(SharedIndex::new(
+        VectorIndex::new(config(dim, Metric::L2, IndexKind::Hnsw)).unwrap(),
+    ));
+    let stop = std::sync::Arc::new(AtomicBool::new(false));
+    let reader = {
+        let (shared, stop) = (shared.clone(), stop.clone());
+        std::thread::spawn(move || {
+            let queries = data(16, dim, 5);
+            let mut searches = 0;
+            while !stop.load(std::sync::atomic::Ordering::Relaxed) {
+                for q in queries.chunks(dim) {
+                    let hits = shared.read().search(q, 10, None).unwrap();
+                    assert!(hits.distances.windows(2).all(|w| w[0] <= w[1]));
+                    assert!(hits.keys.iter().all(|&k| k < 20_000));
+                    searches += 1;
+                }
+            }
+            searches
+        })
+    };
+    let cancel = AtomicBool::new(false);
+    for round in 0..40u32 {
+        let ks: Vec<u32> = (round * 500..(round + 1) * 500).collect();
+        shared
+            .add(
+                &ks,
+                &data(500, dim, u64::from(round)),
+                false,
+                &cancel,
+                &mut |_, _| {},
+            )
+            .unwrap();
+        let gone: Vec<u32> = (round * 500..round * 500 + 200).collect();
+        assert_eq!(shared.remove(&gone).unwrap(), 200);
+    }
+    stop.store(true, std::sync::atomic::Ordering::Relaxed);
+    assert!(reader.join().unwrap() > 0);
+    assert_eq!(shared.read().len(), 40 * 300);
+}

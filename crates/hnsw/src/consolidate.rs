@@ -23,24 +23,36 @@ impl Graph {
     /// that are now free (unlinked, tombstone cleared, ready for [`Graph::insert`]). Runs on
     /// the current rayon pool. `free` lists (sorted ascending) slots below `nodes` that hold no
     /// node (freed earlier and not reused); every other slot below `nodes` must be inserted.
+    /// The same as [`Graph::repair_deleted`] then [`Graph::free_deleted`].
     pub fn consolidate<S: Scorer>(&mut self, scorer: &S, nodes: usize, free: &[u32]) -> Vec<u32> {
+        self.repair_deleted(scorer, nodes, free);
+        self.free_deleted(nodes)
+    }
+
+    /// The part of [`Graph::consolidate`] that needs only `&self`, and is most of its work:
+    /// every live node that links to a deleted one is re-linked, the entry point moves to a
+    /// live node, and live nodes left without neighbours are connected again. Searches may run
+    /// meanwhile (they see each list before or after its rewrite, as during inserts); no
+    /// insert or delete may. Deleted nodes keep their links and tombstones until
+    /// [`Graph::free_deleted`].
+    pub fn repair_deleted<S: Scorer>(&self, scorer: &S, nodes: usize, free: &[u32]) {
         if self.is_read_only() || self.deleted_count() == 0 {
-            return Vec::new();
+            return;
         }
         let nodes = nodes.min(self.capacity);
-        let graph = &*self;
         (0..nodes as u32)
             .into_par_iter()
-            .filter(|&id| !graph.is_deleted(id) && free.binary_search(&id).is_err())
+            .filter(|&id| !self.is_deleted(id) && free.binary_search(&id).is_err())
             .for_each(|id| {
-                for level in 0..=graph.level(id) {
-                    graph.repair(scorer, id, level);
+                for level in 0..=self.level(id) {
+                    self.repair(scorer, id, level);
                 }
             });
 
         // New entry point: the live node with the highest level.
         if let Some((ep, _)) = self.entry() {
             if self.is_deleted(ep) {
+                let _entry = self.entry_lock.lock();
                 let best = (0..nodes as u32)
                     .filter(|&id| !self.is_deleted(id) && free.binary_search(&id).is_err())
                     .map(|id| (self.level(id), id))
@@ -52,22 +64,12 @@ impl Graph {
             }
         }
 
-        let freed: Vec<u32> = (0..nodes as u32)
-            .filter(|&id| self.is_deleted(id))
-            .collect();
-        for &id in &freed {
-            self.reset_slot(id);
-        }
-
         // Live nodes whose every neighbour was deleted are now isolated: search for new
         // neighbours from the (live) entry point, as an insert would.
         if let Some(entry) = self.entry() {
             let isolated: Vec<u32> = (0..nodes as u32)
                 .filter(|&id| {
-                    id != entry.0
-                        && !self.is_deleted(id)
-                        && freed.binary_search(&id).is_err()
-                        && free.binary_search(&id).is_err()
+                    id != entry.0 && !self.is_deleted(id) && free.binary_search(&id).is_err()
                 })
                 .filter(|&id| {
                     self.block(id, 0)
@@ -78,6 +80,23 @@ impl Graph {
             for id in isolated {
                 self.connect(scorer, id, self.level(id), entry);
             }
+        }
+    }
+
+    /// The part of [`Graph::consolidate`] that needs `&mut self`, and is quick: every deleted
+    /// node among the first `nodes` slots is unlinked and its tombstone cleared. Call it after
+    /// [`Graph::repair_deleted`] (no live node links to a deleted one any more). Returns the
+    /// freed ids.
+    pub fn free_deleted(&mut self, nodes: usize) -> Vec<u32> {
+        if self.is_read_only() || self.deleted_count() == 0 {
+            return Vec::new();
+        }
+        let nodes = nodes.min(self.capacity);
+        let freed: Vec<u32> = (0..nodes as u32)
+            .filter(|&id| self.is_deleted(id))
+            .collect();
+        for &id in &freed {
+            self.reset_slot(id);
         }
         freed
     }

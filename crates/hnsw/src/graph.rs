@@ -60,6 +60,14 @@ pub struct Graph {
     pub(crate) entry_lock: Mutex<()>,
 }
 
+/// A graph's growable arenas, copied into larger allocations by [`Graph::grown`].
+pub struct GrownArenas {
+    level0: Vec<AtomicU32>,
+    upper: Vec<OnceLock<Box<[AtomicU32]>>>,
+    locks: Vec<Mutex<()>>,
+    deleted: Vec<AtomicU64>,
+}
+
 /// Everything needed to persist or restore a graph.
 pub struct GraphParts {
     /// Construction parameters.
@@ -125,6 +133,66 @@ impl Graph {
         self.deleted
             .resize_with(capacity.div_ceil(64), || AtomicU64::new(0));
         self.capacity = capacity;
+    }
+
+    /// Arenas with room for `capacity` nodes (at least double the room there is, so growth
+    /// stays geometric) holding a copy of this graph, or `None` if [`Graph::reserve`] to
+    /// `capacity` would not reallocate (or the graph is read-only). Building them needs only
+    /// `&self`, so searches go on meanwhile; the caller makes sure no insert, repair or delete
+    /// runs until [`Graph::install`] puts them in place, or the copy would miss it.
+    pub fn grown(&self, capacity: usize) -> Option<GrownArenas> {
+        let WordArena::Owned(level0) = &self.level0 else {
+            return None;
+        };
+        let words = capacity.checked_mul(self.stride)?;
+        if capacity <= self.capacity
+            || (words <= level0.capacity()
+                && capacity <= self.upper.capacity()
+                && capacity <= self.locks.capacity()
+                && capacity.div_ceil(64) <= self.deleted.capacity())
+        {
+            return None;
+        }
+        let room = capacity.max(2 * self.capacity);
+        let copy = |v: &[AtomicU32], room: usize| {
+            let mut out = Vec::with_capacity(room);
+            out.extend(v.iter().map(|w| AtomicU32::new(w.load(Ordering::Relaxed))));
+            out
+        };
+        let mut upper = Vec::with_capacity(room);
+        upper.extend(self.upper.iter().map(|u| {
+            let slot = OnceLock::new();
+            if let Some(b) = u.get() {
+                let _ = slot.set(copy(b, b.len()).into_boxed_slice());
+            }
+            slot
+        }));
+        let mut locks = Vec::with_capacity(room);
+        locks.resize_with(self.locks.len(), || Mutex::new(()));
+        let mut deleted = Vec::with_capacity(room.div_ceil(64));
+        deleted.extend(
+            self.deleted
+                .iter()
+                .map(|w| AtomicU64::new(w.load(Ordering::Relaxed))),
+        );
+        Some(GrownArenas {
+            level0: copy(level0, room * self.stride),
+            upper,
+            locks,
+            deleted,
+        })
+    }
+
+    /// Puts arenas from [`Graph::grown`] in place (moves only: the copy was made there) and
+    /// returns the ones they replace, to be dropped where freeing them blocks no one.
+    pub fn install(&mut self, mut arenas: GrownArenas) -> GrownArenas {
+        if let WordArena::Owned(level0) = &mut self.level0 {
+            std::mem::swap(level0, &mut arenas.level0);
+        }
+        std::mem::swap(&mut self.upper, &mut arenas.upper);
+        std::mem::swap(&mut self.locks, &mut arenas.locks);
+        std::mem::swap(&mut self.deleted, &mut arenas.deleted);
+        arenas
     }
 
     /// Bytes of heap memory the graph holds (a borrowed arena counts zero).

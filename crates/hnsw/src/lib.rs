@@ -27,7 +27,7 @@ pub mod insert;
 pub mod search;
 
 pub use filtered::{FilterMode, FilteredResult, RangeResult};
-pub use graph::{Graph, GraphParts, WordArena, WordSource};
+pub use graph::{Graph, GraphParts, GrownArenas, WordArena, WordSource};
 pub use search::SearchStats;
 
 /// Construction parameters of a graph.

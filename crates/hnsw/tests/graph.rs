@@ -166,3 +166,96 @@ fn parallel_build_leaves_every_node_reachable() {
         "{missed} of {n} nodes not found by searching their own vector"
     );
 }
+
+/// Every link list and tombstone of the first `n` nodes.
+fn snapshot(g: &Graph, n: usize) -> Vec<(Vec<Vec<u32>>, bool)> {
+    let mut out = Vec::new();
+    let mut links = Vec::new();
+    for id in 0..n as u32 {
+        let levels = (0..=g.level(id))
+            .map(|level| {
+                g.links_into(id, level, &mut links);
+                links.clone()
+            })
+            .collect();
+        out.push((levels, g.is_deleted(id)));
+    }
+    out
+}
+
+#[test]
+fn grown_arenas_hold_the_same_graph_and_take_new_nodes() {
+    let data = dataset(1200, 16, 21);
+    let mut g = Graph::new(Params::new(8, 64, 3), 1000);
+    for id in 0..1000u32 {
+        g.insert(&data, id);
+    }
+    for id in (0..1000u32).step_by(7) {
+        g.mark_deleted(id);
+    }
+    let before = snapshot(&g, 1000);
+    assert!(g.grown(1000).is_none(), "room for 1000 nodes already");
+    let arenas = g.grown(1200).expect("1200 nodes need larger arenas");
+    let old = g.install(arenas);
+    drop(old);
+    assert_eq!(
+        snapshot(&g, 1000),
+        before,
+        "the copy holds every list and tombstone"
+    );
+    assert_eq!(g.deleted_count(), 1000usize.div_ceil(7));
+    g.reserve(1200);
+    assert!(
+        g.grown(1200).is_none(),
+        "reserve then fits without another copy"
+    );
+    for id in 1000..1200u32 {
+        assert!(g.insert(&data, id));
+    }
+    let (found, _) = g.search(&data, data.row(1100), 1, 32);
+    assert_eq!(
+        found[0].1, 1100,
+        "a node inserted after the growth is found"
+    );
+}
+
+#[test]
+fn repair_then_free_is_a_consolidation() {
+    let data = dataset(2000, 16, 31);
+    let queries = dataset(50, 16, 32);
+    let params = Params::new(8, 64, 5);
+    let mut a = build(&data, params, 1);
+    let mut b = build(&data, params, 1);
+    for id in (0..2000u32).filter(|i| i % 3 == 0) {
+        a.mark_deleted(id);
+        b.mark_deleted(id);
+    }
+    let pool = rayon::ThreadPoolBuilder::new()
+        .num_threads(1)
+        .build()
+        .unwrap();
+    let freed_a = pool.install(|| a.consolidate(&data, 2000, &[]));
+    pool.install(|| b.repair_deleted(&data, 2000, &[]));
+    assert_eq!(
+        b.deleted_count(),
+        freed_a.len(),
+        "tombstones stay until freed"
+    );
+    let freed_b = b.free_deleted(2000);
+    assert_eq!(freed_a, freed_b);
+    assert_eq!(snapshot(&a, 2000), snapshot(&b, 2000));
+    assert_eq!(a.entry(), b.entry());
+    // Freed slots hold no node: recall against the survivors.
+    let mut hit = 0;
+    for qi in 0..50u32 {
+        let q = queries.row(qi);
+        let (found, _) = b.search(&data, q, 10, 64);
+        let truth = brute(&data, q, 10, |i| i % 3 == 0);
+        hit += found.iter().filter(|(_, id)| truth.contains(id)).count();
+    }
+    assert!(
+        hit as f64 / 500.0 >= 0.9,
+        "recall@10 {}",
+        hit as f64 / 500.0
+    );
+}
