@@ -1,4 +1,7 @@
 import test from 'ava'
+import fs from 'node:fs'
+import os from 'node:os'
+import path from 'node:path'
 import { monitorEventLoopDelay } from 'node:perf_hooks'
 import { QuiverError, VectorIndex } from '../ts/index'
 import { close, distance, isAscending, randomVectors, row, seqKeys } from './helpers'
@@ -174,4 +177,44 @@ test('a big add does not block the event loop (validation is O(1), data is zero-
   t.true(ticks.length >= 10, `only ${ticks.length} timer ticks while the add ran`)
   t.true(inserted < n, 'the add finished before the timer window closed')
   t.is(index.size, inserted)
+})
+
+test('queued writes wait on the index, not on the worker pool: searches answer meanwhile', async (t) => {
+  // Node's worker pool has 4 threads. Eight async adds to one index run one at a time on the
+  // index's own write thread, so none of them occupies a pool thread while it waits, and a
+  // search issued behind them is answered while most are still queued.
+  const index = new VectorIndex({ dim: DIM, threads: 1, efConstruction: 200 })
+  await index.add(seqKeys(500), randomVectors(500, DIM, 40))
+  const settled: number[] = []
+  const adds = Array.from({ length: 8 }, (_, i) =>
+    index.add(seqKeys(3000, 10_000 * (i + 1)), randomVectors(3000, DIM, 41 + i)).then(() => settled.push(i)),
+  )
+  const hits = await Promise.all(Array.from({ length: 8 }, () => index.search(randomVectors(1, DIM, 9), { k: 5 })))
+  const settledAtSearch = settled.length
+  t.true(hits.every((h) => h.keys.length === 5))
+  t.true(settledAtSearch <= 2, `${settledAtSearch} of 8 adds had settled when the searches were answered`)
+  await Promise.all(adds)
+  t.deepEqual(settled, [0, 1, 2, 3, 4, 5, 6, 7], 'writes settle in call order')
+  t.is(index.size, 500 + 8 * 3000)
+})
+
+test('a save holds every write queued before it; a remove queued after an add sees it', async (t) => {
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'quiver-queue-'))
+  const file = path.join(dir, 'index.qvi')
+  const index = new VectorIndex({ dim: DIM })
+  const adding = index.add(seqKeys(2000), randomVectors(2000, DIM, 50))
+  const removing = index.remove([0, 1, 2])
+  const saving = index.save(file)
+  const adding2 = index.add(seqKeys(10, 5000), randomVectors(10, DIM, 51))
+  t.is(await adding, 2000)
+  t.is(await removing, 3)
+  await saving
+  await adding2
+  const loaded = await VectorIndex.load(file)
+  t.is(loaded.size, 1997, 'the save saw the add and the remove queued before it, not the add after')
+  t.false(loaded.has(0))
+  t.is(index.size, 2007)
+  loaded.close()
+  index.close()
+  fs.rmSync(dir, { recursive: true, force: true })
 })

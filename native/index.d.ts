@@ -85,11 +85,17 @@ export declare class NativeMultiVectorIndex {
   indexConfig(): NativeConfig
   /** Heap bytes by part. */
   memoryUsage(): NativeMultiMemory
-  /** Removes keys on a worker thread; resolves to how many were present. */
+  /**
+   * Removes keys on the index's write thread, after the writes queued before;
+   * resolves to how many were present.
+   */
   remove(keys: Uint32Array): Promise<number>
   /** Removes keys on the JS thread; returns how many were present. */
   removeSync(keys: Uint32Array): number
-  /** Saves atomically on a worker thread. */
+  /**
+   * Saves atomically on the index's write thread: the file holds every write
+   * queued before the call. Searches go on meanwhile.
+   */
   save(path: string): Promise<void>
   /** Saves atomically on the JS thread. */
   saveSync(path: string): void
@@ -159,11 +165,17 @@ export declare class NativeSparseIndex {
   getAttributes(key: number): string | null
   /** A key's payload (JSON text), or null. */
   getPayload(key: number): string | null
-  /** Removes keys on a worker thread; resolves to how many were present. */
+  /**
+   * Removes keys on the index's write thread, after the writes queued before;
+   * resolves to how many were present.
+   */
   remove(keys: Uint32Array): Promise<number>
   /** Removes keys on the JS thread; returns how many were present. */
   removeSync(keys: Uint32Array): number
-  /** Saves atomically on a worker thread. */
+  /**
+   * Saves atomically on the index's write thread: the file holds every write
+   * queued before the call. Searches go on meanwhile.
+   */
   save(path: string): Promise<void>
   /** Saves atomically on the JS thread. */
   saveSync(path: string): void
@@ -212,11 +224,17 @@ export declare class NativeTextIndex {
   getAttributes(key: number): string | null
   /** A key's payload (JSON text), or null. */
   getPayload(key: number): string | null
-  /** Removes keys on a worker thread; resolves to how many were present. */
+  /**
+   * Removes keys on the index's write thread, after the writes queued before;
+   * resolves to how many were present.
+   */
   remove(keys: Uint32Array): Promise<number>
   /** Removes keys on the JS thread; returns how many were present. */
   removeSync(keys: Uint32Array): number
-  /** Saves atomically on a worker thread. */
+  /**
+   * Saves atomically on the index's write thread: the file holds every write
+   * queued before the call. Searches go on meanwhile.
+   */
   save(path: string): Promise<void>
   /** Saves atomically on the JS thread. */
   saveSync(path: string): void
@@ -288,11 +306,17 @@ export declare class NativeVectorIndex {
   train(sample: Float32Array): Promise<void>
   /** Trains the quantizer on the JS thread. */
   trainSync(sample: Float32Array): void
-  /** Removes keys on a worker thread; resolves to how many were present. */
+  /**
+   * Removes keys on the index's write thread, after the writes queued before;
+   * resolves to how many were present.
+   */
   remove(keys: Uint32Array): Promise<number>
   /** Removes keys on the JS thread; returns how many were present. */
   removeSync(keys: Uint32Array): number
-  /** Saves atomically on a worker thread. */
+  /**
+   * Saves atomically on the index's write thread: the file holds every write
+   * queued before the call. Searches go on meanwhile.
+   */
   save(path: string): Promise<void>
   /** Saves atomically on the JS thread. */
   saveSync(path: string): void

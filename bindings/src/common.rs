@@ -10,16 +10,19 @@ macro_rules! store_methods {
     ($native:ident) => {
         #[napi_derive::napi]
         impl $native {
-            /// Removes keys on a worker thread; resolves to how many were present.
+            /// Removes keys on the index's write thread, after the writes queued before;
+            /// resolves to how many were present.
             #[napi(ts_return_type = "Promise<number>")]
-            pub fn remove(
+            pub fn remove<'env>(
                 &self,
+                env: &'env napi::Env,
                 keys: napi::bindgen_prelude::Uint32Array,
-            ) -> napi::bindgen_prelude::AsyncTask<crate::tasks::Job<usize, u32>> {
+            ) -> napi::Result<napi::bindgen_prelude::PromiseRaw<'env, u32>> {
                 let (inner, keys) = (self.handle.get(), keys.to_vec());
                 crate::tasks::write_job(
+                    env,
                     inner,
-                    &self.external,
+                    Some(&self.external),
                     move |store| quiver_engine::Store::remove(store, &keys),
                     |n| n as u32,
                 )
@@ -42,15 +45,19 @@ macro_rules! store_methods {
                 .map_err(|e| crate::error::to_js(&env, e))
             }
 
-            /// Saves atomically on a worker thread.
+            /// Saves atomically on the index's write thread: the file holds every write
+            /// queued before the call. Searches go on meanwhile.
             #[napi(ts_return_type = "Promise<void>")]
-            pub fn save(
+            pub fn save<'env>(
                 &self,
+                env: &'env napi::Env,
                 path: String,
-            ) -> napi::bindgen_prelude::AsyncTask<crate::tasks::Job<(), ()>> {
-                let inner = self.handle.get();
-                crate::tasks::job(
-                    move || quiver_engine::Store::save(&*inner?, std::path::Path::new(&path)),
+            ) -> napi::Result<napi::bindgen_prelude::PromiseRaw<'env, ()>> {
+                crate::tasks::write_job(
+                    env,
+                    self.handle.get(),
+                    None,
+                    move |store| quiver_engine::Store::save(store, std::path::Path::new(&path)),
                     |()| (),
                 )
             }

@@ -5,7 +5,7 @@ use std::path::PathBuf;
 use std::sync::atomic::AtomicBool;
 use std::sync::Arc;
 
-use napi::bindgen_prelude::{AsyncTask, Float32Array, Uint32Array};
+use napi::bindgen_prelude::{AsyncTask, Float32Array, PromiseRaw, Uint32Array};
 use napi::Env;
 use napi_derive::napi;
 use quiver_engine::multi_vector::{
@@ -14,7 +14,7 @@ use quiver_engine::multi_vector::{
 };
 use quiver_engine::options::{self, FdeOptions};
 use quiver_engine::{
-    AddOutcome, Error as EngineError, FdeEncoder, FdeParams, Handle, MetaInput, ENCODER_VERSION,
+    Error as EngineError, FdeEncoder, FdeParams, Handle, MetaInput, ENCODER_VERSION,
 };
 
 use crate::arrays::JsArray;
@@ -266,14 +266,15 @@ impl NativeMultiVectorIndex {
             .map_err(|e| to_js(&env, e))
     }
 
-    /// Adds (or upserts) documents on a worker thread.
+    /// Adds (or upserts) documents on the index's write thread, after the writes queued before.
     #[napi(
         ts_args_type = "keys: Uint32Array, data: Float32Array, offsets: Uint32Array, upsert: boolean, onProgress?: ((err: Error | null, done: number, total: number) => void) | null, cancel?: CancelToken | null, attributes?: string | null, payloads?: Array<string | null> | null",
         ts_return_type = "Promise<NativeAddResult>"
     )]
     #[allow(clippy::too_many_arguments)]
-    pub fn add(
+    pub fn add<'env>(
         &self,
+        env: &'env Env,
         keys: Uint32Array,
         data: Float32Array,
         offsets: Uint32Array,
@@ -282,12 +283,13 @@ impl NativeMultiVectorIndex {
         cancel: Option<&CancelToken>,
         attributes: Option<String>,
         payloads: Option<Vec<Option<String>>>,
-    ) -> AsyncTask<Job<AddOutcome, NativeAddResult>> {
+    ) -> napi::Result<PromiseRaw<'env, NativeAddResult>> {
         let (inner, cancel) = (self.handle.get(), flag(cancel));
         let (keys, data, offsets) = (keys.to_vec(), data.to_vec(), offsets.to_vec());
         write_job(
+            env,
             inner,
-            &self.external,
+            Some(&self.external),
             move |inner| {
                 let report = report(on_progress.as_ref());
                 let docs = DocBatch {

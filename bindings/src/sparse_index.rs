@@ -6,14 +6,13 @@ use std::path::{Path, PathBuf};
 use std::sync::atomic::AtomicBool;
 use std::sync::Arc;
 
-use napi::bindgen_prelude::{AsyncTask, Float32Array, Uint32Array, Uint8Array};
+use napi::bindgen_prelude::{AsyncTask, Float32Array, PromiseRaw, Uint32Array, Uint8Array};
 use napi::Env;
 use napi_derive::napi;
 use quiver_engine::options;
 use quiver_engine::sparse_index::{self, SharedSparseIndex, SparseHits};
 use quiver_engine::{
-    AddOutcome, Error as EngineError, Handle, HitMeta, MetaInput, SparseBatch, SparseEncoder,
-    SparseVec,
+    Error as EngineError, Handle, HitMeta, MetaInput, SparseBatch, SparseEncoder, SparseVec,
 };
 
 use crate::arrays::{
@@ -156,14 +155,15 @@ impl NativeSparseIndex {
             .map_err(|e| to_js(&env, e))
     }
 
-    /// Adds (or with `upsert` replaces) a CSR batch on a worker thread; all or nothing.
+    /// Adds (or with `upsert` replaces) a CSR batch on the index's write thread; all or nothing.
     #[napi(
         ts_args_type = "keys: Uint32Array, indptr: Uint32Array, indices: Uint32Array, values: Float32Array, upsert: boolean, onProgress?: ((err: Error | null, done: number, total: number) => void) | null, cancel?: CancelToken | null, attributes?: string | null, payloads?: Array<string | null> | null",
         ts_return_type = "Promise<NativeAddResult>"
     )]
     #[allow(clippy::too_many_arguments)]
-    pub fn add(
+    pub fn add<'env>(
         &self,
+        env: &'env Env,
         keys: Uint32Array,
         indptr: Uint32Array,
         indices: Uint32Array,
@@ -173,7 +173,7 @@ impl NativeSparseIndex {
         cancel: Option<&CancelToken>,
         attributes: Option<String>,
         payloads: Option<Vec<Option<String>>>,
-    ) -> AsyncTask<Job<AddOutcome, NativeAddResult>> {
+    ) -> napi::Result<PromiseRaw<'env, NativeAddResult>> {
         let (inner, cancel) = (self.handle.get(), flag(cancel));
         let (keys, indptr, indices, values) = (
             keys.to_vec(),
@@ -182,8 +182,9 @@ impl NativeSparseIndex {
             values.to_vec(),
         );
         write_job(
+            env,
             inner,
-            &self.external,
+            Some(&self.external),
             move |inner| {
                 let batch = SparseBatch::new(&indptr, &indices, &values);
                 let meta = MetaInput {

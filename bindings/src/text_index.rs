@@ -5,12 +5,12 @@ use std::path::PathBuf;
 use std::sync::atomic::AtomicBool;
 use std::sync::Arc;
 
-use napi::bindgen_prelude::{AsyncTask, Uint32Array};
+use napi::bindgen_prelude::{AsyncTask, PromiseRaw, Uint32Array};
 use napi::Env;
 use napi_derive::napi;
 use quiver_engine::options;
 use quiver_engine::text_index::{SharedTextIndex, TextHits};
-use quiver_engine::{AddOutcome, Bm25Params, Error as EngineError, Handle, HitMeta, MetaInput};
+use quiver_engine::{Bm25Params, Error as EngineError, Handle, HitMeta, MetaInput};
 
 use crate::arrays::{
     scored_batch, scored_options, scored_with, NativeScoredResult, NativeScoredSearchOptions,
@@ -151,24 +151,27 @@ impl NativeTextIndex {
             .map_err(|e| to_js(&env, e))
     }
 
-    /// Adds (or replaces) documents on a worker thread; all or nothing.
+    /// Adds (or replaces) documents on the index's write thread; all or nothing.
     #[napi(
         ts_args_type = "keys: Uint32Array, texts: string[], onProgress?: ((err: Error | null, done: number, total: number) => void) | null, cancel?: CancelToken | null, attributes?: string | null, payloads?: Array<string | null> | null",
         ts_return_type = "Promise<NativeAddResult>"
     )]
-    pub fn add(
+    #[allow(clippy::too_many_arguments)]
+    pub fn add<'env>(
         &self,
+        env: &'env Env,
         keys: Uint32Array,
         texts: Vec<String>,
         on_progress: Option<Progress>,
         cancel: Option<&CancelToken>,
         attributes: Option<String>,
         payloads: Option<Vec<Option<String>>>,
-    ) -> AsyncTask<Job<AddOutcome, NativeAddResult>> {
+    ) -> napi::Result<PromiseRaw<'env, NativeAddResult>> {
         let (inner, cancel, keys) = (self.handle.get(), flag(cancel), keys.to_vec());
         write_job(
+            env,
             inner,
-            &self.external,
+            Some(&self.external),
             move |inner| {
                 let meta = MetaInput {
                     attributes: attributes.as_deref(),

@@ -6,7 +6,7 @@ use std::path::PathBuf;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 
-use napi::bindgen_prelude::{AsyncTask, Float32Array, Uint32Array};
+use napi::bindgen_prelude::{AsyncTask, Float32Array, PromiseRaw, Uint32Array};
 use napi::Env;
 use napi_derive::napi;
 use quiver_engine::quantized::{QuantConfig, QuantKind};
@@ -400,14 +400,15 @@ impl NativeVectorIndex {
             .map_err(|e| to_js(&env, e))
     }
 
-    /// Adds (or upserts) a batch on a worker thread.
+    /// Adds (or upserts) a batch on the index's write thread, after the writes queued before.
     #[napi(
         ts_args_type = "keys: Uint32Array, vectors: Float32Array, upsert: boolean, onProgress?: ((err: Error | null, done: number, total: number) => void) | null, cancel?: CancelToken | null, attributes?: string | null, payloads?: Array<string | null> | null",
         ts_return_type = "Promise<NativeAddResult>"
     )]
     #[allow(clippy::too_many_arguments)]
-    pub fn add(
+    pub fn add<'env>(
         &self,
+        env: &'env Env,
         keys: Uint32Array,
         vectors: Float32Array,
         upsert: bool,
@@ -415,12 +416,13 @@ impl NativeVectorIndex {
         cancel: Option<&CancelToken>,
         attributes: Option<String>,
         payloads: Option<Vec<Option<String>>>,
-    ) -> AsyncTask<Job<AddOutcome, NativeAddResult>> {
+    ) -> napi::Result<PromiseRaw<'env, NativeAddResult>> {
         let (inner, cancel) = (self.handle.get(), flag(cancel));
         let (keys, vectors) = (keys.to_vec(), vectors.to_vec());
         write_job(
+            env,
             inner,
-            &self.external,
+            Some(&self.external),
             move |inner| {
                 let report = report(on_progress.as_ref());
                 let meta = MetaInput {
@@ -702,13 +704,18 @@ impl NativeVectorIndex {
         access(&env, &self.handle, |i| !i.read().needs_training())
     }
 
-    /// Trains the quantizer on a worker thread (`sample` empty: on the stored vectors).
+    /// Trains the quantizer on the index's write thread (`sample` empty: on the stored vectors).
     #[napi(ts_return_type = "Promise<void>")]
-    pub fn train(&self, sample: Float32Array) -> AsyncTask<Job<(), ()>> {
+    pub fn train<'env>(
+        &self,
+        env: &'env Env,
+        sample: Float32Array,
+    ) -> napi::Result<PromiseRaw<'env, ()>> {
         let (inner, sample) = (self.handle.get(), sample.to_vec());
         write_job(
+            env,
             inner,
-            &self.external,
+            Some(&self.external),
             move |inner| inner.train(sample_of(&sample)),
             |()| (),
         )

@@ -1,6 +1,8 @@
-//! Every async method's work in one shape: [`Job`] runs an engine closure on a libuv worker
-//! (panics caught by [`guard`]) and converts its output to a JS value on the JS thread; engine
-//! errors reject the promise with a coded error.
+//! Every async method's work in one of two shapes. Reads and loads: [`Job`] runs an engine
+//! closure on a libuv worker (panics caught by [`guard`]) and converts its output to a JS
+//! value on the JS thread. Writes: [`write_job`] queues the closure on the index's own write
+//! thread and settles a promise from there. Engine errors reject the promise with a coded
+//! error.
 //!
 //! The closures own everything they read. Typed-array inputs are copied into Rust memory on
 //! the JS thread before the job is queued, so a caller that transfers, detaches or reuses a
@@ -10,7 +12,7 @@ use std::sync::atomic::{AtomicBool, AtomicI64, AtomicU64, AtomicUsize, Ordering}
 use std::sync::{Arc, OnceLock};
 use std::time::Instant;
 
-use napi::bindgen_prelude::{AsyncTask, FnArgs, ToNapiValue, TypeName, Unknown};
+use napi::bindgen_prelude::{AsyncTask, FnArgs, PromiseRaw, ToNapiValue, TypeName, Unknown};
 use napi::threadsafe_function::{ThreadsafeFunction, ThreadsafeFunctionCallMode};
 use napi::{Env, Task};
 use quiver_engine::{Error as EngineError, ErrorCode, Handle, Store};
@@ -32,8 +34,6 @@ pub struct Job<T, J> {
 enum Report<J> {
     /// Not a write.
     Nothing,
-    /// A write to an existing object.
-    Write(Arc<External>, Arc<AtomicUsize>),
     /// A new object (a load): its [`External`], reached once it is built.
     Open(fn(&J) -> &External, Arc<AtomicUsize>),
 }
@@ -114,34 +114,53 @@ pub fn open_now<S: Store, J>(
 /// Marker of a write whose bytes are not measured yet.
 const UNMEASURED: usize = usize::MAX;
 
-/// Like [`job`] for a write on `store`: after the work, its heap bytes are measured on the
-/// worker and reported to V8 through `external` on the JS thread.
-pub fn write_job<S, T, J>(
+/// What settles a queued write's promise, on the JS thread.
+type Settle<J> = Box<dyn FnOnce(Env) -> napi::Result<J> + Send>;
+
+/// A write on `store` (an add, remove, train or save): queued on the index's own write
+/// thread ([`quiver_engine::writes::WriteQueue`]) rather than on libuv's pool, so writes
+/// waiting for one another never hold a pool thread that searches need. The promise resolves
+/// to `done(output)` on the JS thread. With `external`, the heap bytes measured after the work
+/// are reported to V8 through it.
+pub fn write_job<'env, S, T, J>(
+    env: &'env Env,
     store: Result<Arc<S>, EngineError>,
-    external: &Arc<External>,
+    external: Option<&Arc<External>>,
     work: impl FnOnce(&S) -> Result<T, EngineError> + Send + 'static,
     done: fn(T) -> J,
-) -> AsyncTask<Job<T, J>>
+) -> napi::Result<PromiseRaw<'env, J>>
 where
-    S: Store + Send + Sync + ?Sized + 'static,
+    S: Store + ?Sized + 'static,
     T: Send + 'static,
-    J: ToNapiValue + TypeName,
+    J: ToNapiValue + Send + 'static,
 {
-    let bytes = Arc::new(AtomicUsize::new(UNMEASURED));
-    let measured = Arc::clone(&bytes);
-    let due = Arc::clone(external);
-    AsyncTask::new(Job {
-        work: Some(Box::new(move || {
-            let store = store?;
-            let out = work(&store);
-            if due.due() {
-                measured.store(store.heap_bytes(), Ordering::Relaxed);
+    let (deferred, promise) = env.create_deferred::<J, Settle<J>>()?;
+    let promise = PromiseRaw::new(env.raw(), napi::JsValue::raw(&promise));
+    let store = match store {
+        Ok(store) => store,
+        Err(e) => {
+            deferred.resolve(Box::new(move |env| Err(to_js(&env, e))));
+            return Ok(promise);
+        }
+    };
+    let external = external.cloned();
+    let queue = Arc::clone(store.writes());
+    queue.submit(Box::new(move || {
+        let out = guard(|| work(&store));
+        let bytes = external
+            .as_ref()
+            .filter(|e| e.due())
+            .map(|_| store.heap_bytes());
+        // The index is not kept alive by a settled write (a `close()` meanwhile frees it).
+        drop(store);
+        deferred.resolve(Box::new(move |env| {
+            if let (Some(external), Some(bytes)) = (&external, bytes) {
+                external.report(&env, bytes);
             }
-            out
-        })),
-        done,
-        report: Report::Write(Arc::clone(external), bytes),
-    })
+            out.map(done).map_err(|e| to_js(&env, e))
+        }));
+    }));
+    Ok(promise)
 }
 
 /// Like [`job`] for a call that creates an object (a load): `work` builds the engine object,
@@ -206,11 +225,6 @@ where
     fn resolve(&mut self, env: Env, output: Self::Output) -> napi::Result<J> {
         let measured =
             |bytes: &AtomicUsize| Some(bytes.load(Ordering::Relaxed)).filter(|&b| b != UNMEASURED);
-        if let Report::Write(external, bytes) = &self.report {
-            if let Some(b) = measured(bytes) {
-                external.report(&env, b);
-            }
-        }
         let out = output.map(self.done).map_err(|e| to_js(&env, e))?;
         if let Report::Open(external, bytes) = &self.report {
             if let Some(b) = measured(bytes) {

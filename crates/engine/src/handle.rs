@@ -18,6 +18,9 @@ pub trait Store: Send + Sync {
     fn save(&self, path: &std::path::Path) -> Result<()>;
     /// Heap bytes held (the total of its `memory_usage`; mapped file pages are not heap).
     fn heap_bytes(&self) -> usize;
+    /// The queue its asynchronous writes (adds, removes, saves) run through, in order, on the
+    /// index's own write thread.
+    fn writes(&self) -> &Arc<crate::writes::WriteQueue>;
 }
 
 macro_rules! impl_store {
@@ -32,6 +35,9 @@ macro_rules! impl_store {
             fn heap_bytes(&self) -> usize {
                 let $s = self;
                 $bytes
+            }
+            fn writes(&self) -> &Arc<crate::writes::WriteQueue> {
+                &self.writes
             }
         }
     )*};

@@ -31,6 +31,7 @@ pub mod sparse_index;
 pub mod store;
 pub mod text_index;
 pub mod vector_index;
+pub mod writes;
 
 pub use config::{limits, Config, IndexKind, Limits, MAX_DIM, MAX_EF, MAX_K, MAX_M, MAX_THREADS};
 pub use error::{Error, ErrorCode, Result};

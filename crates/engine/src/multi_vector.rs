@@ -705,6 +705,7 @@ fn max_encoder_entries(fde_dim: usize, token_dim: usize) -> usize {
 /// A [`MultiVectorIndex`] shared between threads: one writer at a time, searches in parallel,
 /// and adds split into chunks whose FDEs are encoded without holding the write lock.
 pub struct SharedMultiIndex {
+    pub(crate) writes: std::sync::Arc<crate::writes::WriteQueue>,
     writer: parking_lot::Mutex<()>,
     inner: parking_lot::RwLock<MultiVectorIndex>,
 }
@@ -713,6 +714,7 @@ impl SharedMultiIndex {
     /// Wraps an index.
     pub fn new(index: MultiVectorIndex) -> Self {
         SharedMultiIndex {
+            writes: crate::writes::WriteQueue::new(),
             writer: parking_lot::Mutex::new(()),
             inner: parking_lot::RwLock::new(index),
         }

@@ -91,6 +91,7 @@ pub(crate) struct Keyed<T> {
 /// A lexical index shared between threads, with its own thread pool and optional attributes
 /// and payloads per key.
 pub struct Pooled<T> {
+    pub(crate) writes: std::sync::Arc<crate::writes::WriteQueue>,
     pub(crate) writer: Mutex<()>,
     pub(crate) inner: RwLock<Keyed<T>>,
     pub(crate) pool: rayon::ThreadPool,
@@ -105,6 +106,7 @@ impl<T: LexicalStore> Pooled<T> {
     /// Wraps an index and its metadata stores.
     pub(crate) fn with_meta(index: T, meta: Meta, threads: usize) -> Result<Self> {
         Ok(Pooled {
+            writes: crate::writes::WriteQueue::new(),
             writer: Mutex::new(()),
             inner: RwLock::new(Keyed { index, meta }),
             pool: checked_pool(threads)?,

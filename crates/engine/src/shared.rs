@@ -33,6 +33,7 @@ pub struct AddOutcome {
 /// linked or not at all; a key being upserted may be missing from its results for that
 /// moment (the old node is tombstoned when the new one is placed).
 pub struct SharedIndex {
+    pub(crate) writes: std::sync::Arc<crate::writes::WriteQueue>,
     writer: Mutex<()>,
     inner: RwLock<VectorIndex>,
 }
@@ -41,6 +42,7 @@ impl SharedIndex {
     /// Wraps an index.
     pub fn new(index: VectorIndex) -> Self {
         SharedIndex {
+            writes: crate::writes::WriteQueue::new(),
             writer: Mutex::new(()),
             inner: RwLock::new(index),
         }
