@@ -132,6 +132,12 @@ impl DocBatch<'_> {
     }
 }
 
+/// Larger storage for a [`MultiVectorIndex`], from [`MultiVectorIndex::grown`].
+pub struct MultiGrowth {
+    fde: crate::vector_index::Growth,
+    tokens: quiver_muvera::store::TokenGrowth,
+}
+
 /// A multi-vector index (single-owner API; the bindings wrap it in a lock).
 pub struct MultiVectorIndex {
     config: MultiConfig,
@@ -145,6 +151,15 @@ pub struct MultiVectorIndex {
     /// token slot → whether it holds a live document (every key, `u32::MAX` included, is a
     /// valid key, so garbage slots are marked here rather than by a key value).
     live: Vec<bool>,
+}
+
+impl crate::shared::HoldsVectors for MultiVectorIndex {
+    fn vectors(&self) -> &VectorIndex {
+        &self.fde
+    }
+    fn vectors_mut(&mut self) -> &mut VectorIndex {
+        &mut self.fde
+    }
 }
 
 impl MultiVectorIndex {
@@ -306,7 +321,9 @@ impl MultiVectorIndex {
         Ok(out)
     }
 
-    /// Inserts documents `range` of a validated batch whose FDEs are `fdes`.
+    /// Inserts documents `range` of a validated batch whose FDEs are `fdes`:
+    /// [`MultiVectorIndex::place_encoded`], [`MultiVectorIndex::link_encoded`], then the FDE
+    /// index's `finish_rows`.
     pub fn insert_encoded(
         &mut self,
         keys: &[u32],
@@ -315,13 +332,50 @@ impl MultiVectorIndex {
         fdes: &[f32],
         batch: &MetaBatch,
     ) -> Result<()> {
+        let slots = self.place_encoded(keys, docs, range, fdes, batch)?;
+        self.link_encoded(&slots);
+        self.fde.finish_rows()
+    }
+
+    /// Storage with room for documents `range` of a batch, copied while searches go on (see
+    /// [`VectorIndex::grown`]); put in place by [`MultiVectorIndex::install_growth`].
+    pub fn grown(&self, docs: &DocBatch<'_>, range: std::ops::Range<usize>) -> MultiGrowth {
+        let tokens = range
+            .clone()
+            .map(|i| docs.doc(i, self.dim()).len() / self.dim())
+            .sum();
+        MultiGrowth {
+            fde: self.fde.grown(range.len()),
+            tokens: self.tokens.grown(range.len(), tokens),
+        }
+    }
+
+    /// Puts storage from [`MultiVectorIndex::grown`] in place; returns what it replaced.
+    pub fn install_growth(&mut self, g: MultiGrowth) -> MultiGrowth {
+        MultiGrowth {
+            fde: self.fde.install_growth(g.fde),
+            tokens: self.tokens.install(g.tokens),
+        }
+    }
+
+    /// The first step of an insert (needs `&mut`): the documents' FDE rows, tokens and keys.
+    /// Returns the FDE slots to link ([`MultiVectorIndex::link_encoded`]).
+    pub fn place_encoded(
+        &mut self,
+        keys: &[u32],
+        docs: &DocBatch<'_>,
+        range: std::ops::Range<usize>,
+        fdes: &[f32],
+        batch: &MetaBatch,
+    ) -> Result<Vec<u32>> {
         let dim = self.dim();
-        self.fde.add_batch(
-            &keys[range.clone()],
-            fdes,
-            true,
-            &batch.slice(range.clone()),
-        )?;
+        let chunk = &keys[range.clone()];
+        self.fde.validate_add(chunk, fdes, true)?;
+        self.fde.reserve(chunk.len());
+        let order = self.fde.insertion_order(chunk.len());
+        let slots = self
+            .fde
+            .place_rows(chunk, fdes, &order, &batch.slice(range.clone()))?;
         for i in range {
             let slot = self.tokens.push(docs.doc(i, dim)).map_err(muvera_error)?;
             let key = keys[i];
@@ -332,7 +386,13 @@ impl MultiVectorIndex {
             self.slot_keys.push(key);
             self.live.push(true);
         }
-        Ok(())
+        Ok(slots)
+    }
+
+    /// The second step of an insert (only `&self`: searches run meanwhile): links the placed
+    /// FDE rows into the graph.
+    pub fn link_encoded(&self, slots: &[u32]) {
+        self.fde.link_rows(slots);
     }
 
     /// Validates and inserts a whole batch (all or nothing on bad input).
@@ -345,12 +405,20 @@ impl MultiVectorIndex {
 
     /// Removes keys; unknown keys are ignored. Returns how many were removed.
     pub fn remove(&mut self, keys: &[u32]) -> Result<usize> {
+        let removed = self.remove_keys(keys)?;
+        self.fde.maybe_consolidate();
+        Ok(removed)
+    }
+
+    /// [`MultiVectorIndex::remove`] without the consolidation of the FDE graph it may
+    /// trigger (see [`VectorIndex::remove_keys`]).
+    pub fn remove_keys(&mut self, keys: &[u32]) -> Result<usize> {
         let present: Vec<u32> = keys
             .iter()
             .copied()
             .filter(|k| self.slot_of.contains_key(k))
             .collect();
-        self.fde.remove(&present)?;
+        self.fde.remove_keys(&present)?;
         for k in &present {
             if let Some(slot) = self.slot_of.remove(k) {
                 self.live[slot as usize] = false;
@@ -766,10 +834,21 @@ impl SharedMultiIndex {
                 });
             }
             let range = done..(done + ADD_CHUNK).min(total);
-            let fdes = self.inner.read().encode_documents(docs, range.clone())?;
-            self.inner
-                .write()
-                .insert_encoded(keys, docs, range.clone(), &fdes, &batch)?;
+            // As for a VectorIndex: growth copied and the graph linked under the read lock;
+            // the write lock places the rows and swaps buffers.
+            let (fdes, growth) = {
+                let index = self.inner.read();
+                let fdes = index.encode_documents(docs, range.clone())?;
+                (fdes, index.grown(docs, range.clone()))
+            };
+            let old = self.inner.write().install_growth(growth);
+            drop(old);
+            let slots =
+                self.inner
+                    .write()
+                    .place_encoded(keys, docs, range.clone(), &fdes, &batch)?;
+            self.inner.read().link_encoded(&slots);
+            crate::shared::settle(&self.inner)?;
             done = range.end;
             progress(done, total);
         }
@@ -779,10 +858,13 @@ impl SharedMultiIndex {
         })
     }
 
-    /// Removes keys; returns how many were present.
+    /// Removes keys; returns how many were present. A consolidation it triggers re-links the
+    /// FDE graph under the read lock.
     pub fn remove(&self, keys: &[u32]) -> Result<usize> {
         let _writer = self.writer.lock();
-        self.inner.write().remove(keys)
+        let removed = self.inner.write().remove_keys(keys)?;
+        crate::shared::settle(&self.inner)?;
+        Ok(removed)
     }
 
     /// Saves atomically; searches continue meanwhile, writers wait.

@@ -111,7 +111,7 @@ impl SharedIndex {
                 .write()
                 .place_rows(keys, vectors, chunk, &batch)?;
             self.inner.read().link_rows(&slots);
-            self.settle()?;
+            settle(&self.inner)?;
             done += chunk.len();
             progress(done, total);
         }
@@ -135,29 +135,6 @@ impl SharedIndex {
         drop(old);
     }
 
-    /// The end of a write: repairs the graph around tombstones and trains a due quantizer,
-    /// each computed under the read lock and put in place under the write lock. The caller
-    /// holds the writer mutex.
-    fn settle(&self) -> Result<()> {
-        let repaired = self.inner.read().repair_deleted();
-        let trained = {
-            let index = self.inner.read();
-            if index.training_due() {
-                Some(index.trained(None)?)
-            } else {
-                None
-            }
-        };
-        let mut index = self.inner.write();
-        if repaired {
-            index.free_deleted();
-        }
-        if let Some(t) = trained {
-            index.install_trained(t);
-        }
-        index.finish_rows()
-    }
-
     /// Trains the quantizer (see [`VectorIndex::train`]). Searches go on while it trains and
     /// encodes; they wait only while the result is put in place.
     pub fn train(&self, sample: Option<&[f32]>) -> Result<()> {
@@ -172,9 +149,7 @@ impl SharedIndex {
     pub fn remove(&self, keys: &[u32]) -> Result<usize> {
         let _writer = self.writer.lock();
         let removed = self.inner.write().remove_keys(keys)?;
-        if self.inner.read().repair_deleted() {
-            self.inner.write().free_deleted();
-        }
+        settle(&self.inner)?;
         Ok(removed)
     }
 
@@ -183,4 +158,47 @@ impl SharedIndex {
         let _writer = self.writer.lock();
         persist::save(&self.inner.read(), path)
     }
+}
+
+/// What holds the [`VectorIndex`] whose graph and quantizer a write settles: the index itself,
+/// or a multi-vector index's FDE index.
+pub(crate) trait HoldsVectors {
+    fn vectors(&self) -> &VectorIndex;
+    fn vectors_mut(&mut self) -> &mut VectorIndex;
+}
+
+impl HoldsVectors for VectorIndex {
+    fn vectors(&self) -> &VectorIndex {
+        self
+    }
+    fn vectors_mut(&mut self) -> &mut VectorIndex {
+        self
+    }
+}
+
+/// The end of a write, for a caller that holds the writer mutex: repairs the graph around
+/// tombstones and trains a due quantizer, each computed under the read lock (searches go on)
+/// and put in place under the write lock, then finishes the rows (see
+/// [`VectorIndex::finish_rows`]).
+pub(crate) fn settle<T: HoldsVectors>(lock: &RwLock<T>) -> Result<()> {
+    let (repaired, trained) = {
+        let index = lock.read();
+        let index = index.vectors();
+        let repaired = index.repair_deleted();
+        let trained = if index.training_due() {
+            Some(index.trained(None)?)
+        } else {
+            None
+        };
+        (repaired, trained)
+    };
+    let mut index = lock.write();
+    let index = index.vectors_mut();
+    if repaired {
+        index.free_deleted();
+    }
+    if let Some(t) = trained {
+        index.install_trained(t);
+    }
+    index.finish_rows()
 }

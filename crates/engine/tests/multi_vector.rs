@@ -340,3 +340,54 @@ fn every_key_survives_save_and_load_including_u32_max() {
     assert!(all.keys.contains(&u32::MAX));
     std::fs::remove_dir_all(&dir).ok();
 }
+
+/// Adds and removes through [`SharedMultiIndex`] (token and FDE storage grown under the read
+/// lock, FDE graph linked and repaired under the read lock) leave the same index as through a
+/// single-owner [`MultiVectorIndex`]: one thread, so both graphs are deterministic.
+#[test]
+fn shared_writes_match_single_owner_writes() {
+    use quiver_engine::multi_vector::SharedMultiIndex;
+    let (data, offsets, _) = corpus(900, 5);
+    for storage in [TokenStorage::F32, TokenStorage::F16, TokenStorage::Sq8] {
+        let cfg = MultiConfig {
+            index: Config {
+                threads: 1,
+                ..config(storage, IndexKind::Hnsw).index
+            },
+            ..config(storage, IndexKind::Hnsw)
+        };
+        let shared = SharedMultiIndex::new(MultiVectorIndex::new(cfg.clone()).unwrap());
+        let mut single = MultiVectorIndex::new(cfg).unwrap();
+        let cancel = AtomicBool::new(false);
+        let (mut from, mut round) = (0usize, 0u64);
+        while from < 900 {
+            // Batches of 1..=120 documents, more than one add chunk at times.
+            let to = (from + 1 + (splitmix64(round) % 120) as usize).min(900);
+            let base = offsets[from];
+            let batch_offsets: Vec<u32> = offsets[from..=to].iter().map(|o| o - base).collect();
+            let batch = DocBatch {
+                data: &data[base as usize * DIM..offsets[to] as usize * DIM],
+                offsets: &batch_offsets,
+            };
+            let keys: Vec<u32> = (from as u32..to as u32).collect();
+            shared
+                .add(&keys, &batch, false, &cancel, &mut |_, _| {})
+                .unwrap();
+            single.add(&keys, &batch, false).unwrap();
+            let gone: Vec<u32> = (0..(to - from) as u32 / 2)
+                .map(|i| (i * 11 + 3 * round as u32) % to as u32)
+                .collect();
+            assert_eq!(shared.remove(&gone).unwrap(), single.remove(&gone).unwrap());
+            from = to;
+            round += 1;
+        }
+        let shared = shared.read();
+        assert_eq!(shared.len(), single.len());
+        for q in &queries(&data, &offsets, 20, 9) {
+            let (a, _) = shared.search(q, 10, Some(60), None, false).unwrap();
+            let (b, _) = single.search(q, 10, Some(60), None, false).unwrap();
+            assert_eq!(a.keys, b.keys, "{storage:?}");
+            assert_eq!(a.scores, b.scores, "{storage:?}");
+        }
+    }
+}

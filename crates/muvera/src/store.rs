@@ -85,6 +85,16 @@ struct Prepared<'q> {
     int8: Option<QueryI8>,
 }
 
+/// Larger arenas for a [`TokenStore`], from [`TokenStore::grown`].
+#[derive(Default)]
+pub struct TokenGrowth {
+    offsets: Option<Vec<u64>>,
+    f32s: Option<Vec<f32>>,
+    f16s: Option<Vec<u16>>,
+    codes: Option<Vec<i8>>,
+    scales: Option<Vec<f32>>,
+}
+
 /// Document token sets in one arena, with exact MaxSim scoring.
 #[derive(Clone, Debug)]
 pub struct TokenStore {
@@ -169,6 +179,47 @@ impl TokenStore {
     /// Number of tokens of `slot`, or `None` if out of range.
     pub fn token_count(&self, slot: u32) -> Option<usize> {
         self.rows(slot).map(|(a, b)| b - a)
+    }
+
+    /// Arenas with room for `docs` more documents of `tokens` tokens in all, copied from this
+    /// store (each full arena gets at least double its room, so growth stays geometric), for
+    /// [`TokenStore::install`]. Needs only `&self`: a writer copies a growth while searches
+    /// read the store. Empty when every arena has the room already.
+    pub fn grown(&self, docs: usize, tokens: usize) -> TokenGrowth {
+        fn room<T: Copy>(v: &Vec<T>, more: usize) -> Option<Vec<T>> {
+            let need = v.len() + more;
+            if need <= v.capacity() {
+                return None;
+            }
+            let mut out = Vec::with_capacity(need.max(2 * v.capacity()));
+            out.extend_from_slice(v);
+            Some(out)
+        }
+        let values = tokens * self.dim;
+        let only = |kind: TokenStorage, n: usize| if self.kind == kind { n } else { 0 };
+        TokenGrowth {
+            offsets: room(&self.offsets, docs),
+            f32s: room(&self.f32s, only(TokenStorage::F32, values)),
+            f16s: room(&self.f16s, only(TokenStorage::F16, values)),
+            codes: room(&self.codes, only(TokenStorage::Sq8, values)),
+            scales: room(&self.scales, only(TokenStorage::Sq8, tokens)),
+        }
+    }
+
+    /// Puts arenas from [`TokenStore::grown`] in place (no write may have run since) and
+    /// returns the ones they replace, to be freed outside any lock.
+    pub fn install(&mut self, mut g: TokenGrowth) -> TokenGrowth {
+        fn swap<T>(mine: &mut Vec<T>, new: &mut Option<Vec<T>>) {
+            if let Some(v) = new {
+                std::mem::swap(mine, v);
+            }
+        }
+        swap(&mut self.offsets, &mut g.offsets);
+        swap(&mut self.f32s, &mut g.f32s);
+        swap(&mut self.f16s, &mut g.f16s);
+        swap(&mut self.codes, &mut g.codes);
+        swap(&mut self.scales, &mut g.scales);
+        g
     }
 
     /// Appends a document (`n × dim` floats, n ≥ 1, all finite) and returns its slot.
