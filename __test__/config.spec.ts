@@ -49,7 +49,7 @@ test('defaults are applied', (t) => {
       opq: false,
       queryBits: 4,
       rerank: 'exact',
-      oversample: 3,
+      oversample: 1,
       trainingSize: 10000,
     },
     originals: 'memory',

@@ -94,12 +94,12 @@ test('config() reports resolved quantization options and defaults', (t) => {
   t.is(q.m, DIM / 8)
   t.is(q.nbits, 8)
   t.is(q.rerank, 'exact')
-  t.is(q.oversample, 3)
+  t.is(q.oversample, 1)
   t.is(q.trainingSize, 25600)
   t.is(a.config().originals, 'memory')
   const b = new VectorIndex({ dim: DIM, quantization: { type: 'binary' } })
   t.is(b.config().quantization.queryBits, 4)
-  t.is(b.config().quantization.oversample, 10)
+  t.is(b.config().quantization.oversample, 1)
   const plain = new VectorIndex({ dim: DIM })
   t.is(plain.config().quantization.type, 'none')
   t.true(plain.trained)
@@ -230,4 +230,28 @@ test('train honours an aborted signal', async (t) => {
   const ac = new AbortController()
   ac.abort()
   await expectCode(t, () => idx.train(base, { signal: ac.signal }), 'ERR_ABORTED')
+})
+
+test('with default options, ef alone trades recall for speed in every quantized mode', async (t) => {
+  // The rerank depth is max(ef, k): a small ef reranks few candidates, a large one many, so
+  // recall rises with ef and a large ef reaches the f32 index's recall.
+  const recallAt = (index: VectorIndex, ef: number): number => {
+    let hits = 0
+    for (let i = 0; i < 40; i++) {
+      const r = index.searchSync(row(queries, DIM, i), { k: 10, ef })
+      hits += Array.from(r.keys).filter((k) => truth[i].includes(k)).length
+    }
+    return hits / 400
+  }
+  for (const quantization of [{ type: 'sq8' }, { type: 'rabitq' }, { type: 'binary' }] as QuantizationOptions[]) {
+    const index = new VectorIndex({ dim: DIM, threads: 1, efConstruction: 100, quantization })
+    await index.add(keys, base)
+    await index.train()
+    const sweep = [10, 40, 400].map((ef) => recallAt(index, ef))
+    t.log(`${quantization.type}: recall@10 at ef 10 / 40 / 400 = ${sweep.map((r) => r.toFixed(3)).join(' / ')}`)
+    t.true(sweep[0] < sweep[2], `${quantization.type}: recall rises with ef`)
+    t.true(sweep[0] <= sweep[1] + 0.01 && sweep[1] <= sweep[2] + 0.01, `${quantization.type}: monotone within noise`)
+    t.true(sweep[2] >= 0.95, `${quantization.type}: a large ef reaches ${sweep[2]}`)
+    index.close()
+  }
 })

@@ -48,7 +48,7 @@ export declare class NativeMultiVectorIndex {
   static load(path: string, mmap: boolean, expected?: NativeFdeConfig | undefined | null, threads?: number | undefined | null): Promise<NativeMultiVectorIndex>
   /** Loads a multi-vector index file on the JS thread. */
   static loadSync(path: string, mmap: boolean, expected?: NativeFdeConfig | undefined | null, threads?: number | undefined | null): NativeMultiVectorIndex
-  /** Adds (or upserts) documents on a worker thread. */
+  /** Adds (or upserts) documents on the index's write thread, after the writes queued before. */
   add(keys: Uint32Array, data: Float32Array, offsets: Uint32Array, upsert: boolean, onProgress?: ((err: Error | null, done: number, total: number) => void) | null, cancel?: CancelToken | null, attributes?: string | null, payloads?: Array<string | null> | null): Promise<NativeAddResult>
   /** Adds (or upserts) documents on the JS thread. */
   addSync(keys: Uint32Array, data: Float32Array, offsets: Uint32Array, upsert: boolean, attributes?: string | undefined | null, payloads?: Array<string | undefined | null> | undefined | null): NativeAddResult
@@ -137,7 +137,7 @@ export declare class NativeSparseIndex {
   static load(path: string, threads: number): Promise<NativeSparseIndex>
   /** Loads a sparse index file on the JS thread. */
   static loadSync(path: string, threads: number): NativeSparseIndex
-  /** Adds (or with `upsert` replaces) a CSR batch on a worker thread; all or nothing. */
+  /** Adds (or with `upsert` replaces) a CSR batch on the index's write thread; all or nothing. */
   add(keys: Uint32Array, indptr: Uint32Array, indices: Uint32Array, values: Float32Array, upsert: boolean, onProgress?: ((err: Error | null, done: number, total: number) => void) | null, cancel?: CancelToken | null, attributes?: string | null, payloads?: Array<string | null> | null): Promise<NativeAddResult>
   /** Adds (or replaces) a CSR batch on the JS thread. */
   addSync(keys: Uint32Array, indptr: Uint32Array, indices: Uint32Array, values: Float32Array, upsert: boolean, attributes?: string | undefined | null, payloads?: Array<string | undefined | null> | undefined | null): void
@@ -196,7 +196,7 @@ export declare class NativeTextIndex {
   static load(path: string, threads: number): Promise<NativeTextIndex>
   /** Loads a text index file on the JS thread. */
   static loadSync(path: string, threads: number): NativeTextIndex
-  /** Adds (or replaces) documents on a worker thread; all or nothing. */
+  /** Adds (or replaces) documents on the index's write thread; all or nothing. */
   add(keys: Uint32Array, texts: string[], onProgress?: ((err: Error | null, done: number, total: number) => void) | null, cancel?: CancelToken | null, attributes?: string | null, payloads?: Array<string | null> | null): Promise<NativeAddResult>
   /** Adds (or replaces) documents on the JS thread (analysis still uses the pool). */
   addSync(keys: Uint32Array, texts: Array<string>, attributes?: string | undefined | null, payloads?: Array<string | undefined | null> | undefined | null): void
@@ -255,7 +255,7 @@ export declare class NativeVectorIndex {
   static load(path: string, mmap: boolean, threads?: number | undefined | null): Promise<NativeVectorIndex>
   /** Loads an index file on the JS thread. */
   static loadSync(path: string, mmap: boolean, threads?: number | undefined | null): NativeVectorIndex
-  /** Adds (or upserts) a batch on a worker thread. */
+  /** Adds (or upserts) a batch on the index's write thread, after the writes queued before. */
   add(keys: Uint32Array, vectors: Float32Array, upsert: boolean, onProgress?: ((err: Error | null, done: number, total: number) => void) | null, cancel?: CancelToken | null, attributes?: string | null, payloads?: Array<string | null> | null): Promise<NativeAddResult>
   /** Adds (or upserts) a batch on the JS thread. */
   addSync(keys: Uint32Array, vectors: Float32Array, upsert: boolean, attributes?: string | undefined | null, payloads?: Array<string | undefined | null> | undefined | null): NativeAddResult
@@ -302,7 +302,7 @@ export declare class NativeVectorIndex {
   memoryUsage(): NativeMemoryUsage
   /** Whether the quantizer is trained (true for an index without quantization). */
   get trained(): boolean
-  /** Trains the quantizer on a worker thread (`sample` empty: on the stored vectors). */
+  /** Trains the quantizer on the index's write thread (`sample` empty: on the stored vectors). */
   train(sample: Float32Array): Promise<void>
   /** Trains the quantizer on the JS thread. */
   trainSync(sample: Float32Array): void
@@ -482,7 +482,6 @@ export interface NativeLimits {
   defaultEfSearch: number
   defaultSeed: number
   defaultOversample: number
-  defaultOversampleCoarse: number
   defaultTrainingSize: number
   defaultTrainingSizePq8: number
   defaultTrainingSizePq4: number

@@ -9,10 +9,8 @@ export const LIMITS = {
   defaultEfSearch: 64,
   /** Default HNSW `m`. */
   defaultM: 16,
-  /** Default `oversample` for sq8 and PQ. */
-  defaultOversample: 3,
-  /** Default `oversample` for binary and RaBitQ. */
-  defaultOversampleCoarse: 10,
+  /** Default `oversample` (every quantizer): the rerank depth is max(ef, k). */
+  defaultOversample: 1,
   /** Default `seed`. */
   defaultSeed: 42,
   /** Default `trainingSize` for sq8, binary and RaBitQ. */

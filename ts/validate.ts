@@ -188,9 +188,7 @@ export function resolveQuantization(quantization: unknown, originals: unknown, d
     throw invalid(`quantization.queryBits must be 1 or 4, got ${describe(q.queryBits)}`)
   if (q.opq !== undefined && typeof q.opq !== 'boolean') throw invalid('quantization.opq must be a boolean')
   const rerank = optEnum(q.rerank, 'quantization.rerank', ['exact', 'none'], 'exact')
-  const coarse = type === 'binary' || type === 'rabitq'
-  const oversample =
-    q.oversample === undefined ? (coarse ? LIMITS.defaultOversampleCoarse : LIMITS.defaultOversample) : q.oversample
+  const oversample = q.oversample === undefined ? LIMITS.defaultOversample : q.oversample
   const { minOversample, maxOversample } = LIMITS
   if (typeof oversample !== 'number' || !(oversample >= minOversample && oversample <= maxOversample)) {
     throw invalid(

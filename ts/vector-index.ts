@@ -149,7 +149,7 @@ export interface QuantizationOptions {
   queryBits?: 1 | 4
   /** `'exact'` (default): rescore the final candidates with f32 originals; `'none'`: return estimates. */
   rerank?: 'exact' | 'none'
-  /** Candidates before the rerank = max(ef, k × oversample); number in [1, 100]. Default 3 (10 for binary and rabitq). */
+  /** Candidates before the rerank = max(ef, k × oversample); number in [1, 100]. Default 1: `ef` sets the rerank depth. */
   oversample?: number
   /**
    * Vectors used for automatic training; training happens once this many are stored.

@@ -202,10 +202,8 @@ pub struct Limits {
     pub default_ef_search: usize,
     /// See `default_m`.
     pub default_seed: u64,
-    /// Default `oversample` for sq8 and PQ, and for the coarse binary and RaBitQ codes.
+    /// Default `oversample` (every quantizer).
     pub default_oversample: f32,
-    /// See `default_oversample`.
-    pub default_oversample_coarse: f32,
     /// Default `trainingSize` for sq8, binary and RaBitQ.
     pub default_training_size: usize,
     /// Default `trainingSize` for PQ with 8-bit and with 4-bit codes.
@@ -235,7 +233,6 @@ pub fn limits() -> Limits {
         default_ef_search: defaults.ef_search,
         default_seed: defaults.seed,
         default_oversample: QuantKind::Sq8.default_oversample(),
-        default_oversample_coarse: QuantKind::Rabitq.default_oversample(),
         default_training_size: QuantKind::Sq8.default_training_size(),
         default_training_size_pq8: pq(8).default_training_size(),
         default_training_size_pq4: pq(4).default_training_size(),

@@ -74,12 +74,11 @@ impl QuantKind {
         }
     }
 
-    /// Default `oversample`: the coarse one-bit codes (binary, RaBitQ) need a deeper rerank.
+    /// Default `oversample`: 1, so the rerank depth is `max(ef, k)` and `ef` alone trades
+    /// recall for speed (a larger fixed multiple of `k` made every `ef` below it give the same
+    /// recall at the same cost).
     pub fn default_oversample(self) -> f32 {
-        match self {
-            QuantKind::Binary { .. } | QuantKind::Rabitq => 10.0,
-            _ => 3.0,
-        }
+        1.0
     }
 
     /// Fewest vectors training accepts.
@@ -212,7 +211,7 @@ impl Default for QuantConfig {
         QuantConfig {
             kind: QuantKind::None,
             rerank: true,
-            oversample: 3.0,
+            oversample: 1.0,
             training_size: 10_000,
         }
     }
