@@ -13,7 +13,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { LAYOUTS, renderTable, formatValue, fieldFormat } from './tables.mjs';
-import { svgForResult } from './svg.mjs';
+import { serviceSvg, svgForResult } from './svg.mjs';
 
 export const BENCH_DIR = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
 export const SUMMARY_DIR = path.join(BENCH_DIR, 'summaries');
@@ -27,6 +27,8 @@ export const LAYOUT_PREFIX = {
   muvera: 'muvera',
   'muvera-sq8': 'muvera',
   filter: 'filter',
+  service: 'service',
+  writes: 'writes',
 };
 const LABELS = { ours: 'quiver-search', hnswlib: 'hnswlib-node', usearch: 'usearch' };
 
@@ -136,5 +138,6 @@ export function renderAll(summaries = loadSummaries()) {
   const files = { 'RESULTS.md': renderResults(summaries) };
   for (const ds of Object.keys(summaries.ann ?? {}).filter((k) => summaries.ann[k]?.sweep))
     files[`recall-qps-${ds}.svg`] = svgFor(summaries, ds);
+  if (summaries.service?.service) files['service-load.svg'] = serviceSvg(summaries.service.service);
   return files;
 }

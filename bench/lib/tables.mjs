@@ -221,6 +221,39 @@ export const LAYOUTS = {
     sep: '| --- | ---: | ---: | ---: |',
     cols: ['{measure:s}', '{target:s}', '{measured:s}', '{pass:pass}'],
   },
+  'service.load': {
+    head: '| phase | engine | connections | req/s | p50 ms | p99 ms | health max ms | event loop max ms | server cores busy | upsert p50 ms | upsert p99 ms | errors |',
+    sep: '| --- | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |',
+    cols: [
+      '{phase:s}',
+      '{engine:s}',
+      '{connections:c0}',
+      '{reqPerSec:c0}',
+      '{p50:f1}',
+      '{p99:f1}',
+      '{healthMax:f1}',
+      '{eventLoopMax:f1}',
+      '{serverCores:f2}',
+      '{upsertP50:f1}',
+      '{upsertP99:f1}',
+      '{errors:c0}',
+    ],
+  },
+  'writes.sizes': {
+    head: '| engine | 100 vectors into 20k rows, ms | into 100k rows, ms | into 300k rows, ms | 300k / 20k |',
+    sep: '| --- | ---: | ---: | ---: | ---: |',
+    cols: ['{engine:s}', '{small:f2}', '{middle:f2}', '{large:f2}', '{growth:f2}×'],
+  },
+  'service.targets': {
+    head: '| measure | target | value | result |',
+    sep: '| --- | --- | ---: | --- |',
+    cols: ['{measure:s}', '{target:s}', '{value:f2}', '{pass:bpass}'],
+  },
+  'writes.targets': {
+    head: '| measure | target | value | result |',
+    sep: '| --- | --- | ---: | --- |',
+    cols: ['{measure:s}', '{target:s}', '{value:f2}', '{pass:bpass}'],
+  },
 };
 
 /** Row ids: how each table names its rows (stable keys for figure references). */
@@ -245,6 +278,10 @@ export const ROW_ID = {
   'filter.strategies': (r) => `${r.filter}-${r.strategy}`,
   'filter.build': (r) => slug(r.engine),
   'filter.targets': (r) => slug(r.measure),
+  'service.load': (r) => `${r.phase}-${r.engine}-${r.connections}`,
+  'service.targets': (r) => slug(r.measure),
+  'writes.sizes': (r) => slug(r.engine),
+  'writes.targets': (r) => slug(r.measure),
 };
 
 function n(t, none = '—') {
