@@ -49,12 +49,12 @@ function modesFor(dim) {
     { name: 'hnswlib-node', peer: 'hnswlib' },
     { name: 'usearch', peer: 'usearch' },
     { name: 'quiver f32', quantization: { type: 'none' } },
-    { name: 'quiver sq8', quantization: { type: 'sq8', oversample: 2 } },
-    { name: 'quiver rabitq', quantization: { type: 'rabitq', oversample: 3 } },
-    { name: 'quiver binary (4-bit query)', quantization: { type: 'binary', queryBits: 4, oversample: 10 } },
-    { name: 'quiver binary (1-bit query)', quantization: { type: 'binary', queryBits: 1, oversample: 10 } },
-    { name: `quiver pq8 m=${dim / 8}`, quantization: { type: 'pq', m: dim / 8, nbits: 8, oversample: 3 } },
-    { name: `quiver pq4 m=${dim / 4}`, quantization: { type: 'pq', m: dim / 4, nbits: 4, oversample: 5 } },
+    { name: 'quiver sq8', quantization: { type: 'sq8' } },
+    { name: 'quiver rabitq', quantization: { type: 'rabitq' } },
+    { name: 'quiver binary (4-bit query)', quantization: { type: 'binary', queryBits: 4 } },
+    { name: 'quiver binary (1-bit query)', quantization: { type: 'binary', queryBits: 1 } },
+    { name: `quiver pq8 m=${dim / 8}`, quantization: { type: 'pq', m: dim / 8, nbits: 8 } },
+    { name: `quiver pq4 m=${dim / 4}`, quantization: { type: 'pq', m: dim / 4, nbits: 4 } },
   ];
   if (!args.modes) return all;
   const want = args.modes.split(',');
@@ -173,7 +173,11 @@ async function runPeer(mode, d) {
 }
 
 async function runOurs(mode, d) {
-  const quantization = { ...mode.quantization, trainingSize: Math.max(d.n, 1) + 1 };
+  // Training is explicit (below): the automatic one must not start during the build.
+  const quantization =
+    mode.quantization.type === 'none'
+      ? mode.quantization
+      : { ...mode.quantization, trainingSize: Math.max(d.n, 1) + 1 };
   const opts = { dim: d.dim, metric: d.metric, m: 16, efConstruction: 200, threads: 2, quantization };
   const index = new q.VectorIndex(opts);
   const keys = Uint32Array.from({ length: d.n }, (_, i) => i);
@@ -248,7 +252,8 @@ async function flatScans(d) {
       metric: d.metric,
       index: 'flat',
       threads: 1,
-      quantization: { ...v.quantization, trainingSize: Math.min(d.n, 20000) },
+      quantization:
+        v.quantization.type === 'none' ? v.quantization : { ...v.quantization, trainingSize: Math.min(d.n, 20000) },
     });
     await idx.add(keys, d.base);
     let rsum = 0;
