@@ -29,6 +29,7 @@ export const LAYOUT_PREFIX = {
   filter: 'filter',
   service: 'service',
   writes: 'writes',
+  locks: 'locks',
 };
 const LABELS = { ours: 'quiver-search', hnswlib: 'hnswlib-node', usearch: 'usearch' };
 

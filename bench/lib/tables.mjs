@@ -249,6 +249,16 @@ export const LAYOUTS = {
     sep: '| --- | --- | ---: | --- |',
     cols: ['{measure:s}', '{target:s}', '{value:f2}', '{pass:bpass}'],
   },
+  'locks.waits': {
+    head: '| write threads | writes running | lock acquisitions | p50 µs | p99.9 µs | longest, ms |',
+    sep: '| ---: | --- | ---: | ---: | ---: | ---: |',
+    cols: ['{threads:c0}', '{phase:s}', '{acquisitions:c0}', '{p50Us:f1}', '{p999Us:f1}', '{maxMs:f3}'],
+  },
+  'locks.targets': {
+    head: '| measure | target | value | result |',
+    sep: '| --- | --- | ---: | --- |',
+    cols: ['{measure:s}', '{target:s}', '{value:f3}', '{pass:bpass}'],
+  },
   'writes.targets': {
     head: '| measure | target | value | result |',
     sep: '| --- | --- | ---: | --- |',
@@ -282,6 +292,8 @@ export const ROW_ID = {
   'service.targets': (r) => slug(r.measure),
   'writes.sizes': (r) => slug(r.engine),
   'writes.targets': (r) => slug(r.measure),
+  'locks.waits': (r) => `t${r.threads}-${slug(r.phase)}`,
+  'locks.targets': (r) => slug(r.measure),
 };
 
 function n(t, none = '—') {
