@@ -406,12 +406,12 @@ impl MultiVectorIndex {
     /// Removes keys; unknown keys are ignored. Returns how many were removed.
     pub fn remove(&mut self, keys: &[u32]) -> Result<usize> {
         let removed = self.remove_keys(keys)?;
-        self.fde.maybe_consolidate();
+        self.fde.finish_rows()?;
         Ok(removed)
     }
 
-    /// [`MultiVectorIndex::remove`] without the consolidation of the FDE graph it may
-    /// trigger (see [`VectorIndex::remove_keys`]).
+    /// [`MultiVectorIndex::remove`] without finishing the FDE index (see
+    /// [`VectorIndex::remove_keys`]).
     pub fn remove_keys(&mut self, keys: &[u32]) -> Result<usize> {
         let present: Vec<u32> = keys
             .iter()

@@ -725,12 +725,13 @@ impl VectorIndex {
     /// Removes keys; unknown keys are ignored. Returns how many were removed.
     pub fn remove(&mut self, keys: &[u32]) -> Result<usize> {
         let removed = self.remove_keys(keys)?;
-        self.maybe_consolidate();
+        self.finish_rows()?;
         Ok(removed)
     }
 
-    /// [`VectorIndex::remove`] without the consolidation it may trigger (for a caller that
-    /// runs [`VectorIndex::repair_deleted`] outside its exclusive lock).
+    /// [`VectorIndex::remove`] without what follows it, [`VectorIndex::finish_rows`] (the
+    /// consolidation it may trigger, a flat index's fast-scan refresh), for a caller that runs
+    /// [`VectorIndex::repair_deleted`] outside its exclusive lock and then finishes once.
     pub fn remove_keys(&mut self, keys: &[u32]) -> Result<usize> {
         self.check_writable()?;
         let dim = self.config.dim;
@@ -776,9 +777,6 @@ impl VectorIndex {
                     self.slot_keys.truncate(last);
                 }
             }
-        }
-        if self.graph.is_none() {
-            self.refresh_fastscan();
         }
         Ok(removed)
     }
