@@ -48,6 +48,24 @@ function queryFrom(doc: Float32Array, seed: number): Float32Array {
   return q
 }
 
+/** Recall@10 of `search(q, options)` against `searchExhaustive` over `n` queries drawn from documents `i × stride`. */
+async function recallAt10(
+  mv: MultiVectorIndex,
+  n: number,
+  stride: number,
+  seed: number,
+  options: { candidates?: number },
+): Promise<number> {
+  let hits = 0
+  for (let i = 0; i < n; i++) {
+    const q = queryFrom(docs[i * stride], seed + i)
+    const truth = await mv.searchExhaustive(q, { k: 10 })
+    const got = await mv.search(q, { k: 10, ...options })
+    hits += Array.from(got.keys).filter((k) => truth.keys.includes(k)).length
+  }
+  return hits / (n * 10)
+}
+
 function maxsim(q: Float32Array, d: Float32Array): number {
   let s = 0
   for (let i = 0; i < q.length / DIM; i++) {
@@ -211,14 +229,8 @@ test('MultiVectorIndex: quantized FDE index (sq8) still reaches recall after the
   t.is(mv.indexConfig().quantization.type, 'sq8')
   const m = mv.memoryUsage()
   t.true(m.fde.codes > 0 && m.tokens > 0)
-  let hits = 0
-  for (let i = 0; i < 10; i++) {
-    const q = queryFrom(docs[i * 31], i)
-    const truth = await mv.searchExhaustive(q, { k: 10 })
-    const got = await mv.search(q, { k: 10, candidates: 60 })
-    hits += Array.from(got.keys).filter((k) => truth.keys.includes(k)).length
-  }
-  t.true(hits / 100 >= 0.9, `recall ${hits / 100}`)
+  const recall = await recallAt10(mv, 10, 31, 0, { candidates: 60 })
+  t.true(recall >= 0.9, `recall ${recall}`)
 })
 
 test('MultiVectorIndex: flat 4-bit PQ fast-scan FDE index (m from the FDE dimension), no f32 FDEs kept', async (t) => {
@@ -236,14 +248,8 @@ test('MultiVectorIndex: flat 4-bit PQ fast-scan FDE index (m from the FDE dimens
   const m = mv.memoryUsage()
   t.is(m.fde.originals, 0, 'estimates are not rescored, so no f32 FDEs are kept')
   t.true(m.fde.codes > 0)
-  let hits = 0
-  for (let i = 0; i < 10; i++) {
-    const q = queryFrom(docs[i * 37], 100 + i)
-    const truth = await mv.searchExhaustive(q, { k: 10 })
-    const got = await mv.search(q, { k: 10, candidates: 60 })
-    hits += Array.from(got.keys).filter((k) => truth.keys.includes(k)).length
-  }
-  t.true(hits / 100 >= 0.9, `recall ${hits / 100}`)
+  const recall = await recallAt10(mv, 10, 37, 100, { candidates: 60 })
+  t.true(recall >= 0.9, `recall ${recall}`)
   const file = path.join(tempDir(t), 'pq4.qvm')
   await mv.save(file)
   const back = await MultiVectorIndex.load(file)
@@ -255,4 +261,29 @@ test('MultiVectorIndex: flat 4-bit PQ fast-scan FDE index (m from the FDE dimens
   )
   t.is((err as QuiverError).code, 'ERR_INVALID_ARGUMENT')
   t.regex(err.message, /2560/)
+})
+
+test('MultiVectorIndex defaults: flat 4-bit PQ over wide FDEs, trained on a small collection, default search recall', async (t) => {
+  const mv = new MultiVectorIndex({ dim: DIM, threads: 2 })
+  t.like(mv.fdeParams, { reps: 40, kSim: 4, dProj: 32, outputDim: 20480 })
+  const c = mv.indexConfig()
+  t.is(c.index, 'flat')
+  t.like(c.quantization, { type: 'pq', nbits: 4, m: 5120, rerank: 'none' })
+  // Fewer than 64 documents: f32 FDEs, scanned exactly.
+  await mv.add(keys.subarray(0, 40), docs.slice(0, 40))
+  t.true(mv.memoryUsage().fde.originals > 0)
+  t.is(mv.memoryUsage().fde.codes, 0)
+  // 400 documents, far below trainingSize: the add that brings them trains the codes on them.
+  await mv.add(keys.subarray(40), docs.slice(40))
+  const m = mv.memoryUsage()
+  t.is(m.fde.originals, 0, 'no f32 FDEs once the codes are trained')
+  t.true(m.fde.codes > 0)
+  const recall = await recallAt10(mv, 20, 19, 300, {})
+  t.true(recall >= 0.95, `recall ${recall}`)
+  // k = 100 takes 1,050 candidates, more than the 400 documents: every one is scored exactly.
+  const q = queryFrom(docs[7], 77)
+  const [all, exact] = [await mv.search(q, { k: 100 }), await mv.searchExhaustive(q, { k: 100 })]
+  t.deepEqual([all.keys, all.scores], [exact.keys, exact.scores])
+  // Token dimensions below the default projection keep all of theirs.
+  t.is(new MultiVectorIndex({ dim: 8 }).fdeParams.dProj, 8)
 })

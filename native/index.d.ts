@@ -405,7 +405,7 @@ export interface NativeConfig {
 /** FDE encoder parameters: a preset, then explicit overrides (0 / empty = keep the preset's). */
 export interface NativeFdeConfig {
   dim: number
-  /** 'paper-10240' | 'compact-2560' (default 'paper-10240'). */
+  /** 'paper-10240' | 'compact-2560' | 'wide-20480' (default 'paper-10240'). */
   preset?: string
   kSim?: number
   /** 0 = identity (no projection). */

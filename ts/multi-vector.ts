@@ -38,8 +38,12 @@ import { compileFilter, encodeAttributes, encodePayloads } from './filter'
 import type { AttributeSchema, Attributes, Filter, JsonValue } from './filter'
 import type { Keys, MemoryUsage, QuantizationOptions, ResolvedVectorIndexOptions, IndexType } from './vector-index'
 
-/** FDE presets: `'paper-10240'` (reps 20, kSim 5, dProj 16 → 10,240 dims) and `'compact-2560'` (reps 10, kSim 4, dProj 16 → 2,560 dims). */
-export type FdePreset = 'paper-10240' | 'compact-2560'
+/**
+ * FDE presets: `'paper-10240'` (reps 20, kSim 5, dProj 16 → 10,240 dims), `'compact-2560'`
+ * (reps 10, kSim 4, dProj 16 → 2,560 dims) and `'wide-20480'` (reps 40, kSim 4, dProj 32 →
+ * 20,480 dims; the {@link MultiVectorIndex} default).
+ */
+export type FdePreset = 'paper-10240' | 'compact-2560' | 'wide-20480'
 
 /**
  * Fixed Dimensional Encoding parameters (MUVERA, Dhulipala et al. 2024). Start from `preset`
@@ -48,7 +52,7 @@ export type FdePreset = 'paper-10240' | 'compact-2560'
 export interface FdeOptions {
   /** Token dimension. Required. */
   dim: number
-  /** Starting point for the other fields. Default `'paper-10240'`. */
+  /** Starting point for the other fields. Default `'paper-10240'` for an {@link FdeEncoder}, `'wide-20480'` for a {@link MultiVectorIndex}. */
   preset?: FdePreset
   /** SimHash bits per repetition: 2^kSim partitions; integer in [1, 10]. */
   kSim?: number
@@ -90,7 +94,10 @@ export interface FdeParams {
   version: number
 }
 
-const PRESETS: readonly string[] = ['paper-10240', 'compact-2560']
+const PRESETS: readonly string[] = ['paper-10240', 'compact-2560', 'wide-20480']
+
+/** The FDE preset of a {@link MultiVectorIndex} whose options name none. */
+const MULTI_VECTOR_PRESET: FdePreset = 'wide-20480'
 
 const FDE_FIELDS: readonly string[] = ['dim', 'preset', 'kSim', 'dProj', 'reps', 'finalDim', 'seed', 'fillEmpty']
 
@@ -101,7 +108,7 @@ function nativeFde(options: unknown, what = 'fde'): NativeFdeConfig {
   const c: NativeFdeConfig = { dim }
   if (o.preset !== undefined) {
     if (typeof o.preset !== 'string' || !PRESETS.includes(o.preset)) {
-      throw invalid(`${what}.preset must be 'paper-10240' or 'compact-2560', got ${String(o.preset)}`)
+      throw invalid(`${what}.preset must be one of ${PRESETS.map((p) => `'${p}'`).join(', ')}, got ${String(o.preset)}`)
     }
     c.preset = o.preset
   }
@@ -244,19 +251,22 @@ export type TokenStorage = 'f32' | 'f16' | 'sq8'
 export interface MultiVectorIndexOptions {
   /** Token dimension. Required. */
   dim: number
-  /** FDE encoder (its `dim` is taken from `dim`). Default `{ preset: 'paper-10240' }`. */
+  /** FDE encoder (its `dim` is taken from `dim`). Default `{ preset: 'wide-20480' }` (with `dProj: dim` for tokens of fewer than 32 dimensions); other fields override the preset's. */
   fde?: Omit<FdeOptions, 'dim'>
   /** Token storage for the rerank. Default `'f16'`; `'sq8'` (int8 per token, scored with an int8 copy of the query) halves the memory and is about 3× faster. */
   tokenStorage?: TokenStorage
   /**
-   * Compress the FDEs in their index (e.g. `{ type: 'pq' }` or `{ type: 'sq8' }`); the MaxSim
-   * rerank always uses the tokens. With `rerank: 'none'` the f32 FDEs are not kept at all
-   * (`originals: 'none'` for the FDE index), since nothing would read them. Fastest on
-   * corpora up to ~100k documents: `index: 'flat'` with
-   * `{ type: 'pq', nbits: 4, m: outputDim / 4, rerank: 'none' }` (a parallel 4-bit fast-scan).
+   * How the FDEs are stored in their index; the MaxSim rerank always uses the tokens. Default:
+   * `{ type: 'pq', nbits: 4, m: outputDim / 4, rerank: 'none' }` for a flat index (a parallel
+   * 4-bit fast-scan) and `{ type: 'sq8', rerank: 'none' }` for HNSW (sq8 for a flat index
+   * whose FDE length is not a multiple of 8); `{ type: 'none' }` keeps f32 FDEs. With
+   * `rerank: 'none'` the f32 FDEs are not kept once the codes are trained, since nothing would
+   * read them. The codes are trained when `trainingSize` documents are in, or at the end of
+   * the first add that leaves at least 64 documents in the index (on all of them, up to
+   * `trainingSize`), whichever comes first.
    */
   fdeQuantization?: QuantizationOptions
-  /** Index over the FDEs: `'hnsw'` (default) or `'flat'`. */
+  /** Index over the FDEs: `'flat'` (default; fastest up to ~100k documents) or `'hnsw'` (sub-linear search beyond that). */
   index?: IndexType
   /** HNSW M of the FDE index. Default 16. */
   m?: number
@@ -272,6 +282,16 @@ export interface MultiVectorIndexOptions {
   payload?: boolean
 }
 
+/**
+ * The FDE codes of a {@link MultiVectorIndex} whose options name none: a flat index scans
+ * 4-bit PQ codes of 4-dimensional sub-spaces, HNSW traverses sq8 codes; neither rescores
+ * (the MaxSim rerank follows).
+ */
+function defaultFdeQuantization(index: unknown, outputDim: number): QuantizationOptions {
+  if (index === 'flat' && outputDim % 8 === 0) return { type: 'pq', nbits: 4, m: outputDim / 4, rerank: 'none' }
+  return { type: 'sq8', rerank: 'none' }
+}
+
 /** The `rerank` field of an FDE quantization option, if it is an object that has one. */
 function fdeRerank(q: unknown): unknown {
   return typeof q === 'object' && q !== null ? (q as { rerank?: unknown }).rerank : undefined
@@ -284,7 +304,13 @@ export type MultiVectorDocs = readonly Float32Array[] | { data: Float32Array; of
 export interface MultiSearchOptions {
   /** Results; integer in [1, {@link MAX_K}]. Default 10. */
   k?: number
-  /** Documents taken from the FDE index before the rerank. Default max(100, 4k). */
+  /**
+   * Documents taken from the FDE index before the rerank. Default `max(10k + 50, 24576 / mean
+   * tokens per document)`: 150 for k = 10, more for short documents (whose FDEs separate them
+   * less well; the rerank work stays the same), at most 10,000. When it reaches the number of
+   * documents (and no `filter` is given), every document is scored exactly, as
+   * {@link MultiVectorIndex.searchExhaustive} does.
+   */
   candidates?: number
   /** `'exact'` (default): rerank candidates by exact MaxSim; `'none'`: return FDE inner products. */
   rerank?: 'exact' | 'none'
@@ -404,13 +430,14 @@ function resolveMultiSearch(options: unknown): {
  * (Σ over query tokens of the best dot product with any document token; higher is better).
  *
  * MUVERA pipeline: each document's Fixed Dimensional Encoding goes into an inner-product
- * {@link VectorIndex}-style graph; a search encodes the query tokens, takes `candidates`
- * documents by FDE similarity, and reranks them by exact MaxSim over the stored tokens (on the
- * worker pool). {@link MultiVectorIndex.searchExhaustive} scores every document exactly.
+ * index (by default a flat 4-bit PQ fast-scan); a search encodes the query tokens, takes
+ * `candidates` documents by FDE similarity, and reranks them by exact MaxSim over the stored
+ * tokens (on the worker pool). {@link MultiVectorIndex.searchExhaustive} scores every document
+ * exactly. The defaults are the recommended configuration; only `dim` is needed.
  *
  * @example
  * ```ts
- * const mv = new MultiVectorIndex({ dim: 384, fde: { preset: 'paper-10240' }, tokenStorage: 'f16' })
+ * const mv = new MultiVectorIndex({ dim: 384 })
  * await mv.add([1, 2], [doc1Tokens, doc2Tokens])
  * const { keys, scores } = await mv.search(queryTokens, { k: 10 })
  * ```
@@ -444,24 +471,28 @@ export class MultiVectorIndex {
     if (f.dim !== undefined && f.dim !== dim) {
       throw invalid(`options.fde.dim (${String(f.dim)}) disagrees with options.dim (${dim}); set options.dim only`)
     }
-    const fde = nativeFde({ ...f, dim }, 'options.fde')
+    // The default preset projects to 32 dimensions; tokens of fewer keep all of theirs.
+    const fit = f.preset === undefined && f.dProj === undefined && dim < 32 ? { dProj: dim } : {}
+    const fde = nativeFde({ preset: MULTI_VECTOR_PRESET, ...fit, ...f, dim }, 'options.fde')
     const tokenStorage = o.tokenStorage === undefined ? 'f16' : o.tokenStorage
     if (tokenStorage !== 'f32' && tokenStorage !== 'f16' && tokenStorage !== 'sq8') {
       throw invalid(`tokenStorage must be 'f32', 'f16' or 'sq8', got ${String(tokenStorage)}`)
     }
     // The FDE index's dim and metric come from the encoder; validate the rest as VectorIndex options.
     const outputDim = syncCall(() => new (getNative().NativeFdeEncoder)(fde)).outputDim
+    const kind = o.index === undefined ? 'flat' : o.index
+    const quantization = o.fdeQuantization === undefined ? defaultFdeQuantization(kind, outputDim) : o.fdeQuantization
     const index = resolveConfig({
       dim: outputDim,
       metric: 'ip',
-      index: o.index,
+      index: kind,
       m: o.m,
       efConstruction: o.efConstruction,
       threads: o.threads,
       seed: o.seed,
-      quantization: o.fdeQuantization,
+      quantization,
       // FDE estimates that are not rescored need no f32 FDEs: the MaxSim rerank reads tokens.
-      originals: fdeRerank(o.fdeQuantization) === 'none' ? 'none' : undefined,
+      originals: fdeRerank(quantization) === 'none' ? 'none' : undefined,
       attributes: o.attributes,
       payload: o.payload,
     })

@@ -32,7 +32,7 @@ use crate::vector_index::{
 #[napi(object)]
 pub struct NativeFdeConfig {
     pub dim: u32,
-    /// 'paper-10240' | 'compact-2560' (default 'paper-10240').
+    /// 'paper-10240' | 'compact-2560' | 'wide-20480' (default 'paper-10240').
     pub preset: Option<String>,
     pub k_sim: Option<u32>,
     /// 0 = identity (no projection).

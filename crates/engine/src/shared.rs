@@ -182,11 +182,20 @@ impl HoldsVectors for VectorIndex {
 /// and put in place under the write lock, then finishes the rows (see
 /// [`VectorIndex::finish_rows`]).
 pub(crate) fn settle<T: HoldsVectors>(lock: &RwLock<T>) -> Result<()> {
+    settle_training_from(lock, usize::MAX)
+}
+
+/// [`settle`] that also trains an untrained quantizer once `train_from` vectors are in (see
+/// [`VectorIndex::training_due_from`]), not only at `trainingSize`.
+pub(crate) fn settle_training_from<T: HoldsVectors>(
+    lock: &RwLock<T>,
+    train_from: usize,
+) -> Result<()> {
     let (repaired, trained) = {
         let index = lock.read();
         let index = index.vectors();
         let repaired = index.repair_deleted();
-        let trained = if index.training_due() {
+        let trained = if index.training_due_from(train_from) {
             Some(index.trained(None)?)
         } else {
             None

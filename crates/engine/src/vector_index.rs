@@ -339,7 +339,13 @@ impl VectorIndex {
     /// Whether the next write should train the quantizer: `trainingSize` vectors are in and it
     /// is not trained yet.
     pub fn training_due(&self) -> bool {
-        self.needs_training() && self.len() >= self.config.quant.training_size
+        self.training_due_from(self.config.quant.training_size)
+    }
+
+    /// Whether the quantizer is untrained and at least `min(at_least, trainingSize)` vectors
+    /// are in: the end of an add that trains on what is there (a multi-vector index's FDEs).
+    pub fn training_due_from(&self, at_least: usize) -> bool {
+        self.needs_training() && self.len() >= at_least.min(self.config.quant.training_size)
     }
 
     /// Trains automatically once `trainingSize` vectors are present.

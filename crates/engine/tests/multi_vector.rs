@@ -341,6 +341,24 @@ fn every_key_survives_save_and_load_including_u32_max() {
     std::fs::remove_dir_all(&dir).ok();
 }
 
+/// Documents `from..to` of a corpus as a batch: their keys (`from..to`), offsets from 0 and
+/// token rows.
+fn documents<'a>(
+    data: &'a [f32],
+    offsets: &[u32],
+    from: usize,
+    to: usize,
+) -> (Vec<u32>, Vec<u32>, &'a [f32]) {
+    let base = offsets[from];
+    let off = offsets[from..=to].iter().map(|o| o - base).collect();
+    let keys = (from as u32..to as u32).collect();
+    (
+        keys,
+        off,
+        &data[base as usize * DIM..offsets[to] as usize * DIM],
+    )
+}
+
 /// Adds and removes through [`SharedMultiIndex`] (token and FDE storage grown under the read
 /// lock, FDE graph linked and repaired under the read lock) leave the same index as through a
 /// single-owner [`MultiVectorIndex`]: one thread, so both graphs are deterministic.
@@ -363,13 +381,11 @@ fn shared_writes_match_single_owner_writes() {
         while from < 900 {
             // Batches of 1..=120 documents, more than one add chunk at times.
             let to = (from + 1 + (splitmix64(round) % 120) as usize).min(900);
-            let base = offsets[from];
-            let batch_offsets: Vec<u32> = offsets[from..=to].iter().map(|o| o - base).collect();
+            let (keys, batch_offsets, rows) = documents(&data, &offsets, from, to);
             let batch = DocBatch {
-                data: &data[base as usize * DIM..offsets[to] as usize * DIM],
+                data: rows,
                 offsets: &batch_offsets,
             };
-            let keys: Vec<u32> = (from as u32..to as u32).collect();
             shared
                 .add(&keys, &batch, false, &cancel, &mut |_, _| {})
                 .unwrap();
@@ -390,4 +406,96 @@ fn shared_writes_match_single_owner_writes() {
             assert_eq!(a.scores, b.scores, "{storage:?}");
         }
     }
+}
+
+/// A collection smaller than `trainingSize` still gets FDE codes: the add that leaves at
+/// least `FDE_TRAINING_MIN` documents trains them on what is there, through the shared wrapper
+/// and the single-owner index alike, and the f32 FDEs are dropped when nothing rescores them.
+#[test]
+fn small_collections_train_their_fde_codes_at_the_end_of_an_add() {
+    use quiver_engine::multi_vector::{SharedMultiIndex, FDE_TRAINING_MIN};
+    use quiver_engine::quantized::{Originals, QuantConfig, QuantKind};
+    let (data, offsets, _) = corpus(200, 17);
+    let base = config(TokenStorage::F16, IndexKind::Flat);
+    let cfg = MultiConfig {
+        index: Config {
+            quant: QuantConfig {
+                kind: QuantKind::Sq8,
+                rerank: false,
+                training_size: 10_000,
+                ..QuantConfig::default()
+            },
+            originals: Originals::None,
+            ..base.index
+        },
+        ..base
+    };
+    let shared = SharedMultiIndex::new(MultiVectorIndex::new(cfg.clone()).unwrap());
+    let mut single = MultiVectorIndex::new(cfg).unwrap();
+    let cancel = AtomicBool::new(false);
+    let add = |shared: &SharedMultiIndex, single: &mut MultiVectorIndex, from: usize, to: usize| {
+        let (keys, off, rows) = documents(&data, &offsets, from, to);
+        let batch = DocBatch {
+            data: rows,
+            offsets: &off,
+        };
+        shared
+            .add(&keys, &batch, false, &cancel, &mut |_, _| {})
+            .unwrap();
+        single.add(&keys, &batch, false).unwrap();
+    };
+    let below = FDE_TRAINING_MIN - 10;
+    add(&shared, &mut single, 0, below);
+    for index in [&*shared.read(), &single] {
+        assert!(index.fde_index().needs_training());
+        assert!(index.memory_usage().fde.vectors > 0);
+    }
+    add(&shared, &mut single, below, 200);
+    for index in [&*shared.read(), &single] {
+        assert!(
+            !index.fde_index().needs_training(),
+            "trained at 200 documents"
+        );
+        let m = index.memory_usage();
+        assert_eq!(m.fde.vectors, 0);
+        assert!(m.fde.codes > 0);
+    }
+    let shared = shared.read();
+    for q in &queries(&data, &offsets, 10, 21) {
+        let (a, _) = shared.search(q, 10, None, None, true).unwrap();
+        let (b, _) = single.search(q, 10, None, None, true).unwrap();
+        assert_eq!(a.keys, b.keys);
+        let truth = single.search_exhaustive(q, 10, &cancel).unwrap();
+        let hits = b.keys.iter().filter(|k| truth.keys.contains(k)).count();
+        assert!(hits >= 9, "{hits} of the exhaustive top 10");
+    }
+}
+
+/// The default candidate count is `10·k + 50`, and more for short documents, so the rerank
+/// reads about the same number of tokens whatever the document length.
+#[test]
+fn default_candidates_grow_for_short_documents() {
+    use quiver_engine::multi_vector::RERANK_TOKEN_BUDGET;
+    let build = |tokens_per_doc: usize| {
+        let mut mv = MultiVectorIndex::new(config(TokenStorage::F32, IndexKind::Flat)).unwrap();
+        let (data, _, _) = corpus(1, 3);
+        let doc = &data[..tokens_per_doc.min(20) * DIM];
+        let docs: Vec<f32> = (0..50)
+            .flat_map(|_| doc.iter().copied().cycle().take(tokens_per_doc * DIM))
+            .collect();
+        let offsets: Vec<u32> = (0..=50).map(|i| (i * tokens_per_doc) as u32).collect();
+        let keys: Vec<u32> = (0..50).collect();
+        let batch = DocBatch {
+            data: &docs,
+            offsets: &offsets,
+        };
+        mv.add(&keys, &batch, false).unwrap();
+        mv
+    };
+    let long = build(400);
+    assert_eq!(long.default_candidates(10), 150);
+    assert_eq!(long.default_candidates(100), 1050);
+    let short = build(8);
+    assert_eq!(short.default_candidates(10), RERANK_TOKEN_BUDGET / 8);
+    assert_eq!(short.default_candidates(10_000), 10_000);
 }

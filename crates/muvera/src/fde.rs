@@ -53,7 +53,7 @@ pub const MAX_MATRIX_ENTRIES: usize = 1 << 26;
 pub const DEFAULT_SEED: u64 = 0x6d75_7665_7261_0001;
 
 /// Names accepted by [`FdeParams::preset`].
-pub const PRESETS: [&str; 2] = ["paper-10240", "compact-2560"];
+pub const PRESETS: [&str; 3] = ["paper-10240", "compact-2560", "wide-20480"];
 
 const MAGIC: &[u8; 4] = b"QFDE";
 const HEADER_LEN: usize = 40;
@@ -84,9 +84,11 @@ impl FdeParams {
     /// `fill_empty` on, no `final_dim`):
     ///
     /// * `"paper-10240"`: reps 20, k_sim 5, d_proj 16 → 20·32·16 = 10240 dims;
-    /// * `"compact-2560"`: reps 10, k_sim 4, d_proj 16 → 10·16·16 = 2560 dims.
+    /// * `"compact-2560"`: reps 10, k_sim 4, d_proj 16 → 10·16·16 = 2560 dims;
+    /// * `"wide-20480"`: reps 40, k_sim 4, d_proj 32 → 40·16·32 = 20480 dims (more, coarser
+    ///   partitions: fewer candidates for the same recall once the FDEs are 4-bit PQ codes).
     ///
-    /// Unknown names and `dim < 16` are [`MuveraError::InvalidArgument`].
+    /// Unknown names and `dim` below the preset's `d_proj` are [`MuveraError::InvalidArgument`].
     pub fn preset(name: &str, dim: usize) -> Result<Self> {
         let p = Self::preset_unchecked(name, dim)?;
         p.validate()?;
@@ -97,9 +99,10 @@ impl FdeParams {
     /// fields first and validate the combination (a preset's `d_proj` of 16 alone would reject
     /// token dimensions below 16 that an override makes valid). Unknown names are still errors.
     pub fn preset_unchecked(name: &str, dim: usize) -> Result<Self> {
-        let (reps, k_sim) = match name.trim().to_ascii_lowercase().as_str() {
-            "paper-10240" => (20, 5),
-            "compact-2560" => (10, 4),
+        let (reps, k_sim, d_proj) = match name.trim().to_ascii_lowercase().as_str() {
+            "paper-10240" => (20, 5, 16),
+            "compact-2560" => (10, 4, 16),
+            "wide-20480" => (40, 4, 32),
             other => {
                 return Err(MuveraError::InvalidArgument(format!(
                     "unknown FDE preset {other:?} (known: {})",
@@ -110,7 +113,7 @@ impl FdeParams {
         Ok(FdeParams {
             dim,
             k_sim,
-            d_proj: Some(16),
+            d_proj: Some(d_proj),
             reps,
             final_dim: None,
             seed: DEFAULT_SEED,
