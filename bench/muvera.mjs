@@ -15,7 +15,8 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import { parseArgs } from 'node:util';
-import { BENCH_DIR, CACHE_DIR, SHARED_DATA } from './lib/datasets.mjs';
+import { BENCH_DIR, SHARED_DATA } from './lib/datasets.mjs';
+import { TOKEN_DIM, readF16, readU32, readF32, readJson } from './lib/scifact-tokens.mjs';
 import { loadQuiver, packageVersion } from './lib/peers.mjs';
 import { nowMs, median, percentile } from './lib/measure.mjs';
 import { writeSummary, muveraSummary } from './lib/summary-json.mjs';
@@ -36,41 +37,14 @@ const { values: args } = parseArgs({
 });
 const q = await loadQuiver();
 if (!q) throw new Error('build first: npm run build');
-const CACHE = path.join(process.env.QUIVER_BENCH_CACHE ?? CACHE_DIR, 'scifact-minilm');
-const DIM = 384;
+const DIM = TOKEN_DIM;
 const log = (...a) => console.error('[muvera]', ...a);
 
 // ---------------------------------------------------------------------------- data
-const F16 = (() => {
-  const t = new Float32Array(65536);
-  for (let h = 0; h < 65536; h++) {
-    const s = h & 0x8000 ? -1 : 1;
-    const e = (h >> 10) & 0x1f;
-    const m = h & 0x3ff;
-    t[h] = e === 0 ? s * m * 2 ** -24 : e === 31 ? (m ? NaN : s * Infinity) : s * (1 + m / 1024) * 2 ** (e - 15);
-  }
-  return t;
-})();
-function readF16(file) {
-  const b = fs.readFileSync(path.join(CACHE, file));
-  const u = new Uint16Array(b.buffer, b.byteOffset, b.byteLength / 2);
-  const out = new Float32Array(u.length);
-  for (let i = 0; i < u.length; i++) out[i] = F16[u[i]];
-  return out;
-}
-function readU32(file) {
-  const b = fs.readFileSync(path.join(CACHE, file));
-  return new Uint32Array(b.buffer.slice(b.byteOffset, b.byteOffset + b.byteLength));
-}
-function readF32(file) {
-  const b = fs.readFileSync(path.join(CACHE, file));
-  return new Float32Array(b.buffer.slice(b.byteOffset, b.byteOffset + b.byteLength));
-}
-
 log('loading token embeddings');
 let corpusTokens = readF16('corpus_tokens.f16');
 let corpusOffsets = readU32('corpus_tokens_offsets.u32');
-const corpusIds = JSON.parse(fs.readFileSync(path.join(CACHE, 'corpus_ids.json'), 'utf8'));
+const corpusIds = readJson('corpus_ids.json');
 let queryTokens = readF16('queries_tokens.f16');
 let queryOffsets = readU32('queries_tokens_offsets.u32');
 /** Drops the first ([CLS]) and last ([SEP]) row of every token set. */
@@ -92,7 +66,7 @@ if (args['drop-special']) {
   [corpusTokens, corpusOffsets] = dropSpecial(corpusTokens, corpusOffsets);
   [queryTokens, queryOffsets] = dropSpecial(queryTokens, queryOffsets);
 }
-const queryIds = JSON.parse(fs.readFileSync(path.join(CACHE, 'queries_ids.json'), 'utf8'));
+const queryIds = readJson('queries_ids.json');
 const corpusPooled = readF32('corpus.f32');
 const queriesPooled = readF32('queries.f32');
 const nDocs = corpusOffsets.length - 1;
@@ -152,8 +126,8 @@ for (const name of args.configs.split(',')) {
   // FDE codes only generate candidates (the MaxSim rerank follows), so no f32 rescoring of FDEs.
   const fdeQuantization = args['fde-quant']
     ? { type: args['fde-quant'], rerank: 'none', oversample: 1, trainingSize: nDocs }
-    : undefined;
-  if (fdeQuantization && args['fde-quant'] === 'pq') {
+    : { type: 'none' };
+  if (args['fde-quant'] === 'pq') {
     // --fde-pq-m N: N sub-spaces; --fde-pq-m /S: sub-spaces of S dimensions (m = FDE dim / S).
     const spec = args['fde-pq-m'] ?? '/4';
     const m = spec.startsWith('/')

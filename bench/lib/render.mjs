@@ -26,6 +26,7 @@ export const LAYOUT_PREFIX = {
   'pq-faiss': 'pq',
   muvera: 'muvera',
   'muvera-sq8': 'muvera',
+  'muvera-defaults': 'muvera',
   filter: 'filter',
   service: 'service',
   writes: 'writes',

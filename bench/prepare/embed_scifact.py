@@ -7,6 +7,8 @@ little-endian, described by manifest.json:
   corpus_ids.json            [doc id, ...] row order (= corpus.jsonl order)
   queries.f32                1,109 x 384 float32 (all queries, queries.jsonl order)
   queries_ids.json           [query id, ...]
+  titles.f32 / titles_tokens.* / titles_ids.json   the corpus again, each document its title
+                             only (a short-document corpus; --parts titles)
   sentences.f32              45,952 x 384 float32, one row per abstract sentence
   sentences_ids.json         [[doc id, sentence index], ...]
   corpus_tokens.f16          (sum of token counts) x 384 float16: last hidden state of every
@@ -188,6 +190,13 @@ def main():
             src = data / "queries.jsonl"
             rows = lim(read_jsonl(src))
             texts = [r["text"] for r in rows]
+            ids_json = [r["_id"] for r in rows]
+            want_tokens = True
+        elif part == "titles":
+            # A short-document corpus from the same collection: each document is its title only.
+            src = data / "corpus.jsonl"
+            rows = lim(read_jsonl(src))
+            texts = [r.get("title", "").strip() or r.get("text", "")[:200] for r in rows]
             ids_json = [r["_id"] for r in rows]
             want_tokens = True
         elif part == "sentences":
