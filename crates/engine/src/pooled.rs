@@ -39,8 +39,12 @@ pub trait LexicalStore: Sized + Send + Sync {
         path: &Path,
         extras: ExtraSections,
     ) -> std::result::Result<(), LexicalError>;
-    /// Removes keys; returns how many were present.
-    fn remove(&mut self, keys: &[u32]) -> usize;
+    /// Removes keys without compacting; returns how many were present.
+    fn remove_keys(&mut self, keys: &[u32]) -> usize;
+    /// Whether enough documents are deleted that the index should be compacted.
+    fn compaction_due(&self) -> bool;
+    /// A compacted copy (only `&self`: computed while searches go on).
+    fn compacted(&self) -> Self;
     /// Whether `key` is present.
     fn contains(&self, key: u32) -> bool;
     /// Live documents.
@@ -62,8 +66,14 @@ macro_rules! impl_lexical_store {
             ) -> std::result::Result<(), LexicalError> {
                 $($persist)::+::save_with(self, path, extras)
             }
-            fn remove(&mut self, keys: &[u32]) -> usize {
-                <$t>::remove(self, keys)
+            fn remove_keys(&mut self, keys: &[u32]) -> usize {
+                <$t>::remove_keys(self, keys)
+            }
+            fn compaction_due(&self) -> bool {
+                <$t>::compaction_due(self)
+            }
+            fn compacted(&self) -> Self {
+                <$t>::compacted(self)
             }
             fn contains(&self, key: u32) -> bool {
                 <$t>::contains(self, key)
@@ -183,11 +193,14 @@ impl<T: LexicalStore> Pooled<T> {
             }
             other => other.map_err(lexical_error)?,
         };
-        let mut state = self.inner.write();
-        apply(&mut state.index, batch).map_err(lexical_error)?;
-        for (row, &key) in keys.iter().enumerate() {
-            state.meta.set(key, &meta_batch, row);
+        {
+            let mut state = self.inner.write();
+            apply(&mut state.index, batch).map_err(lexical_error)?;
+            for (row, &key) in keys.iter().enumerate() {
+                state.meta.set(key, &meta_batch, row);
+            }
         }
+        self.compact_if_due();
         Ok(AddOutcome {
             inserted: keys.len(),
             aborted: false,
@@ -258,13 +271,33 @@ impl<T: LexicalStore> Pooled<T> {
     /// Removes keys (and their metadata); returns how many were present.
     pub fn remove(&self, keys: &[u32]) -> Result<usize> {
         let _writer = self.writer.lock();
-        let mut state = self.inner.write();
-        for &k in keys {
-            if state.index.contains(k) {
-                state.meta.clear(k);
+        let removed = {
+            let mut state = self.inner.write();
+            for &k in keys {
+                if state.index.contains(k) {
+                    state.meta.clear(k);
+                }
             }
-        }
-        Ok(state.index.remove(keys))
+            state.index.remove_keys(keys)
+        };
+        self.compact_if_due();
+        Ok(removed)
+    }
+
+    /// Compacts the index once enough documents are deleted, for a caller that holds the
+    /// writer mutex: the compacted copy (a rebuild of every posting list) is made under the
+    /// read lock while searches go on; the write lock is held only to swap it in, and the
+    /// old index is freed after it is released.
+    fn compact_if_due(&self) {
+        let compacted = {
+            let state = self.inner.read();
+            if !state.index.compaction_due() {
+                return;
+            }
+            state.index.compacted()
+        };
+        let old = std::mem::replace(&mut self.inner.write().index, compacted);
+        drop(old);
     }
 
     /// Saves atomically, with the attributes and payloads; searches continue, writers wait.
@@ -281,5 +314,66 @@ impl<T: LexicalStore> Pooled<T> {
             extras.push((PAYLOADS, p));
         }
         state.index.save_with(path, extras).map_err(lexical_error)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::sync::atomic::AtomicBool;
+
+    use quiver_lexical::{AnalyzerConfig, Bm25Params, Strategy, TextIndex};
+
+    use crate::text_index::SharedTextIndex;
+
+    /// A shared text index compacts outside the write lock (the copy made under the read
+    /// lock, then swapped in) and ends up answering exactly as a single-owner index that
+    /// compacts inside its writes.
+    #[test]
+    fn shared_compaction_matches_single_owner_compaction() {
+        let words = [
+            "alpha", "beta", "gamma", "delta", "omega", "sigma", "kappa", "zeta",
+        ];
+        let text = |i: u32, round: u32| -> String {
+            (0..6)
+                .map(|j| words[((i * 7 + j * 3 + round) % 8) as usize])
+                .collect::<Vec<_>>()
+                .join(" ")
+        };
+        let shared = SharedTextIndex::create(AnalyzerConfig::default(), Bm25Params::default(), 2)
+            .expect("create");
+        let mut single =
+            TextIndex::new(AnalyzerConfig::default(), Bm25Params::default()).expect("create");
+        let never = AtomicBool::new(false);
+        let mut add = |keys: Vec<u32>, round: u32| {
+            let texts: Vec<String> = keys.iter().map(|&k| text(k, round)).collect();
+            let refs: Vec<&str> = texts.iter().map(String::as_str).collect();
+            shared.add(&keys, &texts, &never, &|_, _| {}).expect("add");
+            let batch = single
+                .analyze_batch(&keys, &refs, &|_, _| true)
+                .expect("analyze");
+            single.apply(batch).expect("apply");
+        };
+        add((0..500).collect(), 0);
+        // Replacing 150 documents deletes their old slots: past the compaction threshold.
+        add((0..150).collect(), 1);
+        let gone: Vec<u32> = (300..360).collect();
+        assert_eq!(shared.remove(&gone).expect("remove"), single.remove(&gone));
+        let state = shared.read();
+        assert!(!state.compaction_due());
+        assert_eq!(
+            state.memory_usage(),
+            single.memory_usage(),
+            "both compacted"
+        );
+        for q in ["alpha beta", "omega", "zeta kappa sigma"] {
+            assert_eq!(
+                state
+                    .search_with(q, 10, Strategy::default())
+                    .expect("search"),
+                single
+                    .search_with(q, 10, Strategy::default())
+                    .expect("search"),
+            );
+        }
     }
 }

@@ -98,7 +98,7 @@ impl Pooled<SparseIndex> {
             cancel,
             progress,
             |index, poll| index.prepare_add(keys, vectors, upsert, poll),
-            |index, batch| index.apply(batch),
+            |index, batch| index.apply_batch(batch),
         )
     }
 

@@ -90,7 +90,7 @@ impl Pooled<TextIndex> {
                 self.pool
                     .install(|| index.analyze_batch(keys, &texts, &|d, t| poll(d, t)))
             },
-            |index, batch| index.apply(batch),
+            |index, batch| index.apply_batch(batch),
         )
     }
 

@@ -357,6 +357,15 @@ impl TextIndex {
     /// Inserts an analysed batch (made with this index's analyzer). Existing keys are
     /// replaced. Fails only if the index would exceed [`MAX_SLOTS`] slots, before any change.
     pub fn apply(&mut self, batch: AnalyzedBatch) -> Result<()> {
+        self.apply_batch(batch)?;
+        self.maybe_compact();
+        Ok(())
+    }
+
+    /// [`Self::apply`] without the compaction it may trigger: a caller that shares the index
+    /// compacts it with [`Self::compaction_due`] and [`Self::compacted`] (computed while
+    /// searches go on) instead.
+    pub fn apply_batch(&mut self, batch: AnalyzedBatch) -> Result<()> {
         if batch.is_empty() {
             return Ok(());
         }
@@ -420,21 +429,26 @@ impl TextIndex {
             self.postings[tid as usize].append(&group, |d| doc_len[d as usize]);
             self.df[tid as usize] += group.len() as u32;
         }
-        self.maybe_compact();
         Ok(())
     }
 
     /// Removes documents by key; unknown keys are ignored. Returns how many were removed.
     pub fn remove(&mut self, keys: &[u32]) -> usize {
+        let removed = self.remove_keys(keys);
+        if removed > 0 {
+            self.maybe_compact();
+        }
+        removed
+    }
+
+    /// [`Self::remove`] without the compaction it may trigger (see [`Self::apply_batch`]).
+    pub fn remove_keys(&mut self, keys: &[u32]) -> usize {
         let mut removed = 0;
         for k in keys {
             if let Some(s) = self.key_slot.remove(k) {
                 self.delete_slot(s);
                 removed += 1;
             }
-        }
-        if removed > 0 {
-            self.maybe_compact();
         }
         removed
     }
@@ -473,9 +487,14 @@ impl TextIndex {
 
     /// Compacts when at least 20% of the slots are deleted.
     fn maybe_compact(&mut self) {
-        if self.n_deleted > 0 && self.n_deleted * 5 >= self.slot_keys.len() {
+        if self.compaction_due() {
             self.compact();
         }
+    }
+
+    /// Whether enough documents are deleted that the index should be compacted.
+    pub fn compaction_due(&self) -> bool {
+        self.n_deleted > 0 && self.n_deleted * 5 >= self.slot_keys.len()
     }
 
     /// Drops deleted documents from all structures now (renumbers slots, drops terms left
@@ -486,8 +505,9 @@ impl TextIndex {
         }
     }
 
-    /// A compacted copy (the index itself is untouched; used by `save`).
-    pub(crate) fn compacted(&self) -> TextIndex {
+    /// A compacted copy (the index itself is untouched): what `save` writes, and what a
+    /// shared index computes while searches go on and then swaps in.
+    pub fn compacted(&self) -> TextIndex {
         let mut out = TextIndex::with_analyzer(Arc::clone(&self.analyzer), self.params);
         let mut remap = vec![u32::MAX; self.slot_keys.len()];
         for (s, r) in remap.iter_mut().enumerate() {

@@ -349,6 +349,15 @@ impl SparseIndex {
     /// Applies a batch from [`SparseIndex::prepare_add`]. Without `upsert`, a key that became
     /// present since is an error (nothing changes).
     pub fn apply(&mut self, batch: PreparedSparse) -> Result<()> {
+        self.apply_batch(batch)?;
+        self.maybe_compact();
+        Ok(())
+    }
+
+    /// [`Self::apply`] without the compaction it may trigger: a caller that shares the index
+    /// compacts it with [`Self::compaction_due`] and [`Self::compacted`] (computed while
+    /// searches go on) instead.
+    pub fn apply_batch(&mut self, batch: PreparedSparse) -> Result<()> {
         let PreparedSparse {
             keys,
             terms,
@@ -390,7 +399,6 @@ impl SparseIndex {
         }
         self.deleted.resize(self.keys.len().div_ceil(64), 0);
         self.index_slots(first);
-        self.maybe_compact();
         Ok(())
     }
 
@@ -465,15 +473,21 @@ impl SparseIndex {
 
     /// Removes documents by key; unknown keys are ignored. Returns how many were removed.
     pub fn remove(&mut self, keys: &[u32]) -> usize {
+        let removed = self.remove_keys(keys);
+        if removed > 0 {
+            self.maybe_compact();
+        }
+        removed
+    }
+
+    /// [`Self::remove`] without the compaction it may trigger (see [`Self::apply_batch`]).
+    pub fn remove_keys(&mut self, keys: &[u32]) -> usize {
         let mut removed = 0;
         for k in keys {
             if let Some(s) = self.key_slot.remove(k) {
                 self.delete_slot(s);
                 removed += 1;
             }
-        }
-        if removed > 0 {
-            self.maybe_compact();
         }
         removed
     }
@@ -494,10 +508,14 @@ impl SparseIndex {
     }
 
     fn maybe_compact(&mut self) {
-        if self.n_deleted > 0 && self.n_deleted * 100 >= self.keys.len() * COMPACT_FRACTION_PERCENT
-        {
+        if self.compaction_due() {
             self.compact();
         }
+    }
+
+    /// Whether enough documents are deleted that the index should be compacted.
+    pub fn compaction_due(&self) -> bool {
+        self.n_deleted > 0 && self.n_deleted * 100 >= self.keys.len() * COMPACT_FRACTION_PERCENT
     }
 
     /// Drops deleted documents now: renumbers the slots, rebuilds the forward arenas and the
@@ -509,8 +527,9 @@ impl SparseIndex {
         }
     }
 
-    /// A compacted copy (the index itself is untouched; used by `save`).
-    pub(crate) fn compacted(&self) -> SparseIndex {
+    /// A compacted copy (the index itself is untouched): what `save` writes, and what a
+    /// shared index computes while searches go on and then swaps in.
+    pub fn compacted(&self) -> SparseIndex {
         let mut out = SparseIndex::new(self.cfg);
         let live = self.keys.len() - self.n_deleted;
         out.keys.reserve(live);
