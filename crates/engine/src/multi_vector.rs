@@ -25,7 +25,7 @@ use crate::config::{Config, MAX_K};
 use crate::error::{err, Error, Result};
 use crate::meta::{MetaBatch, MetaConfig, MetaInput};
 use crate::persist;
-use crate::vector_index::{MemoryUsage, VectorIndex};
+use crate::vector_index::{grown_map, grown_vec, MemoryUsage, VectorIndex};
 
 /// Documents per chunk of an add: cancel and progress are checked between chunks.
 pub const ADD_CHUNK: usize = 256;
@@ -148,6 +148,9 @@ impl DocBatch<'_> {
 pub struct MultiGrowth {
     fde: crate::vector_index::Growth,
     tokens: quiver_muvera::store::TokenGrowth,
+    slot_of: Option<HashMap<u32, u32>>,
+    slot_keys: Option<Vec<u32>>,
+    live: Option<Vec<bool>>,
 }
 
 /// A multi-vector index (single-owner API; the bindings wrap it in a lock).
@@ -356,17 +359,30 @@ impl MultiVectorIndex {
             .clone()
             .map(|i| docs.doc(i, self.dim()).len() / self.dim())
             .sum();
+        let docs = range.len();
         MultiGrowth {
-            fde: self.fde.grown(range.len()),
-            tokens: self.tokens.grown(range.len(), tokens),
+            fde: self.fde.grown(docs),
+            tokens: self.tokens.grown(docs, tokens),
+            slot_of: grown_map(&self.slot_of, docs),
+            slot_keys: grown_vec(&self.slot_keys, docs),
+            live: grown_vec(&self.live, docs),
         }
     }
 
     /// Puts storage from [`MultiVectorIndex::grown`] in place; returns what it replaced.
-    pub fn install_growth(&mut self, g: MultiGrowth) -> MultiGrowth {
+    pub fn install_growth(&mut self, mut g: MultiGrowth) -> MultiGrowth {
+        fn swap<T>(mine: &mut T, new: &mut Option<T>) {
+            if let Some(v) = new {
+                std::mem::swap(mine, v);
+            }
+        }
+        swap(&mut self.slot_of, &mut g.slot_of);
+        swap(&mut self.slot_keys, &mut g.slot_keys);
+        swap(&mut self.live, &mut g.live);
         MultiGrowth {
             fde: self.fde.install_growth(g.fde),
             tokens: self.tokens.install(g.tokens),
+            ..g
         }
     }
 

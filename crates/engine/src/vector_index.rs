@@ -83,13 +83,24 @@ pub struct Growth {
 
 /// A copy of `v` with room for `additional` more items (at least double its room), or `None`
 /// when it has that room.
-fn grown_vec<T: Copy>(v: &Vec<T>, additional: usize) -> Option<Vec<T>> {
+pub(crate) fn grown_vec<T: Copy>(v: &Vec<T>, additional: usize) -> Option<Vec<T>> {
     let need = v.len() + additional;
     if need <= v.capacity() {
         return None;
     }
     let mut out = Vec::with_capacity(need.max(2 * v.capacity()));
     out.extend_from_slice(v);
+    Some(out)
+}
+
+/// A copy of `map` with room for `additional` more entries (at least double its room), or
+/// `None` when it has that room.
+pub(crate) fn grown_map(map: &HashMap<u32, u32>, additional: usize) -> Option<HashMap<u32, u32>> {
+    if map.capacity() >= map.len() + additional {
+        return None;
+    }
+    let mut out = HashMap::with_capacity((map.len() + additional).max(2 * map.capacity()));
+    out.extend(map.iter().map(|(&k, &v)| (k, v)));
     Some(out)
 }
 
@@ -532,13 +543,7 @@ impl VectorIndex {
             out.codes = grown_vec(&self.codes, extra * q.code_bytes());
         }
         out.slot_keys = grown_vec(&self.slot_keys, extra);
-        if self.slot_of.capacity() < self.slot_of.len() + additional {
-            let mut map = HashMap::with_capacity(
-                (self.slot_of.len() + additional).max(2 * self.slot_of.capacity()),
-            );
-            map.extend(self.slot_of.iter().map(|(&k, &v)| (k, v)));
-            out.slot_of = Some(map);
-        }
+        out.slot_of = grown_map(&self.slot_of, additional);
         if let Some(g) = &self.graph {
             out.graph = g.grown(self.slot_keys.len() + extra);
         }
