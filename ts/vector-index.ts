@@ -78,7 +78,9 @@ export interface VectorIndexOptions {
   /** Seed for the HNSW level generator (builds are reproducible for a given seed and insertion order); integer in [0, 2³²−1]. Default 42. */
   seed?: number
   /**
-   * Worker threads used by `add`/`upsert` and `searchBatch`; integer in [1, 256].
+   * Worker threads used by `add`/`upsert` and `searchBatch`; integer in [1, 256]. Writes of
+   * fewer than 256 vectors link them on the writing thread (leaving the other cores to
+   * searches); larger ones use every worker.
    * Default: the number of logical CPUs (`os.availableParallelism()` where available, else `os.cpus().length`).
    */
   threads?: number

@@ -1130,6 +1130,13 @@ pub(crate) fn pack_batch(rows: &[SearchHits], k: usize) -> BatchHits {
 
 /// Inserts `slots` into `graph` with `scorer`: the first one alone if the graph is empty (it
 /// becomes the entry point), the rest in parallel on `pool`.
+/// Rows from which an add links its nodes on the index's pool; fewer are linked on the
+/// writing thread. A service's small writes then take one core and leave the others to its
+/// searches, which serve measurably more requests beside them (the service benchmark's mixed
+/// phase) than beside writes fanned out over the pool, whose workers also spin between jobs;
+/// each small write takes longer. Bulk adds keep the parallel speed-up.
+const PARALLEL_LINK_MIN: usize = 256;
+
 fn insert_all<S: quiver_hnsw::Scorer + Sync>(
     graph: &Graph,
     pool: &rayon::ThreadPool,
@@ -1142,6 +1149,12 @@ fn insert_all<S: quiver_hnsw::Scorer + Sync>(
             graph.insert(scorer, first);
             rest = tail;
         }
+    }
+    if rest.len() < PARALLEL_LINK_MIN {
+        for &s in rest {
+            graph.insert(scorer, s);
+        }
+        return;
     }
     pool.install(|| {
         rest.par_iter().for_each(|&s| {
