@@ -1133,8 +1133,8 @@ pub(crate) fn pack_batch(rows: &[SearchHits], k: usize) -> BatchHits {
 /// Rows from which an add links its nodes on the index's pool; fewer are linked on the
 /// writing thread. A service's small writes then take one core and leave the others to its
 /// searches, which serve measurably more requests beside them (the service benchmark's mixed
-/// phase) than beside writes fanned out over the pool, whose workers also spin between jobs;
-/// each small write takes longer. Bulk adds keep the parallel speed-up.
+/// phase) than beside writes fanned out over the pool; each small write takes longer. Bulk
+/// adds keep the parallel speed-up.
 const PARALLEL_LINK_MIN: usize = 256;
 
 fn insert_all<S: quiver_hnsw::Scorer + Sync>(
