@@ -14,15 +14,8 @@ use std::time::Instant;
 use quiver_engine::{Config, Metric, SharedIndex, VectorIndex};
 use quiver_hnsw::splitmix64;
 
-fn vectors(n: usize, dim: usize, seed: u64) -> Vec<f32> {
-    let mut s = seed;
-    (0..n * dim)
-        .map(|_| {
-            s = splitmix64(s);
-            (s >> 40) as f32 / (1u64 << 24) as f32 - 0.5
-        })
-        .collect()
-}
+mod common;
+use common::vectors;
 
 /// CPU seconds (user + system) this process has used, or `None` where /proc is missing.
 fn cpu_seconds() -> Option<f64> {

@@ -17,15 +17,8 @@ use std::time::{Duration, Instant};
 use quiver_engine::{Config, Metric, SharedIndex, VectorIndex};
 use quiver_hnsw::splitmix64;
 
-fn vectors(n: usize, dim: usize, seed: u64) -> Vec<f32> {
-    let mut s = seed;
-    (0..n * dim)
-        .map(|_| {
-            s = splitmix64(s);
-            (s >> 40) as f32 / (1u64 << 24) as f32 - 0.5
-        })
-        .collect()
-}
+mod common;
+use common::vectors;
 
 /// Lock waits (µs) of a reader that searches `index` until `stop`.
 fn reader(index: Arc<SharedIndex>, dim: usize, stop: Arc<AtomicBool>) -> Vec<f64> {

@@ -25,7 +25,7 @@ use crate::config::{Config, MAX_K};
 use crate::error::{err, Error, Result};
 use crate::meta::{MetaBatch, MetaConfig, MetaInput};
 use crate::persist;
-use crate::vector_index::{grown_map, grown_vec, MemoryUsage, VectorIndex};
+use crate::vector_index::{grown_map, grown_vec, swap_in, MemoryUsage, VectorIndex};
 
 /// Documents per chunk of an add: cancel and progress are checked between chunks.
 pub const ADD_CHUNK: usize = 256;
@@ -371,14 +371,9 @@ impl MultiVectorIndex {
 
     /// Puts storage from [`MultiVectorIndex::grown`] in place; returns what it replaced.
     pub fn install_growth(&mut self, mut g: MultiGrowth) -> MultiGrowth {
-        fn swap<T>(mine: &mut T, new: &mut Option<T>) {
-            if let Some(v) = new {
-                std::mem::swap(mine, v);
-            }
-        }
-        swap(&mut self.slot_of, &mut g.slot_of);
-        swap(&mut self.slot_keys, &mut g.slot_keys);
-        swap(&mut self.live, &mut g.live);
+        swap_in(&mut self.slot_of, &mut g.slot_of);
+        swap_in(&mut self.slot_keys, &mut g.slot_keys);
+        swap_in(&mut self.live, &mut g.live);
         MultiGrowth {
             fde: self.fde.install_growth(g.fde),
             tokens: self.tokens.install(g.tokens),

@@ -93,6 +93,14 @@ pub(crate) fn grown_vec<T: Copy>(v: &Vec<T>, additional: usize) -> Option<Vec<T>
     Some(out)
 }
 
+/// Puts a buffer from a growth (`Some`) in place of `mine`, leaving the old one in `new` to be
+/// freed after the lock is released.
+pub(crate) fn swap_in<T>(mine: &mut T, new: &mut Option<T>) {
+    if let Some(v) = new {
+        std::mem::swap(mine, v);
+    }
+}
+
 /// A copy of `map` with room for `additional` more entries (at least double its room), or
 /// `None` when it has that room.
 pub(crate) fn grown_map(map: &HashMap<u32, u32>, additional: usize) -> Option<HashMap<u32, u32>> {
@@ -559,15 +567,9 @@ impl VectorIndex {
                 growth.store = Some(v);
             }
         }
-        if let Some(codes) = &mut growth.codes {
-            std::mem::swap(&mut self.codes, codes);
-        }
-        if let Some(keys) = &mut growth.slot_keys {
-            std::mem::swap(&mut self.slot_keys, keys);
-        }
-        if let Some(map) = &mut growth.slot_of {
-            std::mem::swap(&mut self.slot_of, map);
-        }
+        swap_in(&mut self.codes, &mut growth.codes);
+        swap_in(&mut self.slot_keys, &mut growth.slot_keys);
+        swap_in(&mut self.slot_of, &mut growth.slot_of);
         if let (Some(g), Some(arenas)) = (&mut self.graph, growth.graph.take()) {
             growth.graph = Some(g.install(arenas));
         }
