@@ -669,11 +669,9 @@ export class Collection {
     }
     if (q.tokens !== undefined) {
       if (this.multi === null) throw invalid('the query has tokens but the collection has no multiVector field')
-      const r = await this.multi.search(q.tokens as Float32Array, {
-        k: cand,
-        candidates: Math.max(cand, 100),
-        ...filter,
-      })
+      // The index's own default candidate count (10k + 50, more for short documents): with
+      // only k candidates the list's tail would be the FDE order, not MaxSim's.
+      const r = await this.multi.search(q.tokens as Float32Array, { k: cand, ...filter })
       lists.push({ name: 'multiVector', list: { keys: r.keys, scores: r.scores } })
     }
     if (q.sparse !== undefined) {
