@@ -15,7 +15,7 @@ use rayon::prelude::*;
 use crate::config::{search_params, Config, IndexKind, MAX_THREADS, MAX_VECTORS};
 use crate::error::{err, Error, Result};
 use crate::meta::{Meta, MetaBatch, MetaConfig};
-use crate::quantized::{AnyQuantizer, CodeScorer, Originals, QuantKind};
+use crate::quantized::{AnyQuantizer, CodeBuildScorer, CodeScorer, Originals, QuantKind};
 use crate::scorer::F32Scorer;
 use crate::store::{AlignedF32, VectorStore};
 use quiver_quant::fastscan::FastScanCodes;
@@ -232,6 +232,16 @@ impl VectorIndex {
     /// Whether the store holds an f32 row for every slot.
     pub(crate) fn has_f32(&self) -> bool {
         self.store.as_slice().len() >= self.slot_keys.len() * self.config.dim
+    }
+
+    /// The quantizer whose codes an insert's search walks while the f32 rows choose the
+    /// neighbours ([`CodeBuildScorer`]): trained sq8, once every slot has its code. Other code
+    /// kinds estimate too coarsely to find an insert's candidates, so their graphs are built
+    /// over the f32 rows.
+    fn build_codes(&self) -> Option<&AnyQuantizer> {
+        let q = self.quant.as_ref()?;
+        let covered = self.codes.len() >= self.slot_keys.len() * q.code_bytes();
+        (q.kind() == QuantKind::Sq8 && covered).then_some(q)
     }
 
     /// The trained quantizer, if any.
@@ -684,7 +694,14 @@ impl VectorIndex {
         let dim = self.config.dim;
         if self.has_f32() {
             let scorer = F32Scorer::new(self.store.as_slice(), dim, self.config.metric);
-            insert_all(graph, &self.pool, &scorer, new_slots);
+            match self.build_codes() {
+                Some(q) => {
+                    let codes = CodeScorer::new(q, &self.codes, dim);
+                    let scorer = CodeBuildScorer::new(codes, scorer);
+                    insert_all(graph, &self.pool, &scorer, new_slots);
+                }
+                None => insert_all(graph, &self.pool, &scorer, new_slots),
+            }
         } else if let Some(q) = &self.quant {
             let scorer = CodeScorer::new(q, &self.codes, dim);
             insert_all(graph, &self.pool, &scorer, new_slots);

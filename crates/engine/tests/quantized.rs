@@ -356,3 +356,92 @@ fn flat_quantized_remove_and_upsert_keep_codes_in_step() {
         assert_eq!(idx.search(&base[..dim], 1, None).unwrap().keys, vec![700]);
     }
 }
+
+/// An sq8 index builds its graph by walking the codes and choosing neighbours with exact
+/// distances. That graph must route as well as one built over the f32 rows: both graphs are
+/// searched exactly (f32), at an ef where a worse graph shows.
+#[test]
+fn a_graph_built_over_sq8_codes_routes_like_one_built_over_f32() {
+    use quiver_engine::quantized::{AnyQuantizer, CodeBuildScorer, CodeScorer};
+    use quiver_engine::scorer::F32Scorer;
+    use quiver_hnsw::{Graph, Params, QueryScorer, Scorer};
+
+    // Uniform noise: no cluster structure, so the graph's quality shows in its recall.
+    let (dim, n) = (32, 3000);
+    let uniform = |count: usize, mut s: u64| -> Vec<f32> {
+        (0..count * dim)
+            .map(|_| {
+                s = splitmix64(s);
+                (s >> 40) as f32 / (1u64 << 24) as f32
+            })
+            .collect()
+    };
+    let base = uniform(n, 3);
+    let queries = uniform(100, 11);
+    let metric = Metric::L2;
+    let exact = F32Scorer::new(&base, dim, metric);
+    let quant = AnyQuantizer::train(
+        &QuantConfig {
+            kind: QuantKind::Sq8,
+            ..QuantConfig::default()
+        },
+        &base,
+        dim,
+        metric,
+        1,
+    )
+    .unwrap();
+    let mut codes = vec![0u8; n * quant.code_bytes()];
+    for (row, code) in base.chunks(dim).zip(codes.chunks_mut(quant.code_bytes())) {
+        quant.encode(row, code);
+    }
+    let build = CodeBuildScorer::new(
+        CodeScorer::new(&quant, &codes, dim),
+        F32Scorer::new(&base, dim, metric),
+    );
+
+    // refine replaces the code estimates with the exact distances `between` gives.
+    let q = build.node_query(5);
+    let mut found: Vec<(f32, u32)> = (0..50).map(|i| (q.distance(i), i)).collect();
+    assert!(
+        found
+            .iter()
+            .any(|&(d, i)| (d - exact.between(5, i)).abs() > 1e-3),
+        "codes estimate"
+    );
+    assert!(build.refine(5, &mut found));
+    for &(d, i) in &found {
+        assert_eq!(d, exact.between(5, i));
+    }
+
+    let graph = |codes: bool| {
+        let g = Graph::new(Params::new(8, 64, 7), n);
+        for id in 0..n as u32 {
+            if codes {
+                g.insert(&build, id);
+            } else {
+                g.insert(&exact, id);
+            }
+        }
+        g
+    };
+    let recall = |g: &Graph| {
+        let mut hits = 0;
+        for qv in queries.chunks(dim) {
+            let mut truth: Vec<(f32, u32)> = (0..n as u32)
+                .map(|i| (exact.distance_to(qv, i), i))
+                .collect();
+            truth.sort_by(|a, b| a.0.total_cmp(&b.0));
+            let want: Vec<u32> = truth[..10].iter().map(|t| t.1).collect();
+            let (got, _) = g.search(&exact, qv, 10, 16);
+            hits += got.iter().filter(|(_, i)| want.contains(i)).count();
+        }
+        hits as f64 / (queries.len() / dim * 10) as f64
+    };
+    let (over_f32, over_codes) = (recall(&graph(false)), recall(&graph(true)));
+    assert!(over_f32 >= 0.6, "the f32 graph at ef 16: {over_f32}");
+    assert!(
+        over_codes >= over_f32 - 0.02,
+        "graph over codes {over_codes}, over f32 {over_f32}"
+    );
+}

@@ -85,10 +85,13 @@ impl Graph {
             );
             // Never link to self (reachable when re-linking) or to a tombstone (its slot will
             // be freed by consolidation).
-            let found: Vec<(f32, u32)> = found
+            let mut found: Vec<(f32, u32)> = found
                 .into_iter()
                 .filter(|&(_, n)| n != id && !self.is_deleted(n))
                 .collect();
+            if scorer.refine(id, &mut found) {
+                found.sort_by(|a, b| a.0.total_cmp(&b.0).then(a.1.cmp(&b.1)));
+            }
             let neighbors = select_neighbors(scorer, &found, self.params.m);
             {
                 // Each thread holds at most one node lock at a time: inserts cannot deadlock.
@@ -96,9 +99,11 @@ impl Graph {
                 self.write_links(id, l, &neighbors);
             }
             chosen.push((l, neighbors));
-            if let Some(&(d, n)) = found.first() {
+            if let Some(&(_, n)) = found.first() {
+                // The next level's search starts from the closest node, scored by the
+                // traversal's own measure (the list may hold refined distances).
                 cur = n;
-                cur_dist = d;
+                cur_dist = q.distance(n);
             }
         }
         for (l, neighbors) in chosen {

@@ -104,6 +104,15 @@ pub trait Scorer: Sync {
 
     /// Distance between two stored nodes (used by the neighbour-selection heuristic).
     fn between(&self, a: u32, b: u32) -> f32;
+
+    /// Called on the candidates an insert's search found for node `id`, before neighbours are
+    /// chosen among them. A scorer whose [`Scorer::node_query`] distances are estimates (a
+    /// traversal over compact codes) replaces them here with the distances
+    /// [`Scorer::between`] gives, so the heuristic compares like with like; the graph sorts
+    /// the list again afterwards when this returns true. The default keeps them.
+    fn refine(&self, _id: u32, _found: &mut [(f32, u32)]) -> bool {
+        false
+    }
 }
 
 /// One prepared query.
