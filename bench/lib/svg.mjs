@@ -29,7 +29,13 @@ export function svgForResult(res, labels) {
   });
 }
 
-const ENGINE_COLORS = { 'quiver-async': '#d62728', 'quiver-sync': '#ff7f0e', hnswlib: '#1f77b4', usearch: '#2ca02c' };
+const ENGINE_COLORS = {
+  'quiver-async': '#d62728',
+  'quiver-sync': '#ff7f0e',
+  'quiver-sq8': '#9467bd',
+  hnswlib: '#1f77b4',
+  usearch: '#2ca02c',
+};
 const escXml = (s) => String(s).replace(/&/g, '&amp;').replace(/</g, '&lt;').replace(/>/g, '&gt;');
 
 /**

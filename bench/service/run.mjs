@@ -1,7 +1,8 @@
 // `npm run bench:service`: a fastify service (bench/service/server.mjs) over 100k × 384 cosine
 // vectors, loaded by autocannon from this process, with four engines behind the same routes:
-// quiver-search with async `search`, quiver-search with `searchSync`, hnswlib-node and
-// usearch. Phases:
+// quiver-search with async `search`, quiver-search with `searchSync`, quiver-search with sq8
+// codes and async `search` (the configuration for an ingesting service: its graph is built
+// over the codes), hnswlib-node and usearch. Phases:
 //   read    searches only
 //   mixed   searches while a writer upserts 100 vectors every 100 ms and saves every 10 s
 //   heavy   searches while a writer upserts 1,000 vectors every 100 ms and saves every 10 s
@@ -40,7 +41,7 @@ const SECONDS = Number(opt('seconds', QUICK ? 2 : 8));
 const CONNS = opt('conns', QUICK ? '16' : '1,16,64,256')
   .split(',')
   .map(Number);
-const ENGINES = opt('engines', 'quiver-async,quiver-sync,hnswlib,usearch').split(',');
+const ENGINES = opt('engines', 'quiver-async,quiver-sync,quiver-sq8,hnswlib,usearch').split(',');
 const PHASES = opt('phases', 'read,mixed,heavy,cluster').split(',');
 const CLUSTER_CONNS = Number(opt('cluster-conns', 64));
 const EF = Number(opt('ef', 64));
@@ -70,6 +71,7 @@ const keys = Uint32Array.from({ length: N }, (_, i) => i);
 const FILES = {
   'quiver-async': path.join(dir, 'quiver.qvi'),
   'quiver-sync': path.join(dir, 'quiver.qvi'),
+  'quiver-sq8': path.join(dir, 'quiver-sq8.qvi'),
   hnswlib: path.join(dir, 'hnswlib.bin'),
   usearch: path.join(dir, 'usearch.usearch'),
 };
@@ -86,6 +88,21 @@ async function buildIndexes() {
     await index.save(FILES['quiver-async']);
     builds.quiver = (performance.now() - t) / 1000;
     log(`built quiver-search in ${builds.quiver.toFixed(1)} s`);
+  }
+  if (ENGINES.includes('quiver-sq8') && !fs.existsSync(FILES['quiver-sq8'])) {
+    const t = performance.now();
+    const index = new quiver.VectorIndex({
+      dim: DIM,
+      metric: 'cosine',
+      m: 16,
+      efConstruction: 200,
+      threads: 2,
+      quantization: { type: 'sq8' },
+    });
+    await index.add(keys, base);
+    await index.save(FILES['quiver-sq8']);
+    builds.quiverSq8 = (performance.now() - t) / 1000;
+    log(`built quiver-search sq8 in ${builds.quiverSq8.toFixed(1)} s`);
   }
   if (ENGINES.includes('hnswlib') && !fs.existsSync(FILES.hnswlib)) {
     const { HierarchicalNSW } = require('hnswlib-node');
@@ -145,12 +162,20 @@ async function stopServer(s) {
   await exited;
 }
 
-const json = (url, method, body) =>
+const json = (url, method, body) => send(url, method, body ? JSON.stringify(body) : undefined);
+const send = (url, method, text) =>
   fetch(url, {
     method,
-    headers: body ? { 'content-type': 'application/json' } : {},
-    body: body ? JSON.stringify(body) : undefined,
+    headers: text ? { 'content-type': 'application/json' } : {},
+    body: text,
   }).then((r) => r.json());
+
+// The writer's vectors as JSON text, serialised once before any phase: producing a request
+// body is the client's work, and on this machine it would compete with autocannon's own loop
+// (a 1,000-vector body is 3.8 MB of JSON).
+const writeRowJson = Array.from({ length: writeVectors.length / DIM }, (_, r) =>
+  JSON.stringify(Array.from(writeVectors.subarray(r * DIM, (r + 1) * DIM))),
+);
 
 // ------------------------------------------------------------------------------ one point
 let writeCursor = 0;
@@ -185,12 +210,12 @@ async function measure(engine, phase, conns) {
       const ks = [];
       const vs = [];
       for (let i = 0; i < batch; i++) {
-        const row = writeCursor++ % (writeVectors.length / DIM);
+        const row = writeCursor++ % writeRowJson.length;
         // Half replace stored keys, half add new ones.
         ks.push(i % 2 === 0 ? (row * 7919) % N : N + writeCursor);
-        vs.push(Array.from(writeVectors.subarray(row * DIM, (row + 1) * DIM)));
+        vs.push(writeRowJson[row]);
       }
-      await json(`${url}/items`, 'PUT', { keys: ks, vectors: vs });
+      await send(`${url}/items`, 'PUT', `{"keys":[${ks.join(',')}],"vectors":[${vs.join(',')}]}`);
       upserts.push(performance.now() - t);
       if (performance.now() >= nextSave) {
         await json(`${url}/admin/save`, 'POST');
@@ -249,8 +274,39 @@ async function recallOf(engine) {
   return hit / (NQ * 10);
 }
 
+// ------------------------------------------------------------------------- write cost
+/**
+ * CPU time per upserted vector of a quiver engine's index, in this process with nothing else
+ * running: 50 upserts of the mixed writer's 100 vectors (half replacing stored keys). Both
+ * threads' time counts (`process.cpuUsage`), so this is what a write takes from the searches.
+ */
+async function writeCpuOf(engine) {
+  const { VectorIndex } = await import('../../dist/index.mjs');
+  const index = await VectorIndex.load(FILES[engine]);
+  const rows = writeVectors.length / DIM;
+  const ks = new Uint32Array(100);
+  const vs = new Float32Array(100 * DIM);
+  const c0 = process.cpuUsage();
+  for (let u = 0; u < 50; u++) {
+    for (let i = 0; i < 100; i++) {
+      const row = (rows - 1 - (u * 100 + i)) % rows;
+      ks[i] = i % 2 === 0 ? (row * 7919) % N : 2 * N + u * 100 + i;
+      vs.set(writeVectors.subarray(row * DIM, (row + 1) * DIM), i * DIM);
+    }
+    await index.upsert(ks, vs);
+  }
+  const used = process.cpuUsage(c0);
+  index.close();
+  return (used.user + used.system) / 1000 / 5000;
+}
+
 // ------------------------------------------------------------------------------ main
 await buildIndexes();
+const writeCpu = {};
+for (const e of ENGINES.filter((name) => name === 'quiver-async' || name === 'quiver-sq8')) {
+  writeCpu[e] = await writeCpuOf(e);
+  log(`${e}: ${writeCpu[e].toFixed(3)} ms of CPU per upserted vector`);
+}
 const recall = {};
 for (const e of ENGINES) {
   recall[e] = await recallOf(e);
@@ -331,6 +387,15 @@ if (at64('read', 'quiver-async') && at64('mixed', 'quiver-async')) {
     },
   );
 }
+if (at64('read', 'quiver-sq8') && at64('mixed', 'quiver-sq8')) {
+  const ratio = at64('mixed', 'quiver-sq8') / at64('read', 'quiver-sq8');
+  targets.push({
+    measure: 'mixed / read-only req/s at 64 connections (sq8, async)',
+    target: '≥ 0.80',
+    value: round(ratio, 2),
+    pass: ratio >= 0.8,
+  });
+}
 const summary = {
   command: commandLine(),
   date: new Date().toISOString(),
@@ -338,6 +403,7 @@ const summary = {
   versions: versions(['fastify', 'autocannon']),
   dataset: { n: N, dim: DIM, metric: 'cosine', ef: EF, seconds: SECONDS },
   recall: Object.fromEntries(Object.entries(recall).map(([e, r]) => [e, round(r, 4)])),
+  writeCpuMsPerVector: Object.fromEntries(Object.entries(writeCpu).map(([e, ms]) => [e, round(ms, 3)])),
   load: rows,
   targets: targets.map((t) => makeRow('service.targets', t)),
 };

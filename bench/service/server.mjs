@@ -2,7 +2,7 @@
 // index file, with one of four engines behind the same routes. Started by bench/service/run.mjs
 // as a child process (never imported); prints `ready <port>` once it listens.
 //
-//   ENGINE=quiver-async|quiver-sync|hnswlib|usearch INDEX_FILE=… DIM=384 EF=64 CAPACITY=…
+//   ENGINE=quiver-async|quiver-sync|quiver-sq8|hnswlib|usearch INDEX_FILE=… DIM=384 EF=64 CAPACITY=…
 //   WORKERS=1 (cluster workers sharing the port; with >1 quiver maps the file and usearch
 //   views it, hnswlib-node loads a copy per worker) SAVE_FILE=… (where /admin/save writes)
 //
@@ -28,12 +28,12 @@ const K = 10;
 /** The engine's index behind one interface: search(vector) → keys, upsert, save, size. */
 async function openEngine() {
   const shared = WORKERS > 1;
-  if (ENGINE === 'quiver-async' || ENGINE === 'quiver-sync') {
+  if (ENGINE.startsWith('quiver-')) {
     const { VectorIndex } = await import('../../dist/index.mjs');
     const index = await VectorIndex.load(FILE, shared ? { mmap: true } : {});
     const opts = { k: K, ef: EF };
     const search =
-      ENGINE === 'quiver-async'
+      ENGINE !== 'quiver-sync'
         ? async (v) => Array.from((await index.search(v, opts)).keys)
         : (v) => Array.from(index.searchSync(v, opts).keys);
     return {
