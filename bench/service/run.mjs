@@ -16,6 +16,7 @@
 //   options: --n --dim --seconds --conns 1,16,64,256 --engines … --phases read,mixed,heavy,cluster --ef 64
 import { spawn } from 'node:child_process';
 import fs from 'node:fs';
+import net from 'node:net';
 import path from 'node:path';
 import autocannon from 'autocannon';
 import { CACHE_DIR, generateSynthetic } from '../lib/datasets.mjs';
@@ -128,9 +129,21 @@ async function buildIndexes() {
 }
 
 // ------------------------------------------------------------------------------ the server
-let nextPort = 31000 + (process.pid % 1000) * 10;
-function startServer(engine, workers) {
-  const port = nextPort++;
+/** A port nothing listens on now: the system's pick for a listener that closes at once. */
+function freePort() {
+  return new Promise((resolve, reject) => {
+    const probe = net.createServer();
+    probe.once('error', reject);
+    probe.listen(0, '127.0.0.1', () => {
+      const { port } = probe.address();
+      probe.close(() => resolve(port));
+    });
+  });
+}
+
+async function startServer(engine, workers) {
+  // One server picks its own port; cluster workers share one, chosen here.
+  const port = workers > 1 ? await freePort() : 0;
   const child = spawn(process.execPath, [path.join(HERE, 'server.mjs')], {
     env: {
       ...process.env,
