@@ -25,7 +25,7 @@ use crate::config::{Config, MAX_K};
 use crate::error::{err, Error, Result};
 use crate::meta::{MetaBatch, MetaConfig, MetaInput};
 use crate::persist;
-use crate::vector_index::{grown_map, grown_vec, swap_in, MemoryUsage, VectorIndex};
+use crate::vector_index::{MemoryUsage, VectorIndex};
 
 /// Documents per chunk of an add: cancel and progress are checked between chunks.
 pub const ADD_CHUNK: usize = 256;
@@ -362,17 +362,17 @@ impl MultiVectorIndex {
         MultiGrowth {
             fde: self.fde.grown(docs),
             tokens: self.tokens.grown(docs, tokens),
-            slot_of: grown_map(&self.slot_of, docs),
-            slot_keys: grown_vec(&self.slot_keys, docs),
-            live: grown_vec(&self.live, docs),
+            slot_of: quiver_grow::map_with_room(&self.slot_of, docs),
+            slot_keys: quiver_grow::vec_with_room(&self.slot_keys, docs),
+            live: quiver_grow::vec_with_room(&self.live, docs),
         }
     }
 
     /// Puts storage from [`MultiVectorIndex::grown`] in place; returns what it replaced.
     pub fn install_growth(&mut self, mut g: MultiGrowth) -> MultiGrowth {
-        swap_in(&mut self.slot_of, &mut g.slot_of);
-        swap_in(&mut self.slot_keys, &mut g.slot_keys);
-        swap_in(&mut self.live, &mut g.live);
+        quiver_grow::swap_in(&mut self.slot_of, &mut g.slot_of);
+        quiver_grow::swap_in(&mut self.slot_keys, &mut g.slot_keys);
+        quiver_grow::swap_in(&mut self.live, &mut g.live);
         MultiGrowth {
             fde: self.fde.install_growth(g.fde),
             tokens: self.tokens.install(g.tokens),

@@ -162,11 +162,12 @@ impl<T: LexicalStore> Pooled<T> {
     /// The body of an add, under the writer lock the caller holds: the metadata is validated
     /// first, then `prepare` builds the batch under a read lock (searches continue; it gets a
     /// progress callback that reports `(done, total)` and says whether to go on), then `apply`
-    /// writes it and the keys' metadata under one write lock (all or nothing). An added key's
-    /// previous metadata is replaced. A cancelled preparation inserts nothing and reports
+    /// writes it and the keys' metadata under one write lock (all or nothing). What `apply`
+    /// returns (the tables a growth replaced) is dropped after that lock is released. An added
+    /// key's previous metadata is replaced. A cancelled preparation inserts nothing and reports
     /// `aborted`. (The writer guard is an argument so that no caller can forget to hold it.)
     #[allow(clippy::too_many_arguments)]
-    pub(crate) fn add_locked<B>(
+    pub(crate) fn add_locked<B, R>(
         &self,
         _writer: &MutexGuard<'_, ()>,
         keys: &[u32],
@@ -177,7 +178,7 @@ impl<T: LexicalStore> Pooled<T> {
             &T,
             &(dyn Fn(usize, usize) -> bool + Sync),
         ) -> std::result::Result<B, LexicalError>,
-        apply: impl FnOnce(&mut T, B) -> std::result::Result<(), LexicalError>,
+        apply: impl FnOnce(&mut T, B) -> std::result::Result<R, LexicalError>,
     ) -> Result<AddOutcome> {
         let meta_batch = self.inner.read().meta.prepare(meta, keys.len())?;
         let poll = |done, total| {
@@ -193,13 +194,15 @@ impl<T: LexicalStore> Pooled<T> {
             }
             other => other.map_err(lexical_error)?,
         };
-        {
+        let replaced = {
             let mut state = self.inner.write();
-            apply(&mut state.index, batch).map_err(lexical_error)?;
+            let replaced = apply(&mut state.index, batch).map_err(lexical_error)?;
             for (row, &key) in keys.iter().enumerate() {
                 state.meta.set(key, &meta_batch, row);
             }
-        }
+            replaced
+        };
+        drop(replaced);
         self.compact_if_due();
         Ok(AddOutcome {
             inserted: keys.len(),

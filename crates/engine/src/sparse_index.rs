@@ -97,8 +97,15 @@ impl Pooled<SparseIndex> {
             meta,
             cancel,
             progress,
-            |index, poll| index.prepare_add(keys, vectors, upsert, poll),
-            |index, batch| index.apply_batch(batch),
+            |index, poll| {
+                let batch = index.prepare_add(keys, vectors, upsert, poll)?;
+                let room = index.room_for(&batch);
+                Ok((batch, room))
+            },
+            |index, (batch, mut room)| {
+                index.make_room(&mut room);
+                index.apply_batch(batch).map(|()| room)
+            },
         )
     }
 

@@ -87,10 +87,16 @@ impl Pooled<TextIndex> {
             cancel,
             progress,
             |index, poll| {
-                self.pool
-                    .install(|| index.analyze_batch(keys, &texts, &|d, t| poll(d, t)))
+                let batch = self
+                    .pool
+                    .install(|| index.analyze_batch(keys, &texts, &|d, t| poll(d, t)))?;
+                let room = index.room_for(&batch);
+                Ok((batch, room))
             },
-            |index, batch| index.apply_batch(batch),
+            |index, (batch, mut room)| {
+                index.make_room(&mut room);
+                index.apply_batch(batch).map(|()| room)
+            },
         )
     }
 

@@ -81,37 +81,6 @@ pub struct Growth {
     graph: Option<quiver_hnsw::GrownArenas>,
 }
 
-/// A copy of `v` with room for `additional` more items (at least double its room), or `None`
-/// when it has that room.
-pub(crate) fn grown_vec<T: Copy>(v: &Vec<T>, additional: usize) -> Option<Vec<T>> {
-    let need = v.len() + additional;
-    if need <= v.capacity() {
-        return None;
-    }
-    let mut out = Vec::with_capacity(need.max(2 * v.capacity()));
-    out.extend_from_slice(v);
-    Some(out)
-}
-
-/// Puts a buffer from a growth (`Some`) in place of `mine`, leaving the old one in `new` to be
-/// freed after the lock is released.
-pub(crate) fn swap_in<T>(mine: &mut T, new: &mut Option<T>) {
-    if let Some(v) = new {
-        std::mem::swap(mine, v);
-    }
-}
-
-/// A copy of `map` with room for `additional` more entries (at least double its room), or
-/// `None` when it has that room.
-pub(crate) fn grown_map(map: &HashMap<u32, u32>, additional: usize) -> Option<HashMap<u32, u32>> {
-    if map.capacity() >= map.len() + additional {
-        return None;
-    }
-    let mut out = HashMap::with_capacity((map.len() + additional).max(2 * map.capacity()));
-    out.extend(map.iter().map(|(&k, &v)| (k, v)));
-    Some(out)
-}
-
 /// A trained quantizer and the codes of every stored vector, from [`VectorIndex::trained`].
 pub struct Trained {
     quant: AnyQuantizer,
@@ -558,10 +527,10 @@ impl VectorIndex {
             };
         }
         if let Some(q) = &self.quant {
-            out.codes = grown_vec(&self.codes, extra * q.code_bytes());
+            out.codes = quiver_grow::vec_with_room(&self.codes, extra * q.code_bytes());
         }
-        out.slot_keys = grown_vec(&self.slot_keys, extra);
-        out.slot_of = grown_map(&self.slot_of, additional);
+        out.slot_keys = quiver_grow::vec_with_room(&self.slot_keys, extra);
+        out.slot_of = quiver_grow::map_with_room(&self.slot_of, additional);
         if let Some(g) = &self.graph {
             out.graph = g.grown(self.slot_keys.len() + extra);
         }
@@ -577,9 +546,9 @@ impl VectorIndex {
                 growth.store = Some(v);
             }
         }
-        swap_in(&mut self.codes, &mut growth.codes);
-        swap_in(&mut self.slot_keys, &mut growth.slot_keys);
-        swap_in(&mut self.slot_of, &mut growth.slot_of);
+        quiver_grow::swap_in(&mut self.codes, &mut growth.codes);
+        quiver_grow::swap_in(&mut self.slot_keys, &mut growth.slot_keys);
+        quiver_grow::swap_in(&mut self.slot_of, &mut growth.slot_of);
         if let (Some(g), Some(arenas)) = (&mut self.graph, growth.graph.take()) {
             growth.graph = Some(g.install(arenas));
         }

@@ -78,6 +78,20 @@ pub struct AnalyzedBatch {
     docs: Vec<AnalyzedDoc>,
 }
 
+/// Grown copies of a [`TextIndex`]'s per-document and term tables, from
+/// [`TextIndex::room_for`]; after [`TextIndex::make_room`], the tables they replaced.
+#[derive(Debug, Default)]
+pub struct TextRoom {
+    slot_keys: Option<Vec<u32>>,
+    doc_len: Option<Vec<u32>>,
+    key_slot: Option<HashMap<u32, u32>>,
+    fwd: Option<Vec<u8>>,
+    fwd_off: Option<Vec<u64>>,
+    deleted: Option<Vec<u64>>,
+    term_ids: Option<HashMap<Box<str>, u32>>,
+    df: Option<Vec<u32>>,
+}
+
 impl AnalyzedBatch {
     /// Validates `keys` (same count as `texts`, no duplicates) and analyses `texts` on the
     /// rayon pool in chunks of [`ANALYZE_CHUNK`], calling `progress(done, total)` after each
@@ -360,6 +374,53 @@ impl TextIndex {
         self.apply_batch(batch)?;
         self.maybe_compact();
         Ok(())
+    }
+
+    /// Room in the tables [`Self::apply_batch`] appends to, for `batch`: copies of the tables
+    /// that lack the room, with capacity at least doubled (see `quiver_grow`). Made while
+    /// searches go on; [`Self::make_room`] puts them in place, so that the exclusive apply step
+    /// copies no per-document table. (Term lists and the term and posting-list headers still
+    /// grow in place: a posting list's growth copies only that list.)
+    pub fn room_for(&self, batch: &AnalyzedBatch) -> TextRoom {
+        let docs = batch.len();
+        let slots = self.slot_keys.len().saturating_add(docs);
+        let mut new_terms = std::collections::HashSet::new();
+        let mut fwd_bytes = 0usize;
+        for doc in &batch.docs {
+            // A term id's varint takes at most 5 bytes.
+            fwd_bytes = fwd_bytes.saturating_add(doc.terms.len().saturating_mul(5));
+            for (term, _) in &doc.terms {
+                if !self.term_ids.contains_key(term.as_str()) {
+                    new_terms.insert(term.as_str());
+                }
+            }
+        }
+        let deleted_words = slots.div_ceil(64).saturating_sub(self.deleted.len());
+        TextRoom {
+            slot_keys: quiver_grow::vec_with_room(&self.slot_keys, docs),
+            doc_len: quiver_grow::vec_with_room(&self.doc_len, docs),
+            key_slot: quiver_grow::map_with_room(&self.key_slot, docs),
+            fwd: quiver_grow::vec_with_room(&self.fwd, fwd_bytes),
+            fwd_off: quiver_grow::vec_with_room(&self.fwd_off, docs),
+            deleted: quiver_grow::vec_with_room(&self.deleted, deleted_words),
+            term_ids: quiver_grow::map_with_room(&self.term_ids, new_terms.len()),
+            df: quiver_grow::vec_with_room(&self.df, new_terms.len()),
+        }
+    }
+
+    /// Puts the tables of a [`TextRoom`] made by [`Self::room_for`] in place, leaving the old
+    /// tables in `room` for the caller to drop once it no longer blocks searches. No other
+    /// write may run between the two calls (the copies hold the tables as `room_for` saw
+    /// them); a table that has grown since keeps its place.
+    pub fn make_room(&mut self, room: &mut TextRoom) {
+        quiver_grow::swap_in(&mut self.slot_keys, &mut room.slot_keys);
+        quiver_grow::swap_in(&mut self.doc_len, &mut room.doc_len);
+        quiver_grow::swap_in(&mut self.key_slot, &mut room.key_slot);
+        quiver_grow::swap_in(&mut self.fwd, &mut room.fwd);
+        quiver_grow::swap_in(&mut self.fwd_off, &mut room.fwd_off);
+        quiver_grow::swap_in(&mut self.deleted, &mut room.deleted);
+        quiver_grow::swap_in(&mut self.term_ids, &mut room.term_ids);
+        quiver_grow::swap_in(&mut self.df, &mut room.df);
     }
 
     /// [`Self::apply`] without the compaction it may trigger: a caller that shares the index
@@ -700,5 +761,92 @@ mod tests {
         fn check<T: Send + Sync>() {}
         check::<TextIndex>();
         check::<AnalyzedBatch>();
+    }
+
+    /// After `make_room`, applying the batch moves no per-document table (the copies were
+    /// made beforehand, while searches could run), and the index ends as a plain apply leaves it.
+    #[test]
+    fn room_made_beforehand_keeps_the_apply_from_moving_tables() {
+        let cfg = || AnalyzerConfig {
+            kind: crate::AnalyzerKind::Default,
+            stem: false,
+            stop_words: crate::StopWords::None,
+        };
+        let mut roomy = TextIndex::new(cfg(), Bm25Params::default()).unwrap();
+        let mut plain = TextIndex::new(cfg(), Bm25Params::default()).unwrap();
+        let tables = |ix: &TextIndex| {
+            (
+                ix.slot_keys.as_ptr(),
+                ix.doc_len.as_ptr(),
+                ix.fwd.as_ptr(),
+                ix.fwd_off.as_ptr(),
+                ix.deleted.as_ptr(),
+                ix.df.as_ptr(),
+                ix.key_slot.capacity(),
+                ix.term_ids.capacity(),
+            )
+        };
+        let mut moved = 0;
+        for round in 0..12u32 {
+            // Batches that double the index, each with new words, some replacing stored keys.
+            let n = 1usize << round.min(8);
+            let keys: Vec<u32> = (0..n as u32)
+                .map(|i| round * 300 + i)
+                .chain([0, 1])
+                .collect();
+            let texts: Vec<String> = keys
+                .iter()
+                .map(|k| format!("w{k} shared common r{round} x{}", k % 7))
+                .collect();
+            let texts: Vec<&str> = texts.iter().map(String::as_str).collect();
+            let keys = &keys[..if round == 0 { n } else { n + 2 }];
+            let texts = &texts[..keys.len()];
+            let batch = roomy.analyze_batch(keys, texts, &|_, _| true).unwrap();
+            let mut room = roomy.room_for(&batch);
+            roomy.make_room(&mut room);
+            let before = tables(&roomy);
+            moved += usize::from(room.slot_keys.is_some());
+            roomy.apply_batch(batch).unwrap();
+            let after = tables(&roomy);
+            assert_eq!(
+                before, after,
+                "round {round}: a table moved inside the apply"
+            );
+            let batch = plain.analyze_batch(keys, texts, &|_, _| true).unwrap();
+            plain.apply_batch(batch).unwrap();
+        }
+        assert!(moved >= 5, "the tables grew {moved} times beforehand");
+        assert_eq!(roomy.len(), plain.len());
+        for q in ["shared", "w305 x3", "r4 common", "x0"] {
+            let a = roomy.search_with(q, 20, Strategy::Exhaustive).unwrap();
+            let b = plain.search_with(q, 20, Strategy::Exhaustive).unwrap();
+            assert_eq!(a, b, "{q}");
+        }
+    }
+
+    /// A room made before another write appended to the tables is not put in place.
+    #[test]
+    fn a_stale_room_is_ignored() {
+        let mut ix = TextIndex::new(
+            AnalyzerConfig {
+                kind: crate::AnalyzerKind::Default,
+                stem: false,
+                stop_words: crate::StopWords::None,
+            },
+            Bm25Params::default(),
+        )
+        .unwrap();
+        let first = ix.analyze_batch(&[1], &["a b"], &|_, _| true).unwrap();
+        let mut stale = ix.room_for(&first);
+        let second = ix.analyze_batch(&[2], &["c d"], &|_, _| true).unwrap();
+        ix.apply_batch(second).unwrap();
+        ix.make_room(&mut stale);
+        assert_eq!(ix.slot_keys, [2]);
+        ix.apply_batch(first).unwrap();
+        assert_eq!(ix.slot_keys, [2, 1]);
+        assert_eq!(
+            ix.search_with("a", 5, Strategy::Exhaustive).unwrap().len(),
+            1
+        );
     }
 }

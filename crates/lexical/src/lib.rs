@@ -54,9 +54,9 @@ pub mod stopwords;
 pub use analyzer::{Analyzer, AnalyzerConfig, AnalyzerKind, TokenizerMode, MAX_TOKEN_BYTES};
 pub use bm25::{Bm25Params, Strategy};
 pub use error::{LexicalError, Result};
-pub use index::{AnalyzedBatch, AnalyzedDoc, TextIndex, TextMemory};
+pub use index::{AnalyzedBatch, AnalyzedDoc, TextIndex, TextMemory, TextRoom};
 pub use sparse::{
     PreparedSparse, SparseBatch, SparseConfig, SparseEncoder, SparseIndex, SparseMemory,
-    SparseStrategy, SparseVec,
+    SparseRoom, SparseStrategy, SparseVec,
 };
 pub use stopwords::StopWords;

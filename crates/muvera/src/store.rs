@@ -186,15 +186,7 @@ impl TokenStore {
     /// [`TokenStore::install`]. Needs only `&self`: a writer copies a growth while searches
     /// read the store. Empty when every arena has the room already.
     pub fn grown(&self, docs: usize, tokens: usize) -> TokenGrowth {
-        fn room<T: Copy>(v: &Vec<T>, more: usize) -> Option<Vec<T>> {
-            let need = v.len() + more;
-            if need <= v.capacity() {
-                return None;
-            }
-            let mut out = Vec::with_capacity(need.max(2 * v.capacity()));
-            out.extend_from_slice(v);
-            Some(out)
-        }
+        use quiver_grow::vec_with_room as room;
         let values = tokens * self.dim;
         let only = |kind: TokenStorage, n: usize| if self.kind == kind { n } else { 0 };
         TokenGrowth {
@@ -209,11 +201,7 @@ impl TokenStore {
     /// Puts arenas from [`TokenStore::grown`] in place (no write may have run since) and
     /// returns the ones they replace, to be freed outside any lock.
     pub fn install(&mut self, mut g: TokenGrowth) -> TokenGrowth {
-        fn swap<T>(mine: &mut Vec<T>, new: &mut Option<Vec<T>>) {
-            if let Some(v) = new {
-                std::mem::swap(mine, v);
-            }
-        }
+        use quiver_grow::swap_in as swap;
         swap(&mut self.offsets, &mut g.offsets);
         swap(&mut self.f32s, &mut g.f32s);
         swap(&mut self.f16s, &mut g.f16s);

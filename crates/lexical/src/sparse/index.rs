@@ -43,6 +43,19 @@ pub struct PreparedSparse {
     upsert: bool,
 }
 
+/// Grown copies of a [`SparseIndex`]'s per-document and term tables, from
+/// [`SparseIndex::room_for`]; after [`SparseIndex::make_room`], the tables they replaced.
+#[derive(Debug, Default)]
+pub struct SparseRoom {
+    keys: Option<Vec<u32>>,
+    key_slot: Option<HashMap<u32, u32>>,
+    fwd_off: Option<Vec<u64>>,
+    fwd_terms: Option<Vec<u32>>,
+    fwd_vals: Option<Vec<f32>>,
+    deleted: Option<Vec<u64>>,
+    term_list: Option<HashMap<u32, u32>>,
+}
+
 /// One term's postings: strictly increasing slots with `u8` impacts, in blocks of
 /// [`BLOCK`].
 #[derive(Clone, Debug, Default)]
@@ -354,6 +367,46 @@ impl SparseIndex {
         Ok(())
     }
 
+    /// Room in the tables [`Self::apply_batch`] appends to, for `batch`: copies of the tables
+    /// that lack the room, with capacity at least doubled (see `quiver_grow`). Made while
+    /// searches go on; [`Self::make_room`] puts them in place, so that the exclusive apply step
+    /// copies no per-document table. (Posting lists and their headers still grow in place: a
+    /// list's growth copies only that list.)
+    pub fn room_for(&self, batch: &PreparedSparse) -> SparseRoom {
+        let docs = batch.keys.len();
+        let slots = self.keys.len().saturating_add(docs);
+        let new_terms: HashSet<u32> = batch
+            .terms
+            .iter()
+            .copied()
+            .filter(|t| !self.term_list.contains_key(t))
+            .collect();
+        let deleted_words = slots.div_ceil(64).saturating_sub(self.deleted.len());
+        SparseRoom {
+            keys: quiver_grow::vec_with_room(&self.keys, docs),
+            key_slot: quiver_grow::map_with_room(&self.key_slot, docs),
+            fwd_off: quiver_grow::vec_with_room(&self.fwd_off, docs),
+            fwd_terms: quiver_grow::vec_with_room(&self.fwd_terms, batch.terms.len()),
+            fwd_vals: quiver_grow::vec_with_room(&self.fwd_vals, batch.vals.len()),
+            deleted: quiver_grow::vec_with_room(&self.deleted, deleted_words),
+            term_list: quiver_grow::map_with_room(&self.term_list, new_terms.len()),
+        }
+    }
+
+    /// Puts the tables of a [`SparseRoom`] made by [`Self::room_for`] in place, leaving the old
+    /// tables in `room` for the caller to drop once it no longer blocks searches. No other
+    /// write may run between the two calls (the copies hold the tables as `room_for` saw
+    /// them); a table that has grown since keeps its place.
+    pub fn make_room(&mut self, room: &mut SparseRoom) {
+        quiver_grow::swap_in(&mut self.keys, &mut room.keys);
+        quiver_grow::swap_in(&mut self.key_slot, &mut room.key_slot);
+        quiver_grow::swap_in(&mut self.fwd_off, &mut room.fwd_off);
+        quiver_grow::swap_in(&mut self.fwd_terms, &mut room.fwd_terms);
+        quiver_grow::swap_in(&mut self.fwd_vals, &mut room.fwd_vals);
+        quiver_grow::swap_in(&mut self.deleted, &mut room.deleted);
+        quiver_grow::swap_in(&mut self.term_list, &mut room.term_list);
+    }
+
     /// [`Self::apply`] without the compaction it may trigger: a caller that shares the index
     /// compacts it with [`Self::compaction_due`] and [`Self::compacted`] (computed while
     /// searches go on) instead.
@@ -649,6 +702,69 @@ impl SparseIndex {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// After `make_room`, applying the batch moves no per-document table, and the index ends as
+    /// a plain apply leaves it.
+    #[test]
+    fn room_made_beforehand_keeps_the_apply_from_moving_tables() {
+        let mut roomy = SparseIndex::default();
+        let mut plain = SparseIndex::default();
+        let mut moved = 0;
+        for round in 0..10u32 {
+            let n = 1u32 << round.min(7);
+            // Each document: a shared term, a term new this round, one of 5 others.
+            let keys: Vec<u32> = (0..n).map(|i| round * 200 + i).chain([0]).collect();
+            let keys = &keys[..if round == 0 {
+                n as usize
+            } else {
+                n as usize + 1
+            }];
+            let mut indptr = vec![0u32];
+            let (mut idx, mut val) = (Vec::new(), Vec::new());
+            for &k in keys {
+                let mut terms = vec![1u32, 100 + round, 10 + k % 5];
+                terms.sort_unstable();
+                for t in terms {
+                    idx.push(t);
+                    val.push(1.0 + (k % 3) as f32);
+                }
+                indptr.push(idx.len() as u32);
+            }
+            let vectors = || SparseBatch::new(&indptr, &idx, &val);
+            let batch = roomy
+                .prepare_add(keys, vectors(), true, &|_, _| true)
+                .unwrap();
+            let mut room = roomy.room_for(&batch);
+            roomy.make_room(&mut room);
+            moved += usize::from(room.keys.is_some());
+            let ptrs = |ix: &SparseIndex| {
+                (
+                    ix.keys.as_ptr(),
+                    ix.fwd_off.as_ptr(),
+                    ix.fwd_terms.as_ptr(),
+                    ix.fwd_vals.as_ptr(),
+                    ix.deleted.as_ptr(),
+                    ix.key_slot.capacity(),
+                    ix.term_list.capacity(),
+                )
+            };
+            let before = ptrs(&roomy);
+            roomy.apply_batch(batch).unwrap();
+            assert_eq!(
+                before,
+                ptrs(&roomy),
+                "round {round}: a table moved inside the apply"
+            );
+            let batch = plain
+                .prepare_add(keys, vectors(), true, &|_, _| true)
+                .unwrap();
+            plain.apply_batch(batch).unwrap();
+        }
+        assert!(moved >= 5, "the tables grew {moved} times beforehand");
+        assert_eq!(roomy.keys, plain.keys);
+        assert_eq!(roomy.fwd_terms, plain.fwd_terms);
+        assert_eq!(roomy.lists.len(), plain.lists.len());
+    }
 
     /// `q · scale ≥ w` always, and the overestimate is below one step.
     #[test]

@@ -71,7 +71,7 @@ pub mod persist;
 pub mod search;
 
 pub use encoder::SparseEncoder;
-pub use index::{PreparedSparse, SparseIndex, SparseMemory, PREPARE_CHUNK};
+pub use index::{PreparedSparse, SparseIndex, SparseMemory, SparseRoom, PREPARE_CHUNK};
 
 use crate::error::{invalid, Result};
 
