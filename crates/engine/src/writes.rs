@@ -5,7 +5,9 @@
 //! threads) would let writes waiting for an index's writer lock occupy that pool, and the
 //! searches queued behind them would wait too. Here a waiting write is only an entry in its
 //! index's queue: the thread that drains it starts when the queue gets work and ends when the
-//! queue is empty.
+//! queue is empty. That thread runs at a lower CPU priority than searches
+//! ([`yield_to_searches`]): a service that ingests while it serves keeps its search throughput,
+//! and its writes use the time searches leave.
 
 use std::collections::VecDeque;
 use std::panic::{catch_unwind, AssertUnwindSafe};
@@ -51,7 +53,10 @@ impl WriteQueue {
         let queue = Arc::clone(self);
         let started = std::thread::Builder::new()
             .name("quiver-write".into())
-            .spawn(move || queue.drain());
+            .spawn(move || {
+                yield_to_searches();
+                queue.drain()
+            });
         if started.is_err() {
             self.drain();
         }
@@ -82,10 +87,51 @@ impl WriteQueue {
     }
 }
 
+/// The nice value of the write thread on Linux: CFS then gives it about a tenth of a core's
+/// time while a search thread wants that core, and any time no search wants.
+pub const WRITE_THREAD_NICE: i32 = 10;
+
+/// Lowers the calling thread's CPU priority to [`WRITE_THREAD_NICE`] (Linux; elsewhere a
+/// no-op), so that on a busy machine searches run first and writes take the time searches
+/// leave. Writes of 256 or more vectors link on the index's pool at normal priority, so a
+/// bulk load is not slowed; a service's small writes are. A thread can always lower its own
+/// priority; on failure it keeps the priority it had.
+pub fn yield_to_searches() {
+    #[cfg(target_os = "linux")]
+    // SAFETY: neither call takes a pointer or touches memory; `setpriority` on this thread's
+    // id changes only this thread's nice value (Linux keeps one per thread).
+    unsafe {
+        let tid = libc::syscall(libc::SYS_gettid) as libc::id_t;
+        libc::setpriority(libc::PRIO_PROCESS, tid, WRITE_THREAD_NICE);
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
     use std::sync::mpsc;
+
+    /// Queued writes run below the submitting thread's priority; the submitter keeps its own.
+    #[cfg(target_os = "linux")]
+    #[test]
+    fn the_write_thread_yields_to_searches() {
+        fn nice() -> i32 {
+            // SAFETY: no pointers; getpriority of this thread's id reads its nice value.
+            unsafe {
+                let tid = libc::syscall(libc::SYS_gettid) as libc::id_t;
+                libc::getpriority(libc::PRIO_PROCESS, tid)
+            }
+        }
+        let mine = nice();
+        let queue = WriteQueue::new();
+        let (tx, rx) = mpsc::channel();
+        queue.submit(Box::new(move || {
+            let _ = tx.send(nice());
+        }));
+        let theirs = rx.recv().expect("the job ran");
+        assert_eq!(theirs, WRITE_THREAD_NICE.max(mine), "write thread");
+        assert_eq!(nice(), mine, "the submitting thread keeps its priority");
+    }
 
     #[test]
     fn jobs_run_in_order_on_one_thread_and_survive_panics() {
