@@ -192,6 +192,17 @@ const writeRowJson = Array.from({ length: writeVectors.length / DIM }, (_, r) =>
 
 // ------------------------------------------------------------------------------ one point
 let writeCursor = 0;
+/** The next upsert body of `batch` vectors: half replace stored keys, half add new ones. */
+function writeBody(batch) {
+  const ks = [];
+  const vs = [];
+  for (let i = 0; i < batch; i++) {
+    const row = writeCursor++ % writeRowJson.length;
+    ks.push(i % 2 === 0 ? (row * 7919) % N : N + writeCursor);
+    vs.push(writeRowJson[row]);
+  }
+  return `{"keys":[${ks.join(',')}],"vectors":[${vs.join(',')}]}`;
+}
 async function measure(engine, phase, conns) {
   const workers = phase === 'cluster' ? 2 : 1;
   const server = await startServer(engine, workers);
@@ -202,15 +213,22 @@ async function measure(engine, phase, conns) {
     headers: { 'content-type': 'application/json' },
     body: JSON.stringify({ vector: Array.from(searchQueries.subarray((i % NQ) * DIM, ((i % NQ) + 1) * DIM)) }),
   }));
-  // Warm-up, then reset the server's event-loop histogram.
-  await autocannon({ url, connections: Math.min(conns, 16), duration: 1, requests });
-  await json(`${url}/stats/reset`, 'POST');
-
-  const phaseState = { running: true };
-  const probe = spawn(process.execPath, [path.join(HERE, 'probe.mjs'), url], { stdio: ['pipe', 'pipe', 'inherit'] });
+  // The probe warms its client first, so that its start-up is not counted as the server's.
+  const probe = spawn(process.execPath, [path.join(HERE, 'probe.mjs'), url], { stdio: ['pipe', 'pipe', 'pipe'] });
   let probeOut = '';
   probe.stdout.on('data', (d) => (probeOut += d));
+  const probeReady = new Promise((r) => probe.stderr.on('data', (d) => String(d).includes('ready') && r()));
+  probe.stderr.pipe(process.stderr);
   const prober = new Promise((r) => probe.on('exit', r));
+  // Warm-up of every route the phase uses (one write when the phase writes), then reset the
+  // server's event-loop histogram: a fresh server stands for one that has been running.
+  await autocannon({ url, connections: Math.min(conns, 16), duration: 1, requests });
+  if (BATCH[phase]) await send(`${url}/items`, 'PUT', writeBody(BATCH[phase]));
+  await probeReady;
+  await json(`${url}/stats/reset`, 'POST');
+  probe.stdin.write('start\n');
+
+  const phaseState = { running: true };
   const upserts = [];
   let saves = 0;
   const writer = (async () => {
@@ -220,15 +238,7 @@ async function measure(engine, phase, conns) {
     let nextSave = performance.now() + Math.min(SAVE_EVERY_MS, (SECONDS * 1000) / 2);
     while (phaseState.running) {
       const t = performance.now();
-      const ks = [];
-      const vs = [];
-      for (let i = 0; i < batch; i++) {
-        const row = writeCursor++ % writeRowJson.length;
-        // Half replace stored keys, half add new ones.
-        ks.push(i % 2 === 0 ? (row * 7919) % N : N + writeCursor);
-        vs.push(writeRowJson[row]);
-      }
-      await send(`${url}/items`, 'PUT', `{"keys":[${ks.join(',')}],"vectors":[${vs.join(',')}]}`);
+      await send(`${url}/items`, 'PUT', writeBody(batch));
       upserts.push(performance.now() - t);
       if (performance.now() >= nextSave) {
         await json(`${url}/admin/save`, 'POST');
