@@ -263,6 +263,8 @@ export declare class NativeVectorIndex {
   search(query: Float32Array, k: number, ef: number, cancel?: CancelToken | undefined | null): Promise<NativeSearchResult>
   /** Searches one query on the JS thread. */
   searchSync(query: Float32Array, k: number, ef: number): NativeSearchResult
+  /** Searches each query of a list on its own, one after another on one worker thread. */
+  searchMany(queries: Float32Array, k: number, ef: number): Promise<NativeManyResult>
   /** Searches many queries on the index's thread pool, from a worker thread. */
   searchBatch(queries: Float32Array, k: number, ef: number, cancel?: CancelToken | undefined | null): Promise<NativeBatchResult>
   /** Searches many queries on the index's thread pool; the JS thread waits. */
@@ -487,6 +489,17 @@ export interface NativeLimits {
   defaultTrainingSizePq4: number
 }
 
+/**
+ * A list of separate searches: each query's hits, one query after another (`counts[i]` for
+ * query `i`, 0 when it failed), and the queries that failed.
+ */
+export interface NativeManyResult {
+  keys: Uint32Array
+  distances: Float32Array
+  counts: Uint32Array
+  failed: Array<NativeQueryFailure>
+}
+
 /** Heap bytes by part. */
 export interface NativeMemoryUsage {
   total: number
@@ -531,6 +544,13 @@ export interface NativePlan {
   matched: number
   distanceComputations: number
   capped: boolean
+}
+
+/** Why one query of a list failed: its position, the error's code and message. */
+export interface NativeQueryFailure {
+  index: number
+  code: string
+  message: string
 }
 
 /**

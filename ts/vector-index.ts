@@ -18,6 +18,8 @@ import {
   withCancel,
 } from './call'
 import { getNative } from './native'
+import { SearchGatherer } from './gather'
+import type { Hits } from './gather'
 import type {
   NativeBatchResult,
   NativeConfig,
@@ -548,6 +550,7 @@ export class VectorIndex {
   private native!: NativeVectorIndex
   private cfg!: Readonly<NativeConfig>
   private schema: AttributeSchema | undefined
+  private gatherer: SearchGatherer | undefined
 
   /**
    * Creates an empty index.
@@ -785,8 +788,17 @@ export class VectorIndex {
         scores,
       )
     }
-    const r = await withCancel(signal, (token) => this.native.search(q, k, ef, token))
+    // Without a signal, searches made in the same turn of the event loop share native calls.
+    const r =
+      signal === undefined
+        ? await this.gather(q, k, ef)
+        : await withCancel(signal, (token) => this.native.search(q, k, ef, token))
     return this.scored(serializable({ keys: r.keys, distances: r.distances }), scores)
+  }
+
+  private gather(q: Float32Array, k: number, ef: number): Promise<Hits> {
+    this.gatherer ??= new SearchGatherer(this.native, this.cfg.dim)
+    return this.gatherer.search(q, k, ef)
   }
 
   /** Synchronous variant of {@link VectorIndex.search}; `signal` is ignored unless already aborted. */

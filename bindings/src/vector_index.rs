@@ -143,6 +143,27 @@ pub struct NativeBatchResult {
     pub counts: JsArray<u32>,
 }
 
+/// A list of separate searches: each query's hits, one query after another (`counts[i]` for
+/// query `i`, 0 when it failed), and the queries that failed.
+#[napi(object, object_from_js = false)]
+pub struct NativeManyResult {
+    #[napi(ts_type = "Uint32Array")]
+    pub keys: JsArray<u32>,
+    #[napi(ts_type = "Float32Array")]
+    pub distances: JsArray<f32>,
+    #[napi(ts_type = "Uint32Array")]
+    pub counts: JsArray<u32>,
+    pub failed: Vec<NativeQueryFailure>,
+}
+
+/// Why one query of a list failed: its position, the error's code and message.
+#[napi(object, object_from_js = false)]
+pub struct NativeQueryFailure {
+    pub index: u32,
+    pub code: String,
+    pub message: String,
+}
+
 /// What an add did.
 #[napi(object)]
 pub struct NativeAddResult {
@@ -315,6 +336,33 @@ fn search_result(h: SearchHits) -> NativeSearchResult {
     NativeSearchResult {
         keys: h.keys.into(),
         distances: h.distances.into(),
+    }
+}
+
+fn many_result(each: Vec<Result<SearchHits, EngineError>>) -> NativeManyResult {
+    let (mut keys, mut distances, mut counts, mut failed) = (vec![], vec![], vec![], vec![]);
+    for (i, r) in each.into_iter().enumerate() {
+        match r {
+            Ok(h) => {
+                counts.push(h.keys.len() as u32);
+                keys.extend(h.keys);
+                distances.extend(h.distances);
+            }
+            Err(e) => {
+                counts.push(0);
+                failed.push(NativeQueryFailure {
+                    index: i as u32,
+                    code: e.code.as_str().to_string(),
+                    message: e.message,
+                });
+            }
+        }
+    }
+    NativeManyResult {
+        keys: keys.into(),
+        distances: distances.into(),
+        counts: counts.into(),
+        failed,
     }
 }
 
@@ -498,6 +546,19 @@ impl NativeVectorIndex {
         guard(|| self.handle.get()?.read().search(&query, k, ef))
             .map(search_result)
             .map_err(|e| to_js(&env, e))
+    }
+
+    /// Searches each query of a list on its own, one after another on one worker thread.
+    #[napi(ts_return_type = "Promise<NativeManyResult>")]
+    pub fn search_many(
+        &self,
+        queries: Float32Array,
+        k: u32,
+        ef: u32,
+    ) -> AsyncTask<Job<Vec<Result<SearchHits, EngineError>>, NativeManyResult>> {
+        let (inner, queries) = (self.handle.get(), queries.to_vec());
+        let (k, ef) = k_ef(k, ef);
+        job(move || inner?.search_each(&queries, k, ef), many_result)
     }
 
     /// Searches many queries on the index's thread pool, from a worker thread.

@@ -57,6 +57,28 @@ impl SharedIndex {
         self.inner.read()
     }
 
+    /// Searches each `dim`-long query of `queries` in turn on the calling thread, taking the
+    /// read lock once per query (a writer waiting for the lock waits for one search, not for
+    /// the whole list). Each query succeeds or fails on its own; the outer error is only for
+    /// `queries` not being a whole number of queries.
+    ///
+    /// This is how concurrent single searches share one trip to a worker thread: waking a
+    /// thread costs more than a small search on some machines, so the caller gathers the
+    /// searches made together and sends them here in a few lists instead of one by one.
+    pub fn search_each(
+        &self,
+        queries: &[f32],
+        k: usize,
+        ef: Option<usize>,
+    ) -> Result<Vec<Result<crate::SearchHits>>> {
+        let dim = self.read().config().dim;
+        self.read().query_count(queries)?;
+        Ok(queries
+            .chunks(dim)
+            .map(|q| self.read().search(q, k, ef))
+            .collect())
+    }
+
     /// Adds (or, with `upsert`, replaces) a batch. Nothing is inserted if the batch is
     /// invalid. `cancel` is checked between chunks; `progress(done, total)` is called after
     /// each chunk.

@@ -228,6 +228,51 @@ fn batch_search_equals_single_searches_and_honours_cancel() {
     );
 }
 
+/// A list of searches answers each query as a search of its own would, and one bad query
+/// fails alone.
+#[test]
+fn search_each_answers_every_query_on_its_own() {
+    let (n, dim) = (2_000, 16);
+    let shared =
+        SharedIndex::new(VectorIndex::new(config(dim, Metric::Cosine, IndexKind::Hnsw)).unwrap());
+    let never = AtomicBool::new(false);
+    shared
+        .add(&keys(n, 0), &data(n, dim, 5), false, &never, &mut |_, _| {})
+        .unwrap();
+    let mut queries = data(6, dim, 9);
+    queries[3 * dim + 2] = f32::NAN;
+    let each = shared.search_each(&queries, 7, Some(40)).unwrap();
+    assert_eq!(each.len(), 6);
+    for (i, got) in each.iter().enumerate() {
+        let q = &queries[i * dim..(i + 1) * dim];
+        match shared.read().search(q, 7, Some(40)) {
+            Ok(want) => {
+                let got = got.as_ref().unwrap();
+                assert_eq!(got.keys, want.keys, "query {i}");
+                assert_eq!(got.distances, want.distances, "query {i}");
+                assert_eq!(got.keys.len(), 7);
+            }
+            Err(want) => {
+                assert_eq!(i, 3);
+                assert_eq!(got.as_ref().unwrap_err().code, want.code);
+                assert_eq!(want.code, ErrorCode::NonFinite);
+            }
+        }
+    }
+    // Only a list that is not whole queries fails as a whole.
+    assert_eq!(
+        shared.search_each(&queries[1..], 7, None).unwrap_err().code,
+        ErrorCode::DimensionMismatch
+    );
+    assert!(shared.search_each(&[], 7, None).unwrap().is_empty());
+    // Bad k fails each query (nothing to search with).
+    let bad = shared.search_each(&queries[..dim], 0, None).unwrap();
+    assert_eq!(
+        bad[0].as_ref().unwrap_err().code,
+        ErrorCode::InvalidArgument
+    );
+}
+
 #[test]
 fn shared_add_reports_progress_and_stops_on_cancel() {
     let (n, dim) = (10_000, 8);
