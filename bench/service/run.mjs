@@ -217,8 +217,13 @@ async function measure(engine, phase, conns) {
   const probe = spawn(process.execPath, [path.join(HERE, 'probe.mjs'), url], { stdio: ['pipe', 'pipe', 'pipe'] });
   let probeOut = '';
   probe.stdout.on('data', (d) => (probeOut += d));
-  const probeReady = new Promise((r) => probe.stderr.on('data', (d) => String(d).includes('ready') && r()));
-  probe.stderr.pipe(process.stderr);
+  const probeReady = new Promise((resolve) => {
+    probe.stderr.on('data', (d) => {
+      const text = String(d).replace('ready\n', '');
+      if (text !== String(d)) resolve();
+      if (text) process.stderr.write(text);
+    });
+  });
   const prober = new Promise((r) => probe.on('exit', r));
   // Warm-up of every route the phase uses (one write when the phase writes), then reset the
   // server's event-loop histogram: a fresh server stands for one that has been running.
