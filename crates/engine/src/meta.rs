@@ -5,7 +5,8 @@
 //! it, so a slot's metadata always belongs to the key that holds the slot.
 
 use quiver_filter::{
-    AttributeStore, ByteSource, Filter, FilterError, PayloadStore, Record, RoaringBitmap, Schema,
+    AttributeRoom, AttributeStore, ByteSource, Filter, FilterError, PayloadRoom, PayloadStore,
+    Record, RoaringBitmap, Schema,
 };
 
 use crate::error::{err, Error, Result};
@@ -48,6 +49,20 @@ impl MetaBatch {
                 .as_ref()
                 .map(|p| p.get(range.clone()).unwrap_or_default().to_vec()),
         }
+    }
+}
+
+/// Copies of the metadata tables with room for a write (see [`Meta::room_for`]).
+#[derive(Debug, Default)]
+pub struct MetaRoom {
+    attrs: AttributeRoom,
+    payloads: PayloadRoom,
+}
+
+impl MetaRoom {
+    /// Whether every table had room already (nothing was copied).
+    pub fn is_empty(&self) -> bool {
+        self.attrs.is_empty() && self.payloads.is_empty()
     }
 }
 
@@ -136,6 +151,38 @@ impl Meta {
             }
         };
         Ok(MetaBatch { records, payloads })
+    }
+
+    /// Copies of the tables that lack room for rows `rows` of `batch`, made while searches go
+    /// on, so that writing the rows grows no table under the exclusive lock.
+    pub(crate) fn room_for(&self, batch: &MetaBatch, rows: std::ops::Range<usize>) -> MetaRoom {
+        let records = batch
+            .records
+            .as_deref()
+            .and_then(|r| r.get(rows.clone()))
+            .unwrap_or_default();
+        MetaRoom {
+            attrs: self
+                .attrs
+                .as_ref()
+                .map(|a| a.room_for(records, rows.len()))
+                .unwrap_or_default(),
+            payloads: self
+                .payloads
+                .as_ref()
+                .map(|p| p.room_for(rows.len()))
+                .unwrap_or_default(),
+        }
+    }
+
+    /// Puts copies from [`Meta::room_for`] in place; `room` keeps the old tables.
+    pub(crate) fn make_room(&mut self, room: &mut MetaRoom) {
+        if let Some(a) = &mut self.attrs {
+            a.make_room(&mut room.attrs);
+        }
+        if let Some(p) = &mut self.payloads {
+            p.make_room(&mut room.payloads);
+        }
     }
 
     /// Writes row `row` of `batch` into `slot`, replacing what the slot held. A row without

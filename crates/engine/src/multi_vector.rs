@@ -353,14 +353,19 @@ impl MultiVectorIndex {
 
     /// Storage with room for documents `range` of a batch, copied while searches go on (see
     /// [`VectorIndex::grown`]); put in place by [`MultiVectorIndex::install_growth`].
-    pub fn grown(&self, docs: &DocBatch<'_>, range: std::ops::Range<usize>) -> MultiGrowth {
+    pub fn grown(
+        &self,
+        docs: &DocBatch<'_>,
+        batch: &MetaBatch,
+        range: std::ops::Range<usize>,
+    ) -> MultiGrowth {
         let tokens = range
             .clone()
             .map(|i| docs.doc(i, self.dim()).len() / self.dim())
             .sum();
         let docs = range.len();
         MultiGrowth {
-            fde: self.fde.grown(docs),
+            fde: self.fde.grown(docs, batch, range),
             tokens: self.tokens.grown(docs, tokens),
             slot_of: quiver_grow::map_with_room(&self.slot_of, docs),
             slot_keys: quiver_grow::vec_with_room(&self.slot_keys, docs),
@@ -882,7 +887,7 @@ impl SharedMultiIndex {
             let (fdes, growth) = {
                 let index = self.inner.read();
                 let fdes = index.encode_documents(docs, range.clone())?;
-                (fdes, index.grown(docs, range.clone()))
+                (fdes, index.grown(docs, &batch, range.clone()))
             };
             let old = self.inner.write().install_growth(growth);
             drop(old);

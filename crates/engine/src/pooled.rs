@@ -194,15 +194,18 @@ impl<T: LexicalStore> Pooled<T> {
             }
             other => other.map_err(lexical_error)?,
         };
+        // The metadata tables get their room while searches go on, like the index's own.
+        let mut meta_room = self.inner.read().meta.room_for(&meta_batch, 0..keys.len());
         let replaced = {
             let mut state = self.inner.write();
             let replaced = apply(&mut state.index, batch).map_err(lexical_error)?;
+            state.meta.make_room(&mut meta_room);
             for (row, &key) in keys.iter().enumerate() {
                 state.meta.set(key, &meta_batch, row);
             }
             replaced
         };
-        drop(replaced);
+        drop((replaced, meta_room));
         self.compact_if_due();
         Ok(AddOutcome {
             inserted: keys.len(),

@@ -7,7 +7,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use parking_lot::{Mutex, RwLock, RwLockReadGuard};
 
 use crate::error::Result;
-use crate::meta::MetaInput;
+use crate::meta::{MetaBatch, MetaInput};
 use crate::persist;
 use crate::vector_index::VectorIndex;
 
@@ -118,7 +118,7 @@ impl SharedIndex {
             let batch = index.meta().prepare(meta, keys.len())?;
             (index.insertion_order(keys.len()), batch)
         };
-        self.grow(keys.len());
+        self.grow(keys.len(), &batch);
         let total = keys.len();
         let mut done = 0;
         for chunk in order.chunks(ADD_CHUNK) {
@@ -152,8 +152,8 @@ impl SharedIndex {
     /// Makes room for `additional` rows. The copy a growth needs is made under the read lock
     /// (searches go on); the write lock is held only to swap the buffers, and the old ones
     /// are freed after it is released. The caller holds the writer mutex.
-    fn grow(&self, additional: usize) {
-        let growth = self.inner.read().grown(additional);
+    fn grow(&self, additional: usize, batch: &MetaBatch) {
+        let growth = self.inner.read().grown(additional, batch, 0..additional);
         let old = self.inner.write().install_growth(growth);
         drop(old);
     }

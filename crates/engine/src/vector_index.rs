@@ -79,6 +79,7 @@ pub struct Growth {
     slot_keys: Option<Vec<u32>>,
     slot_of: Option<HashMap<u32, u32>>,
     graph: Option<quiver_hnsw::GrownArenas>,
+    meta: crate::meta::MetaRoom,
 }
 
 /// A trained quantizer and the codes of every stored vector, from [`VectorIndex::trained`].
@@ -504,15 +505,22 @@ impl VectorIndex {
         }
     }
 
-    /// Buffers with room for `additional` more vectors, copied from this index while
-    /// searches go on (only `&self`), for [`VectorIndex::install_growth`]: the growth of an
-    /// arena then costs a write only a few pointer swaps instead of a copy of every row. Empty
-    /// when everything has room already. No write may run in between.
-    pub fn grown(&self, additional: usize) -> Growth {
+    /// Buffers with room for `additional` more vectors, rows `rows` of `batch` their
+    /// metadata, copied from this index while searches go on (only `&self`), for
+    /// [`VectorIndex::install_growth`]: the growth of an arena or a table then costs a write
+    /// only a few pointer swaps instead of a copy of every row. Empty when everything has room
+    /// already. No write may run in between.
+    pub fn grown(
+        &self,
+        additional: usize,
+        batch: &MetaBatch,
+        rows: std::ops::Range<usize>,
+    ) -> Growth {
         let mut out = Growth::default();
         if self.read_only {
             return out;
         }
+        out.meta = self.meta.room_for(batch, rows);
         let dim = self.config.dim;
         let extra = additional.saturating_sub(self.free.len());
         if self.keeps_f32() {
@@ -549,6 +557,7 @@ impl VectorIndex {
         quiver_grow::swap_in(&mut self.codes, &mut growth.codes);
         quiver_grow::swap_in(&mut self.slot_keys, &mut growth.slot_keys);
         quiver_grow::swap_in(&mut self.slot_of, &mut growth.slot_of);
+        self.meta.make_room(&mut growth.meta);
         if let (Some(g), Some(arenas)) = (&mut self.graph, growth.graph.take()) {
             growth.graph = Some(g.install(arenas));
         }
@@ -1149,4 +1158,54 @@ fn insert_all<S: quiver_hnsw::Scorer + Sync>(
             graph.insert(scorer, s);
         })
     });
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::meta::MetaInput;
+
+    /// The growth made while searches go on covers the attribute and payload tables too, and
+    /// installing it leaves them room for the write: nothing is left to grow under the
+    /// exclusive lock.
+    #[test]
+    fn growth_makes_room_in_the_metadata_tables() {
+        let schema = quiver_filter::Schema::from_json(r#"{"tag":"keyword"}"#).expect("schema");
+        let meta = MetaConfig {
+            attributes: Some(schema),
+            payload: true,
+        };
+        let mut index = VectorIndex::new_with(Config::new(4), &meta).expect("index");
+        let rows = |from: u32, n: u32| {
+            let attrs: Vec<String> = (from..from + n)
+                .map(|i| format!(r#"{{"tag":"t{i}"}}"#))
+                .collect();
+            let payloads: Vec<Option<String>> =
+                (from..from + n).map(|i| Some(format!("{i}"))).collect();
+            (format!("[{}]", attrs.join(",")), payloads)
+        };
+        let (attrs, payloads) = rows(0, 100);
+        let first = MetaInput {
+            attributes: Some(&attrs),
+            payloads: Some(&payloads),
+        };
+        let keys: Vec<u32> = (0..100).collect();
+        let vectors: Vec<f32> = (0..400).map(|i| (i % 7) as f32).collect();
+        index.add_with(&keys, &vectors, false, &first).expect("add");
+
+        let (attrs, payloads) = rows(100, 1000);
+        let next = MetaInput {
+            attributes: Some(&attrs),
+            payloads: Some(&payloads),
+        };
+        let batch = index.meta().prepare(&next, 1000).expect("batch");
+        let growth = index.grown(1000, &batch, 0..1000);
+        assert!(!growth.meta.is_empty(), "the tables were short of room");
+        let old = index.install_growth(growth);
+        assert!(!old.meta.is_empty(), "the old tables are handed back");
+        assert!(
+            index.meta.room_for(&batch, 0..1000).is_empty(),
+            "every table has room for the write now"
+        );
+    }
 }

@@ -142,6 +142,23 @@ impl Dict {
         }
     }
 
+    /// Copies of the tables with room for `new` more keywords (the ones absent now), those
+    /// that lack it.
+    fn room_for(&self, new: usize) -> DictRoom {
+        let pushed = new.saturating_sub(self.free.len());
+        DictRoom {
+            ids: quiver_grow::map_with_room(&self.ids, new),
+            names: quiver_grow::vec_with_room(&self.names, pushed),
+            bitmaps: quiver_grow::vec_with_room(&self.bitmaps, pushed),
+        }
+    }
+
+    fn make_room(&mut self, room: &mut DictRoom) {
+        quiver_grow::swap_in(&mut self.ids, &mut room.ids);
+        quiver_grow::swap_in(&mut self.names, &mut room.names);
+        quiver_grow::swap_in(&mut self.bitmaps, &mut room.bitmaps);
+    }
+
     pub(crate) fn lookup(&self, s: &str) -> Option<&RoaringBitmap> {
         self.ids
             .get(s)
@@ -209,12 +226,45 @@ fn map_memory<K>(m: &BTreeMap<K, RoaringBitmap>) -> usize {
         .sum()
 }
 
+/// Each live slot's stored values, by field id.
+type Forward = HashMap<u32, Box<[(u8, Stored)]>>;
+
+/// Copies of one keyword dictionary's tables with room for a write.
+#[derive(Debug, Default)]
+struct DictRoom {
+    ids: Option<HashMap<Box<str>, u32>>,
+    names: Option<Vec<Box<str>>>,
+    bitmaps: Option<Vec<RoaringBitmap>>,
+}
+
+/// Copies of an [`AttributeStore`]'s growable tables (the per-slot records and the keyword
+/// dictionaries) with room for a write, made by [`AttributeStore::room_for`] while readers go
+/// on and put in place by [`AttributeStore::make_room`].
+#[derive(Debug, Default)]
+pub struct AttributeRoom {
+    forward: Option<Forward>,
+    /// By field position; `None` for a field that is not a keyword field.
+    dicts: Vec<Option<DictRoom>>,
+}
+
+impl AttributeRoom {
+    /// Whether no table needed a copy (every table had room already).
+    pub fn is_empty(&self) -> bool {
+        self.forward.is_none()
+            && self
+                .dicts
+                .iter()
+                .flatten()
+                .all(|d| d.ids.is_none() && d.names.is_none() && d.bitmaps.is_none())
+    }
+}
+
 /// Per-slot attributes with inverted indexes. See the crate documentation for the layout.
 #[derive(Debug)]
 pub struct AttributeStore {
     schema: Schema,
     fields: Vec<FieldState>,
-    forward: HashMap<u32, Box<[(u8, Stored)]>>,
+    forward: Forward,
     live: RoaringBitmap,
 }
 
@@ -377,6 +427,54 @@ impl AttributeStore {
             out.push(Record { values });
         }
         Ok(out)
+    }
+
+    /// Copies of the tables that lack room for `rows` more records, of which `records` are
+    /// known (their keywords may be new to the dictionaries), or an empty room. Takes only
+    /// `&self`: an index makes it while searches go on, so that [`set`](Self::set) then
+    /// grows no table under its exclusive lock.
+    pub fn room_for(&self, records: &[Record], rows: usize) -> AttributeRoom {
+        let dicts = self
+            .fields
+            .iter()
+            .enumerate()
+            .map(|(fi, fs)| {
+                let Index::Keyword(d) = &fs.index else {
+                    return None;
+                };
+                let mut new = std::collections::HashSet::new();
+                for rec in records {
+                    let words: &[String] = match rec.get(fi) {
+                        Some(Value::Keyword(w)) => std::slice::from_ref(w),
+                        Some(Value::KeywordArray(ws)) => ws,
+                        _ => &[],
+                    };
+                    new.extend(
+                        words
+                            .iter()
+                            .map(String::as_str)
+                            .filter(|w| !d.ids.contains_key(*w)),
+                    );
+                }
+                Some(d.room_for(new.len()))
+            })
+            .collect();
+        AttributeRoom {
+            forward: quiver_grow::map_with_room(&self.forward, rows),
+            dicts,
+        }
+    }
+
+    /// Puts the copies from [`room_for`](Self::room_for) in place (pointer swaps), each unless
+    /// a write changed its table in between; `room` is left holding the old tables, to be
+    /// dropped outside the caller's lock.
+    pub fn make_room(&mut self, room: &mut AttributeRoom) {
+        quiver_grow::swap_in(&mut self.forward, &mut room.forward);
+        for (fs, dict) in self.fields.iter_mut().zip(room.dicts.iter_mut()) {
+            if let (Index::Keyword(d), Some(r)) = (&mut fs.index, dict) {
+                d.make_room(r);
+            }
+        }
     }
 
     /// Stores `rec` as the attributes of `slot`, replacing any earlier ones, and makes the
@@ -705,4 +803,98 @@ fn read_value(r: &mut Reader<'_>, ty: FieldType) -> Result<Value> {
             b => return Err(r.err(format!("bool byte {b}"))),
         },
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn store() -> AttributeStore {
+        AttributeStore::new(
+            Schema::new([
+                ("tag".to_string(), FieldType::Keyword),
+                ("tags".to_string(), FieldType::KeywordArray),
+                ("year".to_string(), FieldType::Int),
+            ])
+            .unwrap(),
+        )
+    }
+
+    /// Records whose keywords are all new: a unique `tag`, two unique `tags` per record.
+    fn batch(s: &AttributeStore, from: u32, n: u32) -> Vec<Record> {
+        let json: Vec<String> = (from..from + n)
+            .map(|i| {
+                format!(
+                    r#"{{"tag":"t{i}","tags":["a{i}","b{i}"],"year":{}}}"#,
+                    i % 50
+                )
+            })
+            .collect();
+        s.parse_batch(&format!("[{}]", json.join(",")), n as usize)
+            .unwrap()
+    }
+
+    fn capacities(s: &AttributeStore) -> Vec<usize> {
+        let mut out = vec![s.forward.capacity()];
+        for fs in &s.fields {
+            if let Index::Keyword(d) = &fs.index {
+                out.extend([d.ids.capacity(), d.names.capacity(), d.bitmaps.capacity()]);
+            }
+        }
+        out
+    }
+
+    /// After a room made for a batch, writing the batch grows no table: the record map and
+    /// every keyword dictionary had room for it, new keywords included.
+    #[test]
+    fn room_made_beforehand_keeps_sets_from_growing_any_table() {
+        let mut s = store();
+        let mut next = 0u32;
+        for round in 0..11 {
+            let n = 1u32 << round;
+            let records = batch(&s, next, n);
+            let mut room = s.room_for(&records, records.len());
+            s.make_room(&mut room);
+            drop(room);
+            let before = capacities(&s);
+            for (i, rec) in records.iter().enumerate() {
+                s.set(next + i as u32, rec);
+            }
+            assert_eq!(
+                capacities(&s),
+                before,
+                "round {round}: a table grew in place"
+            );
+            next += n;
+        }
+        // Same answers as a store written without rooms.
+        let mut plain = store();
+        let all = batch(&plain, 0, next);
+        for (i, rec) in all.iter().enumerate() {
+            plain.set(i as u32, rec);
+        }
+        for slot in (0..next).step_by(37) {
+            assert_eq!(s.get(slot), plain.get(slot), "slot {slot}");
+        }
+        assert_eq!(s.encode(), plain.encode());
+    }
+
+    /// A room made before another write is stale and is refused, table by table.
+    #[test]
+    fn a_stale_room_is_refused() {
+        let mut s = store();
+        let first = batch(&s, 0, 4);
+        let mut room = s.room_for(&first, 1000);
+        s.set(0, &first[0]);
+        s.make_room(&mut room);
+        assert!(
+            s.forward.capacity() < 1000,
+            "the stale record map was not swapped in"
+        );
+        for (i, rec) in first.iter().enumerate().skip(1) {
+            s.set(i as u32, rec);
+        }
+        assert_eq!(s.get(0), Some(first[0].clone()));
+        assert_eq!(s.get(3), Some(first[3].clone()));
+    }
 }

@@ -80,10 +80,11 @@ mod payload;
 mod schema;
 
 pub use attrs::{
-    AttributeStore, Record, Value, MAX_KEYWORD_ARRAY_LEN, MAX_KEYWORD_BYTES, MAX_SAFE_INTEGER,
+    AttributeRoom, AttributeStore, Record, Value, MAX_KEYWORD_ARRAY_LEN, MAX_KEYWORD_BYTES,
+    MAX_SAFE_INTEGER,
 };
 pub use error::{FilterError, Result};
 pub use filter::{Filter, MAX_FILTER_DEPTH, MAX_FILTER_NODES, MAX_FILTER_VALUES};
-pub use payload::{ByteSource, PayloadStore, MAX_PAYLOAD_BYTES};
+pub use payload::{ByteSource, PayloadRoom, PayloadStore, MAX_PAYLOAD_BYTES};
 pub use roaring::RoaringBitmap;
 pub use schema::{Field, FieldType, Schema, MAX_FIELDS, MAX_FIELD_NAME_BYTES};

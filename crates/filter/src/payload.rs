@@ -2,6 +2,7 @@
 
 use std::collections::HashMap;
 use std::mem::size_of;
+use std::sync::Arc;
 
 use crate::codec::{checksum, u32_at, u64_at, verify_trailer, Reader};
 use crate::error::{corrupt, invalid_arg, Result};
@@ -27,14 +28,33 @@ impl ByteSource for Vec<u8> {
     }
 }
 
+/// The in-memory payloads by slot (`None`: removed from the byte source). A payload is shared
+/// (`Arc`), so that a copy of the table with more room copies pointers, not payloads.
+type Overlay = HashMap<u32, Option<Arc<[u8]>>>;
+
 /// Per-slot optional payload bytes. Decoded payloads are served straight from a
 /// [`ByteSource`]; later [`set`](Self::set)/[`clear`](Self::clear) calls go to an
 /// in-memory overlay, so the source is never written.
 pub struct PayloadStore {
     base: Option<Box<dyn ByteSource>>,
     base_count: usize,
-    overlay: HashMap<u32, Option<Box<[u8]>>>,
+    overlay: Overlay,
     len: usize,
+}
+
+/// A copy of a [`PayloadStore`]'s table with room for a write, made by
+/// [`PayloadStore::room_for`] while readers go on, put in place by
+/// [`PayloadStore::make_room`].
+#[derive(Debug, Default)]
+pub struct PayloadRoom {
+    overlay: Option<Overlay>,
+}
+
+impl PayloadRoom {
+    /// Whether the table had room already (nothing was copied).
+    pub fn is_empty(&self) -> bool {
+        self.overlay.is_none()
+    }
 }
 
 impl std::fmt::Debug for PayloadStore {
@@ -149,6 +169,21 @@ impl PayloadStore {
         self.len == 0
     }
 
+    /// A copy of the table with room for `additional` more payloads, or an empty room when it
+    /// has that room already. Takes only `&self`: an index makes it while searches go on.
+    pub fn room_for(&self, additional: usize) -> PayloadRoom {
+        PayloadRoom {
+            overlay: quiver_grow::map_with_room(&self.overlay, additional),
+        }
+    }
+
+    /// Puts the copy from [`room_for`](Self::room_for) in place (a pointer swap), unless a
+    /// write came in between; `room` is left holding the old table, to be dropped outside
+    /// the caller's lock.
+    pub fn make_room(&mut self, room: &mut PayloadRoom) {
+        quiver_grow::swap_in(&mut self.overlay, &mut room.overlay);
+    }
+
     /// Sets the payload of `slot`, replacing any earlier one, after [`validate`](Self::validate).
     pub fn set(&mut self, slot: u32, bytes: &[u8]) -> Result<()> {
         PayloadStore::validate(bytes)?;
@@ -181,7 +216,7 @@ impl PayloadStore {
             .map(|o| o.as_ref().map_or(0, |b| b.len()))
             .sum();
         overlay
-            + self.overlay.capacity() * (size_of::<u32>() + size_of::<Option<Box<[u8]>>>() + 8)
+            + self.overlay.capacity() * (size_of::<u32>() + size_of::<Option<Arc<[u8]>>>() + 8)
             + self.base_bytes().len()
     }
 
@@ -308,5 +343,57 @@ impl PayloadStore {
     /// [`from_source`](Self::from_source) over a copy of `bytes`, with no slot bound.
     pub fn decode(bytes: &[u8]) -> Result<PayloadStore> {
         PayloadStore::from_source(Box::new(bytes.to_vec()), u32::MAX)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A store whose table grows only through rooms made beforehand: setting the payloads a
+    /// room was made for never reallocates the table.
+    #[test]
+    fn room_made_beforehand_keeps_sets_from_growing_the_table() {
+        let mut store = PayloadStore::new();
+        let mut next = 0u32;
+        for round in 0..12 {
+            let batch = 1usize << round;
+            let mut room = store.room_for(batch);
+            store.make_room(&mut room);
+            drop(room);
+            let cap = store.overlay.capacity();
+            for _ in 0..batch {
+                store
+                    .set(next, format!("{{\"n\":{next}}}").as_bytes())
+                    .unwrap();
+                next += 1;
+            }
+            assert_eq!(
+                store.overlay.capacity(),
+                cap,
+                "round {round}: the table grew in place"
+            );
+        }
+        assert_eq!(store.len(), next as usize);
+        for s in (0..next).step_by(97) {
+            assert_eq!(store.get(s), Some(format!("{{\"n\":{s}}}").as_bytes()));
+        }
+    }
+
+    /// A room made before another write is stale: it is refused and the store stays whole.
+    #[test]
+    fn a_stale_room_is_refused() {
+        let mut store = PayloadStore::new();
+        store.set(1, b"1").unwrap();
+        let mut room = store.room_for(1000);
+        store.set(2, b"2").unwrap();
+        store.make_room(&mut room);
+        assert!(
+            room.overlay.is_some_and(|o| o.len() == 1),
+            "the stale copy is handed back"
+        );
+        assert_eq!(store.get(1), Some(&b"1"[..]));
+        assert_eq!(store.get(2), Some(&b"2"[..]));
+        assert!(store.overlay.capacity() < 1000);
     }
 }

@@ -20,8 +20,8 @@ use std::collections::HashMap;
 use std::hash::{BuildHasher, Hash};
 
 /// A copy of `v` with room for `additional` more items (capacity at least doubled), or `None`
-/// when `v` already has that room.
-pub fn vec_with_room<T: Copy>(v: &Vec<T>, additional: usize) -> Option<Vec<T>> {
+/// when `v` already has that room. Items are cloned (a plain copy for `Copy` types).
+pub fn vec_with_room<T: Clone>(v: &Vec<T>, additional: usize) -> Option<Vec<T>> {
     let need = v.len().checked_add(additional)?;
     if need <= v.capacity() {
         return None;
