@@ -12,6 +12,9 @@
 //! 2. [`swap_in`] under the exclusive lock: the copy takes the table's place, and the old
 //!    buffer is left in the caller's `Option`, to be freed after the lock is released.
 //!
+//! 3. [`Segmented`]: for tables an index appends to inside its exclusive step (per-term
+//!    headers), an array that grows by segments and never moves an item.
+//!
 //! No write may change a table between its copy and the swap (the indexes run one writer at a
 //! time, which makes both steps). [`swap_in`] refuses a copy whose length differs from the
 //! table's, the one sign of a stale copy it can see; the table then grows by itself as usual.
@@ -85,9 +88,197 @@ pub fn swap_in<T: Len>(mine: &mut T, new: &mut Option<T>) -> bool {
     }
 }
 
+/// Items in the first segment of a [`Segmented`]; segment `s` holds `FIRST << s`.
+const FIRST: usize = 16;
+
+/// A growable array whose items never move: it grows by adding a segment twice the size of
+/// the last, so a push copies no earlier item, and only the short table of segment pointers
+/// (one per doubling) ever reallocates. For per-term headers that an index appends to inside
+/// its exclusive step: a `Vec` of them would, once in a while, copy every header there.
+/// Memory is at most twice what the items need, as with a `Vec`.
+#[derive(Clone, Debug)]
+pub struct Segmented<T> {
+    segments: Vec<Vec<T>>,
+    len: usize,
+}
+
+impl<T> Default for Segmented<T> {
+    fn default() -> Self {
+        Segmented::new()
+    }
+}
+
+/// The segment and the position in it of item `i`.
+#[inline]
+fn locate(i: usize) -> (usize, usize) {
+    let j = i / FIRST + 1;
+    let s = (usize::BITS - 1 - j.leading_zeros()) as usize;
+    (s, i - FIRST * ((1 << s) - 1))
+}
+
+impl<T> Segmented<T> {
+    /// An empty array (no allocation).
+    pub const fn new() -> Self {
+        Segmented {
+            segments: Vec::new(),
+            len: 0,
+        }
+    }
+
+    /// Number of items.
+    pub fn len(&self) -> usize {
+        self.len
+    }
+
+    /// Whether it holds nothing.
+    pub fn is_empty(&self) -> bool {
+        self.len == 0
+    }
+
+    /// Items it holds before the next segment is allocated.
+    pub fn capacity(&self) -> usize {
+        self.segments.iter().map(Vec::capacity).sum()
+    }
+
+    /// Appends `item`; no earlier item moves.
+    pub fn push(&mut self, item: T) {
+        let (s, _) = locate(self.len);
+        if s == self.segments.len() {
+            self.segments.push(Vec::with_capacity(FIRST << s));
+        }
+        if let Some(segment) = self.segments.get_mut(s) {
+            segment.push(item);
+            self.len += 1;
+        }
+    }
+
+    /// Item `i`, if `i < len`.
+    pub fn get(&self, i: usize) -> Option<&T> {
+        let (s, at) = locate(i);
+        self.segments.get(s)?.get(at)
+    }
+
+    /// Item `i` for writing, if `i < len`.
+    pub fn get_mut(&mut self, i: usize) -> Option<&mut T> {
+        let (s, at) = locate(i);
+        self.segments.get_mut(s)?.get_mut(at)
+    }
+
+    /// The items in order.
+    pub fn iter(&self) -> impl ExactSizeIterator<Item = &T> + '_ {
+        SegmentedIter {
+            inner: self.segments.iter().flatten(),
+            left: self.len,
+        }
+    }
+
+    /// Removes every item and frees the segments.
+    pub fn clear(&mut self) {
+        self.segments = Vec::new();
+        self.len = 0;
+    }
+}
+
+struct SegmentedIter<I> {
+    inner: I,
+    left: usize,
+}
+
+impl<'a, T: 'a, I: Iterator<Item = &'a T>> Iterator for SegmentedIter<I> {
+    type Item = &'a T;
+    fn next(&mut self) -> Option<&'a T> {
+        let item = self.inner.next()?;
+        self.left = self.left.saturating_sub(1);
+        Some(item)
+    }
+    fn size_hint(&self) -> (usize, Option<usize>) {
+        (self.left, Some(self.left))
+    }
+}
+
+impl<'a, T: 'a, I: Iterator<Item = &'a T>> ExactSizeIterator for SegmentedIter<I> {}
+
+impl<'a, T> IntoIterator for &'a Segmented<T> {
+    type Item = &'a T;
+    type IntoIter = Box<dyn ExactSizeIterator<Item = &'a T> + 'a>;
+    fn into_iter(self) -> Self::IntoIter {
+        Box::new(self.iter())
+    }
+}
+
+impl<T> FromIterator<T> for Segmented<T> {
+    fn from_iter<I: IntoIterator<Item = T>>(items: I) -> Self {
+        let mut out = Segmented::new();
+        for item in items {
+            out.push(item);
+        }
+        out
+    }
+}
+
+impl<T> std::ops::Index<usize> for Segmented<T> {
+    type Output = T;
+    /// Panics when `i >= len`, as a slice does.
+    fn index(&self, i: usize) -> &T {
+        match self.get(i) {
+            Some(item) => item,
+            None => panic!("index {i} out of range for {} items", self.len),
+        }
+    }
+}
+
+impl<T> std::ops::IndexMut<usize> for Segmented<T> {
+    fn index_mut(&mut self, i: usize) -> &mut T {
+        let len = self.len;
+        match self.get_mut(i) {
+            Some(item) => item,
+            None => panic!("index {i} out of range for {len} items"),
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn segmented_items_never_move_and_read_back_in_order() {
+        let mut v: Segmented<u64> = Segmented::new();
+        assert!(v.is_empty() && v.capacity() == 0);
+        let mut first: Vec<*const u64> = Vec::new();
+        for i in 0..10_000u64 {
+            v.push(i * 3);
+            if i < 40 {
+                first.push(v.get(i as usize).expect("pushed"));
+            }
+        }
+        assert_eq!(v.len(), 10_000);
+        for (i, &p) in first.iter().enumerate() {
+            assert!(std::ptr::eq(p, &v[i]), "item {i} moved");
+        }
+        assert!(v.iter().copied().eq((0..10_000u64).map(|i| i * 3)));
+        assert_eq!(v.iter().len(), 10_000);
+        assert_eq!(v.get(10_000), None);
+        v[77] = 1;
+        assert_eq!(v.get(77), Some(&1));
+        assert!(v.capacity() >= 10_000 && v.capacity() < 2 * 10_000 + 2 * FIRST);
+        let c: Segmented<u64> = v.iter().copied().collect();
+        assert!(c.iter().eq(v.iter()));
+        v.clear();
+        assert!(v.is_empty() && v.get(0).is_none());
+    }
+
+    #[test]
+    fn locate_covers_every_index_once() {
+        let mut expect = (0usize, 0usize);
+        for i in 0..5_000 {
+            assert_eq!(locate(i), expect, "index {i}");
+            expect.1 += 1;
+            if expect.1 == FIRST << expect.0 {
+                expect = (expect.0 + 1, 0);
+            }
+        }
+    }
 
     #[test]
     fn vec_copies_only_when_short_of_room_and_doubles() {

@@ -18,6 +18,7 @@ use crate::analyzer::{Analyzer, AnalyzerConfig};
 use crate::bm25::{self, idf, Bm25Params, Ctx, QueryTerm, Scorer, Strategy};
 use crate::error::{invalid, LexicalError, Result};
 use crate::postings::{get_varint, put_varint, PostingList};
+use quiver_grow::Segmented;
 
 /// Texts analysed per progress report in [`TextIndex::add_with`] /
 /// [`TextIndex::analyze_batch`].
@@ -182,8 +183,9 @@ pub struct TextIndex {
     pub(crate) analyzer: Arc<Analyzer>,
     pub(crate) params: Bm25Params,
     pub(crate) term_ids: HashMap<Box<str>, u32>,
-    pub(crate) terms: Vec<Box<str>>,
-    pub(crate) postings: Vec<PostingList>,
+    /// Per-term headers: segmented, so that a new term moves no other term's.
+    pub(crate) terms: Segmented<Box<str>>,
+    pub(crate) postings: Segmented<PostingList>,
     /// Live document frequency per term.
     pub(crate) df: Vec<u32>,
     pub(crate) slot_keys: Vec<u32>,
@@ -225,8 +227,8 @@ impl TextIndex {
             analyzer,
             params,
             term_ids: HashMap::new(),
-            terms: Vec::new(),
-            postings: Vec::new(),
+            terms: Segmented::new(),
+            postings: Segmented::new(),
             df: Vec::new(),
             slot_keys: Vec::new(),
             doc_len: Vec::new(),
@@ -379,8 +381,8 @@ impl TextIndex {
     /// Room in the tables [`Self::apply_batch`] appends to, for `batch`: copies of the tables
     /// that lack the room, with capacity at least doubled (see `quiver_grow`). Made while
     /// searches go on; [`Self::make_room`] puts them in place, so that the exclusive apply step
-    /// copies no per-document table. (Term lists and the term and posting-list headers still
-    /// grow in place: a posting list's growth copies only that list.)
+    /// copies no per-document table. The term and posting-list headers are segmented and never
+    /// move; a posting list still grows in place, which copies only that list.
     pub fn room_for(&self, batch: &AnalyzedBatch) -> TextRoom {
         let docs = batch.len();
         let slots = self.slot_keys.len().saturating_add(docs);
@@ -787,6 +789,7 @@ mod tests {
             )
         };
         let mut moved = 0;
+        let mut first_term: Option<(*const Box<str>, *const PostingList)> = None;
         for round in 0..12u32 {
             // Batches that double the index, each with new words, some replacing stored keys.
             let n = 1usize << round.min(8);
@@ -814,7 +817,15 @@ mod tests {
             );
             let batch = plain.analyze_batch(keys, texts, &|_, _| true).unwrap();
             plain.apply_batch(batch).unwrap();
+            // The term headers never move as new terms arrive (hundreds of them here).
+            let now = (&roomy.terms[0] as *const _, &roomy.postings[0] as *const _);
+            assert_eq!(
+                *first_term.get_or_insert(now),
+                now,
+                "round {round}: headers moved"
+            );
         }
+        assert!(roomy.terms.len() > 1000, "{} terms", roomy.terms.len());
         assert!(moved >= 5, "the tables grew {moved} times beforehand");
         assert_eq!(roomy.len(), plain.len());
         for q in ["shared", "w305 x3", "r4 common", "x0"] {

@@ -382,7 +382,6 @@ fn parse(s: &HashMap<u32, Vec<u8>>) -> Result<TextIndex> {
 
     // Dictionary.
     let mut tr = Reader::new(sec(TERMS), "terms");
-    ix.terms.reserve(n_terms);
     ix.term_ids.reserve(n_terms);
     let mut seen: HashSet<&str> = HashSet::with_capacity(n_terms);
     for i in 0..n_terms {
@@ -401,7 +400,6 @@ fn parse(s: &HashMap<u32, Vec<u8>>) -> Result<TextIndex> {
     let mut pos = 0usize;
     let mut tf_sum = vec![0u64; slots];
     let mut total_postings = 0u64;
-    ix.postings.reserve(n_terms);
     ix.df.reserve(n_terms);
     for e in dir.chunks_exact(12) {
         let count = le_u32(e, 0) as usize;

@@ -7,6 +7,7 @@ use super::search::{self, Query};
 use super::COMPACT_FRACTION_PERCENT;
 use super::{canonical, SparseBatch, SparseConfig, SparseStrategy, SparseVec, BLOCK};
 use crate::error::{invalid, LexicalError, Result};
+use quiver_grow::Segmented;
 
 /// Most document slots an index can have (slot `u32::MAX` is reserved as "end").
 pub const MAX_SLOTS: usize = u32::MAX as usize - 1;
@@ -177,7 +178,8 @@ pub struct SparseIndex {
     pub(crate) n_deleted: usize,
     /// Term id → position in `lists` (used when a query is set up, never while scoring).
     pub(crate) term_list: HashMap<u32, u32>,
-    pub(crate) lists: Vec<TermList>,
+    /// Segmented, so that a new term moves no other term's list header.
+    pub(crate) lists: Segmented<TermList>,
 }
 
 impl Default for SparseIndex {
@@ -199,7 +201,7 @@ impl SparseIndex {
             deleted: Vec::new(),
             n_deleted: 0,
             term_list: HashMap::new(),
-            lists: Vec::new(),
+            lists: Segmented::new(),
         }
     }
 
@@ -370,8 +372,8 @@ impl SparseIndex {
     /// Room in the tables [`Self::apply_batch`] appends to, for `batch`: copies of the tables
     /// that lack the room, with capacity at least doubled (see `quiver_grow`). Made while
     /// searches go on; [`Self::make_room`] puts them in place, so that the exclusive apply step
-    /// copies no per-document table. (Posting lists and their headers still grow in place: a
-    /// list's growth copies only that list.)
+    /// copies no per-document table. The list headers are segmented and never move; a
+    /// posting list still grows in place, which copies only that list.
     pub fn room_for(&self, batch: &PreparedSparse) -> SparseRoom {
         let docs = batch.keys.len();
         let slots = self.keys.len().saturating_add(docs);
